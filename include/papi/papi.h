@@ -1,0 +1,288 @@
+/**
+ * @file papi.h
+ * @brief libpapi: real-time point lookups of keyed rows (customer profiles) from Snowflake,
+ *        answered as JSON, with an in-process and an optional shared cache.
+ *
+ * Objects: a ::papi_config (options) makes a ::papi_client (shared by many threads); a lookup
+ * returns a ::papi_result (owned by the caller). Fallible calls return a ::papi_status and write
+ * the detail into a caller-owned ::papi_error, which may be NULL.
+ *
+ * Thread-safety phrases used below:
+ * - "Thread-safe": may be called from several threads at once on the same object.
+ * - "Object-confined": one thread at a time per object; different objects are independent.
+ * - "Exclusive": no other call on the object may run at the same time (creation, destruction).
+ */
+#ifndef PAPI_H
+#define PAPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <papi/papi_version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief Marks a symbol exported from the shared library. */
+#if defined(PAPI_BUILDING) && defined(__GNUC__)
+#define PAPI_API __attribute__((visibility("default")))
+#else
+#define PAPI_API
+#endif
+
+/** @brief Warns when a returned status is ignored. */
+#if defined(__GNUC__)
+#define PAPI_NODISCARD __attribute__((warn_unused_result))
+#else
+#define PAPI_NODISCARD
+#endif
+
+/** @brief Outcome of a fallible call. 0 is success; values are stable across versions. */
+typedef enum papi_status {
+    PAPI_OK = 0,        /**< Success. */
+    PAPI_EINVAL = 1,    /**< Bad argument or input (malformed id, empty list, too many ids). */
+    PAPI_ENOMEM = 2,    /**< Out of memory. */
+    PAPI_ENODATASET = 3,/**< The dataset name is not configured. */
+    PAPI_ECONFIG = 4,   /**< Invalid configuration (option value, dataset file, key file). */
+    PAPI_EAUTH = 5,     /**< The source rejected our credentials. */
+    PAPI_EUNAVAIL = 6,  /**< The source is overloaded or down, after retries. */
+    PAPI_ETIMEDOUT = 7, /**< The source did not answer within the deadline. */
+    PAPI_ESOURCE = 8,   /**< The source refused the query (SQL error, missing object, grant). */
+    PAPI_EPROTO = 9,    /**< The source answered something malformed or unexpected. */
+    PAPI_EIO = 10,      /**< A local I/O failure (file, socket). */
+    PAPI_EINTERNAL = 11 /**< A bug in papi: please report it. */
+} papi_status;
+
+/** @brief Capacity of papi_error::message, including the terminating NUL. */
+#define PAPI_ERROR_MESSAGE_MAX 256
+
+/**
+ * @brief Detail of a failure, filled by the call that failed. Caller-owned, fixed size; filling it
+ *        never allocates. Messages never contain SQL text, keys or tokens.
+ */
+typedef struct papi_error {
+    papi_status status;                    /**< Same value the call returned. */
+    int32_t http_status;                   /**< HTTP status from the source, 0 when none. */
+    int32_t retry_after_s;                 /**< Source's Retry-After in seconds, 0 when none. */
+    char source_code[16];                  /**< Source's error code, e.g. "390144"; "" when none. */
+    char sql_state[8];                     /**< Source's SQL state, e.g. "42S02"; "" when none. */
+    char message[PAPI_ERROR_MESSAGE_MAX];  /**< A sentence for people; "" on success. */
+} papi_error;
+
+/**
+ * @brief A sentence describing @p status, e.g. "invalid argument".
+ * @return a static string; never NULL. Thread-safe.
+ */
+PAPI_API const char *papi_strerror(papi_status status);
+
+/**
+ * @brief A stable token naming @p status, e.g. "EINVAL", for machine-readable error codes.
+ * @return a static string; never NULL. Thread-safe.
+ */
+PAPI_API const char *papi_status_name(papi_status status);
+
+/**
+ * @brief The library's version as "MAJOR.MINOR.PATCH" (may differ from the header's).
+ * @return a static string. Thread-safe.
+ */
+PAPI_API const char *papi_version(void);
+
+/** @brief Options for a client: string-keyed, filled from defaults, environment and setters. */
+typedef struct papi_config papi_config;
+
+/**
+ * @brief Creates a configuration holding every option's default.
+ * @param[out] out the new configuration, owned by the caller (papi_config_destroy()); NULL on error.
+ * @return PAPI_OK, PAPI_EINVAL (out is NULL), PAPI_ENOMEM. Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_create(papi_config **out);
+
+/** @brief Frees a configuration; accepts NULL. Exclusive. */
+PAPI_API void papi_config_destroy(papi_config *cfg);
+
+/**
+ * @brief Sets option @p key (e.g. "cache-ttl", "source", "snowflake-account") to @p value, parsed
+ *        and checked now. The value is copied. Keys are listed by papi_config_option_key().
+ * @return PAPI_OK, PAPI_EINVAL (unknown key, NULL argument), PAPI_ECONFIG (bad value), PAPI_ENOMEM.
+ *         Object-confined.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_set(papi_config *cfg, const char *key,
+                                                    const char *value, papi_error *err);
+
+/**
+ * @brief Sets every option whose environment variable (e.g. PAPI_CACHE_TTL, SNOWFLAKE_ACCOUNT) is
+ *        present in the process environment. Call before papi_config_set() so that flags win.
+ * @return PAPI_OK, PAPI_ECONFIG (a variable's value is invalid; the message names it),
+ *         PAPI_ENOMEM. Object-confined; reads the environment, so not safe against setenv().
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_load_env(papi_config *cfg, papi_error *err);
+
+/**
+ * @brief Reads option @p key as text (the default when never set).
+ * @return a string borrowed from @p cfg, valid until the option is set again or @p cfg is
+ *         destroyed; NULL for an unknown key or an unset option with no default. Secret options
+ *         (key passphrase, tokens) are returned too: never log them. Object-confined.
+ */
+PAPI_API const char *papi_config_get(const papi_config *cfg, const char *key);
+
+/**
+ * @brief Number of options known to papi_config_set(). Thread-safe.
+ */
+PAPI_API size_t papi_config_option_count(void);
+
+/**
+ * @brief Describes option @p index (0 .. papi_config_option_count()-1).
+ * @param[out] env_var the environment variable or NULL when none (may be NULL).
+ * @param[out] secret 1 when the value must never be printed (may be NULL).
+ * @return the option's key (static storage), or NULL when @p index is out of range. Thread-safe.
+ */
+PAPI_API const char *papi_config_option_key(size_t index, const char **env_var, int *secret);
+
+/** @brief Severity of a log line given to a ::papi_log_fn. */
+typedef enum papi_log_level {
+    PAPI_LOG_ERROR = 0,
+    PAPI_LOG_WARN = 1,
+    PAPI_LOG_INFO = 2,
+    PAPI_LOG_DEBUG = 3
+} papi_log_level;
+
+/**
+ * @brief Receives a finished log line (no trailing newline, no secrets). Called from any thread
+ *        that uses the client, so it must be thread-safe.
+ */
+typedef void (*papi_log_fn)(void *user, papi_log_level level, const char *message);
+
+/**
+ * @brief Installs the log callback of clients made from @p cfg. @p user is kept, not copied: it
+ *        must outlive those clients. Without a callback, the library logs nothing.
+ * @return PAPI_OK, PAPI_EINVAL. Object-confined.
+ */
+PAPI_API papi_status papi_config_set_log(papi_config *cfg, papi_log_fn fn, void *user,
+                                         papi_log_level max_level);
+
+/** @brief A lookup service bound to one source and its caches; shared by many threads. */
+typedef struct papi_client papi_client;
+
+/**
+ * @brief Creates a client: loads datasets, opens the transport and the cache tiers.
+ *        @p cfg is copied; it may be destroyed afterwards.
+ * @param[out] out the client, owned by the caller (papi_client_destroy()); NULL on error.
+ * @return PAPI_OK, PAPI_EINVAL, PAPI_ECONFIG (bad option, dataset file, key file), PAPI_EIO,
+ *         PAPI_ENOMEM. Thread-safe (different configs or the same one read-only).
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_client_create(const papi_config *cfg, papi_client **out,
+                                                       papi_error *err);
+
+/** @brief Frees a client and its backends; accepts NULL. No lookup may be running. Exclusive. */
+PAPI_API void papi_client_destroy(papi_client *client);
+
+/** @brief How the rows of a result were obtained, for X-Cache style reporting. */
+typedef enum papi_cache_outcome {
+    PAPI_OUTCOME_HIT = 0,  /**< Every id was answered by a cache. */
+    PAPI_OUTCOME_MISS = 1, /**< At least one id was fetched from the source. */
+    PAPI_OUTCOME_STALE = 2 /**< The source failed and at least one expired copy was served. */
+} papi_cache_outcome;
+
+/** @brief The answer to one lookup: rendered rows in the order the ids were asked. */
+typedef struct papi_result papi_result;
+
+/**
+ * @brief Looks up @p n ids of @p dataset. Each id is text (a number key: ASCII digits only, no
+ *        sign, at most 38 digits). A repeated id is answered once; ids that do not exist are left
+ *        out. Ids are copied.
+ * @param[out] out the result, owned by the caller (papi_result_free()); NULL on error.
+ * @return PAPI_OK, PAPI_EINVAL (bad id, n == 0, n > max-ids; the message names the item),
+ *         PAPI_ENODATASET, PAPI_EAUTH, PAPI_EUNAVAIL, PAPI_ETIMEDOUT, PAPI_ESOURCE, PAPI_EPROTO,
+ *         PAPI_ENOMEM. Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_lookup(papi_client *client, const char *dataset,
+                                                const char *const *ids, size_t n,
+                                                papi_result **out, papi_error *err);
+
+/**
+ * @brief Like papi_lookup(), with the ids as a comma-separated list of @p len bytes (the form URLs
+ *        carry: "1885" or "1,2,3"). Empty items are an error.
+ * @return as papi_lookup(). Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_lookup_list(papi_client *client, const char *dataset,
+                                                     const char *list, size_t len,
+                                                     papi_result **out, papi_error *err);
+
+/**
+ * @brief Looks up customers of the built-in `customer` dataset by C_CUSTOMER_SK.
+ * @param ids @p n keys, each >= 0.
+ * @return as papi_lookup(); PAPI_EINVAL for a negative id. Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_lookup_customers(papi_client *client, const int64_t *ids,
+                                                          size_t n, papi_result **out,
+                                                          papi_error *err);
+
+/** @brief Frees a result; accepts NULL. Object-confined. */
+PAPI_API void papi_result_free(papi_result *result);
+
+/** @brief Number of rows found (ids that exist). Object-confined. */
+PAPI_API size_t papi_result_count(const papi_result *result);
+
+/**
+ * @brief Row @p index as a JSON object (not NUL-terminated).
+ * @param[out] len its length in bytes.
+ * @return bytes borrowed from @p result, valid until papi_result_free(); NULL when out of range.
+ *         Object-confined.
+ */
+PAPI_API const char *papi_result_row_json(const papi_result *result, size_t index, size_t *len);
+
+/**
+ * @brief The whole answer as a JSON array of the rows, NUL-terminated.
+ * @param[out] len its length in bytes (may be NULL).
+ * @return a string borrowed from @p result, valid until papi_result_free(). Object-confined.
+ */
+PAPI_API const char *papi_result_json(const papi_result *result, size_t *len);
+
+/** @brief How the rows were obtained. Object-confined. */
+PAPI_API papi_cache_outcome papi_result_outcome(const papi_result *result);
+
+/**
+ * @brief Checks that the source answers (a cheap query), for readiness probes.
+ * @return PAPI_OK or the source's failure status. Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_client_ping(papi_client *client, papi_error *err);
+
+/** @brief Number of datasets the client serves (at least 1: `customer`). Thread-safe. */
+PAPI_API size_t papi_client_dataset_count(const papi_client *client);
+
+/**
+ * @brief Name of dataset @p index.
+ * @return a string borrowed from @p client, valid until it is destroyed; NULL when out of range.
+ *         Thread-safe.
+ */
+PAPI_API const char *papi_client_dataset_name(const papi_client *client, size_t index);
+
+/** @brief Counters since the client was created, for metrics. Grows by appending members. */
+typedef struct papi_stats {
+    uint32_t struct_size;         /**< Set by the caller to sizeof(papi_stats). */
+    uint64_t lookups;             /**< Lookup calls that passed validation. */
+    uint64_t cache_hits;          /**< Ids answered by a cache with a row. */
+    uint64_t cache_negative_hits; /**< Ids answered by a cache as known to be absent. */
+    uint64_t cache_misses;        /**< Ids no cache could answer. */
+    uint64_t cache_errors;        /**< Cache operations that failed (degraded to a miss). */
+    uint64_t coalesced_waits;     /**< Ids that waited for another thread's fetch. */
+    uint64_t source_calls;        /**< Fetches sent to the transport. */
+    uint64_t source_errors;       /**< Fetches that failed. */
+    uint64_t source_latency_us;   /**< Sum of fetch durations, microseconds. */
+    uint64_t stale_served;        /**< Ids answered from an expired copy after a source failure. */
+    uint64_t token_renewals;      /**< Credentials minted or re-read by the transport. */
+    uint64_t fetches_in_flight;   /**< Fetches running now (a gauge). */
+} papi_stats;
+
+/**
+ * @brief Copies the client's counters into @p out (up to out->struct_size bytes).
+ * @return PAPI_OK, PAPI_EINVAL. Thread-safe.
+ */
+PAPI_API papi_status papi_client_stats(const papi_client *client, papi_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PAPI_H */

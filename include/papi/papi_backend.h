@@ -1,0 +1,267 @@
+/**
+ * @file papi_backend.h
+ * @brief The plug-in interface: transports (where rows come from) and caches (where rendered
+ *        rows are kept). A plug-in is a versioned table of function pointers attached to one
+ *        ::papi_config; nothing is registered globally. The built-in backends (`sqlite`,
+ *        `snowflake`, `memory`, `redis`, `none`) are written against this header only.
+ *
+ * ABI policy: members are only ever appended; a plug-in sets `abi_version` to the
+ * PAPI_*_ABI_VERSION it was compiled with and `struct_size` to sizeof its table. The library
+ * refuses a table whose abi_version is newer than it knows or whose struct_size is too small.
+ */
+#ifndef PAPI_BACKEND_H
+#define PAPI_BACKEND_H
+
+#include <papi/papi.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief ABI version of ::papi_transport_backend this header describes. */
+#define PAPI_TRANSPORT_ABI_VERSION 1
+/** @brief ABI version of ::papi_cache_backend this header describes. */
+#define PAPI_CACHE_ABI_VERSION 1
+
+/** @brief An id or cache key: @p len bytes at @p ptr, not NUL-terminated. */
+typedef struct papi_key {
+    const char *ptr; /**< The bytes (borrowed). */
+    size_t len;      /**< Their number. */
+} papi_key;
+
+/* ---------------------------------------------------------------- datasets */
+
+/** @brief Type of a dataset's key. */
+typedef enum papi_key_type {
+    PAPI_KEY_NUMBER = 0, /**< Decimal digits, bound as FIXED. */
+    PAPI_KEY_TEXT = 1    /**< Any bytes, bound as TEXT. */
+} papi_key_type;
+
+/**
+ * @brief Type of a column, deciding its JSON form. Cells reach papi_sink_row() as text in the
+ *        form given for each type (transports convert their native encodings to it).
+ */
+typedef enum papi_column_type {
+    PAPI_COL_NUMBER = 0,    /**< Integer, optional '-', up to 38 digits (".0" tolerated) → integer. */
+    PAPI_COL_DECIMAL = 1,   /**< Decimal text as the source wrote it, e.g. "12.50" → number. */
+    PAPI_COL_REAL = 2,      /**< Floating point text, e.g. "2.5e+10" → number (NaN/inf → string). */
+    PAPI_COL_TEXT = 3,      /**< UTF-8 text → string. */
+    PAPI_COL_BOOLEAN = 4,   /**< "true"/"false" (also "1"/"0") → true/false. */
+    PAPI_COL_DATE = 5,      /**< "YYYY-MM-DD" → string. */
+    PAPI_COL_TIME = 6,      /**< "HH:MM:SS[.fffffffff]" → string. */
+    PAPI_COL_TIMESTAMP = 7, /**< ISO-8601 text → string. */
+    PAPI_COL_VARIANT = 8,   /**< JSON text → embedded JSON value. */
+    PAPI_COL_BINARY = 9     /**< Hex digits → string. */
+} papi_column_type;
+
+/** @brief A dataset: name, table, key column and typed columns. Immutable while a client lives. */
+typedef struct papi_dataset papi_dataset;
+
+/** @brief The dataset's name, e.g. "customer". Borrowed. Thread-safe. */
+PAPI_API const char *papi_dataset_name(const papi_dataset *ds);
+/** @brief The checked, fully qualified table name, e.g. "API.DATA.HYBRID_CUSTOMER". Borrowed. Thread-safe. */
+PAPI_API const char *papi_dataset_table(const papi_dataset *ds);
+/** @brief The key column's name. Borrowed. Thread-safe. */
+PAPI_API const char *papi_dataset_key_column(const papi_dataset *ds);
+/** @brief Index of the key column among the columns. Thread-safe. */
+PAPI_API size_t papi_dataset_key_index(const papi_dataset *ds);
+/** @brief The key's type. Thread-safe. */
+PAPI_API papi_key_type papi_dataset_key_type(const papi_dataset *ds);
+/** @brief Number of columns. Thread-safe. */
+PAPI_API size_t papi_dataset_column_count(const papi_dataset *ds);
+/** @brief Name of column @p i; NULL when out of range. Borrowed. Thread-safe. */
+PAPI_API const char *papi_dataset_column_name(const papi_dataset *ds, size_t i);
+/** @brief Type of column @p i (PAPI_COL_TEXT when out of range). Thread-safe. */
+PAPI_API papi_column_type papi_dataset_column_type(const papi_dataset *ds, size_t i);
+
+/**
+ * @brief Writes `SELECT <columns> FROM <table> WHERE <key> IN (?, ..., ?)` with @p nparams
+ *        placeholders into @p buf. Names are the dataset's checked identifiers; ids never enter it.
+ * @param table the table name to use, or NULL for papi_dataset_table() (SQLite uses the last part).
+ * @return the length written (excluding NUL), or the length needed when it is >= @p cap.
+ *         Thread-safe.
+ */
+PAPI_API size_t papi_dataset_select_sql(const papi_dataset *ds, const char *table, size_t nparams,
+                                        char *buf, size_t cap);
+
+/* ---------------------------------------------------------------- host services */
+
+/** @brief Counters a backend may bump in its client's ::papi_stats. */
+typedef enum papi_host_counter {
+    PAPI_COUNTER_TOKEN_RENEWALS = 0,
+    PAPI_COUNTER_CACHE_ERRORS = 1
+} papi_host_counter;
+
+/**
+ * @brief What the client offers a backend: logging and counters. Valid while the backend is open.
+ *        Both functions are thread-safe.
+ */
+typedef struct papi_host {
+    void *ctx; /**< Pass as first argument of the functions below. */
+    /** Logs a finished line (never a secret) through the client's log callback. */
+    void (*log)(void *ctx, papi_log_level level, const char *message);
+    /** Adds @p delta to a counter. */
+    void (*count)(void *ctx, papi_host_counter counter, uint64_t delta);
+} papi_host;
+
+/**
+ * @brief Logs a printf-formatted line through @p host; does nothing when @p host is NULL or
+ *        the level is disabled. Thread-safe.
+ */
+PAPI_API void papi_host_logf(const papi_host *host, papi_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ---------------------------------------------------------------- errors */
+
+/**
+ * @brief Fills @p err (which may be NULL) with @p status and a printf-formatted message, clearing
+ *        the other fields. Never allocates.
+ * @return @p status, so that `return papi_error_set(err, PAPI_EINVAL, "...")` reads naturally.
+ *         Thread-safe (for different @p err).
+ */
+PAPI_API papi_status papi_error_set(papi_error *err, papi_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ---------------------------------------------------------------- transports */
+
+/** @brief Receives the rows of one fetch; given to papi_transport_backend::fetch by the client. */
+typedef struct papi_row_sink papi_row_sink;
+
+/**
+ * @brief Hands one row to the client: @p ncells cells in the dataset's column order, each cell
+ *        @p lens[i] bytes at @p cells[i] in the form its ::papi_column_type describes, or
+ *        cells[i] == NULL for SQL NULL. The cells are copied (rendered to JSON at once).
+ *        Rows whose key was not asked, and repeats, are ignored.
+ * @return PAPI_OK; PAPI_EPROTO when @p ncells is not the column count or a cell does not fit its
+ *         type (the message names the column, not the value); PAPI_ENOMEM. Object-confined: call
+ *         it from the thread running fetch.
+ */
+PAPI_API papi_status papi_sink_row(papi_row_sink *sink, const char *const *cells,
+                                   const size_t *lens, size_t ncells, papi_error *err);
+
+/** @brief The transport table. Methods receive the state that open() produced. */
+typedef struct papi_transport_backend {
+    uint32_t abi_version; /**< PAPI_TRANSPORT_ABI_VERSION. */
+    uint32_t struct_size; /**< sizeof(papi_transport_backend). */
+    const char *name;     /**< Short name, e.g. "sqlite". */
+    uint32_t flags;       /**< Reserved, 0. */
+    /**
+     * Opens the transport. @p spec is the source string (e.g. "sqlite:/data/demo.db",
+     * "snowflake"); @p cfg holds every option (read with papi_config_get(), valid only during the
+     * call: copy what you keep); @p user is the pointer given at attach time. Sets *state.
+     */
+    papi_status (*open)(const char *spec, const papi_config *cfg, const papi_host *host,
+                        void *user, void **state, papi_error *err);
+    /** Closes it; called once, after every fetch has returned. */
+    void (*close)(void *state);
+    /**
+     * Fetches the rows of @p n distinct keys of @p ds in one query and hands each found row to
+     * papi_sink_row(). Absent keys simply produce no row. @p deadline_ms is on the monotonic clock
+     * (see papi_now_ms()). Thread-safe: called by many threads at once.
+     */
+    papi_status (*fetch)(void *state, const papi_dataset *ds, const papi_key *keys, size_t n,
+                         papi_row_sink *sink, int64_t deadline_ms, papi_error *err);
+    /** Checks that the source answers. Thread-safe. May be NULL (always ready). */
+    papi_status (*ping)(void *state, int64_t deadline_ms, papi_error *err);
+} papi_transport_backend;
+
+/**
+ * @brief Makes clients from @p cfg use @p backend as their transport instead of the one the
+ *        "source" option names; @p spec is passed to its open(). @p backend and @p user are kept,
+ *        not copied: they must outlive those clients. @p spec is copied.
+ * @return PAPI_OK, PAPI_EINVAL (NULL, wrong abi_version or struct_size), PAPI_ENOMEM.
+ *         Object-confined.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_set_transport(papi_config *cfg,
+                                                              const papi_transport_backend *backend,
+                                                              const char *spec, void *user);
+
+/** @brief Monotonic clock in milliseconds, the clock of every deadline. Thread-safe. */
+PAPI_API int64_t papi_now_ms(void);
+
+/* ---------------------------------------------------------------- caches */
+
+/** @brief What a cache knows of one key. */
+typedef enum papi_cache_state {
+    PAPI_CACHE_MISS = 0,     /**< Nothing. */
+    PAPI_CACHE_FOUND = 1,    /**< A fresh row. */
+    PAPI_CACHE_ABSENT = 2,   /**< A fresh negative entry: the key does not exist. */
+    PAPI_CACHE_EXPIRED = 3   /**< A row past its TTL but within the staleness limit. */
+} papi_cache_state;
+
+/** @brief An immutable, reference-counted row of rendered JSON; shared by caches and results. */
+typedef struct papi_blob papi_blob;
+
+/**
+ * @brief Makes a blob holding a copy of @p len bytes, with one reference owned by the caller.
+ * @return the blob, or NULL when out of memory. Thread-safe.
+ */
+PAPI_API papi_blob *papi_blob_create(const char *data, size_t len);
+/** @brief Adds a reference; returns @p blob. Thread-safe (atomic). */
+PAPI_API papi_blob *papi_blob_ref(papi_blob *blob);
+/** @brief Drops a reference, freeing the blob with the last; accepts NULL. Thread-safe (atomic). */
+PAPI_API void papi_blob_unref(papi_blob *blob);
+/** @brief The bytes (NUL-terminated), borrowed while a reference is held. Thread-safe. */
+PAPI_API const char *papi_blob_data(const papi_blob *blob);
+/** @brief Their number, excluding the NUL. Thread-safe. */
+PAPI_API size_t papi_blob_len(const papi_blob *blob);
+
+/** @brief One key's answer from papi_cache_backend::get. */
+typedef struct papi_cache_entry {
+    papi_cache_state state; /**< What the cache knows. */
+    papi_blob *row;         /**< FOUND/EXPIRED: one reference, owned by the caller; else NULL. */
+} papi_cache_entry;
+
+/** @brief Lifetimes for entries written by papi_cache_backend::put. */
+typedef struct papi_cache_ttl {
+    int64_t found_ms;  /**< How long a row is fresh. */
+    int64_t absent_ms; /**< How long a negative entry is fresh. */
+    int64_t stale_ms;  /**< How long a row is kept after found_ms for stale-if-error (0: not). */
+} papi_cache_ttl;
+
+/**
+ * @brief The cache table. Keys are namespaced by the client (dataset name and a hash of its
+ *        columns), so a cache stores opaque byte keys. Every method is thread-safe.
+ *        A failing cache is treated as a miss plus a warning, never an error to the caller.
+ */
+typedef struct papi_cache_backend {
+    uint32_t abi_version; /**< PAPI_CACHE_ABI_VERSION. */
+    uint32_t struct_size; /**< sizeof(papi_cache_backend). */
+    const char *name;     /**< Short name, e.g. "memory". */
+    uint32_t flags;       /**< Reserved, 0. */
+    /** Opens the cache as for papi_transport_backend::open; @p spec is e.g. "memory", "redis://h:6379/0". */
+    papi_status (*open)(const char *spec, const papi_config *cfg, const papi_host *host,
+                        void *user, void **state, papi_error *err);
+    /** Closes it; called once, when no other call runs. */
+    void (*close)(void *state);
+    /** Looks @p n keys up, writing out[i] for keys[i] (MISS when unknown). */
+    papi_status (*get)(void *state, const papi_key *keys, size_t n, papi_cache_entry *out,
+                       papi_error *err);
+    /** Stores @p n entries: rows[i] a row, or NULL for "absent". Takes no reference it does not
+     *  add itself. */
+    papi_status (*put)(void *state, const papi_key *keys, papi_blob *const *rows, size_t n,
+                       const papi_cache_ttl *ttl, papi_error *err);
+} papi_cache_backend;
+
+/**
+ * @brief Appends a cache tier to @p cfg (the first attached is consulted first), replacing the
+ *        tiers the "cache" option names. @p backend and @p user are kept, not copied: they must
+ *        outlive the clients made from @p cfg. @p spec is copied.
+ * @return PAPI_OK, PAPI_EINVAL (NULL, wrong abi_version or struct_size, more than 4 tiers),
+ *         PAPI_ENOMEM. Object-confined.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_add_cache(papi_config *cfg,
+                                                          const papi_cache_backend *backend,
+                                                          const char *spec, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PAPI_BACKEND_H */

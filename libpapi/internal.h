@@ -1,0 +1,118 @@
+/* Cross-file internals of libpapi. Nothing here is exported from the shared library
+ * (hidden visibility); the command-line tool and unit tests link the static library. */
+#ifndef PAPI_INTERNAL_H
+#define PAPI_INTERNAL_H
+
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compat.h"
+
+/* ------------------------------------------------------------- limits */
+#define PAPI__MAX_NUMBER_DIGITS 38
+#define PAPI__MAX_TEXT_KEY_BYTES 256
+#define PAPI__MAX_IDS_LIMIT 10000 /* upper bound accepted for the max-ids option */
+#define PAPI__MAX_CACHE_TIERS 4
+
+/* ------------------------------------------------------------- buf.c: growable byte buffer */
+typedef struct papi__buf {
+    char *data; /* NUL-terminated when len > 0 or after papi__buf_cstr() */
+    size_t len;
+    size_t cap;
+    bool oom; /* sticky: any failed append sets it; check once at the end */
+} papi__buf;
+
+void papi__buf_init(papi__buf *b);
+void papi__buf_free(papi__buf *b);
+void papi__buf_reset(papi__buf *b); /* len = 0, keeps memory */
+bool papi__buf_reserve(papi__buf *b, size_t extra);
+void papi__buf_append(papi__buf *b, const void *p, size_t n);
+void papi__buf_puts(papi__buf *b, const char *s);
+void papi__buf_putc(papi__buf *b, char c);
+void papi__buf_printf(papi__buf *b, const char *fmt, ...) PAPI__PRINTF(2, 3);
+const char *papi__buf_cstr(papi__buf *b); /* "" when empty; NULL on oom */
+char *papi__buf_steal(papi__buf *b, size_t *len); /* caller frees; buffer reset */
+
+/* ------------------------------------------------------------- render.c: JSON writing */
+/* Appends s as a JSON string with quotes: UTF-8 kept, control characters and invalid UTF-8
+ * escaped (invalid bytes become U+FFFD). */
+void papi__json_string(papi__buf *b, const char *s, size_t len);
+/* Renders one row (cells in column order, NULL cell = SQL NULL) as a JSON object.
+ * PAPI_EPROTO when a cell does not fit its column type (message names the column). */
+papi_status papi__render_row(const papi_dataset *ds, const char *const *cells, const size_t *lens,
+                             size_t ncells, papi__buf *out, papi_error *err);
+
+/* ------------------------------------------------------------- ids.c */
+/* A validated, de-duplicated list of keys in first-asked order. Number keys are normalized
+ * (leading zeros dropped, "0" kept). keys[i].ptr point into storage. */
+typedef struct papi__ids {
+    papi_key *keys;
+    size_t n;
+    char *storage;
+} papi__ids;
+
+papi_status papi__ids_parse_list(const char *list, size_t len, papi_key_type type, size_t max_ids,
+                                 papi__ids *out, papi_error *err);
+papi_status papi__ids_from_array(const char *const *ids, size_t n, papi_key_type type,
+                                 size_t max_ids, papi__ids *out, papi_error *err);
+void papi__ids_free(papi__ids *ids);
+/* Checks and normalizes one key; writes the normalized form into out (cap >= len + 1). */
+papi_status papi__id_check(const char *id, size_t len, papi_key_type type, char *out,
+                           size_t *out_len, papi_error *err);
+
+/* ------------------------------------------------------------- dataset.c */
+typedef struct papi__datasets papi__datasets; /* the set a client serves */
+
+/* The built-in `customer` dataset plus those of the JSON file at path (NULL: none). */
+papi_status papi__datasets_load(const char *path, papi__datasets **out, papi_error *err);
+/* Same, from a JSON text (for tests and fuzzing). */
+papi_status papi__datasets_parse(const char *json, size_t len, papi__datasets **out,
+                                 papi_error *err);
+void papi__datasets_free(papi__datasets *set);
+size_t papi__datasets_count(const papi__datasets *set);
+const papi_dataset *papi__datasets_at(const papi__datasets *set, size_t i);
+const papi_dataset *papi__datasets_find(const papi__datasets *set, const char *name);
+/* 16 hex digits of a hash over table, key and columns with types: cache namespace. */
+const char *papi__dataset_shape_hash(const papi_dataset *ds);
+/* true when s is a valid (optionally dot-qualified, up to 3 parts) SQL identifier. */
+bool papi__sql_identifier_ok(const char *s, bool qualified);
+
+/* ------------------------------------------------------------- config.c */
+/* Typed reads for the core; the option must exist (assert). */
+int64_t papi__config_int(const papi_config *cfg, const char *key);
+papi_config *papi__config_copy(const papi_config *cfg); /* NULL on ENOMEM */
+typedef struct papi__attached {
+    const void *backend; /* papi_transport_backend or papi_cache_backend */
+    char *spec;
+    void *user;
+} papi__attached;
+const papi__attached *papi__config_transport(const papi_config *cfg); /* NULL: none attached */
+size_t papi__config_caches(const papi_config *cfg, const papi__attached **out);
+void papi__config_log(const papi_config *cfg, papi_log_fn *fn, void **user,
+                      papi_log_level *max_level);
+
+/* ------------------------------------------------------------- backends.c: built-ins by name */
+extern const papi_transport_backend papi__transport_sqlite;
+extern const papi_transport_backend papi__transport_snowflake;
+extern const papi_cache_backend papi__cache_memory;
+extern const papi_cache_backend papi__cache_none;
+extern const papi_cache_backend papi__cache_redis;
+/* Finds the transport for a source spec ("sqlite:PATH", "snowflake"); NULL when unknown. */
+const papi_transport_backend *papi__transport_find(const char *spec);
+/* Finds the cache for one tier spec ("memory", "none", "redis://..."); NULL when unknown. */
+const papi_cache_backend *papi__cache_find(const char *spec);
+/* The default demo database path (PAPI_DEMO_DB at build time). */
+const char *papi__demo_db_path(void);
+
+/* ------------------------------------------------------------- misc */
+/* Copies src into a fixed buffer, always NUL-terminated, cutting at a UTF-8 boundary. */
+void papi__strlcpy(char *dst, const char *src, size_t cap);
+/* Fills err's source fields (code, SQL state, HTTP status); err may be NULL. */
+void papi__error_source(papi_error *err, int http_status, const char *code, const char *sql_state);
+
+#endif /* PAPI_INTERNAL_H */
