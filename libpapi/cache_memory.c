@@ -1,0 +1,288 @@
+/* The in-process cache tier: sharded so threads rarely meet on a lock, each shard a chained
+ * hash table plus an LRU list, bounded by entries and bytes. Rows are shared blobs: a hit takes
+ * a reference, never a copy. Expired rows are kept for stale_ms so the core can serve them when
+ * the source fails (stale-if-error). Written against papi_backend.h only. */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct entry {
+    struct entry *chain;          /* next in the bucket */
+    struct entry *newer, *older;  /* LRU list: head is the most recently used */
+    uint64_t hash;
+    papi_blob *row;               /* NULL: negative entry */
+    int64_t fresh_until_ms;
+    int64_t keep_until_ms;        /* >= fresh_until_ms; past it the entry is dropped */
+    size_t bytes;                 /* what it counts against max_bytes */
+    size_t key_len;
+    char key[];
+} entry;
+
+typedef struct shard {
+    pthread_mutex_t lock;
+    entry **buckets;
+    size_t nbuckets; /* power of two */
+    entry *head, *tail;
+    size_t count;
+    size_t bytes;
+    size_t max_entries;
+    size_t max_bytes;
+} shard;
+
+typedef struct mcache {
+    size_t nshards; /* power of two */
+    shard shards[];
+} mcache;
+
+/* FNV-1a, then mixed so both the shard bits (top) and the bucket bits (bottom) are good. */
+static uint64_t hash_key(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static void lru_unlink(shard *s, entry *e)
+{
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        s->head = e->older;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        s->tail = e->newer;
+    e->newer = e->older = NULL;
+}
+
+static void lru_push_head(shard *s, entry *e)
+{
+    e->newer = NULL;
+    e->older = s->head;
+    if (s->head)
+        s->head->newer = e;
+    s->head = e;
+    if (!s->tail)
+        s->tail = e;
+}
+
+static entry **find_slot(shard *s, uint64_t hash, const char *key, size_t len)
+{
+    entry **pp = &s->buckets[hash & (s->nbuckets - 1)];
+    for (; *pp; pp = &(*pp)->chain) {
+        entry *e = *pp;
+        if (e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0)
+            return pp;
+    }
+    return pp;
+}
+
+/* Removes e (found at *pp in its bucket) and frees it. */
+static void drop(shard *s, entry **pp)
+{
+    entry *e = *pp;
+    *pp = e->chain;
+    lru_unlink(s, e);
+    s->count--;
+    s->bytes -= e->bytes;
+    papi_blob_unref(e->row);
+    free(e);
+}
+
+static void drop_entry(shard *s, entry *e)
+{
+    entry **pp = find_slot(s, e->hash, e->key, e->key_len);
+    drop(s, pp);
+}
+
+static void grow(shard *s)
+{
+    size_t n = s->nbuckets * 2;
+    entry **b = calloc(n, sizeof *b);
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i < s->nbuckets; i++) {
+        entry *e = s->buckets[i];
+        while (e) {
+            entry *next = e->chain;
+            size_t j = e->hash & (n - 1);
+            e->chain = b[j];
+            b[j] = e;
+            e = next;
+        }
+    }
+    free(s->buckets);
+    s->buckets = b;
+    s->nbuckets = n;
+}
+
+static papi_status mem_open(const char *spec, const papi_config *cfg, const papi_host *host,
+                            void *user, void **state, papi_error *err)
+{
+    (void)spec;
+    (void)host;
+    (void)user;
+    size_t max_entries = (size_t)papi__config_int(cfg, "cache-max-entries");
+    size_t max_bytes = (size_t)papi__config_int(cfg, "cache-max-bytes");
+    /* Small caches get one shard so their LRU order is exact; big ones spread the locks. */
+    size_t nshards = 1;
+    while (nshards < 64 && max_entries / (nshards * 2) >= 1024 &&
+           max_bytes / (nshards * 2) >= (size_t)1 << 20)
+        nshards *= 2;
+    mcache *c = calloc(1, sizeof *c + nshards * sizeof(shard));
+    if (!c)
+        return papi_error_set(err, PAPI_ENOMEM, "memory cache: out of memory");
+    c->nshards = nshards;
+    for (size_t i = 0; i < nshards; i++) {
+        shard *s = &c->shards[i];
+        s->nbuckets = 64;
+        s->buckets = calloc(s->nbuckets, sizeof *s->buckets);
+        s->max_entries = max_entries / nshards ? max_entries / nshards : 1;
+        s->max_bytes = max_bytes / nshards;
+        if (!s->buckets || pthread_mutex_init(&s->lock, NULL) != 0) {
+            free(s->buckets);
+            for (size_t j = 0; j < i; j++) {
+                free(c->shards[j].buckets);
+                pthread_mutex_destroy(&c->shards[j].lock);
+            }
+            free(c);
+            return papi_error_set(err, PAPI_ENOMEM, "memory cache: out of memory");
+        }
+    }
+    *state = c;
+    return PAPI_OK;
+}
+
+static void mem_close(void *state)
+{
+    mcache *c = state;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nshards; i++) {
+        shard *s = &c->shards[i];
+        while (s->tail)
+            drop_entry(s, s->tail);
+        free(s->buckets);
+        pthread_mutex_destroy(&s->lock);
+    }
+    free(c);
+}
+
+static shard *shard_of(mcache *c, uint64_t hash)
+{
+    return &c->shards[(hash >> 58) & (c->nshards - 1)];
+}
+
+static papi_status mem_get(void *state, const papi_key *keys, size_t n, papi_cache_entry *out,
+                           papi_error *err)
+{
+    (void)err;
+    mcache *c = state;
+    int64_t now = n ? papi_now_ms() : 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = hash_key(keys[i].ptr, keys[i].len);
+        shard *s = shard_of(c, h);
+        out[i].state = PAPI_CACHE_MISS;
+        out[i].row = NULL;
+        pthread_mutex_lock(&s->lock);
+        entry **pp = find_slot(s, h, keys[i].ptr, keys[i].len);
+        entry *e = *pp;
+        if (e) {
+            if (now < e->fresh_until_ms) {
+                out[i].state = e->row ? PAPI_CACHE_FOUND : PAPI_CACHE_ABSENT;
+                out[i].row = papi_blob_ref(e->row);
+                if (s->head != e) {
+                    lru_unlink(s, e);
+                    lru_push_head(s, e);
+                }
+            } else if (e->row && now < e->keep_until_ms) {
+                /* not promoted: a stale copy is a last resort, not a reason to stay */
+                out[i].state = PAPI_CACHE_EXPIRED;
+                out[i].row = papi_blob_ref(e->row);
+            } else {
+                drop(s, pp);
+            }
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    return PAPI_OK;
+}
+
+static int64_t add_ms(int64_t now, int64_t ms)
+{
+    if (ms <= 0)
+        return now;
+    return ms > INT64_MAX - now ? INT64_MAX : now + ms;
+}
+
+static papi_status mem_put(void *state, const papi_key *keys, papi_blob *const *rows, size_t n,
+                           const papi_cache_ttl *ttl, papi_error *err)
+{
+    mcache *c = state;
+    int64_t now = papi_now_ms();
+    papi_status st = PAPI_OK;
+    for (size_t i = 0; i < n; i++) {
+        papi_blob *row = rows[i];
+        int64_t life = row ? ttl->found_ms : ttl->absent_ms;
+        uint64_t h = hash_key(keys[i].ptr, keys[i].len);
+        shard *s = shard_of(c, h);
+        size_t bytes = sizeof(entry) + keys[i].len + (row ? papi_blob_len(row) + 1 : 0);
+        entry *e = NULL;
+        if (life > 0 && bytes <= s->max_bytes) {
+            e = malloc(sizeof *e + keys[i].len);
+            if (!e) {
+                st = papi_error_set(err, PAPI_ENOMEM, "memory cache: out of memory");
+                continue;
+            }
+            e->hash = h;
+            e->row = papi_blob_ref(row);
+            e->fresh_until_ms = add_ms(now, life);
+            e->keep_until_ms = row ? add_ms(e->fresh_until_ms, ttl->stale_ms) : e->fresh_until_ms;
+            e->bytes = bytes;
+            e->key_len = keys[i].len;
+            memcpy(e->key, keys[i].ptr, keys[i].len);
+        }
+        papi_blob *old_row = NULL;
+        pthread_mutex_lock(&s->lock);
+        entry **pp = find_slot(s, h, keys[i].ptr, keys[i].len);
+        if (*pp) {
+            /* unref outside the lock: the last reference frees */
+            old_row = (*pp)->row;
+            (*pp)->row = NULL;
+            drop(s, pp);
+        }
+        if (e) {
+            e->chain = s->buckets[h & (s->nbuckets - 1)];
+            s->buckets[h & (s->nbuckets - 1)] = e;
+            lru_push_head(s, e);
+            s->count++;
+            s->bytes += e->bytes;
+            while (s->count > s->max_entries || s->bytes > s->max_bytes)
+                drop_entry(s, s->tail);
+            if (s->count > s->nbuckets)
+                grow(s);
+        }
+        pthread_mutex_unlock(&s->lock);
+        papi_blob_unref(old_row);
+    }
+    return st;
+}
+
+const papi_cache_backend papi__cache_memory = {
+    .abi_version = PAPI_CACHE_ABI_VERSION,
+    .struct_size = sizeof(papi_cache_backend),
+    .name = "memory",
+    .flags = 0,
+    .open = mem_open,
+    .close = mem_close,
+    .get = mem_get,
+    .put = mem_put,
+};
