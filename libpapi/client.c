@@ -1,0 +1,264 @@
+/* A client binds one copy of the configuration to its datasets, its transport and its cache
+ * tiers. It is shared by many threads: after creation everything in it is read-only except the
+ * atomic counters and what the backends guard themselves. */
+#include "core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void host_log(void *ctx, papi_log_level level, const char *message)
+{
+    const papi_client *c = ctx;
+    if (c->log_fn && level <= c->log_max)
+        c->log_fn(c->log_user, level, message);
+}
+
+static void host_count(void *ctx, papi_host_counter counter, uint64_t delta)
+{
+    papi_client *c = ctx;
+    switch (counter) {
+    case PAPI_COUNTER_TOKEN_RENEWALS:
+        PAPI__COUNT(c, token_renewals, delta);
+        return;
+    case PAPI_COUNTER_CACHE_ERRORS:
+        PAPI__COUNT(c, cache_errors, delta);
+        return;
+    }
+}
+
+void papi__client_log(const papi_client *client, papi_log_level level, const char *fmt, ...)
+{
+    if (!client->log_fn || level > client->log_max)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    client->log_fn(client->log_user, level, line);
+}
+
+/* A tier spec for log lines: the part before any '@' is a password, and is left out. */
+static char *redacted_spec(const char *spec, size_t len)
+{
+    const char *at = memchr(spec, '@', len);
+    const char *scheme = NULL;
+    for (size_t i = 0; i + 2 < len; i++)
+        if (spec[i] == ':' && spec[i + 1] == '/' && spec[i + 2] == '/') {
+            scheme = spec + i + 3;
+            break;
+        }
+    char *out;
+    if (at && scheme && scheme <= at) {
+        size_t head = (size_t)(scheme - spec), tail = len - (size_t)(at - spec);
+        out = malloc(head + 3 + tail + 1);
+        if (out) {
+            memcpy(out, spec, head);
+            memcpy(out + head, "***", 3);
+            memcpy(out + head + 3, at, tail);
+            out[head + 3 + tail] = '\0';
+        }
+    } else {
+        out = malloc(len + 1);
+        if (out) {
+            memcpy(out, spec, len);
+            out[len] = '\0';
+        }
+    }
+    return out;
+}
+
+static papi_status open_tier(papi_client *c, const papi_cache_backend *b, const char *spec,
+                             size_t spec_len, void *user, papi_error *err)
+{
+    papi__tier *t = &c->tiers[c->ntiers];
+    char *full = malloc(spec_len + 1);
+    t->spec = redacted_spec(spec, spec_len);
+    if (!full || !t->spec) {
+        free(full);
+        free(t->spec);
+        t->spec = NULL;
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    }
+    memcpy(full, spec, spec_len);
+    full[spec_len] = '\0';
+    papi_status st = b->open(full, c->cfg, &c->host, user, &t->state, err);
+    /* the spec may hold a password: wipe our copy */
+    memset(full, 0, spec_len);
+    free(full);
+    if (st != PAPI_OK) {
+        free(t->spec);
+        t->spec = NULL;
+        return st;
+    }
+    t->backend = b;
+    c->ntiers++;
+    return PAPI_OK;
+}
+
+static papi_status open_caches(papi_client *c, papi_error *err)
+{
+    const papi__attached *att;
+    size_t n = papi__config_caches(c->cfg, &att);
+    if (n) {
+        for (size_t i = 0; i < n; i++) {
+            papi_status st = open_tier(c, att[i].backend, att[i].spec, strlen(att[i].spec),
+                                       att[i].user, err);
+            if (st != PAPI_OK)
+                return st;
+        }
+        return PAPI_OK;
+    }
+    const char *spec = papi_config_get(c->cfg, "cache");
+    for (const char *p = spec;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char name[1024];
+        if (len == 0 || len >= sizeof name || c->ntiers >= PAPI__MAX_CACHE_TIERS)
+            return papi_error_set(err, PAPI_ECONFIG, "cache: bad tier list");
+        memcpy(name, p, len);
+        name[len] = '\0';
+        const papi_cache_backend *b = papi__cache_find(name);
+        memset(name, 0, len);
+        if (!b)
+            return papi_error_set(err, PAPI_ECONFIG, "cache: unknown tier %zu", c->ntiers + 1);
+        papi_status st = open_tier(c, b, p, len, NULL, err);
+        if (st != PAPI_OK)
+            return st;
+        if (!comma)
+            return PAPI_OK;
+        p = comma + 1;
+    }
+}
+
+static papi_status open_transport(papi_client *c, papi_error *err)
+{
+    const papi__attached *att = papi__config_transport(c->cfg);
+    const papi_transport_backend *b;
+    const char *spec;
+    void *user = NULL;
+    if (att) {
+        b = att->backend;
+        spec = att->spec;
+        user = att->user;
+    } else {
+        spec = papi_config_get(c->cfg, "source");
+        b = papi__transport_find(spec);
+        if (!b)
+            return papi_error_set(err, PAPI_ECONFIG, "source: unknown kind of source");
+    }
+    papi_status st = b->open(spec, c->cfg, &c->host, user, &c->transport_state, err);
+    if (st != PAPI_OK)
+        return st;
+    c->transport = b;
+    return PAPI_OK;
+}
+
+papi_status papi_client_create(const papi_config *cfg, papi_client **out, papi_error *err)
+{
+    if (!out)
+        return papi_error_set(err, PAPI_EINVAL, "out is required");
+    *out = NULL;
+    if (!cfg)
+        return papi_error_set(err, PAPI_EINVAL, "configuration is required");
+    papi_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    c->host = (papi_host){.ctx = c, .log = host_log, .count = host_count};
+    c->cfg = papi__config_copy(cfg);
+    c->coalescer = papi__coalesce_create();
+    if (!c->cfg || !c->coalescer) {
+        papi_client_destroy(c);
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    }
+    papi__config_log(c->cfg, &c->log_fn, &c->log_user, &c->log_max);
+    c->ttl.found_ms = papi__config_int(c->cfg, "cache-ttl") * 1000;
+    c->ttl.absent_ms = papi__config_int(c->cfg, "negative-ttl") * 1000;
+    c->ttl.stale_ms = papi__config_int(c->cfg, "stale-max") * 1000;
+    c->timeout_ms = papi__config_int(c->cfg, "timeout-ms");
+    c->max_ids = (size_t)papi__config_int(c->cfg, "max-ids");
+
+    const char *path = papi_config_get(c->cfg, "datasets");
+    papi_status st = papi__datasets_load(path && *path ? path : NULL, &c->datasets, err);
+    if (st == PAPI_OK)
+        st = open_transport(c, err);
+    if (st == PAPI_OK)
+        st = open_caches(c, err);
+    if (st != PAPI_OK) {
+        papi_client_destroy(c);
+        return st;
+    }
+    for (size_t i = 0; i < c->ntiers; i++)
+        papi__client_log(c, PAPI_LOG_INFO, "cache tier %zu: %s", i + 1, c->tiers[i].spec);
+    papi__client_log(c, PAPI_LOG_INFO, "source: %s, %zu datasets", c->transport->name,
+                     papi__datasets_count(c->datasets));
+    *out = c;
+    return PAPI_OK;
+}
+
+void papi_client_destroy(papi_client *client)
+{
+    if (!client)
+        return;
+    for (size_t i = client->ntiers; i-- > 0;) {
+        if (client->tiers[i].backend->close)
+            client->tiers[i].backend->close(client->tiers[i].state);
+        free(client->tiers[i].spec);
+    }
+    if (client->transport && client->transport->close)
+        client->transport->close(client->transport_state);
+    papi__datasets_free(client->datasets);
+    papi__coalesce_destroy(client->coalescer);
+    papi_config_destroy(client->cfg);
+    free(client);
+}
+
+papi_status papi_client_ping(papi_client *client, papi_error *err)
+{
+    if (!client)
+        return papi_error_set(err, PAPI_EINVAL, "client is required");
+    if (!client->transport->ping)
+        return PAPI_OK;
+    return client->transport->ping(client->transport_state, papi_now_ms() + client->timeout_ms,
+                                   err);
+}
+
+size_t papi_client_dataset_count(const papi_client *client)
+{
+    return client ? papi__datasets_count(client->datasets) : 0;
+}
+
+const char *papi_client_dataset_name(const papi_client *client, size_t index)
+{
+    if (!client || index >= papi__datasets_count(client->datasets))
+        return NULL;
+    return papi_dataset_name(papi__datasets_at(client->datasets, index));
+}
+
+#define LOAD(field) atomic_load_explicit(&client->stats.field, memory_order_relaxed)
+
+papi_status papi_client_stats(const papi_client *client, papi_stats *out)
+{
+    if (!client || !out || out->struct_size < sizeof(uint32_t))
+        return PAPI_EINVAL;
+    papi_stats s = {
+        .struct_size = out->struct_size,
+        .lookups = LOAD(lookups),
+        .cache_hits = LOAD(cache_hits),
+        .cache_negative_hits = LOAD(cache_negative_hits),
+        .cache_misses = LOAD(cache_misses),
+        .cache_errors = LOAD(cache_errors),
+        .coalesced_waits = LOAD(coalesced_waits),
+        .source_calls = LOAD(source_calls),
+        .source_errors = LOAD(source_errors),
+        .source_latency_us = LOAD(source_latency_us),
+        .stale_served = LOAD(stale_served),
+        .token_renewals = LOAD(token_renewals),
+        .fetches_in_flight = LOAD(fetches_in_flight),
+    };
+    /* an older caller's struct is shorter: fill what it has */
+    size_t n = out->struct_size < sizeof s ? out->struct_size : sizeof s;
+    memcpy(out, &s, n);
+    return PAPI_OK;
+}

@@ -1,0 +1,475 @@
+/* The flow of one lookup (DESIGN.md): validated ids → cache tiers in order → coalesced misses →
+ * ONE transport fetch for every id this request leads → rows rendered once → caches filled →
+ * the answer in asked order. Caches only ever degrade to misses; the source's failure is served
+ * from an expired copy where one exists (stale-if-error). */
+#include "core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { S_PENDING = 0, S_FOUND, S_ABSENT };
+
+typedef struct slot {
+    papi_key id;   /* normalized, points into the papi__ids storage */
+    papi_key ckey; /* "<dataset>:<shape-hash>:<id>" */
+    papi_blob *row;
+    papi_blob *stale; /* an expired copy a tier still had */
+    papi__flight *flight;
+    int state;
+    bool lead;
+} slot;
+
+struct papi_row_sink {
+    const papi_dataset *ds;
+    papi_key_type type;
+    size_t key_index;
+    size_t ncols;
+    slot **want; /* the ids this fetch was asked for */
+    size_t n;
+    uint32_t *table; /* open addressing, index + 1; NULL: linear search (few ids) */
+    size_t mask;
+    papi__buf buf;
+};
+
+static uint32_t hash_bytes(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* The key cell as ids.c normalizes ids: a number loses its leading zeros, and a ".0" some
+ * sources append to integers is tolerated. */
+static papi_key normalize_cell(papi_key_type type, const char *p, size_t n)
+{
+    if (type == PAPI_KEY_NUMBER) {
+        const char *dot = memchr(p, '.', n);
+        if (dot) {
+            bool zeros = true;
+            for (const char *q = dot + 1; q < p + n; q++)
+                zeros = zeros && *q == '0';
+            if (zeros)
+                n = (size_t)(dot - p);
+        }
+        while (n > 1 && *p == '0') {
+            p++;
+            n--;
+        }
+    }
+    return (papi_key){p, n};
+}
+
+static slot *sink_match(papi_row_sink *sink, papi_key k)
+{
+    if (!sink->table) {
+        for (size_t i = 0; i < sink->n; i++) {
+            slot *s = sink->want[i];
+            if (s->id.len == k.len && memcmp(s->id.ptr, k.ptr, k.len) == 0)
+                return s;
+        }
+        return NULL;
+    }
+    for (size_t j = hash_bytes(k.ptr, k.len) & sink->mask;; j = (j + 1) & sink->mask) {
+        uint32_t v = sink->table[j];
+        if (v == 0)
+            return NULL;
+        slot *s = sink->want[v - 1];
+        if (s->id.len == k.len && memcmp(s->id.ptr, k.ptr, k.len) == 0)
+            return s;
+    }
+}
+
+static bool sink_init(papi_row_sink *sink, const papi_dataset *ds, slot **want, size_t n)
+{
+    sink->ds = ds;
+    sink->type = papi_dataset_key_type(ds);
+    sink->key_index = papi_dataset_key_index(ds);
+    sink->ncols = papi_dataset_column_count(ds);
+    sink->want = want;
+    sink->n = n;
+    sink->table = NULL;
+    sink->mask = 0;
+    papi__buf_init(&sink->buf);
+    if (n <= 16)
+        return true;
+    size_t cap = 32;
+    while (cap < n * 2)
+        cap *= 2;
+    sink->table = calloc(cap, sizeof *sink->table);
+    if (!sink->table)
+        return false;
+    sink->mask = cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = hash_bytes(want[i]->id.ptr, want[i]->id.len) & sink->mask;
+        while (sink->table[j])
+            j = (j + 1) & sink->mask;
+        sink->table[j] = (uint32_t)(i + 1);
+    }
+    return true;
+}
+
+static void sink_fini(papi_row_sink *sink)
+{
+    free(sink->table);
+    papi__buf_free(&sink->buf);
+}
+
+papi_status papi_sink_row(papi_row_sink *sink, const char *const *cells, const size_t *lens,
+                          size_t ncells, papi_error *err)
+{
+    if (!sink || (!cells && ncells) || (!lens && ncells))
+        return papi_error_set(err, PAPI_EINVAL, "sink, cells and lengths are required");
+    if (ncells != sink->ncols)
+        return papi_error_set(err, PAPI_EPROTO, "the source sent %zu columns, dataset %s has %zu",
+                              ncells, papi_dataset_name(sink->ds), sink->ncols);
+    const char *kc = cells[sink->key_index];
+    if (!kc)
+        return PAPI_OK; /* a NULL key answers no id */
+    slot *s = sink_match(sink, normalize_cell(sink->type, kc, lens[sink->key_index]));
+    if (!s || s->row)
+        return PAPI_OK; /* not asked, or a repeat */
+    papi__buf_reset(&sink->buf);
+    papi_status st = papi__render_row(sink->ds, cells, lens, ncells, &sink->buf, err);
+    if (st != PAPI_OK)
+        return st;
+    if (sink->buf.oom || !(s->row = papi_blob_create(sink->buf.data, sink->buf.len)))
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory rendering a row");
+    s->state = S_FOUND;
+    return PAPI_OK;
+}
+
+static void cache_failed(papi_client *c, size_t tier, const char *op, const papi_error *cerr)
+{
+    PAPI__COUNT(c, cache_errors, 1);
+    papi__client_log(c, PAPI_LOG_WARN, "cache tier %zu (%s) %s failed, treated as a miss: %s",
+                     tier + 1, c->tiers[tier].spec, op, cerr->message[0] ? cerr->message : "-");
+}
+
+static void put_tier(papi_client *c, size_t t, const papi_key *keys, papi_blob *const *rows,
+                     size_t n)
+{
+    papi_error cerr;
+    papi_error_set(&cerr, PAPI_OK, NULL);
+    const papi__tier *tier = &c->tiers[t];
+    if (tier->backend->put(tier->state, keys, rows, n, &c->ttl, &cerr) != PAPI_OK)
+        cache_failed(c, t, "put", &cerr);
+}
+
+/* Asks each tier in turn for the ids still pending; a hit in a lower tier fills the ones above. */
+static size_t read_tiers(papi_client *c, slot *slots, size_t m, papi_key *keys,
+                         papi_cache_entry *ents, size_t *idx, papi_blob **rows)
+{
+    size_t pending = m;
+    for (size_t t = 0; t < c->ntiers && pending; t++) {
+        size_t np = 0;
+        for (size_t i = 0; i < m; i++)
+            if (slots[i].state == S_PENDING) {
+                idx[np] = i;
+                keys[np++] = slots[i].ckey;
+            }
+        papi_error cerr;
+        papi_error_set(&cerr, PAPI_OK, NULL);
+        const papi__tier *tier = &c->tiers[t];
+        if (tier->backend->get(tier->state, keys, np, ents, &cerr) != PAPI_OK) {
+            for (size_t j = 0; j < np; j++) /* a failing backend may have filled some */
+                if (ents[j].state == PAPI_CACHE_FOUND || ents[j].state == PAPI_CACHE_EXPIRED)
+                    papi_blob_unref(ents[j].row);
+            cache_failed(c, t, "get", &cerr);
+            continue;
+        }
+        size_t nfill = 0, hits = 0, negative = 0;
+        for (size_t j = 0; j < np; j++) {
+            slot *s = &slots[idx[j]];
+            switch (ents[j].state) {
+            case PAPI_CACHE_FOUND:
+                if (!ents[j].row)
+                    break; /* a broken backend: treat as a miss */
+                s->row = ents[j].row;
+                s->state = S_FOUND;
+                hits++;
+                keys[nfill] = s->ckey; /* keys[j] is no longer needed */
+                rows[nfill++] = s->row;
+                break;
+            case PAPI_CACHE_ABSENT:
+                papi_blob_unref(ents[j].row);
+                s->state = S_ABSENT;
+                negative++;
+                keys[nfill] = s->ckey;
+                rows[nfill++] = NULL;
+                break;
+            case PAPI_CACHE_EXPIRED:
+                if (!s->stale)
+                    s->stale = ents[j].row;
+                else
+                    papi_blob_unref(ents[j].row);
+                break;
+            case PAPI_CACHE_MISS:
+                papi_blob_unref(ents[j].row);
+                break;
+            }
+        }
+        pending -= hits + negative;
+        PAPI__COUNT(c, cache_hits, hits);
+        PAPI__COUNT(c, cache_negative_hits, negative);
+        for (size_t u = 0; u < t && nfill; u++)
+            put_tier(c, u, keys, rows, nfill);
+    }
+    return pending;
+}
+
+/* Fetches the ids this request leads in one call, fills every tier and publishes the outcome
+ * to the threads waiting on those ids. */
+static papi_status fetch_led(papi_client *c, const papi_dataset *ds, slot **led, size_t n,
+                             papi_key *keys, papi_blob **rows, int64_t deadline,
+                             papi_error *ferr)
+{
+    papi_row_sink sink;
+    papi_status st;
+    if (!sink_init(&sink, ds, led, n)) {
+        st = papi_error_set(ferr, PAPI_ENOMEM, "out of memory");
+    } else {
+        for (size_t k = 0; k < n; k++)
+            keys[k] = led[k]->id;
+        PAPI__COUNT(c, source_calls, 1);
+        PAPI__COUNT(c, fetches_in_flight, 1);
+        int64_t t0 = papi_now_ms();
+        papi_error_set(ferr, PAPI_OK, NULL);
+        st = c->transport->fetch(c->transport_state, ds, keys, n, &sink, deadline, ferr);
+        int64_t dt = papi_now_ms() - t0;
+        atomic_fetch_sub_explicit(&c->stats.fetches_in_flight, 1, memory_order_relaxed);
+        PAPI__COUNT(c, source_latency_us, (dt > 0 ? dt : 0) * 1000);
+    }
+    sink_fini(&sink);
+    if (st != PAPI_OK) {
+        if (ferr->status != st)
+            papi_error_set(ferr, st, "the source fetch failed");
+        PAPI__COUNT(c, source_errors, 1);
+        papi__client_log(c, PAPI_LOG_WARN, "source fetch of %zu ids from %s failed: %s: %s", n,
+                         papi_dataset_name(ds), papi_status_name(st), ferr->message);
+        for (size_t k = 0; k < n; k++) {
+            papi_blob_unref(led[k]->row); /* rows of a failed fetch may be partial */
+            led[k]->row = NULL;
+            led[k]->state = S_PENDING;
+            papi__coalesce_finish(c->coalescer, led[k]->flight, NULL, st, ferr);
+            led[k]->flight = NULL;
+        }
+        return st;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (!led[k]->row)
+            led[k]->state = S_ABSENT;
+        keys[k] = led[k]->ckey;
+        rows[k] = led[k]->row;
+    }
+    /* caches first, then wake the waiters: a later miss then finds the cache filled */
+    for (size_t t = 0; t < c->ntiers; t++)
+        put_tier(c, t, keys, rows, n);
+    for (size_t k = 0; k < n; k++) {
+        papi__coalesce_finish(c->coalescer, led[k]->flight, led[k]->row, PAPI_OK, NULL);
+        led[k]->flight = NULL;
+    }
+    return PAPI_OK;
+}
+
+static papi_status lookup_ids(papi_client *c, const papi_dataset *ds, const papi__ids *ids,
+                              papi_result **out, papi_error *err)
+{
+    size_t m = ids->n;
+    PAPI__COUNT(c, lookups, 1);
+    int64_t deadline = papi_now_ms() + c->timeout_ms;
+
+    const char *name = papi_dataset_name(ds);
+    const char *hash = papi__dataset_shape_hash(ds);
+    size_t nlen = strlen(name), hlen = strlen(hash), plen = nlen + hlen + 2;
+    size_t keybytes = 0;
+    for (size_t i = 0; i < m; i++)
+        keybytes += plen + ids->keys[i].len;
+    /* one scratch block, on the stack for the common small request (no allocation on a hit) */
+    size_t per = sizeof(slot) + sizeof(slot *) + sizeof(papi_key) + sizeof(papi_cache_entry) +
+                 sizeof(size_t) + sizeof(papi_blob *);
+    size_t need = m * per + keybytes;
+    union {
+        max_align_t align;
+        char bytes[2048];
+    } stack;
+    char *mem = need <= sizeof stack.bytes ? stack.bytes : malloc(need);
+    if (!mem)
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    slot *slots = (slot *)(void *)mem;
+    slot **led = (slot **)(void *)(slots + m);
+    papi_key *keys = (papi_key *)(void *)(led + m);
+    papi_cache_entry *ents = (papi_cache_entry *)(void *)(keys + m);
+    size_t *idx = (size_t *)(void *)(ents + m);
+    papi_blob **rows = (papi_blob **)(void *)(idx + m);
+    char *kb = (char *)(rows + m);
+    for (size_t i = 0; i < m; i++) {
+        char *k = kb;
+        memcpy(kb, name, nlen);
+        kb += nlen;
+        *kb++ = ':';
+        memcpy(kb, hash, hlen);
+        kb += hlen;
+        *kb++ = ':';
+        memcpy(kb, ids->keys[i].ptr, ids->keys[i].len);
+        kb += ids->keys[i].len;
+        slots[i] = (slot){.id = ids->keys[i], .ckey = {k, (size_t)(kb - k)}};
+    }
+
+    papi_cache_outcome outcome = PAPI_OUTCOME_HIT;
+    papi_status st = PAPI_OK;
+    size_t pending = read_tiers(c, slots, m, keys, ents, idx, rows);
+    PAPI__COUNT(c, cache_misses, pending);
+    if (pending) {
+        outcome = PAPI_OUTCOME_MISS;
+        size_t nled = 0;
+        for (size_t i = 0; i < m; i++)
+            if (slots[i].state == S_PENDING) {
+                slots[i].lead = papi__coalesce_join(c->coalescer, slots[i].ckey.ptr,
+                                                    slots[i].ckey.len, &slots[i].flight);
+                if (slots[i].lead)
+                    led[nled++] = &slots[i];
+            }
+        /* lead our own fetch before waiting on others': two requests that each lead what the
+         * other waits for then both finish */
+        papi_error ferr;
+        papi_status fst = PAPI_OK;
+        if (nled)
+            fst = fetch_led(c, ds, led, nled, keys, rows, deadline, &ferr);
+        papi_error werr;
+        for (size_t i = 0; i < m; i++) {
+            slot *s = &slots[i];
+            if (s->state != S_PENDING)
+                continue;
+            papi_status sst = fst;
+            const papi_error *serr = &ferr;
+            if (!s->lead) {
+                PAPI__COUNT(c, coalesced_waits, 1);
+                papi_blob *row = NULL;
+                sst = papi__coalesce_wait(c->coalescer, s->flight, deadline, &row, &werr);
+                s->flight = NULL;
+                serr = &werr;
+                if (sst == PAPI_OK) {
+                    s->row = row;
+                    s->state = row ? S_FOUND : S_ABSENT;
+                    continue;
+                }
+            }
+            if (s->stale) {
+                s->row = s->stale;
+                s->stale = NULL;
+                s->state = S_FOUND;
+                outcome = PAPI_OUTCOME_STALE;
+                PAPI__COUNT(c, stale_served, 1);
+            } else if (st == PAPI_OK) {
+                st = sst;
+                if (err)
+                    *err = *serr;
+            }
+        }
+        if (outcome == PAPI_OUTCOME_STALE)
+            papi__client_log(c, PAPI_LOG_WARN, "served expired copies of %s rows: source failed",
+                             name);
+    }
+
+    size_t nrows = 0;
+    for (size_t i = 0; i < m; i++) {
+        papi_blob_unref(slots[i].stale);
+        if (slots[i].state == S_FOUND && st == PAPI_OK)
+            rows[nrows++] = slots[i].row;
+        else
+            papi_blob_unref(slots[i].row);
+    }
+    if (st == PAPI_OK) {
+        *out = papi__result_create(rows, nrows, outcome);
+        if (!*out)
+            st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    }
+    if (mem != stack.bytes)
+        free(mem);
+    return st;
+}
+
+static papi_status find_dataset(papi_client *client, const char *dataset, papi_result **out,
+                                const papi_dataset **ds, papi_error *err)
+{
+    if (!out)
+        return papi_error_set(err, PAPI_EINVAL, "out is required");
+    *out = NULL;
+    if (!client || !dataset)
+        return papi_error_set(err, PAPI_EINVAL, "client and dataset are required");
+    *ds = papi__datasets_find(client->datasets, dataset);
+    if (!*ds)
+        return papi_error_set(err, PAPI_ENODATASET, "unknown dataset '%.64s'", dataset);
+    return PAPI_OK;
+}
+
+papi_status papi_lookup(papi_client *client, const char *dataset, const char *const *ids,
+                        size_t n, papi_result **out, papi_error *err)
+{
+    const papi_dataset *ds;
+    papi_status st = find_dataset(client, dataset, out, &ds, err);
+    if (st != PAPI_OK)
+        return st;
+    if (!ids && n)
+        return papi_error_set(err, PAPI_EINVAL, "ids are required");
+    papi__ids parsed;
+    st = papi__ids_from_array(ids, n, papi_dataset_key_type(ds), client->max_ids, &parsed, err);
+    if (st != PAPI_OK)
+        return st;
+    st = lookup_ids(client, ds, &parsed, out, err);
+    papi__ids_free(&parsed);
+    return st;
+}
+
+papi_status papi_lookup_list(papi_client *client, const char *dataset, const char *list,
+                             size_t len, papi_result **out, papi_error *err)
+{
+    const papi_dataset *ds;
+    papi_status st = find_dataset(client, dataset, out, &ds, err);
+    if (st != PAPI_OK)
+        return st;
+    if (!list && len)
+        return papi_error_set(err, PAPI_EINVAL, "list is required");
+    papi__ids parsed;
+    st = papi__ids_parse_list(list ? list : "", len, papi_dataset_key_type(ds), client->max_ids,
+                              &parsed, err);
+    if (st != PAPI_OK)
+        return st;
+    st = lookup_ids(client, ds, &parsed, out, err);
+    papi__ids_free(&parsed);
+    return st;
+}
+
+papi_status papi_lookup_customers(papi_client *client, const int64_t *ids, size_t n,
+                                  papi_result **out, papi_error *err)
+{
+    if (!ids && n)
+        return papi_error_set(err, PAPI_EINVAL, "ids are required");
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0)
+            return papi_error_set(err, PAPI_EINVAL, "id %zu is negative", i + 1);
+    enum { SMALL = 16, DIGITS = 21 };
+    char small_text[SMALL][DIGITS];
+    const char *small_ptrs[SMALL];
+    char(*text)[DIGITS] = small_text;
+    const char **ptrs = small_ptrs;
+    void *heap = NULL;
+    if (n > SMALL) {
+        heap = malloc(n * (DIGITS + sizeof(char *)));
+        if (!heap)
+            return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+        ptrs = heap;
+        text = (char(*)[DIGITS])(void *)(ptrs + n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(text[i], DIGITS, "%lld", (long long)ids[i]);
+        ptrs[i] = text[i];
+    }
+    papi_status st = papi_lookup(client, "customer", ptrs, n, out, err);
+    free(heap);
+    return st;
+}
