@@ -260,6 +260,10 @@ static papi_status stmt_get(sqlite_state *st, conn *c, const papi_dataset *ds, s
     char stack[4096];
     char *sql = stack;
     size_t need = papi_dataset_select_sql(ds, table, bucket, stack, sizeof stack);
+    if (need == 0)
+        return papi_error_set(err, PAPI_ECONFIG,
+                              "sqlite: the %s table name is not a plain SQL identifier",
+                              papi_dataset_name(ds));
     if (need >= sizeof stack) {
         sql = malloc(need + 1);
         if (!sql)

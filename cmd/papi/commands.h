@@ -1,0 +1,30 @@
+/* Sub-commands of the `papi` tool. main.c parses `papi <command> ...` and calls the command with
+ * argv[0] = the command's name; a command returns the process exit code and prints errors itself
+ * as "papi: <message>" on stderr (never a secret). */
+#ifndef PAPI_CMD_COMMANDS_H
+#define PAPI_CMD_COMMANDS_H
+
+#include <papi/papi.h>
+
+/* Exit codes shared by every command. */
+enum {
+    PAPI_EXIT_OK = 0,
+    PAPI_EXIT_OTHER = 1,  /* out of memory, I/O, internal error */
+    PAPI_EXIT_INPUT = 2,  /* usage, bad ids, unknown dataset */
+    PAPI_EXIT_CONFIG = 3, /* invalid configuration: option value, dataset or key file */
+    PAPI_EXIT_SOURCE = 4  /* the source failed: credentials, unavailable, timeout, refused */
+};
+
+/* The exit code for a failed call's status (main.c). */
+int papi_cmd_exit_code(papi_status status);
+
+/* `papi lookup`, `papi demo-db` (main.c, demo_db.c). */
+int papi_cmd_lookup(int argc, char **argv);
+int papi_cmd_demo_db(int argc, char **argv);
+
+/* Snowflake helpers (snowflake_cmds.c): `papi jwt`, `papi fingerprint`, `papi token`. */
+int papi_cmd_jwt(int argc, char **argv);
+int papi_cmd_fingerprint(int argc, char **argv);
+int papi_cmd_token(int argc, char **argv);
+
+#endif /* PAPI_CMD_COMMANDS_H */
