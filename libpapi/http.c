@@ -1,0 +1,311 @@
+/* A bounded pool of libcurl easy handles. Each handle keeps its connection alive between requests,
+ * so a process opens at most pool_size connections to the SQL API; a share handle lets them reuse
+ * DNS answers and TLS sessions. Taking a handle is the in-flight cap (snowflake-sql-api.md 6). */
+#include "snowflake.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+struct papi__http {
+    papi__http_opts opts;
+    char *user_agent;
+    CURLSH *share;
+    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    CURL **idle;       /* LIFO: the warmest handle (live connection) is taken first */
+    size_t nidle;
+    size_t created;
+    uint64_t connections; /* guarded by lock */
+};
+
+typedef struct exchange {
+    papi__http_response *resp;
+    size_t max_body;
+    bool too_big;
+} exchange;
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+/* curl_global_init is process-wide and not safe to race; once is the one piece of global state. */
+static void global_init(void)
+{
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *user)
+{
+    (void)h;
+    (void)access;
+    papi__http *http = user;
+    pthread_mutex_lock(&http->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *user)
+{
+    (void)h;
+    papi__http *http = user;
+    pthread_mutex_unlock(&http->share_locks[data]);
+}
+
+papi_status papi__http_create(const papi__http_opts *opts, papi__http **out, papi_error *err)
+{
+    *out = NULL;
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK)
+        return papi_error_set(err, PAPI_EINTERNAL, "libcurl initialization failed");
+    papi__http *h = calloc(1, sizeof *h);
+    if (!h)
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    h->opts = *opts;
+    if (h->opts.pool_size == 0)
+        h->opts.pool_size = 1;
+    h->user_agent = strdup(opts->user_agent ? opts->user_agent : "papi");
+    h->idle = calloc(h->opts.pool_size, sizeof *h->idle);
+    h->share = curl_share_init();
+    if (!h->user_agent || !h->idle || !h->share) {
+        curl_share_cleanup(h->share);
+        free(h->idle);
+        free(h->user_agent);
+        free(h);
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&h->share_locks[i], NULL);
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->freed, &ca);
+    pthread_condattr_destroy(&ca);
+    curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
+    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    *out = h;
+    return PAPI_OK;
+}
+
+void papi__http_destroy(papi__http *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->nidle; i++)
+        curl_easy_cleanup(h->idle[i]);
+    curl_share_cleanup(h->share);
+    for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&h->share_locks[i]);
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->freed);
+    free(h->idle);
+    free(h->user_agent);
+    free(h);
+}
+
+uint64_t papi__http_connections(const papi__http *h)
+{
+    papi__http *m = (papi__http *)h;
+    pthread_mutex_lock(&m->lock);
+    uint64_t n = m->connections;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+void papi__http_response_init(papi__http_response *r)
+{
+    r->status = 0;
+    r->retry_after_s = 0;
+    papi__buf_init(&r->body);
+}
+
+void papi__http_response_free(papi__http_response *r)
+{
+    if (r)
+        papi__buf_free(&r->body);
+}
+
+static CURL *acquire(papi__http *h, int64_t deadline_ms)
+{
+    CURL *c = NULL;
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        if (h->nidle > 0) {
+            c = h->idle[--h->nidle];
+            break;
+        }
+        if (h->created < h->opts.pool_size) {
+            h->created++;
+            pthread_mutex_unlock(&h->lock);
+            c = curl_easy_init();
+            pthread_mutex_lock(&h->lock);
+            if (!c)
+                h->created--;
+            break;
+        }
+        int64_t left = deadline_ms - papi_now_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (left % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&h->freed, &h->lock, &ts);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return c;
+}
+
+static void release(papi__http *h, CURL *c, bool keep)
+{
+    pthread_mutex_lock(&h->lock);
+    if (keep) {
+        h->idle[h->nidle++] = c;
+    } else {
+        h->created--;
+        curl_easy_cleanup(c);
+    }
+    pthread_cond_signal(&h->freed);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *user)
+{
+    exchange *x = user;
+    size_t len = size * n;
+    if (x->resp->body.len + len > x->max_body) {
+        x->too_big = true;
+        return 0; /* cut here: a hostile or broken server cannot make us buffer without bound */
+    }
+    papi__buf_append(&x->resp->body, p, len);
+    return x->resp->body.oom ? 0 : len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *user)
+{
+    exchange *x = user;
+    size_t len = size * n;
+    static const char name[] = "retry-after:";
+    if (len > sizeof name - 1 && len < 200 && strncasecmp(p, name, sizeof name - 1) == 0) {
+        char v[200];
+        size_t vl = len - (sizeof name - 1);
+        memcpy(v, p + sizeof name - 1, vl);
+        v[vl] = '\0';
+        char *s = v + strspn(v, " \t");
+        s[strcspn(s, "\r\n")] = '\0';
+        char *end;
+        long secs = strtol(s, &end, 10);
+        if (end != s && *end == '\0' && secs >= 0) {
+            x->resp->retry_after_s = (int32_t)(secs > 86400 ? 86400 : secs);
+        } else {
+            time_t when = curl_getdate(s, NULL); /* HTTP-date form */
+            time_t now = time(NULL);
+            if (when > now)
+                x->resp->retry_after_s = (int32_t)(when - now > 86400 ? 86400 : when - now);
+        }
+    }
+    return len;
+}
+
+papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__http_response *r,
+                          papi_error *err)
+{
+    r->status = 0;
+    r->retry_after_s = 0;
+    papi__buf_reset(&r->body);
+    if (papi_now_ms() >= req->deadline_ms)
+        return papi_error_set(err, PAPI_ETIMEDOUT, "deadline passed before the request was sent");
+    CURL *c = acquire(h, req->deadline_ms);
+    if (!c) {
+        if (papi_now_ms() >= req->deadline_ms)
+            return papi_error_set(err, PAPI_ETIMEDOUT,
+                                  "deadline passed waiting for a free connection");
+        return papi_error_set(err, PAPI_ENOMEM, "cannot create a libcurl handle");
+    }
+    /* reset keeps the live connection, DNS and session caches; only options are cleared */
+    curl_easy_reset(c);
+    exchange x = {.resp = r, .max_body = h->opts.max_body_bytes};
+    struct curl_slist *hdrs = NULL, *tmp;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        if (!(tmp = curl_slist_append(hdrs, req->headers[i])))
+            goto oom;
+        hdrs = tmp;
+    }
+    /* an empty Expect: stops libcurl's 100-continue round trip on larger bodies */
+    if (!(tmp = curl_slist_append(hdrs, "Expect:")))
+        goto oom;
+    hdrs = tmp;
+
+    int64_t left = req->deadline_ms - papi_now_ms();
+    if (left < 1)
+        left = 1;
+    int64_t connect = h->opts.connect_timeout_ms > 0 && h->opts.connect_timeout_ms < left
+                          ? h->opts.connect_timeout_ms
+                          : left;
+    curl_easy_setopt(c, CURLOPT_URL, req->url);
+    curl_easy_setopt(c, CURLOPT_SHARE, h->share);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)connect);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    if (strcmp(req->method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+
+    CURLcode rc = curl_easy_perform(c);
+    long conns = 0;
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns);
+    if (conns > 0) {
+        pthread_mutex_lock(&h->lock);
+        h->connections += (uint64_t)conns;
+        pthread_mutex_unlock(&h->lock);
+    }
+    curl_slist_free_all(hdrs);
+    papi_status st = PAPI_OK;
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    } else if (x.too_big) {
+        st = papi_error_set(err, PAPI_EPROTO, "response body larger than %zu bytes",
+                            h->opts.max_body_bytes);
+    } else if (r->body.oom) {
+        st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    } else if (rc == CURLE_OPERATION_TIMEDOUT && papi_now_ms() >= req->deadline_ms - 5) {
+        st = papi_error_set(err, PAPI_ETIMEDOUT, "no answer within the deadline");
+    } else {
+        /* refused, reset, TLS, DNS, connect timeout with budget left: worth another attempt */
+        st = papi_error_set(err, PAPI_EUNAVAIL, "connection failed: %s", curl_easy_strerror(rc));
+    }
+    /* a handle whose transfer broke may hold a half-read connection: drop it */
+    release(h, c, rc == CURLE_OK);
+    return st;
+
+oom:
+    curl_slist_free_all(hdrs);
+    release(h, c, true);
+    return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+}

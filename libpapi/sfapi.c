@@ -1,0 +1,575 @@
+/* The SQL API v2 wire format (snowflake-sql-api.md sections 4 and 5): request bodies built with
+ * jansson, defensive parsing of ResultSet, QueryStatus, partitions and errors, and decoding of
+ * Snowflake's cell encodings into the canonical text of papi_column_type. Every cell arrives as a
+ * string; numbers are never passed through double or int64 (38-digit keys). */
+#include "snowflake.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+
+static const struct {
+    const char *name;
+    papi__sf_type type;
+} sf_types[] = {
+    {"fixed", PAPI__SF_FIXED},       {"real", PAPI__SF_REAL},
+    {"decfloat", PAPI__SF_DECFLOAT}, {"text", PAPI__SF_TEXT},
+    {"binary", PAPI__SF_BINARY},     {"boolean", PAPI__SF_BOOLEAN},
+    {"date", PAPI__SF_DATE},         {"time", PAPI__SF_TIME},
+    {"timestamp_ntz", PAPI__SF_TIMESTAMP_NTZ}, {"timestamp_ltz", PAPI__SF_TIMESTAMP_LTZ},
+    {"timestamp_tz", PAPI__SF_TIMESTAMP_TZ},   {"variant", PAPI__SF_VARIANT},
+    {"object", PAPI__SF_VARIANT},    {"array", PAPI__SF_VARIANT},
+};
+
+const char *papi__sf_type_name(papi__sf_type t)
+{
+    for (size_t i = 0; i < sizeof sf_types / sizeof sf_types[0]; i++)
+        if (sf_types[i].type == t)
+            return sf_types[i].name;
+    return "unknown";
+}
+
+static papi__sf_type sf_type_parse(const char *s)
+{
+    /* live responses say "fixed", some documentation "FIXED" (5.3) */
+    for (size_t i = 0; i < sizeof sf_types / sizeof sf_types[0]; i++)
+        if (strcasecmp(s, sf_types[i].name) == 0)
+            return sf_types[i].type;
+    return PAPI__SF_UNKNOWN;
+}
+
+static const char *col_type_name(papi_column_type t)
+{
+    switch (t) {
+    case PAPI_COL_NUMBER: return "number";
+    case PAPI_COL_DECIMAL: return "decimal";
+    case PAPI_COL_REAL: return "real";
+    case PAPI_COL_TEXT: return "text";
+    case PAPI_COL_BOOLEAN: return "boolean";
+    case PAPI_COL_DATE: return "date";
+    case PAPI_COL_TIME: return "time";
+    case PAPI_COL_TIMESTAMP: return "timestamp";
+    case PAPI_COL_VARIANT: return "variant";
+    case PAPI_COL_BINARY: return "binary";
+    }
+    return "?";
+}
+
+/* Which Snowflake types can feed which dataset types. TEXT takes anything (decoded to text). */
+static bool compatible(papi__sf_type s, int scale, papi_column_type t)
+{
+    if (t == PAPI_COL_TEXT)
+        return true;
+    switch (s) {
+    case PAPI__SF_FIXED:
+        return (t == PAPI_COL_NUMBER && scale <= 0) || t == PAPI_COL_DECIMAL || t == PAPI_COL_REAL;
+    case PAPI__SF_REAL:
+    case PAPI__SF_DECFLOAT:
+        return t == PAPI_COL_REAL || t == PAPI_COL_DECIMAL;
+    case PAPI__SF_TEXT:
+        return t == PAPI_COL_DATE || t == PAPI_COL_TIME || t == PAPI_COL_TIMESTAMP;
+    case PAPI__SF_BINARY: return t == PAPI_COL_BINARY;
+    case PAPI__SF_BOOLEAN: return t == PAPI_COL_BOOLEAN;
+    case PAPI__SF_DATE: return t == PAPI_COL_DATE;
+    case PAPI__SF_TIME: return t == PAPI_COL_TIME;
+    case PAPI__SF_TIMESTAMP_NTZ:
+    case PAPI__SF_TIMESTAMP_LTZ:
+    case PAPI__SF_TIMESTAMP_TZ: return t == PAPI_COL_TIMESTAMP;
+    case PAPI__SF_VARIANT:
+    case PAPI__SF_UNKNOWN: return t == PAPI_COL_VARIANT;
+    }
+    return false;
+}
+
+papi_status papi__sf_statement_body(const papi__sf_context *ctx, const char *sql,
+                                    papi_key_type key_type, const papi_key *keys, size_t n,
+                                    size_t nparams, papi__buf *out, papi_error *err)
+{
+    if (n == 0 || nparams < n)
+        return papi_error_set(err, PAPI_EINTERNAL, "bad bind count");
+    json_t *root = json_object(), *bind = json_object(), *params = json_object();
+    bool ok = root && bind && params;
+    const char *type = key_type == PAPI_KEY_NUMBER ? "FIXED" : "TEXT";
+    for (size_t i = 0; ok && i < nparams; i++) {
+        /* padding repeats the last id: IN returns its row once */
+        const papi_key *k = &keys[i < n ? i : n - 1];
+        char name[24];
+        snprintf(name, sizeof name, "%zu", i + 1);
+        json_t *v = json_pack("{s:s, s:s%}", "type", type, "value", k->ptr, k->len);
+        ok = v && json_object_set_new(bind, name, v) == 0;
+    }
+    ok = ok && json_object_set_new(root, "statement", json_string(sql)) == 0;
+    if (ok && ctx->timeout_s > 0)
+        ok = json_object_set_new(root, "timeout", json_integer(ctx->timeout_s)) == 0;
+    const char *names[] = {"database", "schema", "warehouse", "role"};
+    const char *vals[] = {ctx->database, ctx->schema, ctx->warehouse, ctx->role};
+    for (size_t i = 0; ok && i < 4; i++)
+        if (vals[i] && *vals[i])
+            ok = json_object_set_new(root, names[i], json_string(vals[i])) == 0;
+    ok = ok && json_object_set(root, "bindings", bind) == 0 &&
+         json_object_set_new(params, "query_tag", json_string("papi")) == 0 &&
+         json_object_set_new(params, "timezone", json_string("UTC")) == 0 &&
+         json_object_set(root, "parameters", params) == 0;
+    char *s = ok ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(bind);
+    json_decref(params);
+    json_decref(root);
+    if (!s) /* json_string() refuses invalid UTF-8: a text key we cannot send */
+        return papi_error_set(err, PAPI_EINVAL, "cannot encode the statement (invalid UTF-8?)");
+    papi__buf_puts(out, s);
+    free(s);
+    return out->oom ? papi_error_set(err, PAPI_ENOMEM, "out of memory") : PAPI_OK;
+}
+
+static json_t *load(const char *body, size_t len, papi_error *err, const char *what)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        papi_error_set(err, PAPI_EPROTO, "malformed %s from Snowflake (%zu bytes): %s at byte %d",
+                       what, len, je.text, je.position);
+    return root;
+}
+
+static int64_t int_field(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_integer(v))
+        return (int64_t)json_integer_value(v);
+    if (json_is_string(v)) { /* tolerate "2" */
+        char *end;
+        long long x = strtoll(json_string_value(v), &end, 10);
+        if (*end == '\0' && end != json_string_value(v))
+            return x;
+    }
+    return -1;
+}
+
+bool papi__sf_handle_ok(const char *h)
+{
+    if (!h || !*h || strlen(h) > 100)
+        return false;
+    for (; *h; h++)
+        if (!isalnum((unsigned char)*h) && *h != '-')
+            return false;
+    return true;
+}
+
+papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_expect *expect,
+                                  papi__sf_result *out, papi_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->num_rows = -1;
+    json_t *root = load(body, len, err, "result");
+    if (!root)
+        return PAPI_EPROTO;
+    out->root = root;
+    papi_status st = PAPI_EPROTO;
+    json_t *meta = json_object_get(root, "resultSetMetaData");
+    json_t *rowtype = json_object_get(meta, "rowType");
+    json_t *code = json_object_get(root, "code");
+    if (json_is_string(code) && strcmp(json_string_value(code), "391908") == 0) {
+        papi_error_set(err, PAPI_EPROTO, "Snowflake says the result set is too large (391908)");
+        goto fail;
+    }
+    if (!json_is_object(root) || !json_is_object(meta) || !json_is_array(rowtype)) {
+        papi_error_set(err, PAPI_EPROTO, "Snowflake result has no resultSetMetaData.rowType");
+        goto fail;
+    }
+    json_t *h = json_object_get(root, "statementHandle");
+    if (json_is_string(h) && papi__sf_handle_ok(json_string_value(h)))
+        papi__strlcpy(out->handle, json_string_value(h), sizeof out->handle);
+    out->ncols = json_array_size(rowtype);
+    if (out->ncols != expect->ncols) {
+        papi_error_set(err, PAPI_EPROTO, "result has %zu columns, dataset expects %zu", out->ncols,
+                       expect->ncols);
+        goto fail;
+    }
+    out->cols = calloc(out->ncols ? out->ncols : 1, sizeof *out->cols);
+    if (!out->cols) {
+        st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < out->ncols; i++) {
+        json_t *c = json_array_get(rowtype, i);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *type = json_string_value(json_object_get(c, "type"));
+        if (!name || !type) {
+            papi_error_set(err, PAPI_EPROTO, "rowType entry %zu has no name or type", i + 1);
+            goto fail;
+        }
+        out->cols[i].type = sf_type_parse(type);
+        out->cols[i].scale = (int)int_field(c, "scale");
+        out->cols[i].target = expect->types[i];
+        if (strcasecmp(name, expect->names[i]) != 0 ||
+            !compatible(out->cols[i].type, out->cols[i].scale, expect->types[i])) {
+            papi_error_set(err, PAPI_EPROTO, "column %zu is %.60s (%.20s), dataset expects %.60s (%s)",
+                           i + 1, name, type, expect->names[i], col_type_name(expect->types[i]));
+            goto fail;
+        }
+    }
+    out->num_rows = int_field(meta, "numRows");
+    json_t *pinfo = json_object_get(meta, "partitionInfo");
+    size_t np = json_is_array(pinfo) ? json_array_size(pinfo) : 0;
+    out->npartitions = np ? np : 1; /* no rows: partitionInfo may be empty (5.2) */
+    out->row_counts = calloc(out->npartitions, sizeof *out->row_counts);
+    if (!out->row_counts) {
+        st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
+        goto fail;
+    }
+    out->row_counts[0] = np ? -1 : (out->num_rows >= 0 ? out->num_rows : -1);
+    int64_t total = 0;
+    for (size_t i = 0; i < np; i++) {
+        out->row_counts[i] = int_field(json_array_get(pinfo, i), "rowCount");
+        if (out->row_counts[i] < 0) {
+            papi_error_set(err, PAPI_EPROTO, "partitionInfo[%zu] has no rowCount", i);
+            goto fail;
+        }
+        total += out->row_counts[i];
+    }
+    if (np && out->num_rows >= 0 && total != out->num_rows) {
+        papi_error_set(err, PAPI_EPROTO, "partitions hold %" PRId64 " rows, numRows says %" PRId64,
+                       total, out->num_rows);
+        goto fail;
+    }
+    if (out->npartitions > 1 && !out->handle[0]) {
+        papi_error_set(err, PAPI_EPROTO, "partitioned result without a statementHandle");
+        goto fail;
+    }
+    out->data = json_object_get(root, "data");
+    if (!out->data && out->num_rows == 0) {
+        out->data = json_array();
+        json_object_set_new(root, "data", out->data);
+    }
+    if (!json_is_array(out->data)) {
+        papi_error_set(err, PAPI_EPROTO, "Snowflake result has no data array");
+        goto fail;
+    }
+    return PAPI_OK;
+fail:
+    papi__sf_result_free(out);
+    return st;
+}
+
+void papi__sf_result_free(papi__sf_result *r)
+{
+    if (!r)
+        return;
+    json_decref(r->root);
+    free(r->cols);
+    free(r->row_counts);
+    memset(r, 0, sizeof *r);
+}
+
+papi_status papi__sf_parse_status(const char *body, size_t len, char *handle, size_t hcap,
+                                  char *url, size_t ucap, papi_error *err)
+{
+    json_t *root = load(body, len, err, "statement status");
+    if (!root)
+        return PAPI_EPROTO;
+    const char *h = json_string_value(json_object_get(root, "statementHandle"));
+    const char *u = json_string_value(json_object_get(root, "statementStatusUrl"));
+    papi_status st = PAPI_OK;
+    if (!papi__sf_handle_ok(h)) {
+        st = papi_error_set(err, PAPI_EPROTO, "202 answer without a valid statementHandle");
+    } else {
+        papi__strlcpy(handle, h, hcap);
+        /* the status URL must be a path on the same host; otherwise build it from the handle */
+        if (u && strncmp(u, "/api/v2/statements/", 19) == 0 && strlen(u) < ucap &&
+            !strpbrk(u, " \r\n\"\\#"))
+            papi__strlcpy(url, u, ucap);
+        else
+            snprintf(url, ucap, "/api/v2/statements/%s", h);
+    }
+    json_decref(root);
+    return st;
+}
+
+papi_status papi__sf_parse_partition(const char *body, size_t len, json_t **rows, papi_error *err)
+{
+    *rows = NULL;
+    json_t *root = load(body, len, err, "partition");
+    if (!root)
+        return PAPI_EPROTO;
+    json_t *data = json_is_array(root) ? root : json_object_get(root, "data");
+    if (!json_is_array(data)) {
+        json_decref(root);
+        return papi_error_set(err, PAPI_EPROTO, "partition body has no data array");
+    }
+    *rows = json_incref(data);
+    json_decref(root);
+    return PAPI_OK;
+}
+
+void papi__sf_parse_error(const char *body, size_t len, papi__sf_error *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *root = json_loadb(body, len, 0, NULL);
+    if (!json_is_object(root)) { /* empty, HTML or truncated: the HTTP status is all we have */
+        json_decref(root);
+        return;
+    }
+    json_t *code = json_object_get(root, "code");
+    if (json_is_string(code))
+        papi__strlcpy(out->code, json_string_value(code), sizeof out->code);
+    else if (json_is_integer(code))
+        snprintf(out->code, sizeof out->code, "%06" JSON_INTEGER_FORMAT, json_integer_value(code));
+    const char *s = json_string_value(json_object_get(root, "sqlState"));
+    papi__strlcpy(out->sql_state, s ? s : "", sizeof out->sql_state);
+    s = json_string_value(json_object_get(root, "message"));
+    papi__strlcpy(out->message, s ? s : "", sizeof out->message);
+    for (char *p = out->message; *p; p++) /* one line in logs and headers */
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
+    json_decref(root);
+}
+
+/* ---------------------------------------------------------------- cell decoding */
+
+/* days since 1970-01-01 to a civil date (Howard Hinnant's algorithm): exact for any int64 day */
+static void civil(int64_t days, int64_t *y, unsigned *m, unsigned *d)
+{
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    unsigned doe = (unsigned)(days - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yy + (*m <= 2);
+}
+
+static void put_date(papi__buf *out, int64_t days)
+{
+    int64_t y;
+    unsigned m, d;
+    civil(days, &y, &m, &d);
+    if (y >= 0 && y <= 9999)
+        papi__buf_printf(out, "%04" PRId64 "-%02u-%02u", y, m, d);
+    else /* ISO 8601 expanded years */
+        papi__buf_printf(out, "%+05" PRId64 "-%02u-%02u", y, m, d);
+}
+
+/* "[-]S[.fffffffff]" → whole seconds (floored) and nanoseconds in [0, 1e9). No '.' and more than
+ * 11 digits is the older nanosecond form (5.4). */
+static bool parse_seconds(const char *s, size_t len, int64_t *secs, int32_t *nanos)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (i < len && (s[i] == '-' || s[i] == '+'))
+        neg = s[i++] == '-';
+    int64_t ip = 0;
+    size_t digits = 0;
+    for (; i < len && isdigit((unsigned char)s[i]); i++, digits++) {
+        if (ip > (INT64_MAX - 9) / 10)
+            return false;
+        ip = ip * 10 + (s[i] - '0');
+    }
+    if (digits == 0)
+        return false;
+    int64_t frac = 0;
+    if (i < len && s[i] == '.') {
+        size_t fd = 0;
+        for (i++; i < len && isdigit((unsigned char)s[i]); i++, fd++)
+            if (fd < 9)
+                frac = frac * 10 + (s[i] - '0');
+        for (; fd < 9; fd++)
+            frac *= 10;
+    } else if (digits > 11) {
+        frac = ip % 1000000000;
+        ip /= 1000000000;
+    }
+    if (i != len)
+        return false;
+    if (neg && frac) {
+        *secs = -ip - 1;
+        *nanos = (int32_t)(1000000000 - frac);
+    } else {
+        *secs = neg ? -ip : ip;
+        *nanos = (int32_t)frac;
+    }
+    return true;
+}
+
+static int64_t floordiv(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+static void put_fraction(papi__buf *out, int32_t nanos, int scale)
+{
+    if (scale < 0 || scale > 9)
+        scale = 9;
+    if (scale == 0)
+        return;
+    char f[16];
+    snprintf(f, sizeof f, "%09d", (int)nanos);
+    papi__buf_putc(out, '.');
+    papi__buf_append(out, f, (size_t)scale);
+}
+
+static void put_clock(papi__buf *out, int64_t secs_of_day, int32_t nanos, int scale)
+{
+    papi__buf_printf(out, "%02d:%02d:%02d", (int)(secs_of_day / 3600), (int)(secs_of_day / 60 % 60),
+                     (int)(secs_of_day % 60));
+    put_fraction(out, nanos, scale);
+}
+
+static papi_status bad_cell(papi_error *err, const papi__sf_column *col)
+{
+    return papi_error_set(err, PAPI_EPROTO, "a %s cell is not in Snowflake's encoding",
+                          papi__sf_type_name(col->type));
+}
+
+papi_status papi__sf_decode_cell(const papi__sf_column *col, const char *cell, size_t len,
+                                 papi__buf *out, papi_error *err)
+{
+    int64_t secs;
+    int32_t nanos;
+    switch (col->type) {
+    case PAPI__SF_DATE: {
+        char tmp[32];
+        char *end;
+        if (len == 0 || len >= sizeof tmp)
+            return bad_cell(err, col);
+        memcpy(tmp, cell, len);
+        tmp[len] = '\0';
+        long long days = strtoll(tmp, &end, 10);
+        if (*end || days > 1000000000LL || days < -1000000000LL)
+            return bad_cell(err, col);
+        put_date(out, days);
+        break;
+    }
+    case PAPI__SF_TIME:
+        if (!parse_seconds(cell, len, &secs, &nanos) || secs < 0 || secs >= 86400)
+            return bad_cell(err, col);
+        put_clock(out, secs, nanos, col->scale);
+        break;
+    case PAPI__SF_TIMESTAMP_NTZ:
+    case PAPI__SF_TIMESTAMP_LTZ:
+    case PAPI__SF_TIMESTAMP_TZ: {
+        int offset_min = 0;
+        size_t vlen = len;
+        if (col->type == PAPI__SF_TIMESTAMP_TZ) {
+            const char *sp = memchr(cell, ' ', len);
+            if (!sp)
+                return bad_cell(err, col);
+            vlen = (size_t)(sp - cell);
+            char tmp[16];
+            size_t ol = len - vlen - 1;
+            if (ol == 0 || ol >= sizeof tmp)
+                return bad_cell(err, col);
+            memcpy(tmp, sp + 1, ol);
+            tmp[ol] = '\0';
+            char *end;
+            long enc = strtol(tmp, &end, 10);
+            if (*end || enc < 0 || enc > 2880)
+                return bad_cell(err, col);
+            offset_min = (int)enc - 1440; /* encoded as minutes + 1440 (5.4) */
+        }
+        if (!parse_seconds(cell, vlen, &secs, &nanos) || secs > INT64_MAX / 2 ||
+            secs < INT64_MIN / 2)
+            return bad_cell(err, col);
+        int64_t local = secs + (int64_t)offset_min * 60;
+        int64_t days = floordiv(local, 86400);
+        put_date(out, days);
+        papi__buf_putc(out, 'T');
+        put_clock(out, local - days * 86400, nanos, col->scale);
+        if (col->type == PAPI__SF_TIMESTAMP_LTZ) {
+            papi__buf_putc(out, 'Z'); /* the session time zone is UTC (parameters.timezone) */
+        } else if (col->type == PAPI__SF_TIMESTAMP_TZ) {
+            int a = offset_min < 0 ? -offset_min : offset_min;
+            papi__buf_printf(out, "%c%02d:%02d", offset_min < 0 ? '-' : '+', a / 60, a % 60);
+        }
+        break;
+    }
+    case PAPI__SF_BINARY:
+        for (size_t i = 0; i < len; i++)
+            if (!isxdigit((unsigned char)cell[i]))
+                return bad_cell(err, col);
+        papi__buf_append(out, cell, len);
+        break;
+    case PAPI__SF_VARIANT: {
+        /* may be pretty-printed: re-serialize for stable output; integers beyond int64 make
+         * jansson refuse, and then the text goes through as Snowflake wrote it */
+        json_t *v = json_loadb(cell, len, JSON_DECODE_ANY, NULL);
+        char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(v);
+        if (s) {
+            papi__buf_puts(out, s);
+            free(s);
+        } else {
+            papi__buf_append(out, cell, len);
+        }
+        break;
+    }
+    case PAPI__SF_FIXED:
+    case PAPI__SF_REAL:
+    case PAPI__SF_DECFLOAT:
+    case PAPI__SF_TEXT:
+    case PAPI__SF_BOOLEAN:
+    case PAPI__SF_UNKNOWN:
+        papi__buf_append(out, cell, len);
+        break;
+    }
+    return out->oom ? papi_error_set(err, PAPI_ENOMEM, "out of memory") : PAPI_OK;
+}
+
+papi_status papi__sf_emit_rows(const papi__sf_result *r, json_t *rows, int64_t expect_rows,
+                               papi__sf_row_fn fn, void *user, papi_error *err)
+{
+    if (!json_is_array(rows))
+        return papi_error_set(err, PAPI_EPROTO, "rows are not an array");
+    if (expect_rows >= 0 && (int64_t)json_array_size(rows) != expect_rows)
+        return papi_error_set(err, PAPI_EPROTO, "partition has %zu rows, partitionInfo says %" PRId64,
+                              json_array_size(rows), expect_rows);
+    size_t nc = r->ncols;
+    papi__buf *bufs = calloc(nc ? nc : 1, sizeof *bufs);
+    const char **cells = calloc(nc ? nc : 1, sizeof *cells);
+    size_t *lens = calloc(nc ? nc : 1, sizeof *lens);
+    papi_status st = PAPI_OK;
+    if (!bufs || !cells || !lens) {
+        st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nc; i++)
+        papi__buf_init(&bufs[i]);
+    for (size_t ri = 0; ri < json_array_size(rows) && st == PAPI_OK; ri++) {
+        json_t *row = json_array_get(rows, ri);
+        if (!json_is_array(row) || json_array_size(row) != nc) {
+            st = papi_error_set(err, PAPI_EPROTO, "row %zu does not have %zu cells", ri + 1, nc);
+            break;
+        }
+        for (size_t c = 0; c < nc && st == PAPI_OK; c++) {
+            json_t *cell = json_array_get(row, c);
+            papi__buf_reset(&bufs[c]);
+            if (json_is_null(cell)) {
+                cells[c] = NULL;
+                lens[c] = 0;
+            } else if (!json_is_string(cell)) { /* every cell is a string (5.4) */
+                st = papi_error_set(err, PAPI_EPROTO, "column %zu holds a non-string cell", c + 1);
+            } else if ((st = papi__sf_decode_cell(&r->cols[c], json_string_value(cell),
+                                                  json_string_length(cell), &bufs[c], err)) ==
+                       PAPI_OK) {
+                cells[c] = papi__buf_cstr(&bufs[c]);
+                lens[c] = bufs[c].len;
+            }
+        }
+        if (st == PAPI_OK)
+            st = fn(user, cells, lens, nc, err);
+    }
+done:
+    if (bufs)
+        for (size_t i = 0; i < nc; i++)
+            papi__buf_free(&bufs[i]);
+    free(bufs);
+    free(cells);
+    free(lens);
+    return st;
+}
