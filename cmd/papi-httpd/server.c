@@ -1,0 +1,386 @@
+/* papi-httpd: configuration (env, then flags), the MHD daemon, signals and graceful drain. */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "httpd.h"
+
+#define EXIT_USAGE 2
+
+static const struct {
+    const char *flag, *env, *help;
+} server_flags[] = {
+    {"listen", "PAPI_LISTEN", "address:port to listen on (default 0.0.0.0:8001)"},
+    {"max-connections", "PAPI_MAX_CONNECTIONS", "concurrent connections, one thread each (default 1024)"},
+    {"connection-timeout", "PAPI_CONNECTION_TIMEOUT", "seconds a connection may stay silent (default 30)"},
+    {"shutdown-timeout", "PAPI_SHUTDOWN_TIMEOUT", "seconds to finish requests after SIGTERM (default 20)"},
+    {"ready-cache-ms", "PAPI_READY_CACHE_MS", "how long a readiness probe's answer is reused (default 2000)"},
+    {"access-log", "PAPI_ACCESS_LOG", "1 to write JSON access lines on stdout, 0 not (default 1)"},
+    {"log-level", "PAPI_LOG_LEVEL", "error|warn|info|debug for library messages on stderr (default info)"},
+};
+#define NSERVER_FLAGS (sizeof server_flags / sizeof server_flags[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: papi-httpd [--flag value | --flag=value]...\n\nServer flags (env):\n");
+    for (size_t i = 0; i < NSERVER_FLAGS; i++)
+        fprintf(f, "  --%-26s (%s) %s\n", server_flags[i].flag, server_flags[i].env, server_flags[i].help);
+    fprintf(f, "  %-28s (PAPI_API_KEYS, env only) comma-separated bearer keys; unset: no keys needed\n", "");
+    fprintf(f, "\nLibrary options (flags win over env):\n");
+    size_t n = papi_config_option_count();
+    for (size_t i = 0; i < n; i++) {
+        const char *env = NULL;
+        int secret = 0;
+        const char *key = papi_config_option_key(i, &env, &secret);
+        fprintf(f, "  --%-26s (%s)%s\n", key, env ? env : "no env", secret ? " secret" : "");
+    }
+}
+
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int set_server_option(struct httpd_options *o, const char *flag, const char *v)
+{
+    if (strcmp(flag, "listen") == 0) {
+        if (strlen(v) >= sizeof o->listen)
+            return -1;
+        snprintf(o->listen, sizeof o->listen, "%s", v);
+        return 0;
+    }
+    if (strcmp(flag, "max-connections") == 0)
+        return parse_uint(v, 1, 65536, &o->max_connections);
+    if (strcmp(flag, "connection-timeout") == 0)
+        return parse_uint(v, 1, 86400, &o->connection_timeout_s);
+    if (strcmp(flag, "shutdown-timeout") == 0)
+        return parse_uint(v, 0, 3600, &o->shutdown_timeout_s);
+    if (strcmp(flag, "ready-cache-ms") == 0)
+        return parse_uint(v, 0, 3600000, &o->ready_cache_ms);
+    if (strcmp(flag, "access-log") == 0) {
+        unsigned b;
+        if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0)
+            b = 1;
+        else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0)
+            b = 0;
+        else if (parse_uint(v, 0, 1, &b) != 0)
+            return -1;
+        o->access_log = (int)b;
+        return 0;
+    }
+    if (strcmp(flag, "log-level") == 0) {
+        static const char *const lv[] = {"error", "warn", "info", "debug"};
+        for (int i = 0; i < 4; i++)
+            if (strcmp(v, lv[i]) == 0) {
+                o->log_level = (papi_log_level)i;
+                return 0;
+            }
+        return -1;
+    }
+    return 1; /* not a server flag */
+}
+
+static int load_api_keys(struct httpd *srv)
+{
+    const char *env = getenv("PAPI_API_KEYS");
+    if (!env)
+        return 0;
+    const char *p = env;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *k = p;
+        while (len > 0 && *k == ' ')
+            k++, len--;
+        while (len > 0 && k[len - 1] == ' ')
+            len--;
+        if (len > 0) {
+            if (len > HTTPD_MAX_API_KEY_BYTES || srv->napi_keys == HTTPD_MAX_API_KEYS) {
+                httpd_log_line("error", "PAPI_API_KEYS: at most %d keys of at most %d bytes",
+                               HTTPD_MAX_API_KEYS, HTTPD_MAX_API_KEY_BYTES);
+                return -1;
+            }
+            memcpy(srv->api_keys[srv->napi_keys], k, len);
+            srv->api_key_len[srv->napi_keys++] = len;
+        }
+        p = end ? end + 1 : p + strlen(p);
+    }
+    return 0;
+}
+
+static void lib_log(void *user, papi_log_level level, const char *message)
+{
+    (void)user;
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    httpd_log_line(names[level <= PAPI_LOG_DEBUG ? level : PAPI_LOG_DEBUG], "%s", message);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    httpd_log_line("warn", "microhttpd: %s", msg);
+}
+
+/* Options in order: defaults, environment, then flags (flags win). */
+static int configure(struct httpd *srv, papi_config *cfg, int argc, char **argv)
+{
+    struct httpd_options *o = &srv->opt;
+    snprintf(o->listen, sizeof o->listen, "0.0.0.0:8001");
+    o->max_connections = 1024;
+    o->connection_timeout_s = 30;
+    o->shutdown_timeout_s = 20;
+    o->ready_cache_ms = 2000;
+    o->access_log = 1;
+    o->log_level = PAPI_LOG_INFO;
+
+    papi_error err = {0};
+    if (papi_config_load_env(cfg, &err) != PAPI_OK) {
+        httpd_log_line("error", "environment: %s", err.message);
+        return EXIT_USAGE;
+    }
+    for (size_t i = 0; i < NSERVER_FLAGS; i++) {
+        const char *v = getenv(server_flags[i].env);
+        if (v && set_server_option(o, server_flags[i].flag, v) != 0) {
+            httpd_log_line("error", "environment: bad value for %s", server_flags[i].env);
+            return EXIT_USAGE;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return -1;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("papi-httpd %s (libpapi %s)\n", PAPI_VERSION_STRING, papi_version());
+            return -1;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            httpd_log_line("error", "unexpected argument %s (see --help)", a);
+            return EXIT_USAGE;
+        }
+        char flag[128];
+        const char *eq = strchr(a + 2, '='), *value;
+        size_t flen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (flen >= sizeof flag) {
+            httpd_log_line("error", "unknown flag");
+            return EXIT_USAGE;
+        }
+        memcpy(flag, a + 2, flen);
+        flag[flen] = '\0';
+        if (eq) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            httpd_log_line("error", "--%s needs a value", flag);
+            return EXIT_USAGE;
+        }
+        int r = set_server_option(o, flag, value);
+        if (r < 0) {
+            httpd_log_line("error", "bad value for --%s", flag);
+            return EXIT_USAGE;
+        }
+        if (r == 0)
+            continue;
+        int known = 0;
+        for (size_t k = 0, n = papi_config_option_count(); k < n; k++) {
+            const char *key = papi_config_option_key(k, NULL, NULL);
+            if (key && strcmp(key, flag) == 0)
+                known = 1;
+        }
+        if (!known) {
+            httpd_log_line("error", "unknown flag --%s (see --help)", flag);
+            return EXIT_USAGE;
+        }
+        if (papi_config_set(cfg, flag, value, &err) != PAPI_OK) {
+            /* the library's message names the option, never a secret value */
+            httpd_log_line("error", "--%s: %s", flag, err.message);
+            return EXIT_USAGE;
+        }
+    }
+    if (papi_config_set_log(cfg, lib_log, srv, o->log_level) != PAPI_OK)
+        return EXIT_USAGE;
+    return load_api_keys(srv) == 0 ? 0 : EXIT_USAGE;
+}
+
+/* "host:port", "[v6]:port", ":port" or "port". */
+static int resolve_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *sslen)
+{
+    char host[256] = "", port[16] = "";
+    const char *colon;
+    if (spec[0] == '[') {
+        const char *rb = strchr(spec, ']');
+        if (!rb || rb[1] != ':' || (size_t)(rb - spec - 1) >= sizeof host)
+            return -1;
+        memcpy(host, spec + 1, (size_t)(rb - spec - 1));
+        snprintf(port, sizeof port, "%s", rb + 2);
+    } else if ((colon = strrchr(spec, ':')) != NULL) {
+        if ((size_t)(colon - spec) >= sizeof host)
+            return -1;
+        memcpy(host, spec, (size_t)(colon - spec));
+        snprintf(port, sizeof port, "%s", colon + 1);
+    } else {
+        snprintf(port, sizeof port, "%s", spec);
+    }
+    unsigned p;
+    if (parse_uint(port, 0, 65535, &p) != 0)
+        return -1;
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(host[0] ? host : "0.0.0.0", port, &hints, &ai) != 0 || !ai)
+        return -1;
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *sslen = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static struct MHD_Daemon *start_daemon(struct httpd *srv)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    if (resolve_listen(srv->opt.listen, &ss, &sslen) != 0) {
+        httpd_log_line("error", "cannot use listen address %s", srv->opt.listen);
+        return NULL;
+    }
+    uint16_t port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                             : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    /* One thread per connection: a lookup waiting on a slow source blocks only its own client,
+     * and cache hits of everyone else go on. The connection limit bounds the threads. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    return MHD_start_daemon(
+        flags, port, NULL, NULL, httpd_handler, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->opt.max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->opt.connection_timeout_s,
+        /* Room for a 64 KiB request line, so that URLs past 8 KiB get our JSON 414 rather
+         * than MHD's page; beyond this, MHD refuses the request itself. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_URI_LOG_CALLBACK, httpd_uri_cb, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, httpd_completed_cb, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, httpd_no_unescape, srv,
+        MHD_OPTION_END);
+}
+
+static int drain(struct httpd *srv, sigset_t *sigs)
+{
+    atomic_store(&srv->draining, 1);
+    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    int64_t deadline = httpd_now_us() + (int64_t)srv->opt.shutdown_timeout_s * 1000000;
+    uint64_t left;
+    while ((left = atomic_load(&srv->metrics.in_flight)) > 0 && httpd_now_us() < deadline) {
+        struct timespec t = {0, 10 * 1000 * 1000};
+        if (sigtimedwait(sigs, NULL, &t) > 0) {
+            httpd_log_line("warn", "second signal: stopping now");
+            break;
+        }
+    }
+    left = atomic_load(&srv->metrics.in_flight);
+    if (left)
+        httpd_log_line("warn", "%llu requests still running at the deadline", (unsigned long long)left);
+    MHD_stop_daemon(srv->daemon);
+    srv->daemon = NULL;
+    return left ? 1 : 0;
+}
+
+int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
+{
+    static struct httpd srv_storage; /* large (metrics arrays): not on the stack */
+    struct httpd *srv = &srv_storage;
+    memset(srv, 0, sizeof *srv);
+    pthread_mutex_init(&srv->ready_lock, NULL);
+    if (getrandom(&srv->request_id_seed, sizeof srv->request_id_seed, 0) != sizeof srv->request_id_seed)
+        srv->request_id_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+
+    /* Every thread (MHD's and the library's) inherits this mask; only sigtimedwait() below
+     * takes these signals, so no handler runs inside a lookup. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    papi_config *cfg = NULL;
+    if (papi_config_create(&cfg) != PAPI_OK) {
+        httpd_log_line("error", "out of memory");
+        return 1;
+    }
+    int rc = configure(srv, cfg, argc, argv);
+    if (rc != 0) {
+        papi_config_destroy(cfg);
+        return rc < 0 ? 0 : rc;
+    }
+    if (hook && hook(cfg, hook_user) != 0) {
+        papi_config_destroy(cfg);
+        return 1;
+    }
+    papi_error err = {0};
+    papi_status st = papi_client_create(cfg, &srv->client, &err);
+    papi_config_destroy(cfg);
+    if (st != PAPI_OK) {
+        httpd_log_line("error", "cannot start: %s (%s)", err.message[0] ? err.message : papi_strerror(st),
+                       papi_status_name(st));
+        return st == PAPI_ECONFIG || st == PAPI_EINVAL ? EXIT_USAGE : 1;
+    }
+    size_t nds = papi_client_dataset_count(srv->client);
+    for (size_t i = 0; i < nds && srv->ndatasets < HTTPD_MAX_DATASETS; i++) {
+        const char *name = papi_client_dataset_name(srv->client, i);
+        if (name)
+            srv->datasets[srv->ndatasets++] = name;
+    }
+    if (nds > HTTPD_MAX_DATASETS)
+        httpd_log_line("warn", "only the first %d datasets get routes", HTTPD_MAX_DATASETS);
+
+    srv->daemon = start_daemon(srv);
+    if (!srv->daemon) {
+        httpd_log_line("error", "cannot listen on %s", srv->opt.listen);
+        papi_client_destroy(srv->client);
+        return 1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : 0;
+    httpd_log_line("info", "listening on %s port %u (%zu datasets, %zu API keys, max %u connections)",
+                   srv->opt.listen, (unsigned)srv->port, srv->ndatasets, srv->napi_keys,
+                   srv->opt.max_connections);
+
+    int sig;
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    httpd_log_line("info", "signal %d: draining (up to %u s)", sig, srv->opt.shutdown_timeout_s);
+    rc = drain(srv, &sigs);
+    papi_client_destroy(srv->client);
+    httpd_log_line("info", "stopped");
+    return rc;
+}

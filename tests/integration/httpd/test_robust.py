@@ -1,0 +1,180 @@
+"""papi-httpd under a slow source, slow clients, connection limits and shutdown while busy."""
+import json
+import signal
+import socket
+import sys
+import threading
+import time
+import unittest
+
+import harness
+
+
+def fetch(srv, path, results, key, timeout=30):
+    try:
+        st, h, body = srv.request("GET", path, timeout=timeout)
+        results[key] = (st, h, body, time.monotonic())
+    except Exception as e:  # recorded, asserted by the test
+        results[key] = (None, None, repr(e).encode(), time.monotonic())
+
+
+class SlowSource(unittest.TestCase):
+    def test_cache_hits_not_stalled_by_slow_misses(self):
+        srv = harness.Server(binary=harness.FAULT_HTTPD, env={"PAPI_TEST_DELAY_MS": "1500"})
+        try:
+            st, _, _ = srv.request("GET", "/customer/1")  # warm the cache: one slow fetch
+            self.assertEqual(st, 200)
+            results = {}
+            threads = [threading.Thread(target=fetch, args=(srv, "/customer/%d" % (100 + i), results, i))
+                       for i in range(16)]
+            t0 = time.monotonic()
+            for t in threads:
+                t.start()
+            time.sleep(0.2)  # the misses are now waiting on the source
+            hits = []
+            for _ in range(20):
+                st, h, body = srv.request("GET", "/customer/1")
+                hits.append((st, h["x-cache"], time.monotonic()))
+            for t in threads:
+                t.join(30)
+            last_hit = max(t for _, _, t in hits)
+            first_miss_done = min(r[3] for r in results.values())
+            self.assertTrue(all(st == 200 and xc == "HIT" for st, xc, _ in hits), hits)
+            self.assertTrue(all(r[0] == 200 for r in results.values()), results)
+            # every hit was answered while all 16 misses were still waiting on the 1.5 s source
+            self.assertLess(last_hit, first_miss_done)
+            self.assertGreaterEqual(first_miss_done - t0, 1.4)
+        finally:
+            srv.stop()
+
+
+class Shutdown(unittest.TestCase):
+    def _drain(self, sig):
+        srv = harness.Server(binary=harness.FAULT_HTTPD, env={"PAPI_TEST_DELAY_MS": "800"},
+                             args=["--shutdown-timeout", "20"])
+        try:
+            results = {}
+            n = 40
+            threads = [threading.Thread(target=fetch, args=(srv, "/customer/%d" % (1000 + i), results, i))
+                       for i in range(n)]
+            for t in threads:
+                t.start()
+            time.sleep(0.3)  # all 40 have begun: the source holds them for 800 ms
+            t_sig = time.monotonic()
+            srv.proc.send_signal(sig)
+            time.sleep(0.1)
+            refused = False
+            try:
+                socket.create_connection(("127.0.0.1", srv.port), timeout=2).close()
+            except OSError:
+                refused = True
+            for t in threads:
+                t.join(30)
+            rc = srv.proc.wait(timeout=30)
+            self.assertEqual(rc, 0, srv.stderr())
+            self.assertTrue(refused, "still accepting after the signal")
+            self.assertEqual(len(results), n)
+            for i, (st, h, body, t_done) in results.items():
+                self.assertEqual(st, 200, body)
+                self.assertEqual(json.loads(body)[0]["C_CUSTOMER_SK"], 1000 + i)
+                self.assertGreater(t_done, t_sig)  # these really were in flight at the signal
+            done = [l for l in srv.access_log() if l["path"].startswith("/customer/1")]
+            self.assertEqual(sorted(l["status"] for l in done), [200] * n)
+            self.assertIn("draining", srv.stderr())
+        finally:
+            srv.stop()
+
+    def test_sigterm_while_busy_loses_nothing(self):
+        self._drain(signal.SIGTERM)
+
+    def test_sigint_while_busy_loses_nothing(self):
+        self._drain(signal.SIGINT)
+
+    def test_idle_exit_is_quick(self):
+        srv = harness.Server(binary=harness.FAULT_HTTPD)
+        try:
+            c = srv.conn()
+            c.request("GET", "/healthz")
+            c.getresponse().read()  # an idle keep-alive connection stays open
+            t0 = time.monotonic()
+            self.assertEqual(srv.terminate(), 0)
+            self.assertLess(time.monotonic() - t0, 5)
+            c.close()
+        finally:
+            srv.stop()
+
+
+class Limits(unittest.TestCase):
+    def test_slow_client_dropped(self):
+        srv = harness.Server(binary=harness.FAULT_HTTPD, args=["--connection-timeout", "1"])
+        try:
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(b"GET /customer/1 HTTP/1.1\r\nHost: x\r\n")  # never finishes the headers
+            t0 = time.monotonic()
+            try:
+                data = s.recv(100)
+            except ConnectionResetError:
+                data = b""
+            self.assertEqual(data, b"")
+            self.assertLess(time.monotonic() - t0, 8)
+            s.close()
+            self.assertEqual(srv.request("GET", "/healthz")[0], 200)
+        finally:
+            srv.stop()
+
+    def test_connection_limit(self):
+        srv = harness.Server(binary=harness.FAULT_HTTPD, args=["--max-connections", "3"])
+        try:
+            held = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(3)]
+            time.sleep(0.2)
+            extra = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            try:
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                data = extra.recv(100)
+            except (ConnectionResetError, BrokenPipeError):
+                data = b""
+            self.assertEqual(data, b"", "a fourth connection was served")
+            extra.close()
+            for s in held:
+                s.close()
+            time.sleep(0.2)
+            self.assertEqual(srv.request("GET", "/healthz")[0], 200)
+        finally:
+            srv.stop()
+
+
+class Configuration(unittest.TestCase):
+    def test_flags_win_over_env(self):
+        # env says 2 ids at most, the flag says 3
+        srv = harness.Server(binary=harness.FAULT_HTTPD, env={"PAPI_MAX_IDS": "2"},
+                             args=["--max-ids", "3"])
+        try:
+            self.assertEqual(srv.request("GET", "/customer/1,2,3")[0], 200)
+            self.assertEqual(srv.request("GET", "/customer/1,2,3,4")[0], 400)
+        finally:
+            srv.stop()
+        srv = harness.Server(binary=harness.FAULT_HTTPD, env={"PAPI_MAX_IDS": "2"})
+        try:
+            self.assertEqual(srv.request("GET", "/customer/1,2,3")[0], 400)
+        finally:
+            srv.stop()
+
+    def test_unknown_flag_and_bad_value_refused(self):
+        import subprocess
+        for args in (["--no-such-flag", "1"], ["--cache-ttl", "soon"], ["--listen", "nowhere:port"],
+                     ["stray"]):
+            p = subprocess.run([harness.HTTPD] + args, capture_output=True, timeout=20)
+            self.assertNotEqual(p.returncode, 0, args)
+            self.assertIn(b"error", p.stderr)
+
+    def test_help_lists_library_options(self):
+        import subprocess
+        p = subprocess.run([harness.HTTPD, "--help"], capture_output=True, timeout=20)
+        self.assertEqual(p.returncode, 0)
+        for flag in (b"--listen", b"--source", b"--cache-ttl", b"--max-ids", b"--snowflake-account",
+                     b"PAPI_API_KEYS"):
+            self.assertIn(flag, p.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1] + sys.argv[1:], verbosity=2)
