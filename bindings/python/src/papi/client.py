@@ -1,0 +1,360 @@
+"""papi.Client: a libpapi client (one source, its caches, its datasets) for Python."""
+
+import ctypes
+import json
+import logging
+import threading
+
+from . import _lib
+from .errors import ClientClosed, InvalidInput, error_class
+
+__all__ = ["Client", "Result", "version", "options", "strerror", "status_name"]
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_OUTCOMES = {0: "HIT", 1: "MISS", 2: "STALE"}
+# papi_log_level → logging level.
+_LOG_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
+
+
+def _text(raw):
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def _raise(lib, status, err):
+    """Raises the Error subclass of status with the detail the call wrote into err."""
+    st = int(status)
+    raise error_class(st)(
+        status=st,
+        name=_text(lib.papi_status_name(st)),
+        detail=_text(err.message),
+        strerror=_text(lib.papi_strerror(st)),
+        http_status=err.http_status,
+        retry_after_s=err.retry_after_s,
+        source_code=_text(err.source_code),
+        sql_state=_text(err.sql_state),
+    )
+
+
+def _value(key, value):
+    """Option values are text in the C API; Python values are spelled the way flags are."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    if hasattr(value, "__fspath__"):
+        return str(value.__fspath__())
+    raise TypeError("option %r: unsupported value type %s" % (key, type(value).__name__))
+
+
+def version():
+    """libpapi's version string, e.g. "0.1.0" (the loaded library's, not the package's)."""
+    return _text(_lib.library().papi_version())
+
+
+def strerror(status):
+    """papi_strerror(): the sentence naming a papi_status."""
+    return _text(_lib.library().papi_strerror(int(status)))
+
+
+def status_name(status):
+    """papi_status_name(): the stable token naming a papi_status, e.g. "EINVAL"."""
+    return _text(_lib.library().papi_status_name(int(status)))
+
+
+def options():
+    """Every option key the library knows, as a list of dicts: key, env (or None), secret."""
+    lib = _lib.library()
+    out = []
+    for i in range(lib.papi_config_option_count()):
+        env = ctypes.c_char_p()
+        secret = ctypes.c_int()
+        key = lib.papi_config_option_key(i, ctypes.byref(env), ctypes.byref(secret))
+        if key is not None:
+            out.append({"key": _text(key), "env": _text(env.value) or None,
+                        "secret": bool(secret.value)})
+    return out
+
+
+class Result:
+    """A lookup's answer, for callers that want more than the rows: ``rows`` (list of bytes, one
+    JSON object each, in the order the ids were asked), ``json`` (bytes of the whole array) and
+    ``outcome`` ("HIT", "MISS" or "STALE")."""
+
+    __slots__ = ("rows", "json", "outcome")
+
+    def __init__(self, rows, json_bytes, outcome):
+        self.rows = rows
+        self.json = json_bytes
+        self.outcome = outcome
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def dicts(self):
+        return json.loads(self.json)
+
+    def __repr__(self):
+        return "<papi.Result %d rows %s>" % (len(self.rows), self.outcome)
+
+
+class Client:
+    """A lookup client over libpapi, safe to share between threads.
+
+    Keyword arguments are libpapi options with underscores for dashes (``cache_ttl=60`` sets
+    "cache-ttl"); see ``papi.options()``. The environment (PAPI_*, SNOWFLAKE_*) is read first,
+    so arguments win; ``use_env=False`` skips it. ``None`` leaves an option at its default.
+    ``logger`` (a logging.Logger, or True for the "papi" logger) receives the library's log
+    lines at up to ``log_level`` (a logging level).
+
+    Use it as a context manager or call ``close()``; lookups running in other threads finish
+    before the C client is destroyed.
+    """
+
+    def __init__(self, source=None, cache=None, cache_ttl=None, max_ids=None, datasets=None,
+                 *, use_env=True, logger=None, log_level=logging.INFO, library=None, **options):
+        self._lib = _lib.load_library(library) if library else _lib.library()
+        self._handle = None
+        self._closed = False
+        self._busy = 0
+        self._cond = threading.Condition(threading.Lock())
+        self._log_cb = None
+
+        opts = {"source": source, "cache": cache, "cache_ttl": cache_ttl, "max_ids": max_ids,
+                "datasets": datasets}
+        opts.update(options)
+        lib = self._lib
+        err = _lib.ErrorStruct()
+        cfg = ctypes.c_void_p()
+        st = lib.papi_config_create(ctypes.byref(cfg))
+        if st != 0:
+            _raise(lib, st, err)
+        try:
+            if use_env:
+                st = lib.papi_config_load_env(cfg, ctypes.byref(err))
+                if st != 0:
+                    _raise(lib, st, err)
+            for name, value in opts.items():
+                if value is None:
+                    continue
+                key = name.replace("_", "-")
+                st = lib.papi_config_set(cfg, key.encode(), _value(key, value).encode(),
+                                         ctypes.byref(err))
+                if st != 0:
+                    if not err.message:
+                        err.message = ("option %s" % key).encode()
+                    _raise(lib, st, err)
+            if logger is not None:
+                self._install_logger(cfg, logger, log_level)
+            handle = ctypes.c_void_p()
+            st = lib.papi_client_create(cfg, ctypes.byref(handle), ctypes.byref(err))
+            if st != 0:
+                _raise(lib, st, err)
+            self._handle = handle
+        finally:
+            lib.papi_config_destroy(cfg)
+
+    def _install_logger(self, cfg, logger, log_level):
+        if logger is True:
+            logger = logging.getLogger("papi")
+        max_level = max((lvl for lvl, py in _LOG_LEVELS.items() if py >= log_level), default=0)
+
+        def emit(_user, level, message):
+            # Runs on whatever thread called into the library; ctypes takes the GIL for us.
+            try:
+                logger.log(_LOG_LEVELS.get(level, logging.INFO), "%s", _text(message))
+            except Exception:  # a log failure must never unwind through C frames
+                pass
+
+        self._log_cb = _lib.LOG_FN(emit)  # kept alive as long as the C client
+        st = self._lib.papi_config_set_log(cfg, self._log_cb, None, max_level)
+        if st != 0:
+            _raise(self._lib, st, _lib.ErrorStruct())
+
+    # ---------------------------------------------------------------- lifetime
+
+    def _enter(self):
+        with self._cond:
+            if self._closed:
+                raise ClientClosed(name="CLOSED", detail="the client is closed")
+            self._busy += 1
+        return self._handle
+
+    def _leave(self):
+        with self._cond:
+            self._busy -= 1
+            if self._busy == 0 and self._closed:
+                self._cond.notify_all()
+
+    def close(self):
+        """Destroys the C client once running calls have returned. Idempotent."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            while self._busy:
+                self._cond.wait()
+            handle, self._handle = self._handle, None
+        if handle:
+            self._lib.papi_client_destroy(handle)
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            if getattr(self, "_handle", None) and not self._closed:
+                self.close()
+        except Exception:
+            pass
+
+    # ---------------------------------------------------------------- lookups
+
+    def _call(self, fn, *args):
+        """Runs one lookup-style C call; returns the ctypes result handle (caller frees it)."""
+        lib = self._lib
+        err = _lib.ErrorStruct()  # per call: never shared between threads
+        res = ctypes.c_void_p()
+        handle = self._enter()
+        try:
+            st = fn(handle, *args, ctypes.byref(res), ctypes.byref(err))
+        finally:
+            self._leave()
+        if st != 0:
+            _raise(lib, st, err)
+        return res
+
+    def _json(self, res):
+        lib = self._lib
+        try:
+            n = ctypes.c_size_t()
+            p = lib.papi_result_json(res, ctypes.byref(n))
+            return ctypes.string_at(p, n.value)
+        finally:
+            lib.papi_result_free(res)
+
+    def _result(self, res):
+        lib = self._lib
+        try:
+            n = ctypes.c_size_t()
+            rows = []
+            for i in range(lib.papi_result_count(res)):
+                p = lib.papi_result_row_json(res, i, ctypes.byref(n))
+                rows.append(ctypes.string_at(p, n.value))
+            p = lib.papi_result_json(res, ctypes.byref(n))
+            whole = ctypes.string_at(p, n.value)
+            return Result(rows, whole, _OUTCOMES.get(lib.papi_result_outcome(res), "MISS"))
+        finally:
+            lib.papi_result_free(res)
+
+    def _customers(self, ids):
+        if isinstance(ids, int):
+            ids = (ids,)
+        ids = list(ids)
+        for i, v in enumerate(ids):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError("customer id #%d: expected int, got %s" % (i + 1, type(v).__name__))
+            if not _INT64_MIN <= v <= _INT64_MAX:
+                raise InvalidInput(status=1, name="EINVAL",
+                                   detail="id #%d (%d) does not fit in 64 bits" % (i + 1, v))
+        arr = (ctypes.c_int64 * len(ids))(*ids)
+        return self._call(self._lib.papi_lookup_customers, arr, len(ids))
+
+    def _ids(self, dataset, ids):
+        ds = dataset.encode() if isinstance(dataset, str) else bytes(dataset)
+        if isinstance(ids, (str, bytes)):
+            raw = ids.encode() if isinstance(ids, str) else ids
+            return self._call(self._lib.papi_lookup_list, ds, raw, len(raw))
+        if isinstance(ids, int):
+            ids = (ids,)
+        enc = []
+        for i, v in enumerate(ids):
+            if isinstance(v, bool):
+                raise TypeError("id #%d: expected str, bytes or int, got bool" % (i + 1))
+            if isinstance(v, int):
+                b = str(v).encode()
+            elif isinstance(v, str):
+                b = v.encode()
+            elif isinstance(v, (bytes, bytearray)):
+                b = bytes(v)
+            else:
+                raise TypeError("id #%d: expected str, bytes or int, got %s"
+                                % (i + 1, type(v).__name__))
+            if b"\0" in b:
+                raise InvalidInput(status=1, name="EINVAL",
+                                   detail="id #%d contains a NUL byte" % (i + 1))
+            enc.append(b)
+        arr = (ctypes.c_char_p * len(enc))(*enc)
+        return self._call(self._lib.papi_lookup, ds, arr, len(enc))
+
+    def lookup_customers(self, ids):
+        """Customers of the built-in `customer` dataset by C_CUSTOMER_SK: a list of dicts in the
+        order asked; ids that do not exist are left out. ``ids``: ints (or one int)."""
+        return json.loads(self._json(self._customers(ids)))
+
+    def lookup(self, dataset, ids):
+        """Rows of ``dataset`` by key: a list of dicts. ``ids``: a list of str/int/bytes, or one
+        comma-separated string as URLs carry it ("1,2,3")."""
+        return json.loads(self._json(self._ids(dataset, ids)))
+
+    def lookup_raw(self, dataset, ids):
+        """Like lookup(), but the JSON array as bytes, for callers that forward it."""
+        return self._json(self._ids(dataset, ids))
+
+    def lookup_customers_raw(self, ids):
+        """Like lookup_customers(), but the JSON array as bytes."""
+        return self._json(self._customers(ids))
+
+    def lookup_result(self, dataset, ids):
+        """Like lookup_raw(), but a papi.Result: each row's bytes and the cache outcome."""
+        return self._result(self._ids(dataset, ids))
+
+    # ---------------------------------------------------------------- the rest
+
+    def ping(self):
+        """Checks that the source answers; raises the source's Error otherwise."""
+        err = _lib.ErrorStruct()
+        handle = self._enter()
+        try:
+            st = self._lib.papi_client_ping(handle, ctypes.byref(err))
+        finally:
+            self._leave()
+        if st != 0:
+            _raise(self._lib, st, err)
+
+    def datasets(self):
+        """Names of the datasets this client serves ("customer" first)."""
+        handle = self._enter()
+        try:
+            lib = self._lib
+            return [_text(lib.papi_client_dataset_name(handle, i))
+                    for i in range(lib.papi_client_dataset_count(handle))]
+        finally:
+            self._leave()
+
+    def stats(self):
+        """The client's counters (papi_stats) as a dict."""
+        s = _lib.StatsStruct()
+        s.struct_size = ctypes.sizeof(s)
+        handle = self._enter()
+        try:
+            st = self._lib.papi_client_stats(handle, ctypes.byref(s))
+        finally:
+            self._leave()
+        if st != 0:
+            _raise(self._lib, st, _lib.ErrorStruct())
+        return {f: getattr(s, f) for f in _lib.STATS_FIELDS}
+
+    def __repr__(self):
+        return "<papi.Client %s>" % ("closed" if self._closed else "open")
