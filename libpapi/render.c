@@ -160,29 +160,32 @@ static bool ieq(const char *s, size_t n, const char *word)
     return strlen(word) == n && strncasecmp(s, word, n) == 0;
 }
 
-/* FLOAT/DOUBLE: a JSON number as written; NaN and infinities as strings, since JSON has no
- * spelling for them; other strtod-readable forms (".5", "1.") rewritten. */
+/* FLOAT/DOUBLE: a JSON number as written when it is one; NaN and infinities as strings, since
+ * JSON has no spelling for them; other strtod-readable forms (".5", "1.") rewritten. A value
+ * beyond a double's range is not a REAL and is refused, like text. */
 static bool render_real(papi__buf *b, const char *s, size_t n)
 {
-    if (n && json_number_len(s, n) == n) {
-        papi__buf_append(b, s, n);
-        return true;
-    }
     const char *p = s + (n && (s[0] == '-' || s[0] == '+'));
     size_t pn = n - (size_t)(p - s);
     if (ieq(p, pn, "nan") || ieq(p, pn, "inf") || ieq(p, pn, "infinity")) {
-        papi__buf_puts(b, ieq(p, pn, "nan") ? "\"NaN\"" : s[0] == '-' ? "\"-Infinity\"" : "\"Infinity\"");
+        papi__buf_puts(b, ieq(p, pn, "nan")  ? "\"NaN\""
+                          : s[0] == '-'      ? "\"-Infinity\""
+                                             : "\"Infinity\"");
         return true;
     }
     char tmp[64];
-    if (n == 0 || n >= sizeof tmp || memchr(s, '\0', n) || s[0] == ' ' || s[0] == '\t')
+    if (pn == 0 || n >= sizeof tmp || !(is_digit(*p) || *p == '.'))
         return false;
     memcpy(tmp, s, n);
     tmp[n] = '\0';
     char *end;
     double d = strtod(tmp, &end);
-    if (*end || !isfinite(d) || (tmp[0] == '0' && (tmp[1] == 'x' || tmp[1] == 'X')))
+    if (end != tmp + n || !isfinite(d) || strpbrk(tmp, "xXpP"))
         return false;
+    if (json_number_len(s, n) == n) {
+        papi__buf_append(b, s, n);
+        return true;
+    }
     size_t at = b->len;
     papi__buf_printf(b, "%.17g", d);
     for (size_t k = at; !b->oom && k < b->len; k++)
@@ -205,6 +208,17 @@ static bool render_boolean(papi__buf *b, const char *s, size_t n)
 static bool is_hex(char c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Value of 4 hex digits already checked by the caller. */
+static unsigned hex4(const char *p)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v = v * 16 + (unsigned)(is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
 }
 
 static size_t skip_ws(const char *s, size_t n, size_t i)
@@ -247,8 +261,22 @@ static size_t variant_string(papi__buf *b, const char *s, size_t n, size_t i)
     size_t run = start;
     for (size_t k = start; k < i;) {
         unsigned char c = (unsigned char)s[k];
+        if (c == '\\' && s[k + 1] != 'u') {
+            k += 2;
+            continue;
+        }
         if (c == '\\') {
-            k += s[k + 1] == 'u' ? 6 : 2;
+            /* A lone surrogate is valid JSON text but not a character: many parsers refuse it. */
+            unsigned u = hex4(s + k + 2);
+            bool pair = u >= 0xD800 && u <= 0xDBFF && k + 12 <= i && s[k + 6] == '\\' &&
+                        s[k + 7] == 'u' && hex4(s + k + 8) >= 0xDC00 && hex4(s + k + 8) <= 0xDFFF;
+            if (pair || u < 0xD800 || u > 0xDFFF) {
+                k += pair ? 12 : 6;
+                continue;
+            }
+            papi__buf_append(b, s + run, k - run);
+            papi__buf_append(b, "\\ufffd", 6);
+            run = k += 6;
             continue;
         }
         size_t l = c < 0x80 ? 1 : utf8_len((const unsigned char *)s + k, i - k);
