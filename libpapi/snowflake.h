@@ -158,4 +158,8 @@ papi_status papi__sf_decode_cell(const papi__sf_column *col, const char *cell, s
 bool papi__sf_handle_ok(const char *handle);
 const char *papi__sf_type_name(papi__sf_type t);
 
+/* ------------------------------------------------------------- transport_snowflake.c */
+/* "https://host[:port]" from snowflake-host/-port/-protocol or the account (1.2); caller frees. */
+papi_status papi__sf_base_url(const papi_config *cfg, char **out, papi_error *err);
+
 #endif /* PAPI_SNOWFLAKE_H */

@@ -523,8 +523,9 @@ static bool host_chars_ok(const char *h)
     return true;
 }
 
-static papi_status base_url(sf *s, const papi_config *cfg, papi_error *err)
+papi_status papi__sf_base_url(const papi_config *cfg, char **out, papi_error *err)
 {
+    *out = NULL;
     const char *host = papi_config_get(cfg, "snowflake-host");
     const char *port = papi_config_get(cfg, "snowflake-port");
     const char *proto = papi_config_get(cfg, "snowflake-protocol");
@@ -567,7 +568,7 @@ static papi_status base_url(sf *s, const papi_config *cfg, papi_error *err)
     if (lower)
         for (char *p = b.data; *p; p++)
             *p = (char)tolower((unsigned char)*p);
-    s->base_url = papi__buf_steal(&b, NULL);
+    *out = papi__buf_steal(&b, NULL);
     return PAPI_OK;
 }
 
@@ -623,8 +624,11 @@ static papi_status choose_auth(sf *s, const papi_config *cfg, papi_error *err)
         if (!(s->token_file = strdup(has_file ? file : SESSION_TOKEN_PATH)))
             return papi_error_set(err, PAPI_ENOMEM, "out of memory");
         s->token_checked_ms = papi_now_ms();
-        if ((st = read_token_file(s, err)) == PAPI_EAUTH)
-            st = err ? (err->status = PAPI_ECONFIG) : PAPI_ECONFIG;
+        if ((st = read_token_file(s, err)) == PAPI_EAUTH) { /* at start-up it is configuration */
+            st = PAPI_ECONFIG;
+            if (err)
+                err->status = st;
+        }
         break;
     case AUTH_OAUTH_STATIC:
     case AUTH_PAT:
@@ -671,7 +675,7 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
                              .connect_timeout_ms = int_opt(cfg, "connect-timeout-ms", 3000),
                              .max_body_bytes = MAX_BODY_BYTES,
                              .user_agent = ua};
-    papi_status st = base_url(s, cfg, err);
+    papi_status st = papi__sf_base_url(cfg, &s->base_url, err);
     if (st == PAPI_OK)
         st = choose_auth(s, cfg, err);
     if (st == PAPI_OK)

@@ -1,0 +1,591 @@
+#!/usr/bin/python3
+"""A strict local emulator of the Snowflake SQL API v2 (../shared/docs/snowflake-sql-api.md).
+
+Serves POST /api/v2/statements, GET /api/v2/statements/<handle>[?partition=N], POST .../cancel and
+POST /oauth/token on 127.0.0.1, backed by a SQLite copy of the demo data (`papi demo-db`). It is
+as strict as the real service where clients go wrong (section 9): User-Agent, Content-Type,
+key-pair JWT claims and signature, bind variables only, string cells, gzip partitions.
+
+Test hooks (not part of the SQL API):
+  GET  /_emulator/counters   counters, every requestId with its retry flag, faults left
+  POST /_emulator/faults     {"429": N, "503": N, "500_after_exec": N, "retry_after": S,
+                              "slow_ms": M, "hang": N, "hang_ms": M, "truncated": N,
+                              "expired_token": N, "async": N, "async_ms": M, "sql_error": N,
+                              "rename_column": [INDEX, NAME], "bare_partitions": true}
+  POST /_emulator/config     {"oauth_tokens": [...], "pats": [...], "rows_per_partition": N}
+  POST /_emulator/reset      zero counters, records and faults
+
+Every response carries X-Emulator-Time-Us: the emulator's own handling time (bench/).
+Usage: sqlapi_emulator.py --db DEMO.db --public-key KEY.pub --account ACC --user USER
+       [--port 0] [--port-file F] [--oauth-token T]... [--pat T]... [--max-seconds S]
+"""
+import argparse
+import base64
+import gzip
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+ALLOWED_PARAMETERS = {"query_tag", "timezone", "multi_statement_count", "rows_per_resultset",
+                      "use_cached_result", "client_result_chunk_size", "binary_output_format",
+                      "date_output_format", "time_output_format", "timestamp_output_format",
+                      "timestamp_ltz_output_format", "timestamp_ntz_output_format",
+                      "timestamp_tz_output_format"}
+SELECT_RE = re.compile(r"^\s*SELECT\s+(.+?)\s+FROM\s+([A-Za-z0-9_.\"]+)\s+WHERE\s+([A-Za-z0-9_]+)"
+                       r"\s+IN\s*\((.*)\)\s*;?\s*$", re.S | re.I)
+HANDLE_RE = re.compile(r"^/api/v2/statements/([0-9A-Za-z-]+)(/cancel)?$")
+
+
+def b64url_decode(part):
+    if "=" in part or not re.fullmatch(r"[A-Za-z0-9_-]*", part):
+        raise ValueError("not unpadded base64url")
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+class Emulator:
+    def __init__(self, args):
+        self.db_path = args.db
+        self.account = args.account.upper()
+        self.user = args.user.upper()
+        self.keys = []
+        for path in args.public_key or []:
+            with open(path, "rb") as f:
+                key = serialization.load_pem_public_key(f.read())
+            der = key.public_bytes(serialization.Encoding.DER,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+            fp = "SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode()
+            self.keys.append((key, fp))
+        self.oauth_tokens = set(args.oauth_token or [])
+        self.pats = set(args.pat or [])
+        self.expect = {"database": args.database, "schema": args.schema,
+                       "warehouse": args.warehouse, "role": args.role}
+        self.lock = threading.Lock()
+        self.rows_per_partition = args.rows_per_partition
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.counters = {k: 0 for k in (
+                "requests", "statements", "executions", "bindings", "bound_values", "connections",
+                "literal_rejects", "partitions_served", "polls", "cancels", "oauth_exchanges",
+                "auth_failures", "retries", "deduplicated", "faults_injected", "gzip_accepted",
+                "handling_us", "rid_reuse_without_retry", "jwt_ok", "oauth_ok", "pat_ok")}
+            self.records = []
+            self.faults = {}
+            self.by_rid = {}
+            self.statements = {}
+            self.seen_rids = set()
+
+    def count(self, key, n=1):
+        with self.lock:
+            self.counters[key] = self.counters.get(key, 0) + n
+
+    def take_fault(self, name):
+        """Consumes one unit of a counted fault; True when it fires."""
+        with self.lock:
+            left = self.faults.get(name, 0)
+            if isinstance(left, int) and left > 0:
+                self.faults[name] = left - 1
+                self.counters["faults_injected"] += 1
+                return True
+        return False
+
+    # ------------------------------------------------------------------ authentication
+    def check_jwt(self, token):
+        parts = token.split(".")
+        if len(parts) != 3:
+            return "JWT is not three base64url parts"
+        try:
+            header = json.loads(b64url_decode(parts[0]))
+            claims = json.loads(b64url_decode(parts[1]))
+            sig = b64url_decode(parts[2])
+        except (ValueError, json.JSONDecodeError):
+            return "JWT parts are not base64url JSON"
+        if header.get("alg") != "RS256" or header.get("typ") != "JWT":
+            return "JWT header must be RS256/JWT"
+        signing_input = (parts[0] + "." + parts[1]).encode()
+        prefix = self.account + "." + self.user
+        for key, fp in self.keys:
+            try:
+                key.verify(sig, signing_input, padding.PKCS1v15(), hashes.SHA256())
+            except InvalidSignature:
+                continue
+            if claims.get("iss") != prefix + "." + fp:
+                return "iss is not ACCOUNT.USER.fingerprint"
+            if claims.get("sub") != prefix:
+                return "sub is not ACCOUNT.USER"
+            iat, exp, now = claims.get("iat"), claims.get("exp"), time.time()
+            if not isinstance(iat, int) or not isinstance(exp, int):
+                return "iat/exp must be integers"
+            if iat > now + 5:
+                return "iat is in the future"
+            if exp > iat + 3600:
+                return "exp is more than one hour after iat"
+            if exp <= now:
+                return "JWT expired"
+            return None
+        return "signature does not verify with a registered key"
+
+    def authenticate(self, h):
+        """None when the request's credential is accepted, else (http status, code, message)."""
+        auth = h.headers.get("Authorization", "")
+        kind = h.headers.get("X-Snowflake-Authorization-Token-Type", "OAUTH")
+        if not auth.startswith("Bearer ") or len(auth) < 8:
+            return 401, "390101", "Authorization header is missing or not Bearer."
+        token = auth[7:]
+        if self.take_fault("expired_token"):
+            code = "390144" if kind == "KEYPAIR_JWT" else "390318"
+            return 401, code, "Token expired (emulated). [%s]" % uuid.uuid4()
+        if kind == "KEYPAIR_JWT":
+            why = self.check_jwt(token)
+            if why:
+                return 401, "390144", "JWT token is invalid: %s. [%s]" % (why, uuid.uuid4())
+            self.count("jwt_ok")
+        elif kind == "OAUTH":
+            with self.lock:
+                ok = token in self.oauth_tokens
+            if not ok:
+                return 401, "390303", "Invalid OAuth access token. [%s]" % uuid.uuid4()
+            self.count("oauth_ok")
+        elif kind == "PROGRAMMATIC_ACCESS_TOKEN":
+            with self.lock:
+                ok = token in self.pats
+            if not ok:
+                return 401, "394400", "Programmatic access token is invalid."
+            self.count("pat_ok")
+        else:
+            return 401, "390100", "Unknown token type."
+        return None
+
+    # ------------------------------------------------------------------ statements
+    def execute(self, body):
+        """Returns (http status, payload dict) for a statement request body."""
+        stmt = body.get("statement")
+        if not isinstance(stmt, str):
+            return 400, {"code": "390142",
+                         "message": "Incoming request does not contain a valid payload."}
+        for k in ("database", "schema", "warehouse", "role"):
+            want = self.expect[k]
+            if want is not None and body.get(k) is not None and body[k] != want:
+                return 422, {"code": "002003", "sqlState": "02000",
+                             "message": "SQL compilation error:\n%s '%s' does not exist or not "
+                                        "authorized." % (k.capitalize(), body[k])}
+        params = body.get("parameters", {})
+        if not isinstance(params, dict) or any(k.lower() not in ALLOWED_PARAMETERS for k in params):
+            return 400, {"code": "390142", "message": "Unsupported parameter."}
+        if "timeout" in body and not isinstance(body["timeout"], int):
+            return 400, {"code": "390142", "message": "timeout must be an integer."}
+        if self.take_fault("sql_error"):
+            return 422, {"code": "002003", "sqlState": "42S02",
+                         "message": "SQL compilation error:\nObject 'API.DATA.HYBRID_CUSTOMERX' "
+                                    "does not exist or not authorized."}
+        if re.fullmatch(r"\s*SELECT\s+1\s*;?\s*", stmt, re.I):
+            self.count("executions")
+            return 200, {"rowType": [{"name": "1", "type": "fixed", "scale": 0,
+                                      "precision": 1, "nullable": False}], "rows": [["1"]]}
+        m = SELECT_RE.match(stmt)
+        if not m:
+            return 422, {"code": "001003", "sqlState": "42000",
+                         "message": "SQL compilation error: unsupported statement (emulator)."}
+        cols = [c.strip() for c in m.group(1).split(",")]
+        table = m.group(2).replace('"', "").split(".")[-1].lower()
+        key = m.group(3)
+        items = [i.strip() for i in m.group(4).split(",")]
+        if any(i != "?" for i in items):
+            self.count("literal_rejects")
+            return 422, {"code": "000999", "sqlState": "42000",
+                         "message": "emulator: ids must be bind variables, not literals"}
+        bindings = body.get("bindings")
+        if not isinstance(bindings, dict) or sorted(bindings, key=lambda x: int(x) if x.isdigit()
+                                                    else -1) != [str(i + 1) for i in
+                                                                 range(len(items))]:
+            return 422, {"code": "100132", "sqlState": "07001",
+                         "message": "Bind variable count does not match the placeholders."}
+        values = []
+        for i in range(len(items)):
+            b = bindings[str(i + 1)]
+            if not isinstance(b, dict) or not isinstance(b.get("value"), str):
+                return 400, {"code": "390142", "message": "Binding values must be strings."}
+            t, v = b.get("type"), b["value"]
+            if t == "FIXED":
+                if not re.fullmatch(r"-?[0-9]{1,38}", v):
+                    return 422, {"code": "100037", "sqlState": "22018",
+                                 "message": "FIXED value '%s' is not recognized" % v[:40]}
+                values.append(int(v))
+            elif t == "TEXT":
+                values.append(v)
+            else:
+                return 422, {"code": "100037", "sqlState": "22018",
+                             "message": "Unsupported binding type %s" % t}
+        con = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True)
+        try:
+            info = con.execute("PRAGMA table_info(%s)" % table).fetchall()
+            if not info:
+                return 422, {"code": "002003", "sqlState": "42S02",
+                             "message": "SQL compilation error:\nObject '%s' does not exist or "
+                                        "not authorized." % m.group(2)}
+            decl = {r[1].upper(): (r[1], (r[2] or "").upper()) for r in info}
+            for c in cols + [key]:
+                if c.upper() not in decl:
+                    return 422, {"code": "000904", "sqlState": "42000",
+                                 "message": "SQL compilation error: invalid identifier '%s'" % c}
+            sql = "SELECT %s FROM %s WHERE %s IN (%s)" % (
+                ", ".join(decl[c.upper()][0] for c in cols), table, decl[key.upper()][0],
+                ", ".join("?" * len(values)))
+            rows = con.execute(sql, values).fetchall()
+        finally:
+            con.close()
+        self.count("executions")
+        self.count("bindings")
+        self.count("bound_values", len(values))
+        row_type = []
+        for c in cols:
+            t = decl[c.upper()][1]
+            if "INT" in t:
+                rt = {"type": "fixed", "precision": 38, "scale": 0, "length": None}
+            elif any(x in t for x in ("REAL", "FLOA", "DOUB")):
+                rt = {"type": "real", "precision": None, "scale": None, "length": None}
+            else:
+                rt = {"type": "text", "precision": None, "scale": None, "length": 50}
+            rt.update({"name": c.upper(), "database": "API", "schema": "DATA",
+                       "table": table.upper(), "byteLength": None, "nullable": True,
+                       "collation": None})
+            row_type.append(rt)
+        with self.lock:
+            ren = self.faults.get("rename_column")
+        if ren:
+            row_type[int(ren[0])]["name"] = ren[1]
+        cells = [[None if v is None else str(v) for v in r] for r in rows]
+        return 200, {"rowType": row_type, "rows": cells}
+
+    def result_set(self, handle, rid, st):
+        rpp = self.rows_per_partition
+        rows = st["rows"]
+        parts = [rows[i:i + rpp] for i in range(0, len(rows), rpp)] if rpp and rows else [rows]
+        st["partitions"] = parts
+        return {
+            "resultSetMetaData": {
+                "numRows": len(rows), "format": "jsonv2", "rowType": st["rowType"],
+                "partitionInfo": [{"rowCount": len(p),
+                                   "uncompressedSize": len(json.dumps(p))} for p in parts]},
+            "data": parts[0], "code": "090001", "sqlState": "00000",
+            "message": "Statement executed successfully.", "statementHandle": handle,
+            "statementStatusUrl": "/api/v2/statements/%s?requestId=%s" % (handle, rid),
+            "createdOn": int(time.time() * 1000)}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "sqlapi-emulator/1"
+    emu = None
+
+    def setup(self):
+        super().setup()
+        self.emu.count("connections")  # one handler instance per TCP connection
+
+    def log_message(self, fmt, *args):  # quiet: tests read counters, not logs
+        pass
+
+    def send(self, status, payload=None, raw=None, headers=(), gz=False):
+        if raw is None:
+            raw = b"" if payload is None else json.dumps(payload).encode()
+        if gz:
+            raw = gzip.compress(raw)
+        self.send_response(status)
+        if raw or payload is not None:
+            self.send_header("Content-Type", "application/json")
+        if gz:
+            self.send_header("Content-Encoding", "gzip")
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("X-Emulator-Time-Us", str(int((time.monotonic() - self.t0) * 1e6)))
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+        self.emu.count("handling_us", int((time.monotonic() - self.t0) * 1e6))
+
+    def error(self, status, code, message, sql_state=None):
+        body = {"code": code, "message": message}
+        if sql_state:
+            body["sqlState"] = sql_state
+        self.send(status, body)
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def common_checks(self, post):
+        """Headers every SQL API call needs (section 2); True when the request may go on."""
+        emu = self.emu
+        emu.count("requests")
+        if "gzip" in self.headers.get("Accept-Encoding", ""):
+            emu.count("gzip_accepted")
+        if not self.headers.get("User-Agent", "").strip():
+            self.error(400, "391903", "Invalid or empty User-Agent header.")
+            return False
+        accept = self.headers.get("Accept", "")
+        if "application/json" not in accept and "*/*" not in accept:
+            self.error(400, "391904", "Accept must allow application/json.")
+            return False
+        if post and self.headers.get("Content-Type", "").split(";")[0].strip() != \
+                "application/json":
+            self.send(415, raw=b"")
+            return False
+        if self.headers.get("Expect"):
+            self.error(400, "390142", "Expect: 100-continue is not wanted (emulator).")
+            return False
+        hang = False
+        with emu.lock:
+            slow = emu.faults.get("slow_ms", 0)
+        if emu.take_fault("hang"):
+            hang = True
+        if slow:
+            time.sleep(slow / 1000.0)
+        if hang:
+            with emu.lock:
+                hang_ms = emu.faults.get("hang_ms", 20000)
+            time.sleep(hang_ms / 1000.0)
+            self.close_connection = True
+            return False
+        bad = emu.authenticate(self)
+        if bad:
+            emu.count("auth_failures")
+            self.error(bad[0], bad[1], bad[2])
+            return False
+        return True
+
+    def do_GET(self):
+        self.t0 = time.monotonic()
+        url = urlsplit(self.path)
+        emu = self.emu
+        if url.path == "/_emulator/counters":
+            with emu.lock:
+                out = dict(emu.counters)
+                out["records"] = list(emu.records)
+                out["faults"] = dict(emu.faults)
+            return self.send(200, out)
+        m = HANDLE_RE.match(url.path)
+        if not m or m.group(2):
+            return self.send(404, raw=b"")
+        if not self.common_checks(post=False):
+            return
+        q = parse_qs(url.query)
+        with emu.lock:
+            st = emu.statements.get(m.group(1))
+        if st is None:
+            return self.error(422, "000709", "Statement %s not found" % m.group(1), "02000")
+        if "partition" in q:
+            i = int(q["partition"][0])
+            if st.get("partitions") is None or not 0 <= i < len(st["partitions"]):
+                return self.error(422, "000709", "Partition not found", "02000")
+            emu.count("partitions_served")
+            rows = st["partitions"][i]
+            with emu.lock:
+                bare = emu.faults.get("bare_partitions")
+            payload = rows if bare else {"data": rows}
+            return self.send(200, payload, gz=i > 0)  # partitions >= 1 are gzip (5.5)
+        emu.count("polls")
+        if st["state"] == "cancelled":
+            return self.error(422, "000604", "SQL execution canceled", "57014")
+        if time.monotonic() < st["ready_at"]:
+            return self.send(202, {"code": "333334", "sqlState": "00000",
+                                   "message": "Asynchronous execution in progress.",
+                                   "statementHandle": m.group(1),
+                                   "statementStatusUrl": st["status_url"]})
+        return self.send(200, emu.result_set(m.group(1), st["rid"], st))
+
+    def do_POST(self):
+        self.t0 = time.monotonic()
+        url = urlsplit(self.path)
+        emu = self.emu
+        raw = self.read_body()
+        if url.path.startswith("/_emulator/"):
+            data = json.loads(raw or b"{}")
+            if url.path == "/_emulator/faults":
+                with emu.lock:
+                    emu.faults.update(data)
+            elif url.path == "/_emulator/config":
+                with emu.lock:
+                    if "oauth_tokens" in data:
+                        emu.oauth_tokens = set(data["oauth_tokens"])
+                    if "pats" in data:
+                        emu.pats = set(data["pats"])
+                    if "rows_per_partition" in data:
+                        emu.rows_per_partition = int(data["rows_per_partition"])
+            elif url.path == "/_emulator/reset":
+                emu.reset()
+            else:
+                return self.send(404, raw=b"")
+            return self.send(200, {"ok": True})
+        if url.path == "/oauth/token":
+            return self.oauth_token(raw)
+        m = HANDLE_RE.match(url.path)
+        if m and m.group(2):
+            if not self.common_checks(post=True):
+                return
+            with emu.lock:
+                st = emu.statements.get(m.group(1))
+                if st:
+                    st["state"] = "cancelled"
+                emu.counters["cancels"] += 1
+            if not st:
+                return self.error(422, "000709", "Statement %s not found" % m.group(1), "02000")
+            return self.send(200, {"code": "000604", "sqlState": "57014",
+                                   "message": "SQL execution canceled",
+                                   "statementHandle": m.group(1)})
+        if url.path != "/api/v2/statements":
+            return self.send(404, raw=b"")
+        self.statement(url, raw)
+
+    def statement(self, url, raw):
+        emu = self.emu
+        if not self.common_checks(post=True):
+            return
+        q = parse_qs(url.query)
+        rid = q.get("requestId", [None])[0]
+        retry = q.get("retry", ["false"])[0] == "true"
+        emu.count("statements")
+        if retry:
+            emu.count("retries")
+        record = {"requestId": rid, "retry": retry, "status": None}
+        with emu.lock:
+            emu.records.append(record)
+            if rid in emu.seen_rids and not retry:
+                emu.counters["rid_reuse_without_retry"] += 1
+            emu.seen_rids.add(rid)
+            done = emu.by_rid.get(rid)
+        if self.take_status_fault(record):
+            return
+        if retry and done is not None:  # resubmission of a finished request: do not run again
+            emu.count("deduplicated")
+            record["status"] = 200
+            return self.send(200, done)
+        try:
+            body = json.loads(raw)
+            if not isinstance(body, dict):
+                raise ValueError
+        except ValueError:
+            record["status"] = 400
+            return self.error(400, "390142", "Incoming request does not contain a valid payload.")
+        status, res = emu.execute(body)
+        record["status"] = status
+        if status != 200:
+            return self.send(status, res)
+        handle = str(uuid.uuid4())
+        st = {"rowType": res["rowType"], "rows": res["rows"], "rid": rid, "state": "done",
+              "ready_at": 0.0, "status_url": "/api/v2/statements/%s?requestId=%s" % (handle, rid)}
+        if emu.take_fault("async"):
+            with emu.lock:
+                st["ready_at"] = time.monotonic() + emu.faults.get("async_ms", 300) / 1000.0
+            with emu.lock:
+                emu.statements[handle] = st
+            record["status"] = 202
+            return self.send(202, {"code": "333334", "sqlState": "00000",
+                                   "message": "Asynchronous execution in progress.",
+                                   "statementHandle": handle, "statementStatusUrl":
+                                   st["status_url"]})
+        result = emu.result_set(handle, rid, st)
+        with emu.lock:
+            emu.statements[handle] = st
+            emu.by_rid[rid] = result
+        if emu.take_fault("500_after_exec"):  # ran, but the answer is lost on the way back
+            record["status"] = 500
+            return self.send(500, {"code": "000603", "message": "Internal error (emulated)."})
+        if emu.take_fault("truncated"):
+            full = json.dumps(result).encode()
+            return self.send(200, raw=full[:len(full) // 2])
+        self.send(200, result)
+
+    def take_status_fault(self, record):
+        emu = self.emu
+        with emu.lock:
+            ra = str(emu.faults.get("retry_after", 1))
+        if emu.take_fault("429"):
+            record["status"] = 429
+            self.send(429, {"code": "390505", "message": "Too many requests."},
+                      headers=[("Retry-After", ra)])
+            return True
+        if emu.take_fault("503"):
+            record["status"] = 503
+            self.send(503, raw=b"<html><body>503 Service Unavailable</body></html>")
+            return True
+        return False
+
+    def oauth_token(self, raw):
+        """Key-pair JWT -> OAuth token exchange (section 7.2); the answer is plain text."""
+        emu = self.emu
+        emu.count("requests")
+        form = parse_qs(raw.decode())
+        if self.headers.get("Content-Type", "").split(";")[0] != \
+                "application/x-www-form-urlencoded":
+            return self.send(415, raw=b"")
+        if form.get("grant_type") != ["urn:ietf:params:oauth:grant-type:jwt-bearer"]:
+            return self.send(400, {"error": "unsupported_grant_type"})
+        why = emu.check_jwt(form.get("assertion", [""])[0])
+        if why:
+            return self.send(400, {"error": "invalid_grant", "error_description": why})
+        scope = form.get("scope", [""])[0].split(" ")
+        if not scope or not scope[-1] or scope[-1].startswith("session:role:"):
+            return self.send(400, {"error": "invalid_scope"})
+        token = "ingress-" + uuid.uuid4().hex
+        with emu.lock:
+            emu.oauth_tokens.add(token)
+            emu.counters["oauth_exchanges"] += 1
+            emu.last_scope = " ".join(scope)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(token)))
+        self.end_headers()
+        self.wfile.write(token.encode())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--public-key", action="append")
+    ap.add_argument("--account", default="MYORG-MYACCOUNT")
+    ap.add_argument("--user", default="SVC_PAPI")
+    ap.add_argument("--oauth-token", action="append")
+    ap.add_argument("--pat", action="append")
+    ap.add_argument("--database")
+    ap.add_argument("--schema")
+    ap.add_argument("--warehouse")
+    ap.add_argument("--role")
+    ap.add_argument("--rows-per-partition", type=int, default=0)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--max-seconds", type=float, default=600,
+                    help="exit after this long, so a forgotten emulator never lingers")
+    args = ap.parse_args()
+    if not os.path.exists(args.db):
+        sys.exit("emulator: no database at %s (create it with: papi demo-db %s)" %
+                 (args.db, args.db))
+    Handler.emu = Emulator(args)
+    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    srv.daemon_threads = True
+    port = srv.server_address[1]
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(str(port))
+        os.replace(args.port_file + ".tmp", args.port_file)
+    print("PORT %d" % port, flush=True)
+    timer = threading.Timer(args.max_seconds, srv.shutdown)
+    timer.daemon = True
+    timer.start()
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
