@@ -1,0 +1,149 @@
+"""The test page in a real browser: Debian's headless chromium driven through chromedriver's
+W3C WebDriver protocol (plain HTTP on loopback, no selenium). Loads /test, enters 1885, submits
+and reads the JSON the page shows. Saves a screenshot as <PAPI_TEST_TMP>/test-page.png."""
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+import harness
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1100,800"]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class WebDriver:
+    def __init__(self, profile_dir):
+        self.port = free_port()
+        self.proc = subprocess.Popen([CHROMEDRIVER, "--port=%d" % self.port],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.base = "http://127.0.0.1:%d" % self.port
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                self.call("GET", "/status")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM,
+                                   "args": CHROME_FLAGS + ["--user-data-dir=" + profile_dir]}}}}
+        self.session = self.call("POST", "/session", caps)["sessionId"]
+
+    def call(self, method, path, body=None, timeout=60):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return json.loads(r.read())["value"]
+        except urllib.error.HTTPError as e:
+            raise RuntimeError("webdriver %s %s: %s" % (method, path, e.read()[:500]))
+
+    def s(self, method, path, body=None):
+        return self.call(method, "/session/%s%s" % (self.session, path), body)
+
+    def find(self, css):
+        return self.s("POST", "/element", {"using": "css selector", "value": css})[ELEMENT]
+
+    def text(self, css):
+        return self.s("GET", "/element/%s/text" % self.find(css))
+
+    def wait_text(self, css, pred, timeout=15):
+        deadline = time.monotonic() + timeout
+        while True:
+            t = self.text(css)
+            if pred(t):
+                return t
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out waiting on %s, last text %r" % (css, t))
+            time.sleep(0.05)
+
+    def quit(self):
+        try:
+            self.s("DELETE", "")
+        except Exception:
+            pass
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+@unittest.skipUnless(os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK),
+                     "Debian chromium and chromium-driver are not installed")
+class TestPage(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = harness.Server(source="sqlite:" + harness.demo_db())
+        cls.profile = harness.tmpdir()
+        try:
+            cls.wd = WebDriver(cls.profile)
+        except Exception:
+            cls.srv.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.wd.quit()
+        cls.srv.stop()
+        shutil.rmtree(cls.profile, ignore_errors=True)
+
+    def submit(self, ids):
+        wd = self.wd
+        wd.s("POST", "/url", {"url": "http://127.0.0.1:%d/test" % self.srv.port})
+        field = wd.find("#ids")
+        wd.s("POST", "/element/%s/clear" % field, {})
+        wd.s("POST", "/element/%s/value" % field, {"text": ids})
+        wd.s("POST", "/element/%s/click" % wd.find("#submit"), {})
+        return wd.wait_text("#status", lambda t: "HTTP" in t or "failed" in t)
+
+    def test_lookup_1885(self):
+        status = self.submit("1885")
+        self.assertRegex(status, r"^HTTP 200 in \d+(\.\d+)? ms")
+        shown = self.wd.text("#result")
+        self.assertIn('"C_CUSTOMER_SK": 1885', shown)  # formatted (indented) JSON
+        rows = json.loads(shown)
+        self.assertEqual([r["C_CUSTOMER_SK"] for r in rows], [1885])
+        png = base64.b64decode(self.wd.s("GET", "/screenshot"))
+        self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
+        out = os.path.join(os.environ.get("PAPI_TEST_TMP", harness.tmpdir()), "test-page.png")
+        with open(out, "wb") as f:
+            f.write(png)
+        # the page's own fetch really reached the server
+        self.assertTrue(any(l["path"] == "/customer/1885" and l["status"] == 200
+                            for l in self.srv.access_log()))
+
+    def test_several_ids(self):
+        self.submit("3, 2,1")
+        rows = json.loads(self.wd.text("#result"))
+        self.assertEqual([r["C_CUSTOMER_SK"] for r in rows], [3, 2, 1])
+
+    def test_error_shown_plainly(self):
+        status = self.submit("12x")
+        self.assertIn("HTTP 400", status)
+        self.assertEqual(json.loads(self.wd.text("#result"))["code"], "EINVAL")
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1] + sys.argv[1:], verbosity=2)
