@@ -30,7 +30,7 @@ static void usage(FILE *out)
             "  help, --help        this text\n"
             "  version, --version  the version\n"
             "\n"
-            "lookup options (flags win over environment variables):\n"
+            "lookup options (each also read from the environment variable shown; flags win):\n"
             "  --dataset NAME      dataset to query (default: customer)\n"
             "  --verbose, -v       log what the library does on stderr\n");
     for (size_t i = 0; i < papi_config_option_count(); i++) {
@@ -39,7 +39,7 @@ static void usage(FILE *out)
         const char *key = papi_config_option_key(i, &env, &secret);
         if (!key)
             continue;
-        fprintf(out, "  --%-27s %s%s\n", key, env ? env : "", secret ? " (secret)" : "");
+        fprintf(out, "  --%-32s %s%s\n", key, env ? env : "", secret ? " (secret)" : "");
     }
     fprintf(out,
             "\n"
@@ -198,11 +198,14 @@ int papi_cmd_lookup(int argc, char **argv)
         s = papi_config_set(cfg, flags[i].key, flags[i].value, &err);
     if (s == PAPI_OK)
         s = papi_config_set_log(cfg, log_stderr, NULL, verbose ? PAPI_LOG_DEBUG : PAPI_LOG_WARN);
-    if (s == PAPI_OK)
-        s = papi_client_create(cfg, &client, &err);
     if (s != PAPI_OK) {
         rc = fail(s, &err);
-        const char *source = cfg ? papi_config_get(cfg, "source") : NULL;
+        goto out;
+    }
+    s = papi_client_create(cfg, &client, &err);
+    if (s != PAPI_OK) {
+        rc = fail(s, &err);
+        const char *source = papi_config_get(cfg, "source");
         if (s == PAPI_ECONFIG && source && strncmp(source, "sqlite:", 7) == 0 &&
             access(source + 7, F_OK) != 0)
             fprintf(stderr, "papi: create a demo database with: papi demo-db %s\n", source + 7);
