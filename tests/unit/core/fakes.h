@@ -1,0 +1,75 @@
+/* Test doubles for the core's tests: they are plug-ins like any other (STYLE.md), attached with
+ * papi_config_set_transport() / papi_config_add_cache(). */
+#ifndef PAPI_TEST_FAKES_H
+#define PAPI_TEST_FAKES_H
+
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+/* A transport serving customers 1..max_id (18 columns, cells derived from the id). */
+typedef struct fake_source {
+    int max_id;
+    atomic_int calls;       /* fetch calls */
+    atomic_int keys_asked;  /* sum of n over fetches */
+    atomic_int opened, closed, pings;
+    /* fault injection: fetch number fail_from, fail_from+1, ... fail with fail_status
+     * (0: never); every injected failure is counted so the test can assert it happened */
+    int fail_from;
+    papi_status fail_status;
+    atomic_int failures_injected;
+    /* the fetch blocks until the client has counted this many coalesced waits (0: no block) */
+    papi_client *client;
+    uint64_t block_until_waits;
+    int block_only_call;  /* block only this fetch number (0: every fetch) */
+    int hold_ms;          /* every fetch sleeps this long first */
+    atomic_int block_timeouts;
+    /* answer shapes a real source may produce */
+    bool reverse;      /* rows in the opposite order to the keys */
+    bool noisy_keys;   /* key cells as "0007.0" instead of "7" */
+    bool extra_rows;   /* an unasked row and a repeat of every row */
+    /* keys of the last fetch, joined by ',' */
+    pthread_mutex_t lock;
+    char last_keys[1024];
+} fake_source;
+
+void fake_source_init(fake_source *f, int max_id);
+extern const papi_transport_backend fake_transport;
+
+/* A cache tier that counts its calls, keeps rows in a small table, and can be made to fail. */
+typedef struct spy_cache {
+    atomic_int opened, closed, gets, puts, keys_put;
+    atomic_bool failing;
+    pthread_mutex_t lock;
+    size_t n;
+    struct {
+        char key[160];
+        size_t key_len;
+        papi_blob *row; /* NULL: absent */
+        papi_cache_state state_on_get; /* FOUND/ABSENT, or EXPIRED when forced */
+    } items[256];
+} spy_cache;
+
+void spy_cache_init(spy_cache *s);
+void spy_cache_clear(spy_cache *s);
+/* Makes every stored row answer EXPIRED (as a tier past its TTL, within stale_ms). */
+void spy_cache_expire_all(spy_cache *s);
+extern const papi_cache_backend spy_cache_backend;
+
+/* A log callback collecting lines; thread-safe. */
+typedef struct log_sink {
+    pthread_mutex_t lock;
+    int lines;
+    int warnings;
+    char all[8192];
+} log_sink;
+void log_sink_init(log_sink *l);
+void log_sink_fn(void *user, papi_log_level level, const char *message);
+
+/* A config with the fake transport attached and the given cache spec ("memory", "none"). */
+papi_config *fake_config(fake_source *f, const char *cache);
+
+#endif

@@ -1,0 +1,224 @@
+/* client.c: a test registers its own transport AND its own cache and the client uses both
+ * (issue 2 item 9); tiers in order, a lower tier's hit filling the upper one; ping, datasets,
+ * counters, the log callback and its level filter; failures while creating. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fakes.h"
+
+static void test_own_transport_and_cache(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    spy_cache spy;
+    spy_cache_init(&spy);
+    papi_config *cfg = NULL;
+    assert_int_equal(papi_config_create(&cfg), PAPI_OK);
+    assert_int_equal(papi_config_set_transport(cfg, &fake_transport, "fake:", &src), PAPI_OK);
+    assert_int_equal(papi_config_add_cache(cfg, &spy_cache_backend, "spy", &spy), PAPI_OK);
+    papi_client *c = NULL;
+    papi_error err;
+    assert_int_equal(papi_client_create(cfg, &c, &err), PAPI_OK);
+    papi_config_destroy(cfg); /* the client keeps its own copy */
+    assert_int_equal(atomic_load(&src.opened), 1);
+    assert_int_equal(atomic_load(&spy.opened), 1);
+
+    papi_result *r = NULL;
+    assert_int_equal(papi_lookup_list(c, "customer", "1,2,99", 6, &r, &err), PAPI_OK);
+    assert_int_equal(papi_result_count(r), 2);
+    papi_result_free(r);
+    assert_int_equal(atomic_load(&src.calls), 1);
+    assert_int_equal(atomic_load(&spy.gets), 1);
+    assert_int_equal(atomic_load(&spy.puts), 1);
+    assert_int_equal(atomic_load(&spy.keys_put), 3); /* two rows and one negative entry */
+    /* the keys are namespaced: <dataset>:<16 hex digits>:<id> */
+    assert_int_equal(spy.n, 3);
+    assert_int_equal(spy.items[0].key_len, strlen("customer:") + 16 + 2);
+    assert_memory_equal(spy.items[0].key, "customer:", 9);
+    assert_int_equal(spy.items[0].key[25], ':');
+    assert_int_equal(spy.items[2].state_on_get, PAPI_CACHE_ABSENT);
+
+    /* answered by the attached cache alone */
+    assert_int_equal(papi_lookup_list(c, "customer", "2,99,1", 6, &r, &err), PAPI_OK);
+    assert_int_equal(papi_result_count(r), 2);
+    assert_int_equal(papi_result_outcome(r), PAPI_OUTCOME_HIT);
+    papi_result_free(r);
+    assert_int_equal(atomic_load(&src.calls), 1);
+    assert_int_equal(atomic_load(&spy.gets), 2);
+
+    assert_int_equal(papi_client_ping(c, &err), PAPI_OK);
+    assert_int_equal(atomic_load(&src.pings), 1);
+    papi_client_destroy(c);
+    assert_int_equal(atomic_load(&src.closed), 1);
+    assert_int_equal(atomic_load(&spy.closed), 1);
+    spy_cache_clear(&spy);
+}
+
+static void test_lower_tier_fills_upper(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    spy_cache upper, lower;
+    spy_cache_init(&upper);
+    spy_cache_init(&lower);
+    papi_config *cfg = fake_config(&src, "memory");
+    assert_int_equal(papi_config_add_cache(cfg, &spy_cache_backend, "upper", &upper), PAPI_OK);
+    assert_int_equal(papi_config_add_cache(cfg, &spy_cache_backend, "lower", &lower), PAPI_OK);
+    papi_client *c = NULL;
+    assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
+    papi_config_destroy(cfg);
+    papi_result *r = NULL;
+    assert_int_equal(papi_lookup_list(c, "customer", "4,5", 3, &r, NULL), PAPI_OK);
+    papi_result_free(r);
+    assert_int_equal(upper.n, 2);
+    assert_int_equal(lower.n, 2);
+    /* the upper tier forgets; the lower answers and refills it */
+    spy_cache_clear(&upper);
+    assert_int_equal(papi_lookup_list(c, "customer", "5,4", 3, &r, NULL), PAPI_OK);
+    assert_int_equal(papi_result_count(r), 2);
+    assert_int_equal(papi_result_outcome(r), PAPI_OUTCOME_HIT);
+    papi_result_free(r);
+    assert_int_equal(atomic_load(&src.calls), 1);
+    assert_int_equal(upper.n, 2);
+    assert_int_equal(atomic_load(&lower.gets), 2);
+    /* now the upper answers alone: the lower is not asked */
+    assert_int_equal(papi_lookup_list(c, "customer", "4", 1, &r, NULL), PAPI_OK);
+    papi_result_free(r);
+    assert_int_equal(atomic_load(&lower.gets), 2);
+    papi_client_destroy(c);
+    spy_cache_clear(&upper);
+    spy_cache_clear(&lower);
+}
+
+static void test_datasets_stats_ping(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    papi_config *cfg = fake_config(&src, "memory,none");
+    papi_client *c = NULL;
+    assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
+    papi_config_destroy(cfg);
+    assert_int_equal(papi_client_dataset_count(c), 1);
+    assert_string_equal(papi_client_dataset_name(c, 0), "customer");
+    assert_null(papi_client_dataset_name(c, 1));
+
+    papi_result *r = NULL;
+    assert_int_equal(papi_lookup_list(c, "customer", "1", 1, &r, NULL), PAPI_OK);
+    papi_result_free(r);
+    /* an older caller's shorter struct gets only what it has room for */
+    struct {
+        papi_stats s;
+        uint64_t guard;
+    } old;
+    memset(&old, 0xAB, sizeof old);
+    old.s.struct_size = (uint32_t)offsetof(papi_stats, cache_hits);
+    assert_int_equal(papi_client_stats(c, &old.s), PAPI_OK);
+    assert_int_equal(old.s.lookups, 1);
+    assert_int_equal(old.s.cache_hits, 0xABABABABABABABABull);
+    papi_stats bad = {.struct_size = 0};
+    assert_int_equal(papi_client_stats(c, &bad), PAPI_EINVAL);
+    assert_int_equal(papi_client_stats(NULL, &bad), PAPI_EINVAL);
+
+    papi_error err;
+    src.fail_from = 1;
+    src.fail_status = PAPI_EAUTH;
+    assert_int_equal(papi_client_ping(c, &err), PAPI_EAUTH);
+    assert_int_equal(papi_client_ping(NULL, &err), PAPI_EINVAL);
+    papi_client_destroy(c);
+    papi_client_destroy(NULL);
+}
+
+static void test_log_level_filter(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    src.fail_from = 1;
+    src.fail_status = PAPI_EUNAVAIL;
+    log_sink quiet, loud;
+    log_sink_init(&quiet);
+    log_sink_init(&loud);
+    const struct {
+        log_sink *sink;
+        papi_log_level max;
+    } runs[] = {{&quiet, PAPI_LOG_ERROR}, {&loud, PAPI_LOG_DEBUG}};
+    for (size_t i = 0; i < 2; i++) {
+        papi_config *cfg = fake_config(&src, "memory");
+        assert_int_equal(papi_config_set_log(cfg, log_sink_fn, runs[i].sink, runs[i].max),
+                         PAPI_OK);
+        papi_client *c = NULL;
+        assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
+        papi_config_destroy(cfg);
+        papi_result *r = NULL;
+        assert_int_equal(papi_lookup_list(c, "customer", "1", 1, &r, NULL), PAPI_EUNAVAIL);
+        papi_client_destroy(c);
+    }
+    assert_int_equal(quiet.lines, 0);
+    assert_true(loud.warnings >= 1);
+    assert_non_null(strstr(loud.all, "EUNAVAIL"));
+}
+
+static papi_status failing_open(const char *spec, const papi_config *cfg, const papi_host *host,
+                                void *user, void **state, papi_error *err)
+{
+    (void)spec, (void)cfg, (void)user, (void)state;
+    /* backends may log and count through the host while opening */
+    papi_host_logf(host, PAPI_LOG_ERROR, "cannot open %s", "the test cache");
+    host->count(host->ctx, PAPI_COUNTER_CACHE_ERRORS, 1);
+    return papi_error_set(err, PAPI_EIO, "test cache refused to open");
+}
+
+static void test_create_failures(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    log_sink log;
+    log_sink_init(&log);
+    papi_cache_backend broken = spy_cache_backend;
+    broken.open = failing_open;
+    papi_config *cfg = fake_config(&src, "memory");
+    assert_int_equal(papi_config_set_log(cfg, log_sink_fn, &log, PAPI_LOG_INFO), PAPI_OK);
+    assert_int_equal(papi_config_add_cache(cfg, &broken, "broken", NULL), PAPI_OK);
+    papi_client *c = (papi_client *)&c;
+    papi_error err;
+    assert_int_equal(papi_client_create(cfg, &c, &err), PAPI_EIO);
+    assert_null(c);
+    assert_non_null(strstr(err.message, "refused"));
+    assert_non_null(strstr(log.all, "cannot open the test cache"));
+    /* the transport opened before the cache failed is closed again */
+    assert_int_equal(atomic_load(&src.opened), 1);
+    assert_int_equal(atomic_load(&src.closed), 1);
+    papi_config_destroy(cfg);
+
+    /* a datasets file that does not exist */
+    cfg = fake_config(&src, "memory");
+    assert_int_equal(papi_config_set(cfg, "datasets", "/nonexistent/datasets.json", NULL),
+                     PAPI_OK);
+    assert_int_not_equal(papi_client_create(cfg, &c, &err), PAPI_OK);
+    assert_null(c);
+    assert_int_equal(papi_client_create(cfg, NULL, &err), PAPI_EINVAL);
+    papi_config_destroy(cfg);
+    assert_int_equal(papi_client_create(NULL, &c, &err), PAPI_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_own_transport_and_cache),
+        cmocka_unit_test(test_lower_tier_fills_upper),
+        cmocka_unit_test(test_datasets_stats_ping),
+        cmocka_unit_test(test_log_level_filter),
+        cmocka_unit_test(test_create_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,224 @@
+/* coalesce.c through whole clients: concurrent misses of one id make ONE fetch (the test
+ * transport blocks until every other thread is waiting on it), errors reach every waiter, a
+ * request that leads some ids and waits for others finishes, waits are bounded by the deadline. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fakes.h"
+
+enum { N = 4 };
+
+typedef struct job {
+    papi_client *client;
+    const char *list;
+    papi_status status;
+    papi_error err;
+    size_t count;
+    char first[64];
+} job;
+
+static void *run(void *arg)
+{
+    job *j = arg;
+    papi_result *r = NULL;
+    j->status = papi_lookup_list(j->client, "customer", j->list, strlen(j->list), &r, &j->err);
+    if (j->status == PAPI_OK) {
+        j->count = papi_result_count(r);
+        size_t len;
+        const char *row = papi_result_row_json(r, 0, &len);
+        snprintf(j->first, sizeof j->first, "%.*s", row ? (int)(len < 40 ? len : 40) : 0,
+                 row ? row : "");
+    }
+    papi_result_free(r);
+    return NULL;
+}
+
+static papi_client *make(fake_source *src, const char *cache, const char *timeout_ms)
+{
+    papi_config *cfg = fake_config(src, cache);
+    assert_non_null(cfg);
+    if (timeout_ms)
+        assert_int_equal(papi_config_set(cfg, "timeout-ms", timeout_ms, NULL), PAPI_OK);
+    papi_client *c = NULL;
+    assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
+    papi_config_destroy(cfg);
+    src->client = c;
+    return c;
+}
+
+static papi_stats stats(papi_client *c)
+{
+    papi_stats s = {.struct_size = sizeof s};
+    assert_int_equal(papi_client_stats(c, &s), PAPI_OK);
+    return s;
+}
+
+static void same_id_from(const char *cache, papi_status fail)
+{
+    fake_source src;
+    fake_source_init(&src, 100);
+    src.block_until_waits = N - 1;
+    if (fail) {
+        src.fail_from = 1;
+        src.fail_status = fail;
+    }
+    papi_client *c = make(&src, cache, NULL);
+    pthread_t t[N];
+    job jobs[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (job){.client = c, .list = "42"};
+        assert_int_equal(pthread_create(&t[i], NULL, run, &jobs[i]), 0);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(t[i], NULL);
+    /* the fetch really waited for every other thread to be waiting */
+    assert_int_equal(atomic_load(&src.block_timeouts), 0);
+    assert_int_equal(atomic_load(&src.calls), 1);
+    papi_stats s = stats(c);
+    assert_int_equal(s.coalesced_waits, N - 1);
+    assert_int_equal(s.source_calls, 1);
+    for (int i = 0; i < N; i++) {
+        if (fail) {
+            assert_int_equal(jobs[i].status, fail);
+            assert_int_equal(jobs[i].err.status, fail);
+            assert_string_equal(jobs[i].err.source_code, "390144");
+            assert_non_null(strstr(jobs[i].err.message, "injected"));
+        } else {
+            assert_int_equal(jobs[i].status, PAPI_OK);
+            assert_int_equal(jobs[i].count, 1);
+            assert_non_null(strstr(jobs[i].first, "\"C_CUSTOMER_SK\":42"));
+        }
+    }
+    if (fail)
+        assert_int_equal(atomic_load(&src.failures_injected), 1);
+    papi_client_destroy(c);
+}
+
+static void test_one_fetch_memory(void **state)
+{
+    (void)state;
+    same_id_from("memory", PAPI_OK);
+}
+
+static void test_one_fetch_no_cache(void **state)
+{
+    (void)state;
+    same_id_from("none", PAPI_OK);
+}
+
+static void test_error_reaches_waiters(void **state)
+{
+    (void)state;
+    same_id_from("memory", PAPI_EUNAVAIL);
+}
+
+static void test_absent_reaches_waiters(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    src.block_until_waits = N - 1;
+    papi_client *c = make(&src, "none", NULL);
+    pthread_t t[N];
+    job jobs[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (job){.client = c, .list = "77"}; /* does not exist */
+        assert_int_equal(pthread_create(&t[i], NULL, run, &jobs[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(jobs[i].status, PAPI_OK);
+        assert_int_equal(jobs[i].count, 0);
+    }
+    assert_int_equal(atomic_load(&src.block_timeouts), 0);
+    assert_int_equal(atomic_load(&src.calls), 1);
+    papi_client_destroy(c);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void wait_calls(fake_source *src, int n)
+{
+    for (int i = 0; i < 5000 && atomic_load(&src->calls) < n; i++)
+        sleep_ms(2);
+    assert_true(atomic_load(&src->calls) >= n);
+}
+
+/* A asks 1,2 and leads both; B asks 2,3: it leads 3 and waits for A's 2. A's fetch is held
+ * until B waits, so B must fetch its own id first or nobody finishes. */
+static void test_lead_then_wait(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    src.block_until_waits = 1;
+    src.block_only_call = 1;
+    papi_client *c = make(&src, "memory", NULL);
+    pthread_t ta, tb;
+    job a = {.client = c, .list = "1,2"}, b = {.client = c, .list = "2,3"};
+    assert_int_equal(pthread_create(&ta, NULL, run, &a), 0);
+    wait_calls(&src, 1);
+    assert_int_equal(pthread_create(&tb, NULL, run, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(atomic_load(&src.block_timeouts), 0);
+    assert_int_equal(a.status, PAPI_OK);
+    assert_int_equal(b.status, PAPI_OK);
+    assert_int_equal(a.count, 2);
+    assert_int_equal(b.count, 2);
+    assert_non_null(strstr(b.first, "\"C_CUSTOMER_SK\":2"));
+    assert_int_equal(atomic_load(&src.calls), 2);
+    assert_int_equal(atomic_load(&src.keys_asked), 3); /* 1,2 then 3 alone */
+    assert_string_equal(src.last_keys, "3");
+    assert_int_equal(stats(c).coalesced_waits, 1);
+    papi_client_destroy(c);
+}
+
+/* A follower gives up at its deadline while the leader's fetch is still running. */
+static void test_wait_bounded_by_deadline(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    src.hold_ms = 3000;
+    papi_client *c = make(&src, "memory", "300");
+    pthread_t ta, tb;
+    job a = {.client = c, .list = "5"}, b = {.client = c, .list = "5"};
+    assert_int_equal(pthread_create(&ta, NULL, run, &a), 0);
+    wait_calls(&src, 1);
+    int64_t t0 = papi_now_ms();
+    assert_int_equal(pthread_create(&tb, NULL, run, &b), 0);
+    pthread_join(tb, NULL);
+    int64_t waited = papi_now_ms() - t0;
+    assert_int_equal(b.status, PAPI_ETIMEDOUT);
+    assert_int_equal(b.err.status, PAPI_ETIMEDOUT);
+    assert_true(waited < 2900); /* it did not wait for the leader */
+    pthread_join(ta, NULL);
+    assert_int_equal(a.status, PAPI_OK); /* the fake ignores deadlines */
+    assert_int_equal(atomic_load(&src.calls), 1);
+    papi_client_destroy(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_fetch_memory),
+        cmocka_unit_test(test_one_fetch_no_cache),
+        cmocka_unit_test(test_error_reaches_waiters),
+        cmocka_unit_test(test_absent_reaches_waiters),
+        cmocka_unit_test(test_lead_then_wait),
+        cmocka_unit_test(test_wait_bounded_by_deadline),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
