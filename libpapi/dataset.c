@@ -463,9 +463,14 @@ papi_status papi__datasets_parse(const char *json, size_t len, papi__datasets **
                               MAX_JSON_DEPTH);
     json_error_t jerr;
     json_t *root = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root)
+    if (!root) {
+        /* jansson quotes the token it stopped at: keep control bytes out of the message */
+        for (char *p = jerr.text; *p; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                *p = '?';
         return papi_error_set(err, PAPI_ECONFIG, "datasets file: line %d, column %d: %s",
                               jerr.line, jerr.column, jerr.text);
+    }
     papi__datasets *set = NULL;
     papi_status st = set_new(&set, err);
     if (st == PAPI_OK)

@@ -223,6 +223,8 @@ static void test_file_errors(void **state)
     bad(DS("\"name\":\"p\\u001b[2J\",\"table\":\"T\",\"key\":\"ID\"," COLS), "dataset 1: name",
         NULL);
     bad(DS("\"name\":\"p\\u0000\",\"table\":\"T\",\"key\":\"ID\"," COLS), "line 1", NULL);
+    bad("{\"datasets\":[\x01\x1b]}", "line 1", NULL); /* the helper checks no raw bytes shown */
+    bad("{\"datasets\":[\"\xff\xfe\"]}", "line 1", NULL);
 }
 
 static void test_limits(void **state)
