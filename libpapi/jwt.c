@@ -26,6 +26,7 @@ static void b64(papi__buf *out, const void *data, size_t len, const char *alphab
     size_t i = 0;
     if (!papi__buf_reserve(out, (len + 2) / 3 * 4 + 1))
         return;
+    papi__buf_append(out, "", 0); /* NUL-terminated even when len is 0 */
     for (; i + 2 < len; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
         char q[4] = {alphabet[v >> 18], alphabet[(v >> 12) & 63], alphabet[(v >> 6) & 63],

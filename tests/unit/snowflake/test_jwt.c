@@ -1,0 +1,306 @@
+#define _GNU_SOURCE
+/* jwt.c: base64 vectors of snowflake-sql-api.md 3.6, account/user normalization (3.3), the
+ * fingerprint against the openssl command-line pipeline (3.2), key formats and RS256 signatures. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "snowflake.h"
+
+static const char header_json[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
+static const char claims_json[] =
+    "{\"iss\":\"MYORG-MYACCOUNT.SVC_PAPI.SHA256:ENDTsdonRVI0A1F49SXOCPinOWA8F6I745pk833AOwY=\","
+    "\"sub\":\"MYORG-MYACCOUNT.SVC_PAPI\",\"iat\":1735689600,\"exp\":1735693140}";
+static const char claims_b64[] =
+    "eyJpc3MiOiJNWU9SRy1NWUFDQ09VTlQuU1ZDX1BBUEkuU0hBMjU2OkVORFRzZG9uUlZJMEExRjQ5U1hPQ1Bpbk9XQThGNk"
+    "k3NDVwazgzM0FPd1k9Iiwic3ViIjoiTVlPUkctTVlBQ0NPVU5ULlNWQ19QQVBJIiwiaWF0IjoxNzM1Njg5NjAwLCJleHAi"
+    "OjE3MzU2OTMxNDB9";
+
+static char *url(const void *p, size_t n)
+{
+    papi__buf b;
+    papi__buf_init(&b);
+    papi__b64url(&b, p, n);
+    return papi__buf_steal(&b, NULL);
+}
+
+static char *std64(const void *p, size_t n)
+{
+    papi__buf b;
+    papi__buf_init(&b);
+    papi__b64std(&b, p, n);
+    return papi__buf_steal(&b, NULL);
+}
+
+static void test_b64url_vectors(void **state)
+{
+    (void)state;
+    char *h = url(header_json, strlen(header_json));
+    assert_string_equal(h, "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9");
+    char *c = url(claims_json, strlen(claims_json));
+    assert_string_equal(c, claims_b64);
+    free(h);
+    free(c);
+    /* padding and the two alphabets differ exactly where they should */
+    const unsigned char bytes[] = {0xfb, 0xff, 0xbf};
+    char *u = url(bytes, 3), *s = std64(bytes, 3);
+    assert_string_equal(u, "-_-_");
+    assert_string_equal(s, "+/+/");
+    free(u);
+    free(s);
+    u = url("a", 1);
+    s = std64("a", 1);
+    assert_string_equal(u, "YQ");
+    assert_string_equal(s, "YQ==");
+    free(u);
+    free(s);
+    u = url("ab", 2);
+    s = std64("ab", 2);
+    assert_string_equal(u, "YWI");
+    assert_string_equal(s, "YWI=");
+    free(u);
+    free(s);
+    u = url("", 0);
+    assert_string_equal(u ? u : "", "");
+    free(u);
+}
+
+static void test_claims_json(void **state)
+{
+    (void)state;
+    papi__buf b;
+    papi__buf_init(&b);
+    assert_int_equal(papi__jwt_claims("MYORG-MYACCOUNT.SVC_PAPI",
+                                      "SHA256:ENDTsdonRVI0A1F49SXOCPinOWA8F6I745pk833AOwY=",
+                                      1735689600, 1735689600 + 59 * 60, &b, NULL),
+                     PAPI_OK);
+    assert_string_equal(b.data, claims_json);
+    papi__buf_free(&b);
+}
+
+static void test_account_normalization(void **state)
+{
+    (void)state;
+    static const char *const table[][2] = {
+        {"myorg-myaccount", "MYORG-MYACCOUNT"},
+        {"myorg-myaccount.privatelink", "MYORG-MYACCOUNT"},
+        {"xy12345", "XY12345"},
+        {"xy12345.us-east-1", "XY12345"},
+        {"xy12345.us-east-2.aws", "XY12345"},
+        {"xy12345.east-us-2.azure", "XY12345"},
+        {"xy12345.us-central1.gcp", "XY12345"},
+        {"xy12345.us-east-1.privatelink", "XY12345"},
+        {"acct-with-dashes", "ACCT-WITH-DASHES"},
+        {"myacct-conn.global", "MYACCT"},
+        {"https://myorg-myaccount.snowflakecomputing.com", "MYORG-MYACCOUNT"},
+        {"xy12345.us-east-1.snowflakecomputing.com", "XY12345"},
+        {"myorg-my_acct", "MYORG-MY_ACCT"},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        char out[64];
+        papi_error err = {0};
+        assert_int_equal(papi__sf_jwt_account(table[i][0], out, sizeof out, &err), PAPI_OK);
+        assert_string_equal(out, table[i][1]);
+    }
+    char out[64];
+    papi_error err = {0};
+    /* the SQL spelling must be refused with advice, not silently cut to MYORG */
+    assert_int_equal(papi__sf_jwt_account("myorg.myaccount", out, sizeof out, &err), PAPI_ECONFIG);
+    assert_non_null(strstr(err.message, "dash"));
+    assert_int_equal(papi__sf_jwt_account("", out, sizeof out, &err), PAPI_ECONFIG);
+    assert_int_equal(papi__sf_jwt_account(NULL, out, sizeof out, &err), PAPI_ECONFIG);
+    assert_int_equal(papi__sf_jwt_user("svc_papi", out, sizeof out, &err), PAPI_OK);
+    assert_string_equal(out, "SVC_PAPI");
+    assert_int_equal(papi__sf_jwt_user("", out, sizeof out, &err), PAPI_ECONFIG);
+}
+
+typedef struct keys {
+    char dir[64];
+    char p8[96], p1[96], enc[96], small[96];
+    EVP_PKEY *key;
+} keys;
+
+static void write_key(const char *path, EVP_PKEY *k, int kind)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    if (kind == 0)
+        assert_int_equal(PEM_write_PKCS8PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
+    else if (kind == 1)
+    {
+        BIO *b = BIO_new_fp(f, BIO_NOCLOSE); /* PKCS#1 "BEGIN RSA PRIVATE KEY" */
+        assert_int_equal(PEM_write_bio_PrivateKey_traditional(b, k, NULL, NULL, 0, NULL, NULL), 1);
+        BIO_free(b);
+    }
+    else
+        assert_int_equal(PEM_write_PKCS8PrivateKey(f, k, EVP_des_ede3_cbc(), NULL, 0, NULL,
+                                                   (void *)"pass phrase"),
+                         1);
+    fclose(f);
+}
+
+static int setup_keys(void **state)
+{
+    keys *k = calloc(1, sizeof *k);
+    strcpy(k->dir, "/tmp/papi-jwt-XXXXXX");
+    if (!mkdtemp(k->dir))
+        return -1;
+    snprintf(k->p8, sizeof k->p8, "%s/k.p8", k->dir);
+    snprintf(k->p1, sizeof k->p1, "%s/k1.pem", k->dir);
+    snprintf(k->enc, sizeof k->enc, "%s/enc.p8", k->dir);
+    snprintf(k->small, sizeof k->small, "%s/small.p8", k->dir);
+    k->key = EVP_RSA_gen(2048);
+    EVP_PKEY *small = EVP_RSA_gen(1024);
+    if (!k->key || !small)
+        return -1;
+    write_key(k->p8, k->key, 0);
+    write_key(k->p1, k->key, 1);
+    write_key(k->enc, k->key, 2);
+    write_key(k->small, small, 0);
+    EVP_PKEY_free(small);
+    *state = k;
+    return 0;
+}
+
+static int teardown_keys(void **state)
+{
+    keys *k = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", k->dir);
+    if (system(cmd) != 0)
+        return -1;
+    EVP_PKEY_free(k->key);
+    free(k);
+    return 0;
+}
+
+static void test_fingerprint_matches_openssl(void **state)
+{
+    keys *k = *state;
+    papi__jwt_signer *s = NULL;
+    assert_int_equal(papi__jwt_signer_create(k->p8, NULL, NULL, NULL, &s, NULL), PAPI_OK);
+    char cmd[512], line[128] = "SHA256:";
+    snprintf(cmd, sizeof cmd,
+             "openssl pkey -in '%s' -pubout -outform DER 2>/dev/null | openssl dgst -sha256 "
+             "-binary | openssl enc -base64",
+             k->p8);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(line + 7, sizeof line - 7, p));
+    assert_int_equal(pclose(p), 0);
+    line[strcspn(line, "\n")] = '\0';
+    assert_string_equal(papi__jwt_signer_fingerprint(s), line);
+    assert_int_equal(strlen(line), 7 + 44);
+    papi__jwt_signer_destroy(s);
+}
+
+static void test_key_formats(void **state)
+{
+    keys *k = *state;
+    papi__jwt_signer *a = NULL, *b = NULL, *c = NULL;
+    papi_error err = {0};
+    assert_int_equal(papi__jwt_signer_create(k->p8, NULL, "a", "u", &a, &err), PAPI_OK);
+    assert_int_equal(papi__jwt_signer_create(k->p1, NULL, "a", "u", &b, &err), PAPI_OK);
+    assert_int_equal(papi__jwt_signer_create(k->enc, "pass phrase", "a", "u", &c, &err), PAPI_OK);
+    assert_string_equal(papi__jwt_signer_fingerprint(a), papi__jwt_signer_fingerprint(b));
+    assert_string_equal(papi__jwt_signer_fingerprint(a), papi__jwt_signer_fingerprint(c));
+    papi__jwt_signer_destroy(a);
+    papi__jwt_signer_destroy(b);
+    papi__jwt_signer_destroy(c);
+    papi__jwt_signer *x = NULL;
+    assert_int_equal(papi__jwt_signer_create(k->enc, "Zq9-not-it", "a", "u", &x, &err), PAPI_ECONFIG);
+    assert_null(x);
+    assert_null(strstr(err.message, "Zq9")); /* never echo the passphrase */
+    assert_int_equal(papi__jwt_signer_create(k->enc, NULL, "a", "u", &x, &err), PAPI_ECONFIG);
+    assert_int_equal(papi__jwt_signer_create(k->small, NULL, "a", "u", &x, &err), PAPI_ECONFIG);
+    assert_int_equal(papi__jwt_signer_create("/nonexistent/key.p8", NULL, "a", "u", &x, &err),
+                     PAPI_ECONFIG);
+    papi__jwt_signer_destroy(NULL);
+}
+
+static unsigned char *unb64url(const char *s, size_t n, size_t *out_len)
+{
+    char *t = calloc(n + 4, 1);
+    for (size_t i = 0; i < n; i++)
+        t[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
+    size_t m = n;
+    while (m % 4)
+        t[m++] = '=';
+    unsigned char *out = calloc(m, 1);
+    int len = EVP_DecodeBlock(out, (unsigned char *)t, (int)m);
+    free(t);
+    assert_true(len >= 0);
+    *out_len = (size_t)len - (n % 4 == 2 ? 2 : n % 4 == 3 ? 1 : 0);
+    return out;
+}
+
+static void test_mint_verifies(void **state)
+{
+    keys *k = *state;
+    papi__jwt_signer *s = NULL;
+    assert_int_equal(
+        papi__jwt_signer_create(k->p8, NULL, "myorg-myaccount.privatelink", "svc_papi", &s, NULL),
+        PAPI_OK);
+    assert_string_equal(papi__jwt_signer_subject(s), "MYORG-MYACCOUNT.SVC_PAPI");
+    papi__buf jwt;
+    papi__buf_init(&jwt);
+    assert_int_equal(papi__jwt_signer_mint(s, 1735689600, PAPI__JWT_LIFETIME_S, &jwt, NULL),
+                     PAPI_OK);
+    const char *d1 = strchr(jwt.data, '.'), *d2 = strrchr(jwt.data, '.');
+    assert_true(d1 && d2 && d1 != d2);
+    assert_null(strchr(jwt.data, '='));
+    assert_int_equal(strncmp(jwt.data, "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.", 37), 0);
+    size_t clen, slen;
+    unsigned char *claims = unb64url(d1 + 1, (size_t)(d2 - d1 - 1), &clen);
+    char expect[512];
+    snprintf(expect, sizeof expect,
+             "{\"iss\":\"MYORG-MYACCOUNT.SVC_PAPI.%s\",\"sub\":\"MYORG-MYACCOUNT.SVC_PAPI\","
+             "\"iat\":1735689600,\"exp\":1735693140}",
+             papi__jwt_signer_fingerprint(s));
+    assert_int_equal(clen, strlen(expect));
+    assert_memory_equal(claims, expect, clen);
+    unsigned char *sig = unb64url(d2 + 1, strlen(d2 + 1), &slen);
+    assert_int_equal(slen, 256);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, k->key), 1);
+    assert_int_equal(EVP_DigestVerify(ctx, sig, slen, (unsigned char *)jwt.data,
+                                      (size_t)(d2 - jwt.data)),
+                     1);
+    EVP_MD_CTX_free(ctx);
+    /* an over-long lifetime is capped to Snowflake's one hour rule (59 minutes) */
+    papi__buf_reset(&jwt);
+    assert_int_equal(papi__jwt_signer_mint(s, 100, 7200, &jwt, NULL), PAPI_OK);
+    free(claims);
+    d1 = strchr(jwt.data, '.');
+    d2 = strrchr(jwt.data, '.');
+    claims = unb64url(d1 + 1, (size_t)(d2 - d1 - 1), &clen);
+    assert_non_null(memmem(claims, clen, "\"exp\":3640", 10));
+    free(claims);
+    free(sig);
+    papi__buf_free(&jwt);
+    papi__jwt_signer_destroy(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_b64url_vectors),
+        cmocka_unit_test(test_claims_json),
+        cmocka_unit_test(test_account_normalization),
+        cmocka_unit_test_setup_teardown(test_fingerprint_matches_openssl, setup_keys, teardown_keys),
+        cmocka_unit_test_setup_teardown(test_key_formats, setup_keys, teardown_keys),
+        cmocka_unit_test_setup_teardown(test_mint_verifies, setup_keys, teardown_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

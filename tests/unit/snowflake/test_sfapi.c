@@ -1,0 +1,308 @@
+/* sfapi.c: request bodies, ResultSet/partition/status/error parsing (including every truncation of
+ * a valid body), column checks and the cell encodings of snowflake-sql-api.md 5.4. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "snowflake.h"
+
+static const char *const names[] = {"C_CUSTOMER_SK", "C_FIRST_NAME"};
+static const papi_column_type types[] = {PAPI_COL_NUMBER, PAPI_COL_TEXT};
+static const papi__sf_expect expect2 = {2, names, types};
+
+static const char result_body[] =
+    "{\"resultSetMetaData\":{\"numRows\":2,\"format\":\"jsonv2\","
+    "\"partitionInfo\":[{\"rowCount\":2,\"uncompressedSize\":41}],"
+    "\"rowType\":[{\"name\":\"C_CUSTOMER_SK\",\"type\":\"fixed\",\"precision\":38,\"scale\":0,"
+    "\"nullable\":false},{\"name\":\"C_FIRST_NAME\",\"type\":\"TEXT\",\"scale\":null,"
+    "\"length\":20}]},"
+    "\"data\":[[\"123456789012345678901234567890\",\"Ada\"],[\"42\",null]],"
+    "\"code\":\"090001\",\"sqlState\":\"00000\",\"statementHandle\":\"01b9c6e2-0002-8a1f\","
+    "\"statementStatusUrl\":\"/api/v2/statements/01b9c6e2-0002-8a1f?requestId=x\"}";
+
+typedef struct rows {
+    int n;
+    char text[512];
+} rows;
+
+static papi_status collect(void *user, const char *const *cells, const size_t *lens, size_t n,
+                           papi_error *err)
+{
+    (void)err;
+    rows *r = user;
+    r->n++;
+    for (size_t i = 0; i < n; i++) {
+        size_t at = strlen(r->text);
+        snprintf(r->text + at, sizeof r->text - at, "%.*s|", cells[i] ? (int)lens[i] : 4,
+                 cells[i] ? cells[i] : "NULL");
+    }
+    return PAPI_OK;
+}
+
+static void test_statement_body(void **state)
+{
+    (void)state;
+    papi_key keys[] = {{"1885", 4}, {"42", 2}, {"7", 1}};
+    papi__sf_context ctx = {.database = "API", .schema = NULL, .warehouse = "",
+                            .role = "DATA_API_ROLE", .timeout_s = 10};
+    papi__buf b;
+    papi__buf_init(&b);
+    assert_int_equal(papi__sf_statement_body(&ctx, "SELECT 1 WHERE K IN (?, ?, ?, ?)",
+                                             PAPI_KEY_NUMBER, keys, 3, 4, &b, NULL),
+                     PAPI_OK);
+    json_t *j = json_loads(b.data, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "database")), "API");
+    assert_null(json_object_get(j, "schema"));    /* unset: the user's default applies */
+    assert_null(json_object_get(j, "warehouse")); /* empty counts as unset */
+    assert_string_equal(json_string_value(json_object_get(j, "role")), "DATA_API_ROLE");
+    assert_int_equal(json_integer_value(json_object_get(j, "timeout")), 10);
+    json_t *bind = json_object_get(j, "bindings");
+    assert_int_equal(json_object_size(bind), 4);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(bind, "1"), "type")),
+                        "FIXED");
+    /* values are JSON strings, never numbers; padding repeats the last id */
+    assert_true(json_is_string(json_object_get(json_object_get(bind, "1"), "value")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(bind, "4"), "value")),
+                        "7");
+    json_t *params = json_object_get(j, "parameters");
+    assert_string_equal(json_string_value(json_object_get(params, "query_tag")), "papi");
+    assert_string_equal(json_string_value(json_object_get(params, "timezone")), "UTC");
+    json_decref(j);
+    papi__buf_reset(&b);
+    papi_key text[] = {{"a\"b", 3}};
+    assert_int_equal(papi__sf_statement_body(&ctx, "S", PAPI_KEY_TEXT, text, 1, 1, &b, NULL),
+                     PAPI_OK);
+    assert_non_null(strstr(b.data, "{\"type\":\"TEXT\",\"value\":\"a\\\"b\"}"));
+    papi__buf_reset(&b);
+    papi_key bad[] = {{"\xff", 1}};
+    assert_int_equal(papi__sf_statement_body(&ctx, "S", PAPI_KEY_TEXT, bad, 1, 1, &b, NULL),
+                     PAPI_EINVAL);
+    papi__buf_free(&b);
+}
+
+static void test_parse_result(void **state)
+{
+    (void)state;
+    papi__sf_result r;
+    assert_int_equal(papi__sf_parse_result(result_body, strlen(result_body), &expect2, &r, NULL),
+                     PAPI_OK);
+    assert_int_equal(r.npartitions, 1);
+    assert_int_equal(r.row_counts[0], 2);
+    assert_string_equal(r.handle, "01b9c6e2-0002-8a1f");
+    rows got = {0};
+    assert_int_equal(papi__sf_emit_rows(&r, r.data, r.row_counts[0], collect, &got, NULL), PAPI_OK);
+    assert_int_equal(got.n, 2);
+    /* 30 digits kept exactly: never through double or int64 */
+    assert_string_equal(got.text, "123456789012345678901234567890|Ada|42|NULL|");
+    papi_error err = {0};
+    assert_int_equal(papi__sf_emit_rows(&r, r.data, 3, collect, &got, &err), PAPI_EPROTO);
+    papi__sf_result_free(&r);
+    papi__sf_result_free(&r); /* idempotent */
+}
+
+static void test_column_mismatch(void **state)
+{
+    (void)state;
+    papi__sf_result r;
+    papi_error err = {0};
+    static const char *const other[] = {"C_CUSTOMER_SK", "C_LAST_NAME"};
+    papi__sf_expect e = {2, other, types};
+    assert_int_equal(papi__sf_parse_result(result_body, strlen(result_body), &e, &r, &err),
+                     PAPI_EPROTO);
+    assert_non_null(strstr(err.message, "column 2 is C_FIRST_NAME"));
+    assert_non_null(strstr(err.message, "dataset expects C_LAST_NAME"));
+    static const papi_column_type wrong[] = {PAPI_COL_DATE, PAPI_COL_TEXT};
+    papi__sf_expect t = {2, names, wrong};
+    assert_int_equal(papi__sf_parse_result(result_body, strlen(result_body), &t, &r, &err),
+                     PAPI_EPROTO);
+    assert_non_null(strstr(err.message, "column 1"));
+    papi__sf_expect one = {1, names, types};
+    assert_int_equal(papi__sf_parse_result(result_body, strlen(result_body), &one, &r, &err),
+                     PAPI_EPROTO);
+    assert_non_null(strstr(err.message, "2 columns"));
+}
+
+static void test_truncated_and_malformed(void **state)
+{
+    (void)state;
+    size_t n = strlen(result_body);
+    for (size_t len = 0; len < n; len++) { /* every prefix: an error, never a crash */
+        papi__sf_result r;
+        papi_error err = {0};
+        assert_int_equal(papi__sf_parse_result(result_body, len, &expect2, &r, &err), PAPI_EPROTO);
+        assert_true(err.message[0] != '\0');
+        json_t *rows = NULL;
+        papi_status st = papi__sf_parse_partition(result_body, len, &rows, &err);
+        assert_int_equal(st, PAPI_EPROTO);
+        char h[64], u[64];
+        assert_int_equal(papi__sf_parse_status(result_body, len, h, sizeof h, u, sizeof u, &err),
+                         PAPI_EPROTO);
+        papi__sf_error e;
+        papi__sf_parse_error(result_body, len, &e);
+    }
+    static const char *const bad[] = {
+        "[]", "{}", "null", "<html>502</html>",
+        "{\"resultSetMetaData\":{\"rowType\":{}},\"data\":[]}",
+        "{\"resultSetMetaData\":{\"rowType\":[{\"name\":1,\"type\":\"fixed\"},{}]},\"data\":[]}",
+        /* partitions disagree with numRows */
+        "{\"resultSetMetaData\":{\"numRows\":5,\"partitionInfo\":[{\"rowCount\":2}],\"rowType\":"
+        "[{\"name\":\"C_CUSTOMER_SK\",\"type\":\"fixed\"},{\"name\":\"C_FIRST_NAME\",\"type\":"
+        "\"text\"}]},\"data\":[]}",
+        /* two partitions and no handle to fetch the second */
+        "{\"resultSetMetaData\":{\"numRows\":2,\"partitionInfo\":[{\"rowCount\":1},{\"rowCount\":1}"
+        "],\"rowType\":[{\"name\":\"C_CUSTOMER_SK\",\"type\":\"fixed\"},{\"name\":\"C_FIRST_NAME\","
+        "\"type\":\"text\"}]},\"data\":[[\"1\",\"a\"]]}",
+        "{\"code\":\"391908\",\"resultSetMetaData\":{\"rowType\":[]},\"data\":[]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        papi__sf_result r;
+        papi_error err = {0};
+        assert_int_equal(papi__sf_parse_result(bad[i], strlen(bad[i]), &expect2, &r, &err),
+                         PAPI_EPROTO);
+    }
+    /* rows that are not arrays of strings */
+    static const char ok_meta[] =
+        "{\"resultSetMetaData\":{\"numRows\":1,\"rowType\":[{\"name\":\"C_CUSTOMER_SK\",\"type\":"
+        "\"fixed\"},{\"name\":\"C_FIRST_NAME\",\"type\":\"text\"}]},\"data\":[[1885,\"a\"]]}";
+    papi__sf_result r;
+    papi_error err = {0};
+    assert_int_equal(papi__sf_parse_result(ok_meta, strlen(ok_meta), &expect2, &r, &err), PAPI_OK);
+    rows got = {0};
+    assert_int_equal(papi__sf_emit_rows(&r, r.data, -1, collect, &got, &err), PAPI_EPROTO);
+    json_t *short_row = json_loads("[[\"1\"]]", 0, NULL);
+    assert_int_equal(papi__sf_emit_rows(&r, short_row, -1, collect, &got, &err), PAPI_EPROTO);
+    json_decref(short_row);
+    papi__sf_result_free(&r);
+    /* no rows: partitionInfo empty, data may be absent */
+    static const char empty[] =
+        "{\"resultSetMetaData\":{\"numRows\":0,\"partitionInfo\":[],\"rowType\":[{\"name\":"
+        "\"C_CUSTOMER_SK\",\"type\":\"fixed\"},{\"name\":\"C_FIRST_NAME\",\"type\":\"text\"}]}}";
+    assert_int_equal(papi__sf_parse_result(empty, strlen(empty), &expect2, &r, &err), PAPI_OK);
+    assert_int_equal(json_array_size(r.data), 0);
+    papi__sf_result_free(&r);
+}
+
+static void test_partitions_status_errors(void **state)
+{
+    (void)state;
+    json_t *rows = NULL;
+    assert_int_equal(papi__sf_parse_partition("{\"data\":[[\"1\",\"a\"]]}", 20, &rows, NULL),
+                     PAPI_OK);
+    assert_int_equal(json_array_size(rows), 1);
+    json_decref(rows);
+    assert_int_equal(papi__sf_parse_partition("[[\"1\",\"a\"],[\"2\",null]]", 22, &rows, NULL),
+                     PAPI_OK);
+    assert_int_equal(json_array_size(rows), 2);
+    json_decref(rows);
+    assert_int_equal(papi__sf_parse_partition("{\"rows\":[]}", 11, &rows, NULL), PAPI_EPROTO);
+
+    char h[64], u[128];
+    const char *s = "{\"code\":\"333334\",\"statementHandle\":\"01b9-aa\","
+                    "\"statementStatusUrl\":\"/api/v2/statements/01b9-aa?requestId=1\"}";
+    assert_int_equal(papi__sf_parse_status(s, strlen(s), h, sizeof h, u, sizeof u, NULL), PAPI_OK);
+    assert_string_equal(h, "01b9-aa");
+    assert_string_equal(u, "/api/v2/statements/01b9-aa?requestId=1");
+    s = "{\"statementHandle\":\"01b9-aa\",\"statementStatusUrl\":\"http://evil/x\"}";
+    assert_int_equal(papi__sf_parse_status(s, strlen(s), h, sizeof h, u, sizeof u, NULL), PAPI_OK);
+    assert_string_equal(u, "/api/v2/statements/01b9-aa"); /* never leave the configured host */
+    s = "{\"statementHandle\":\"../../x\"}";
+    assert_int_equal(papi__sf_parse_status(s, strlen(s), h, sizeof h, u, sizeof u, NULL),
+                     PAPI_EPROTO);
+
+    papi__sf_error e;
+    s = "{\"code\":\"002003\",\"sqlState\":\"42S02\",\"message\":\"SQL compilation error:\\nObject "
+        "'X' does not exist\"}";
+    papi__sf_parse_error(s, strlen(s), &e);
+    assert_string_equal(e.code, "002003");
+    assert_string_equal(e.sql_state, "42S02");
+    assert_null(strchr(e.message, '\n'));
+    papi__sf_parse_error("<html>bad gateway</html>", 24, &e);
+    assert_string_equal(e.code, "");
+    papi__sf_parse_error("", 0, &e);
+    assert_string_equal(e.message, "");
+    papi__sf_parse_error("{\"code\":390505}", 15, &e);
+    assert_string_equal(e.code, "390505");
+}
+
+static void expect_cell(papi__sf_type t, int scale, papi_column_type target, const char *in,
+                        const char *want)
+{
+    papi__sf_column col = {t, scale, target};
+    papi__buf b;
+    papi__buf_init(&b);
+    papi_error err = {0};
+    papi_status st = papi__sf_decode_cell(&col, in, strlen(in), &b, &err);
+    if (want) {
+        assert_int_equal(st, PAPI_OK);
+        assert_string_equal(papi__buf_cstr(&b), want);
+    } else {
+        assert_int_equal(st, PAPI_EPROTO);
+    }
+    papi__buf_free(&b);
+}
+
+static void test_cells(void **state)
+{
+    (void)state;
+    expect_cell(PAPI__SF_DATE, 0, PAPI_COL_DATE, "18262", "2020-01-01");
+    expect_cell(PAPI__SF_DATE, 0, PAPI_COL_DATE, "17982", "2019-03-27");
+    expect_cell(PAPI__SF_DATE, 0, PAPI_COL_DATE, "0", "1970-01-01");
+    expect_cell(PAPI__SF_DATE, 0, PAPI_COL_DATE, "-1", "1969-12-31");
+    expect_cell(PAPI__SF_DATE, 0, PAPI_COL_DATE, "11016", "2000-02-29");
+    expect_cell(PAPI__SF_DATE, 0, PAPI_COL_DATE, "2932896", "9999-12-31");
+    expect_cell(PAPI__SF_DATE, 0, PAPI_COL_DATE, "x1", NULL);
+    expect_cell(PAPI__SF_TIME, 0, PAPI_COL_TIME, "82919.000000000", "23:01:59");
+    expect_cell(PAPI__SF_TIME, 3, PAPI_COL_TIME, "82919.123456789", "23:01:59.123");
+    expect_cell(PAPI__SF_TIME, 9, PAPI_COL_TIME, "0.5", "00:00:00.500000000");
+    expect_cell(PAPI__SF_TIME, 9, PAPI_COL_TIME, "86400.0", NULL);
+    expect_cell(PAPI__SF_TIMESTAMP_NTZ, 9, PAPI_COL_TIMESTAMP, "1611871777.123456789",
+                "2021-01-28T22:09:37.123456789");
+    expect_cell(PAPI__SF_TIMESTAMP_NTZ, -1, PAPI_COL_TIMESTAMP, "1611871777123456789",
+                "2021-01-28T22:09:37.123456789"); /* older nanosecond form */
+    expect_cell(PAPI__SF_TIMESTAMP_NTZ, 0, PAPI_COL_TIMESTAMP, "-1.500000000",
+                "1969-12-31T23:59:58");
+    expect_cell(PAPI__SF_TIMESTAMP_NTZ, 3, PAPI_COL_TIMESTAMP, "-1.500000000",
+                "1969-12-31T23:59:58.500");
+    expect_cell(PAPI__SF_TIMESTAMP_LTZ, 0, PAPI_COL_TIMESTAMP, "0.000000000",
+                "1970-01-01T00:00:00Z");
+    expect_cell(PAPI__SF_TIMESTAMP_TZ, 0, PAPI_COL_TIMESTAMP, "1616173619.000000000 1500",
+                "2021-03-19T18:06:59+01:00");
+    expect_cell(PAPI__SF_TIMESTAMP_TZ, 0, PAPI_COL_TIMESTAMP, "1616173619.000000000 1080",
+                "2021-03-19T11:06:59-06:00");
+    expect_cell(PAPI__SF_TIMESTAMP_TZ, 0, PAPI_COL_TIMESTAMP, "1616173619.000000000", NULL);
+    expect_cell(PAPI__SF_TIMESTAMP_TZ, 0, PAPI_COL_TIMESTAMP, "1616173619.0 99999", NULL);
+    expect_cell(PAPI__SF_BINARY, 0, PAPI_COL_BINARY, "DEADbeef", "DEADbeef");
+    expect_cell(PAPI__SF_BINARY, 0, PAPI_COL_BINARY, "DEADBEEG", NULL);
+    expect_cell(PAPI__SF_VARIANT, 0, PAPI_COL_VARIANT, "{\n  \"k\": [\n    1,\n    2\n  ]\n}",
+                "{\"k\":[1,2]}");
+    expect_cell(PAPI__SF_VARIANT, 0, PAPI_COL_VARIANT, "\"s\"", "\"s\"");
+    expect_cell(PAPI__SF_VARIANT, 0, PAPI_COL_VARIANT, "123456789012345678901234567890",
+                "123456789012345678901234567890");
+    expect_cell(PAPI__SF_FIXED, 0, PAPI_COL_NUMBER, "-3", "-3");
+    expect_cell(PAPI__SF_FIXED, 2, PAPI_COL_DECIMAL, "12.50", "12.50");
+    expect_cell(PAPI__SF_TEXT, -1, PAPI_COL_TEXT, "Peña", "Peña");
+    expect_cell(PAPI__SF_BOOLEAN, -1, PAPI_COL_BOOLEAN, "true", "true");
+    assert_true(papi__sf_handle_ok("01b9c6e2-0002-8a1f-0000-4a2d0013f00e"));
+    assert_false(papi__sf_handle_ok("a/b"));
+    assert_false(papi__sf_handle_ok(""));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_statement_body),
+        cmocka_unit_test(test_parse_result),
+        cmocka_unit_test(test_column_mismatch),
+        cmocka_unit_test(test_truncated_and_malformed),
+        cmocka_unit_test(test_partitions_status_errors),
+        cmocka_unit_test(test_cells),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
