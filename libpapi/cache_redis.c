@@ -278,11 +278,14 @@ static int64_t jittered_locked(redis_cache *rc, int64_t ms)
     return ms + (int64_t)(rc->rng % (uint64_t)(ms / 4 + 1));
 }
 
-/* Records a failure; returns true when it starts an outage (the caller logs it, unlocked). */
-static bool mark_down_locked(redis_cache *rc)
+/* Records a failure; returns true when it starts an outage (the caller logs it, unlocked).
+ * Only a failed probe grows the backoff: stragglers of the outage's first moments do not. */
+static bool mark_down_locked(redis_cache *rc, bool probe)
 {
     int64_t now = papi_now_ms();
     bool started = !rc->down;
+    if (!started && !probe)
+        return false;
     if (started) {
         rc->down = true;
         rc->down_since_ms = now;
@@ -324,7 +327,7 @@ static redis_conn *acquire(redis_cache *rc)
             pthread_mutex_lock(&rc->mu);
             rc->probing = false;
             if (!c) {
-                mark_down_locked(rc);
+                mark_down_locked(rc, true);
                 break;
             }
             redis_conn *conn = malloc(sizeof *conn);
@@ -363,7 +366,7 @@ static redis_conn *acquire(redis_cache *rc)
                 redisFree(c);
             pthread_mutex_lock(&rc->mu);
             rc->nopen--;
-            bool started = mark_down_locked(rc);
+            bool started = mark_down_locked(rc, false);
             pthread_mutex_unlock(&rc->mu);
             if (started)
                 log_outage(rc, c ? "out of memory" : why);
@@ -400,7 +403,7 @@ static void release(redis_cache *rc, redis_conn *conn, const char *failure)
     } else {
         rc->nopen--;
         if (failure && conn->gen == rc->gen)
-            started = mark_down_locked(rc);
+            started = mark_down_locked(rc, false);
         pthread_cond_signal(&rc->cv);
     }
     pthread_mutex_unlock(&rc->mu);
