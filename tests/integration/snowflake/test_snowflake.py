@@ -1,0 +1,431 @@
+#!/usr/bin/python3
+"""The snowflake transport against the strict SQL API emulator: every auth path, retries with the
+same requestId, 202 polling and cancel, partitions, errors, bind variables and connection reuse.
+Each fault test asserts from the emulator's counters that its fault was injected.
+
+Needs PAPI (the papi binary), SF_DRIVER (sf_driver) and SF_EMULATOR (sqlapi_emulator.py)."""
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+import jwt as pyjwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+PAPI = os.environ["PAPI"]
+DRIVER = os.environ["SF_DRIVER"]
+EMULATOR = os.environ["SF_EMULATOR"]
+PAT = "pat-secret-0123456789"
+POOL = 4
+
+
+class Env:
+    """Key files, the demo database and one emulator process for the whole run."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="papi-sf-")
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.pub = os.path.join(self.dir, "key.pub")
+        self.p8 = os.path.join(self.dir, "key.p8")
+        self.enc = os.path.join(self.dir, "key_enc.p8")
+        pub = key.public_key()
+        with open(self.pub, "wb") as f:
+            f.write(pub.public_bytes(serialization.Encoding.PEM,
+                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+        with open(self.p8, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        with open(self.enc, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.BestAvailableEncryption(b"open sesame")))
+        der = pub.public_bytes(serialization.Encoding.DER,
+                               serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode()
+        self.db = os.path.join(self.dir, "demo.db")
+        subprocess.run([PAPI, "demo-db", self.db, "--rows", "2000"], check=True,
+                       stdout=subprocess.DEVNULL, timeout=60)
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", EMULATOR, "--db", self.db, "--public-key", self.pub,
+             "--account", "MYORG-MYACCOUNT", "--user", "SVC_PAPI", "--pat", PAT,
+             "--database", "API", "--role", "DATA_API_ROLE",
+             "--max-seconds", "280"], stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.close()
+            raise RuntimeError("emulator did not start: %r" % line)
+        self.port = int(line.split()[1])
+        self.base = "http://127.0.0.1:%d" % self.port
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+ENV = None
+
+
+def setUpModule():
+    global ENV
+    ENV = Env()
+
+
+def tearDownModule():
+    if ENV:
+        ENV.close()
+
+
+class SnowflakeTest(unittest.TestCase):
+    maxDiff = None
+
+    def setUp(self):
+        self.post("/_emulator/reset", {})
+        self.post("/_emulator/config", {"oauth_tokens": [], "pats": [PAT],
+                                        "rows_per_partition": 0})
+
+    # ------------------------------------------------------------ helpers
+    def post(self, path, body):
+        req = urllib.request.Request(ENV.base + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def counters(self):
+        with urllib.request.urlopen(ENV.base + "/_emulator/counters", timeout=10) as r:
+            return json.loads(r.read())
+
+    def faults(self, **f):
+        self.post("/_emulator/faults", {k.lstrip("_"): v for k, v in f.items()})
+
+    def env(self, auth="key", **extra):
+        e = {k: v for k, v in os.environ.items()
+             if not k.startswith("SNOWFLAKE_") and not k.startswith("PAPI_")}
+        e.update({"SNOWFLAKE_ACCOUNT": "myorg-myaccount", "SNOWFLAKE_USER": "svc_papi",
+                  "SNOWFLAKE_HOST": "127.0.0.1", "SNOWFLAKE_PORT": str(ENV.port),
+                  "SNOWFLAKE_PROTOCOL": "http", "PAPI_SOURCE": "snowflake",
+                  "PAPI_CACHE": "none", "PAPI_POOL_SIZE": str(POOL)})
+        if auth == "key":
+            e["SNOWFLAKE_PRIVATE_KEY_FILE"] = ENV.p8
+        e.update(extra)
+        return e
+
+    def papi(self, *args, timeout=60, **env):
+        return subprocess.run([PAPI] + list(args), env=self.env(**env), capture_output=True,
+                              text=True, timeout=timeout)
+
+    def driver(self, *args, timeout=120, **env):
+        p = subprocess.run([DRIVER] + list(args), env=self.env(**env), capture_output=True,
+                           text=True, timeout=timeout)
+        self.assertGreaterEqual(p.returncode, 0, "driver crashed: %s" % p.stderr)
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+    def lookup(self, ids, **env):
+        p = self.papi("lookup", ids, **env)
+        self.assertGreaterEqual(p.returncode, 0, "papi crashed: %s" % p.stderr)
+        return p
+
+    def assert_rows(self, p, ids):
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows = json.loads(p.stdout)
+        self.assertEqual([r["C_CUSTOMER_SK"] for r in rows], ids)
+        return rows
+
+    # ------------------------------------------------------------ authentication
+    def test_keypair_jwt_plain_key(self):
+        rows = self.assert_rows(self.lookup("1885,2,3,99999"), [1885, 2, 3])
+        self.assertEqual(len(rows[0]), 18)
+        c = self.counters()
+        self.assertEqual(c["jwt_ok"], 1)
+        self.assertEqual(c["auth_failures"], 0)
+        self.assertEqual(c["executions"], 1)
+        # ids travel as bind variables: 4 ids padded to the bucket of 4, none in the text
+        self.assertEqual(c["bindings"], 1)
+        self.assertEqual(c["bound_values"], 4)
+        self.assertEqual(c["literal_rejects"], 0)
+        self.assertGreaterEqual(c["gzip_accepted"], 1)
+
+    def test_keypair_jwt_encrypted_key(self):
+        p = self.lookup("7", SNOWFLAKE_PRIVATE_KEY_FILE=ENV.enc,
+                        SNOWFLAKE_PRIVATE_KEY_FILE_PWD="open sesame")
+        self.assert_rows(p, [7])
+        self.assertEqual(self.counters()["jwt_ok"], 1)
+        bad = self.lookup("7", SNOWFLAKE_PRIVATE_KEY_FILE=ENV.enc,
+                          SNOWFLAKE_PRIVATE_KEY_FILE_PWD="wrong")
+        self.assertEqual(bad.returncode, 3, bad.stderr)  # configuration error, nothing sent
+        self.assertNotIn("wrong", bad.stderr.replace("wrong or missing", ""))
+        self.assertEqual(self.counters()["requests"], 1)
+
+    def test_wrong_account_is_rejected_by_the_emulator(self):
+        # proves the emulator's iss check can fail: the region must not be in the JWT, but a
+        # different account name must be refused
+        p = self.lookup("7", SNOWFLAKE_ACCOUNT="otherorg-acct")
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("390144", p.stderr)
+        ok = self.lookup("7", SNOWFLAKE_ACCOUNT="myorg-myaccount.us-east-1.privatelink")
+        self.assert_rows(ok, [7])
+
+    def test_jwt_verified_by_pyjwt(self):
+        p = self.papi("jwt")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        token = p.stdout.strip()
+        self.assertEqual(pyjwt.get_unverified_header(token), {"alg": "RS256", "typ": "JWT"})
+        with open(ENV.pub) as f:
+            claims = pyjwt.decode(token, f.read(), algorithms=["RS256"])
+        self.assertEqual(claims["iss"], "MYORG-MYACCOUNT.SVC_PAPI." + ENV.fingerprint)
+        self.assertEqual(claims["sub"], "MYORG-MYACCOUNT.SVC_PAPI")
+        self.assertEqual(claims["exp"] - claims["iat"], 59 * 60)
+        self.assertLessEqual(claims["iat"], time.time() + 1)
+
+    def test_fingerprint_command(self):
+        p = self.papi("fingerprint")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), ENV.fingerprint)
+
+    def test_pat(self):
+        p = self.lookup("42", auth="none", SNOWFLAKE_TOKEN=PAT)
+        self.assert_rows(p, [42])
+        self.assertEqual(self.counters()["pat_ok"], 1)
+        bad = self.lookup("42", auth="none", SNOWFLAKE_TOKEN="not-the-pat")
+        self.assertEqual(bad.returncode, 4, bad.stderr)
+        self.assertIn("HTTP 401", bad.stderr)
+        self.assertNotIn("not-the-pat", bad.stderr)  # never echo a credential
+
+    def test_oauth_token_file_reread_on_change(self):
+        path = os.path.join(ENV.dir, "token")
+        with open(path, "w") as f:
+            f.write("oauth-first\n")
+        self.post("/_emulator/config", {"oauth_tokens": ["oauth-first"]})
+        p = subprocess.Popen([DRIVER, "--lookups", "6", "--wait-after", "3"],
+                             env=self.env(auth="none", SNOWFLAKE_TOKEN_FILE=path),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "WAITING")
+            # SPCS rotates the file; the old token stops working at once
+            with open(path + ".new", "w") as f:
+                f.write("oauth-second-rotated\n")
+            os.replace(path + ".new", path)
+            self.post("/_emulator/config", {"oauth_tokens": ["oauth-second-rotated"]})
+            out, _ = p.communicate("go\n", timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        r = json.loads(out.strip().splitlines()[-1])
+        self.assertEqual((r["ok"], r["failed"]), (6, 0), r)
+        self.assertEqual(r["token_renewals"], 2)
+        c = self.counters()
+        self.assertEqual(c["oauth_ok"], 6)
+        self.assertEqual(c["auth_failures"], 0)  # picked up by mtime, not by a 401
+
+    def test_expired_token_renews_once(self):
+        self.faults(expired_token=1)
+        r = self.driver("--lookups", "1")
+        self.assertEqual(r["status"], "OK", r)
+        self.assertEqual(r["token_renewals"], 2)  # minted at open, re-minted after the 401
+        c = self.counters()
+        self.assertEqual(c["faults_injected"], 1)
+        self.assertEqual(c["auth_failures"], 1)
+        self.assertEqual(c["executions"], 1)
+        # a second 401 is configuration, not expiry: fail with EAUTH and the code
+        self.faults(expired_token=2)
+        r = self.driver("--lookups", "1")
+        self.assertEqual(r["status"], "EAUTH", r)
+        self.assertEqual(r["http_status"], 401)
+        self.assertEqual(r["source_code"], "390144")
+
+    def test_oauth_token_file_401_rereads(self):
+        path = os.path.join(ENV.dir, "token401")
+        with open(path, "w") as f:
+            f.write("oauth-A")
+        self.post("/_emulator/config", {"oauth_tokens": ["oauth-A"]})
+        self.faults(expired_token=1)
+        r = self.driver("--lookups", "2", auth="none", SNOWFLAKE_TOKEN_FILE=path)
+        self.assertEqual((r["ok"], r["failed"]), (2, 0), r)
+        self.assertEqual(r["token_renewals"], 2)
+        self.assertEqual(self.counters()["faults_injected"], 1)
+
+    def test_token_exchange_for_ingress(self):
+        p = self.papi("token", "--endpoint", "https://abcd-myorg-myaccount.snowflakecomputing.app",
+                      "--role", "DATA_API_ROLE")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        token = p.stdout.strip()
+        self.assertTrue(token.startswith("ingress-"), token)
+        self.assertEqual(self.counters()["oauth_exchanges"], 1)
+        ok = self.lookup("5", auth="none", SNOWFLAKE_TOKEN=token, SNOWFLAKE_AUTHENTICATOR="OAUTH")
+        self.assert_rows(ok, [5])
+
+    # ------------------------------------------------------------ retries
+    def records(self):
+        return [(r["requestId"], r["retry"], r["status"]) for r in self.counters()["records"]]
+
+    def test_429_retry_after_same_request_id(self):
+        self.faults(_429=2, retry_after=1)
+        t0 = time.monotonic()
+        self.assert_rows(self.lookup("10"), [10])
+        self.assertGreaterEqual(time.monotonic() - t0, 2.0)  # Retry-After: 1, twice
+        rec = self.records()
+        self.assertEqual(len(rec), 3)
+        self.assertEqual(len({r[0] for r in rec}), 1)  # one requestId for all attempts
+        self.assertEqual([r[1] for r in rec], [False, True, True])
+        self.assertEqual([r[2] for r in rec], [429, 429, 200])
+        c = self.counters()
+        self.assertEqual(c["faults_injected"], 2)
+        self.assertEqual(c["executions"], 1)
+        self.assertEqual(c["rid_reuse_without_retry"], 0)
+
+    def test_503_then_success(self):
+        self.faults(_503=1)
+        self.assert_rows(self.lookup("11"), [11])
+        rec = self.records()
+        self.assertEqual([(r[1], r[2]) for r in rec], [(False, 503), (True, 200)])
+        self.assertEqual(rec[0][0], rec[1][0])
+
+    def test_lost_answer_is_not_executed_twice(self):
+        self.faults(_500_after_exec=1)
+        self.assert_rows(self.lookup("12"), [12])
+        c = self.counters()
+        self.assertEqual(c["faults_injected"], 1)
+        self.assertEqual(c["statements"], 2)
+        self.assertEqual(c["executions"], 1)   # the retry=true resubmission was deduplicated
+        self.assertEqual(c["deduplicated"], 1)
+
+    def test_429_exhausted_is_unavailable(self):
+        self.faults(_429=10, retry_after=1)
+        r = self.driver("--max-attempts", "2")
+        self.assertEqual(r["status"], "EUNAVAIL", r)
+        self.assertEqual(r["http_status"], 429)
+        self.assertEqual(r["retry_after_s"], 1)
+        self.assertEqual(r["source_code"], "390505")
+        self.assertEqual(len(self.records()), 2)
+
+    def test_hang_times_out(self):
+        self.faults(hang=1, hang_ms=8000)
+        t0 = time.monotonic()
+        p = self.lookup("13", PAPI_TIMEOUT_MS="800")
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("deadline", p.stderr)
+        self.assertEqual(self.counters()["faults_injected"], 1)
+
+    def test_truncated_json_is_a_clear_error(self):
+        self.faults(truncated=1)
+        p = self.lookup("14", PAPI_MAX_ATTEMPTS="1")
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("malformed result", p.stderr)
+        self.assertEqual(self.counters()["faults_injected"], 1)
+
+    # ------------------------------------------------------------ results
+    def test_202_is_polled(self):
+        self.faults(_async=1, async_ms=400)
+        self.assert_rows(self.lookup("15,16"), [15, 16])
+        c = self.counters()
+        self.assertEqual(c["faults_injected"], 1)
+        self.assertGreaterEqual(c["polls"], 2)
+        self.assertEqual(c["cancels"], 0)
+
+    def test_202_past_the_deadline_is_cancelled(self):
+        self.faults(_async=1, async_ms=60000)
+        r = self.driver("--timeout-ms", "1200")
+        self.assertEqual(r["status"], "ETIMEDOUT", r)
+        c = self.counters()
+        self.assertEqual(c["cancels"], 1)
+        self.assertGreaterEqual(c["polls"], 1)
+
+    def test_partitions_are_fetched_and_counted(self):
+        self.post("/_emulator/config", {"rows_per_partition": 2})
+        ids = [21, 22, 23, 24, 25, 26, 27]
+        self.assert_rows(self.lookup(",".join(map(str, ids))), ids)
+        self.assertEqual(self.counters()["partitions_served"], 3)  # 4 partitions, first inline
+        self.faults(bare_partitions=True)
+        self.assert_rows(self.lookup(",".join(map(str, ids))), ids)
+
+    def test_column_mismatch(self):
+        self.faults(rename_column=[2, "C_SOMETHING_ELSE"])
+        p = self.lookup("17")
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("column 3 is C_SOMETHING_ELSE", p.stderr)
+        self.assertIn("dataset expects C_CURRENT_CDEMO_SK", p.stderr)
+
+    def test_422_carries_snowflake_code(self):
+        self.faults(sql_error=1)
+        r = self.driver()
+        self.assertEqual(r["status"], "ESOURCE", r)
+        self.assertEqual(r["http_status"], 422)
+        self.assertEqual(r["source_code"], "002003")
+        self.assertEqual(r["sql_state"], "42S02")
+        self.assertIn("does not exist", r["message"])
+        self.assertEqual(len(self.records()), 1)  # not retried
+
+    def test_context_is_passed_as_given(self):
+        # the emulator is strict about case: lowercase names do not exist (snowflake-sql-api 4.2)
+        r = self.driver(SNOWFLAKE_DATABASE="API", SNOWFLAKE_ROLE="DATA_API_ROLE")
+        self.assertEqual(r["status"], "OK", r)
+        r = self.driver(SNOWFLAKE_DATABASE="api", SNOWFLAKE_ROLE="DATA_API_ROLE")
+        self.assertEqual((r["status"], r["source_code"]), ("ESOURCE", "002003"), r)
+
+    def test_ping(self):
+        r = self.driver("--ping")
+        self.assertEqual(r["status"], "OK", r)
+        self.assertEqual(self.counters()["executions"], 1)
+
+    # ------------------------------------------------------------ connections
+    def test_connections_are_reused(self):
+        before = self.counters()["connections"]
+        r = self.driver("--lookups", "50", "--ids", "1,2,3")
+        self.assertEqual((r["ok"], r["source_calls"]), (50, 50), r)
+        opened = self.counters()["connections"] - before - 1  # minus our counters request
+        self.assertLessEqual(opened, POOL)
+        before = self.counters()["connections"]
+        r = self.driver("--lookups", "200", "--threads", "8", "--ids", "4,5")
+        self.assertEqual(r["ok"], 200, r)
+        opened = self.counters()["connections"] - before - 1
+        self.assertLessEqual(opened, POOL)
+
+    # ------------------------------------------------------------ the emulator is strict
+    def raw_statement(self, body, headers):
+        h = {"Authorization": "Bearer " + PAT,
+             "X-Snowflake-Authorization-Token-Type": "PROGRAMMATIC_ACCESS_TOKEN",
+             "Content-Type": "application/json", "Accept": "application/json",
+             "User-Agent": "test/1"}
+        h.update(headers)
+        h = {k: v for k, v in h.items() if v is not None}
+        req = urllib.request.Request(ENV.base + "/api/v2/statements?requestId=x",
+                                     data=json.dumps(body).encode(), headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def test_emulator_rejects_what_snowflake_rejects(self):
+        sql = "SELECT C_CUSTOMER_SK FROM API.DATA.HYBRID_CUSTOMER WHERE C_CUSTOMER_SK IN (1885)"
+        status, _ = self.raw_statement({"statement": sql}, {})
+        self.assertEqual(status, 422)
+        self.assertEqual(self.counters()["literal_rejects"], 1)
+        ok = {"statement": sql.replace("(1885)", "(?)"),
+              "bindings": {"1": {"type": "FIXED", "value": "1885"}}}
+        self.assertEqual(self.raw_statement(ok, {})[0], 200)
+        status, body = self.raw_statement(ok, {"User-Agent": ""})
+        self.assertEqual(status, 400)
+        self.assertIn(b"391903", body)
+        status, _ = self.raw_statement(ok, {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 415)
+        num = {"statement": ok["statement"], "bindings": {"1": {"type": "FIXED", "value": 1885}}}
+        self.assertEqual(self.raw_statement(num, {})[0], 400)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
