@@ -59,6 +59,22 @@ class StatsStruct(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32)] + [(f, ctypes.c_uint64) for f in STATS_FIELDS]
 
 
+class CallState:
+    """One thread's reusable papi_error and out-parameters for lookup calls."""
+
+    __slots__ = ("err", "res", "size", "perr", "pres", "psize", "busy")
+
+    def __init__(self):
+        self.err = ErrorStruct()
+        self.res = ctypes.c_void_p()
+        self.size = ctypes.c_size_t()
+        # Prebuilt pointers: ctypes converts them faster than byref() made on every call.
+        self.perr = ctypes.pointer(self.err)
+        self.pres = ctypes.pointer(self.res)
+        self.psize = ctypes.pointer(self.size)
+        self.busy = False
+
+
 LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
 
 _vp = ctypes.c_void_p
@@ -147,6 +163,12 @@ def _declare(lib):
         fn = getattr(lib, name)
         fn.restype = restype
         fn.argtypes = argtypes
+    # papi_result_json once more as returning char *: the answer is NUL-terminated, and ctypes
+    # turns a char * into bytes faster than string_at(void *, len).
+    cstr = lib._FuncPtr(("papi_result_json", lib))
+    cstr.restype = ctypes.c_char_p
+    cstr.argtypes = [_vp, _psize]
+    lib.papi_result_json_cstr = cstr
     return lib
 
 

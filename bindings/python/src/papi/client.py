@@ -121,7 +121,9 @@ class Client:
         self._handle = None
         self._closed = False
         self._busy = 0
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._tls = threading.local()
         self._log_cb = None
 
         opts = {"source": source, "cache": cache, "cache_ttl": cache_ttl, "max_ids": max_ids,
@@ -178,27 +180,29 @@ class Client:
     # ---------------------------------------------------------------- lifetime
 
     def _enter(self):
-        with self._cond:
+        # A plain Lock, not a Condition: its Python-level __enter__ costs as much as a lookup.
+        with self._lock:
             if self._closed:
                 raise ClientClosed(name="CLOSED", detail="the client is closed")
             self._busy += 1
         return self._handle
 
     def _leave(self):
-        with self._cond:
+        with self._lock:
             self._busy -= 1
-            if self._busy == 0 and self._closed:
-                self._cond.notify_all()
+            if self._closed and self._busy == 0:
+                self._idle.set()
 
     def close(self):
         """Destroys the C client once running calls have returned. Idempotent."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
-            while self._busy:
-                self._cond.wait()
-            handle, self._handle = self._handle, None
+            if self._busy == 0:
+                self._idle.set()
+        self._idle.wait()
+        handle, self._handle = self._handle, None
         if handle:
             self._lib.papi_client_destroy(handle)
 
@@ -221,44 +225,60 @@ class Client:
 
     # ---------------------------------------------------------------- lookups
 
-    def _call(self, fn, *args):
-        """Runs one lookup-style C call; returns the ctypes result handle (caller frees it)."""
-        lib = self._lib
-        err = _lib.ErrorStruct()  # per call: never shared between threads
-        res = ctypes.c_void_p()
-        handle = self._enter()
-        try:
-            st = fn(handle, *args, ctypes.byref(res), ctypes.byref(err))
-        finally:
-            self._leave()
-        if st != 0:
-            _raise(lib, st, err)
-        return res
+    def _state(self):
+        """This thread's papi_error and out-pointers: never shared between threads, reused
+        across calls (allocating them costs about as much as a cache hit). A call made while
+        another is running on the same thread (from a log callback) gets its own."""
+        cs = getattr(self._tls, "state", None)
+        if cs is None:
+            cs = self._tls.state = _lib.CallState()
+        elif cs.busy:
+            cs = _lib.CallState()
+        return cs
 
-    def _json(self, res):
+    def _call(self, fn, args, want_result=False):
+        """Runs one lookup-style C call: the answer's JSON as bytes (or a Result)."""
         lib = self._lib
+        cs = self._state()
+        cs.busy = True
         try:
-            n = ctypes.c_size_t()
-            p = lib.papi_result_json(res, ctypes.byref(n))
-            return ctypes.string_at(p, n.value)
+            handle = self._enter()
+            try:
+                rc = fn(handle, *args, cs.pres, cs.perr)
+            finally:
+                self._leave()
+            if rc != 0:
+                _raise(lib, rc, cs.err)
+            res = cs.res.value
+            try:
+                if want_result:
+                    return self._result(res, cs)
+                # The answer is NUL-terminated: c_char_p reads it in one step. Should it ever
+                # hold a NUL, the length tells and exactly that many bytes are read instead.
+                out = lib.papi_result_json_cstr(res, cs.psize)
+                if len(out) != cs.size.value:
+                    out = ctypes.string_at(lib.papi_result_json(res, None), cs.size.value)
+                return out
+            finally:
+                lib.papi_result_free(res)
         finally:
-            lib.papi_result_free(res)
+            cs.busy = False
 
-    def _result(self, res):
+    def _result(self, res, cs):
         lib = self._lib
-        try:
-            n = ctypes.c_size_t()
-            rows = []
-            for i in range(lib.papi_result_count(res)):
-                p = lib.papi_result_row_json(res, i, ctypes.byref(n))
-                rows.append(ctypes.string_at(p, n.value))
-            p = lib.papi_result_json(res, ctypes.byref(n))
-            whole = ctypes.string_at(p, n.value)
-            return Result(rows, whole, _OUTCOMES.get(lib.papi_result_outcome(res), "MISS"))
-        finally:
-            lib.papi_result_free(res)
+        rows = []
+        for i in range(lib.papi_result_count(res)):
+            p = lib.papi_result_row_json(res, i, cs.psize)
+            rows.append(ctypes.string_at(p, cs.size.value))
+        p = lib.papi_result_json(res, cs.psize)
+        whole = ctypes.string_at(p, cs.size.value)
+        return Result(rows, whole, _OUTCOMES.get(lib.papi_result_outcome(res), "MISS"))
 
     def _customers(self, ids):
+        """(function, args) for papi_lookup_customers."""
+        if type(ids) is list and len(ids) == 1 and type(ids[0]) is int \
+                and 0 <= ids[0] <= _INT64_MAX:  # the common case, checked cheaply
+            return self._lib.papi_lookup_customers, (ctypes.byref(ctypes.c_int64(ids[0])), 1)
         if isinstance(ids, int):
             ids = (ids,)
         ids = list(ids)
@@ -269,13 +289,14 @@ class Client:
                 raise InvalidInput(status=1, name="EINVAL",
                                    detail="id #%d (%d) does not fit in 64 bits" % (i + 1, v))
         arr = (ctypes.c_int64 * len(ids))(*ids)
-        return self._call(self._lib.papi_lookup_customers, arr, len(ids))
+        return self._lib.papi_lookup_customers, (arr, len(ids))
 
     def _ids(self, dataset, ids):
+        """(function, args) for papi_lookup or papi_lookup_list."""
         ds = dataset.encode() if isinstance(dataset, str) else bytes(dataset)
         if isinstance(ids, (str, bytes)):
             raw = ids.encode() if isinstance(ids, str) else ids
-            return self._call(self._lib.papi_lookup_list, ds, raw, len(raw))
+            return self._lib.papi_lookup_list, (ds, raw, len(raw))
         if isinstance(ids, int):
             ids = (ids,)
         enc = []
@@ -296,29 +317,29 @@ class Client:
                                    detail="id #%d contains a NUL byte" % (i + 1))
             enc.append(b)
         arr = (ctypes.c_char_p * len(enc))(*enc)
-        return self._call(self._lib.papi_lookup, ds, arr, len(enc))
+        return self._lib.papi_lookup, (ds, arr, len(enc))
 
     def lookup_customers(self, ids):
         """Customers of the built-in `customer` dataset by C_CUSTOMER_SK: a list of dicts in the
         order asked; ids that do not exist are left out. ``ids``: ints (or one int)."""
-        return json.loads(self._json(self._customers(ids)))
+        return json.loads(self._call(*self._customers(ids)))
 
     def lookup(self, dataset, ids):
         """Rows of ``dataset`` by key: a list of dicts. ``ids``: a list of str/int/bytes, or one
         comma-separated string as URLs carry it ("1,2,3")."""
-        return json.loads(self._json(self._ids(dataset, ids)))
+        return json.loads(self._call(*self._ids(dataset, ids)))
 
     def lookup_raw(self, dataset, ids):
         """Like lookup(), but the JSON array as bytes, for callers that forward it."""
-        return self._json(self._ids(dataset, ids))
+        return self._call(*self._ids(dataset, ids))
 
     def lookup_customers_raw(self, ids):
         """Like lookup_customers(), but the JSON array as bytes."""
-        return self._json(self._customers(ids))
+        return self._call(*self._customers(ids))
 
     def lookup_result(self, dataset, ids):
         """Like lookup_raw(), but a papi.Result: each row's bytes and the cache outcome."""
-        return self._result(self._ids(dataset, ids))
+        return self._call(*self._ids(dataset, ids), want_result=True)
 
     # ---------------------------------------------------------------- the rest
 
