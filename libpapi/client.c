@@ -162,9 +162,11 @@ papi_status papi_client_create(const papi_config *cfg, papi_client **out, papi_e
     *out = NULL;
     if (!cfg)
         return papi_error_set(err, PAPI_EINVAL, "configuration is required");
-    papi_client *c = calloc(1, sizeof *c);
+    /* over-aligned (counter stripes on their own cache lines): sizeof is a multiple of 64 */
+    papi_client *c = aligned_alloc(_Alignof(papi_client), sizeof *c);
     if (!c)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    memset(c, 0, sizeof *c);
     c->host = (papi_host){.ctx = c, .log = host_log, .count = host_count};
     c->cfg = papi__config_copy(cfg);
     c->coalescer = papi__coalesce_create();
@@ -236,26 +238,29 @@ const char *papi_client_dataset_name(const papi_client *client, size_t index)
     return papi_dataset_name(papi__datasets_at(client->datasets, index));
 }
 
-#define LOAD(field) atomic_load_explicit(&client->stats.field, memory_order_relaxed)
-
 papi_status papi_client_stats(const papi_client *client, papi_stats *out)
 {
     if (!client || !out || out->struct_size < sizeof(uint32_t))
         return PAPI_EINVAL;
+    uint64_t v[PAPI__C_COUNT] = {0};
+    for (size_t s = 0; s < PAPI__STRIPES; s++)
+        for (size_t i = 0; i < PAPI__C_COUNT; i++)
+            v[i] += atomic_load_explicit(&client->stripes[s].v[i], memory_order_relaxed);
     papi_stats s = {
         .struct_size = out->struct_size,
-        .lookups = LOAD(lookups),
-        .cache_hits = LOAD(cache_hits),
-        .cache_negative_hits = LOAD(cache_negative_hits),
-        .cache_misses = LOAD(cache_misses),
-        .cache_errors = LOAD(cache_errors),
-        .coalesced_waits = LOAD(coalesced_waits),
-        .source_calls = LOAD(source_calls),
-        .source_errors = LOAD(source_errors),
-        .source_latency_us = LOAD(source_latency_us),
-        .stale_served = LOAD(stale_served),
-        .token_renewals = LOAD(token_renewals),
-        .fetches_in_flight = LOAD(fetches_in_flight),
+        .lookups = v[PAPI__C_lookups],
+        .cache_hits = v[PAPI__C_cache_hits],
+        .cache_negative_hits = v[PAPI__C_cache_negative_hits],
+        .cache_misses = v[PAPI__C_cache_misses],
+        .cache_errors = v[PAPI__C_cache_errors],
+        .coalesced_waits = v[PAPI__C_coalesced_waits],
+        .source_calls = v[PAPI__C_source_calls],
+        .source_errors = v[PAPI__C_source_errors],
+        .source_latency_us = v[PAPI__C_source_latency_us],
+        .stale_served = v[PAPI__C_stale_served],
+        .token_renewals = v[PAPI__C_token_renewals],
+        /* decrements were added as wrapped negatives: the sum is the gauge */
+        .fetches_in_flight = v[PAPI__C_fetches_in_flight],
     };
     /* an older caller's struct is shorter: fill what it has */
     size_t n = out->struct_size < sizeof s ? out->struct_size : sizeof s;

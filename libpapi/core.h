@@ -33,6 +33,26 @@ typedef struct papi__tier {
     char *spec; /* for log lines, redacted of passwords */
 } papi__tier;
 
+enum {
+    PAPI__C_lookups,
+    PAPI__C_cache_hits,
+    PAPI__C_cache_negative_hits,
+    PAPI__C_cache_misses,
+    PAPI__C_cache_errors,
+    PAPI__C_coalesced_waits,
+    PAPI__C_source_calls,
+    PAPI__C_source_errors,
+    PAPI__C_source_latency_us,
+    PAPI__C_stale_served,
+    PAPI__C_token_renewals,
+    PAPI__C_fetches_in_flight,
+    PAPI__C_COUNT
+};
+#define PAPI__STRIPES 16
+typedef struct papi__stripe {
+    _Alignas(64) atomic_uint_fast64_t v[PAPI__C_COUNT];
+} papi__stripe;
+
 struct papi_client {
     papi_config *cfg;
     papi__datasets *datasets;
@@ -48,16 +68,22 @@ struct papi_client {
     papi_cache_ttl ttl;
     int64_t timeout_ms;
     size_t max_ids;
-    struct {
-        atomic_uint_fast64_t lookups, cache_hits, cache_negative_hits, cache_misses,
-            cache_errors, coalesced_waits, source_calls, source_errors, source_latency_us,
-            stale_served, token_renewals, fetches_in_flight;
-    } stats;
+    /* counters striped by thread stack so that threads counting hits do not bounce one
+     * cache line between cores; papi_client_stats() sums the stripes */
+    papi__stripe stripes[PAPI__STRIPES];
 };
 
-#define PAPI__COUNT(client, field, delta)                                                     \
-    atomic_fetch_add_explicit(&(client)->stats.field, (uint_fast64_t)(delta),                 \
-                              memory_order_relaxed)
+static inline void papi__count(papi_client *c, int counter, uint64_t delta)
+{
+    if (!delta)
+        return;
+    char probe; /* thread stacks lie megabytes apart: its address picks a stripe */
+    uint64_t a = (uint64_t)(uintptr_t)&probe;
+    size_t s = (size_t)(((a >> 20) * 0x9E3779B97F4A7C15ULL) >> 60) % PAPI__STRIPES;
+    atomic_fetch_add_explicit(&c->stripes[s].v[counter], (uint_fast64_t)delta,
+                              memory_order_relaxed);
+}
+#define PAPI__COUNT(client, field, delta) papi__count((client), PAPI__C_##field, (uint64_t)(delta))
 
 void papi__client_log(const papi_client *client, papi_log_level level, const char *fmt, ...)
     PAPI__PRINTF(3, 4);
