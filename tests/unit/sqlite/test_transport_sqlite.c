@@ -163,6 +163,7 @@ static char *row(const papi_result *r, size_t i)
     const char *j = papi_result_row_json(r, i, &len);
     assert_non_null(j);
     char *s = malloc(len + 1);
+    assert_non_null(s);
     memcpy(s, j, len);
     s[len] = '\0';
     return s;
@@ -170,8 +171,9 @@ static char *row(const papi_result *r, size_t i)
 
 static void assert_contains(const char *hay, const char *needle)
 {
+    assert_non_null(hay);
     if (!strstr(hay, needle))
-        fail_msg("expected %s in %s", needle, hay);
+        fail_msg("expected \"%s\" in %s", needle ? needle : "", hay ? hay : "");
 }
 
 /* ------------------------------------------------------------- tests */
