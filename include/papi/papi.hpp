@@ -122,7 +122,9 @@ public:
     }
     ~Config() { papi_config_destroy(cfg_); }
 
+    /** @brief Takes over @p o's options; @p o is left empty. */
     Config(Config &&o) noexcept : cfg_(std::exchange(o.cfg_, nullptr)), log_(std::move(o.log_)) {}
+    /** @brief Frees this configuration and takes over @p o's. */
     Config &operator=(Config &&o) noexcept
     {
         if (this != &o) {
@@ -202,26 +204,32 @@ public:
     /** @brief Iterates over the rows, each a std::string_view of one JSON object. */
     class iterator {
     public:
-        using iterator_category = std::input_iterator_tag;
-        using value_type = std::string_view;
-        using difference_type = std::ptrdiff_t;
-        using pointer = const std::string_view *;
-        using reference = std::string_view;
+        using iterator_category = std::input_iterator_tag; /**< Single pass is all it promises. */
+        using value_type = std::string_view;               /**< One row's JSON. */
+        using difference_type = std::ptrdiff_t;            /**< Distance between rows. */
+        using pointer = const std::string_view *;          /**< Unused; rows are values. */
+        using reference = std::string_view;                /**< Rows are returned by value. */
 
+        /** @brief A singular iterator. */
         iterator() = default;
+        /** @brief The current row's JSON, valid while the Result lives. */
         std::string_view operator*() const { return Result::row_of(r_, i_); }
+        /** @brief Moves to the next row. */
         iterator &operator++()
         {
             ++i_;
             return *this;
         }
+        /** @brief Moves to the next row, returning the previous position. */
         iterator operator++(int)
         {
             iterator t = *this;
             ++i_;
             return t;
         }
+        /** @brief Same result, same row. */
         bool operator==(const iterator &o) const { return r_ == o.r_ && i_ == o.i_; }
+        /** @brief Not operator==. */
         bool operator!=(const iterator &o) const { return !(*this == o); }
 
     private:
@@ -234,7 +242,9 @@ public:
     /** @brief Takes ownership of @p r (may be NULL: an empty result). */
     explicit Result(papi_result *r = nullptr) noexcept : r_(r) {}
     ~Result() { papi_result_free(r_); }
+    /** @brief Takes over @p o's rows; @p o is left empty. */
     Result(Result &&o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+    /** @brief Frees this result and takes over @p o's rows. */
     Result &operator=(Result &&o) noexcept
     {
         if (this != &o) {
@@ -257,7 +267,9 @@ public:
             throw std::out_of_range("papi::Result: row index out of range");
         return row_of(r_, i);
     }
+    /** @brief The first row. */
     iterator begin() const noexcept { return iterator(r_, 0); }
+    /** @brief Past the last row. */
     iterator end() const noexcept { return iterator(r_, size()); }
 
     /** @brief The whole answer, a JSON array ("[]" when empty). */
@@ -310,7 +322,9 @@ public:
         return Client(cfg);
     }
     ~Client() { papi_client_destroy(c_); }
+    /** @brief Takes over @p o's client; @p o is left empty (operator bool is false). */
     Client(Client &&o) noexcept : c_(std::exchange(o.c_, nullptr)), log_(std::move(o.log_)) {}
+    /** @brief Destroys this client and takes over @p o's. */
     Client &operator=(Client &&o) noexcept
     {
         if (this != &o) {
