@@ -154,6 +154,22 @@ class Spec(unittest.TestCase):
         self.assertIn("GRANT SERVICE ROLE %s!ALL_ENDPOINTS_USAGE" % svc.group(1).upper(), norm)
 
 
+class LoadPlan(unittest.TestCase):
+    def test_jmeter_plan(self):
+        import xml.etree.ElementTree as ET
+        root = ET.parse(os.path.join(ROOT, "bench", "jmeter", "papi.jmx")).getroot()
+        groups = root.findall(".//ThreadGroup")
+        self.assertEqual(len(groups), 2)  # without and with cache reuse
+        for timer in root.findall(".//ConstantThroughputTimer"):
+            per_min = int(re.search(r",(\d+)\)", timer.find("stringProp[@name='throughput']").text).group(1))
+            self.assertTrue(150 * 60 <= per_min <= 200 * 60, per_min)
+        for csv in root.findall(".//CSVDataSet"):
+            fname = re.search(r",([^)]+)\)", csv.find("stringProp[@name='filename']").text).group(1)
+            ids = read(os.path.join(ROOT, "bench", "jmeter", fname)).split()
+            self.assertEqual(sorted(map(int, ids)), list(range(1, 10001)))
+        self.assertEqual(len(root.findall(".//CSVDataSet")), 2)
+
+
 class Build(unittest.TestCase):
     def test_build_stage_then_runtime(self):
         stages = dockerfile_stages()
