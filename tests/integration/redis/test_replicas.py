@@ -4,9 +4,14 @@ The source is counted where it answers: every replica's transport appends one li
 to one shared file (counting_httpd.c). Every process started here runs on a free loopback port
 and is killed when its test ends, even on failure.
 
-Environment (set by meson): PAPI_REDIS_HTTPD (the counting papi-httpd), PAPI_TEST_TMP.
+A second class runs the real papi-httpd with the snowflake transport against the SQL API
+emulator (tests/emulator) and counts statement executions there.
+
+Environment (set by meson): PAPI_REDIS_HTTPD (the counting papi-httpd), PAPI_HTTPD (the real
+one), PAPI_CLI (papi, for demo-db), SF_EMULATOR (sqlapi_emulator.py), PAPI_TEST_TMP.
 """
 import http.client
+import json
 import os
 import re
 import shutil
@@ -18,6 +23,10 @@ import time
 import unittest
 
 HTTPD = os.environ.get("PAPI_REDIS_HTTPD", "")
+REAL_HTTPD = os.environ.get("PAPI_HTTPD", "")
+CLI = os.environ.get("PAPI_CLI", "")
+EMULATOR = os.environ.get("SF_EMULATOR", "")
+PAT = "redis-replicas-pat"
 START_TIMEOUT_S = 15
 
 
@@ -74,15 +83,17 @@ class Redis:
 
 
 class Replica:
-    def __init__(self, cache, source_log, extra=()):
+    def __init__(self, cache, source_log=None, extra=(), binary=None, env_extra=None):
         self.dir = tmpdir()
         self.err_path = os.path.join(self.dir, "stderr.log")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPI_", "SNOWFLAKE_"))}
-        env["PAPI_TEST_SOURCE_LOG"] = source_log
+        if source_log:
+            env["PAPI_TEST_SOURCE_LOG"] = source_log
+        env.update(env_extra or {})
         self.err = open(self.err_path, "wb")
         self.proc = subprocess.Popen(
-            [HTTPD, "--listen", "127.0.0.1:0", "--cache", cache, "--redis-timeout-ms", "200"]
-            + list(extra),
+            [binary or HTTPD, "--listen", "127.0.0.1:0", "--cache", cache,
+             "--redis-timeout-ms", "200"] + list(extra),
             stdout=subprocess.DEVNULL, stderr=self.err, env=env)
         self.port = None
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -123,7 +134,7 @@ class Replica:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@unittest.skipUnless(HTTPD and os.path.exists(HTTPD), "PAPI_REDIS_HTTPD not built")
+@unittest.skipUnless(HTTPD, "PAPI_REDIS_HTTPD not set (run through meson test)")
 class ReplicasShareRedis(unittest.TestCase):
     def setUp(self):
         self.dir = tmpdir()
@@ -233,6 +244,66 @@ class ReplicasShareRedis(unittest.TestCase):
                 time.sleep(0.1)
         self.assertTrue(shared, "replica B never read what A wrote after Redis returned")
         self.assertIn("available again", b.stderr())
+
+
+@unittest.skipUnless(REAL_HTTPD and CLI and EMULATOR,
+                     "PAPI_HTTPD, PAPI_CLI or SF_EMULATOR not set (run through meson test)")
+class ReplicasOnEmulator(unittest.TestCase):
+    """The same sharing property with the real source path: snowflake transport, SQL API."""
+
+    def setUp(self):
+        self.dir = tmpdir()
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        db = os.path.join(self.dir, "demo.db")
+        subprocess.run([CLI, "demo-db", db, "--rows", "2000"], check=True, timeout=60,
+                       stdout=subprocess.DEVNULL)
+        self.emu = subprocess.Popen(
+            ["/usr/bin/python3", EMULATOR, "--db", db, "--pat", PAT, "--max-seconds", "120"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.addCleanup(self.stop_emulator)
+        line = self.emu.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError("emulator did not start: %r" % line)
+        self.emu_port = int(line.split()[1])
+        self.redis = Redis()
+        self.addCleanup(self.redis.kill)
+
+    def stop_emulator(self):
+        if self.emu.poll() is None:
+            self.emu.kill()
+            self.emu.wait(timeout=10)
+        self.emu.stdout.close()
+
+    def counters(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.emu_port, timeout=10)
+        try:
+            c.request("GET", "/_emulator/counters")
+            return json.loads(c.getresponse().read())
+        finally:
+            c.close()
+
+    def replica(self):
+        env = {"SNOWFLAKE_ACCOUNT": "myorg-myaccount", "SNOWFLAKE_USER": "svc_papi",
+               "SNOWFLAKE_HOST": "127.0.0.1", "SNOWFLAKE_PORT": str(self.emu_port),
+               "SNOWFLAKE_PROTOCOL": "http", "SNOWFLAKE_TOKEN": PAT}
+        r = Replica("memory," + self.redis.url, binary=REAL_HTTPD,
+                    extra=["--source", "snowflake"], env_extra=env)
+        self.addCleanup(r.stop)
+        return r
+
+    def test_miss_on_a_then_b_makes_one_statement_at_the_emulator(self):
+        a, b = self.replica(), self.replica()
+        before = self.counters().get("executions", 0)
+        status, headers, body_a = a.get("/customer/1885")
+        self.assertEqual(status, 200, body_a)
+        self.assertEqual(headers.get("X-Cache"), "MISS")
+        self.assertIn(b'"C_CUSTOMER_SK":1885', body_a)
+        self.assertEqual(self.counters()["executions"] - before, 1)
+        status, headers, body_b = b.get("/customer/1885")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("X-Cache"), "HIT")
+        self.assertEqual(body_b, body_a)
+        self.assertEqual(self.counters()["executions"] - before, 1)  # one statement in all
 
 
 if __name__ == "__main__":
