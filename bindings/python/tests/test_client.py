@@ -104,6 +104,17 @@ class LookupTest(unittest.TestCase):
             self.assertEqual(s["source_calls"], 1)
             self.assertEqual(set(s), set(papi._lib.STATS_FIELDS))
 
+    def test_option_value_spellings(self):
+        # Lists join with commas (cache tiers), numbers become text, paths are accepted.
+        import pathlib
+        with papi.Client(source="sqlite:" + str(pathlib.Path(demo_db())), cache=["memory"],
+                         cache_ttl=30, negative_ttl=5, cache_max_entries=1000) as c:
+            self.assertEqual(len(c.lookup_customers([1, 2])), 2)
+        with papi.Client(source=source(), cache=["none"]) as c:
+            c.lookup_customers([1])
+            c.lookup_customers([1])
+            self.assertEqual(c.stats()["source_calls"], 2)  # cache "none": both went to SQLite
+
     def test_ping_and_datasets(self):
         self.assertIsNone(self.client.ping())
         self.assertEqual(self.client.datasets(), ["customer"])
@@ -183,6 +194,32 @@ class ErrorTest(unittest.TestCase):
                 c.ping()  # a lazily opened source fails here at the latest
         self.assertNotEqual(cm.exception.status, 0)
         self.assertTrue(cm.exception.detail)
+
+    def test_source_error_carries_the_source_code(self):
+        import sqlite3
+        with tempfile.TemporaryDirectory() as d:
+            db = os.path.join(d, "no_table.db")
+            con = sqlite3.connect(db)
+            con.execute("CREATE TABLE other (x)")
+            con.commit()
+            con.close()
+            with papi.Client(source="sqlite:" + db) as c:
+                with self.assertRaises(papi.SourceError) as cm:
+                    c.lookup_customers([1])
+        e = cm.exception
+        self.assertEqual((e.status, e.name), (8, "ESOURCE"))
+        self.assertIn("hybrid_customer", e.detail)
+        self.assertTrue(e.source_code)  # SQLite's result code, from papi_error.source_code
+        self.assertIn("source code " + e.source_code, str(e))
+
+    def test_garbage_database_is_a_config_error(self):
+        with tempfile.NamedTemporaryFile(suffix=".db") as f:
+            f.write(b"this is not a database" * 100)
+            f.flush()
+            with self.assertRaises(papi.ConfigError) as cm:
+                with papi.Client(source="sqlite:" + f.name) as c:
+                    c.lookup_customers([1])
+        self.assertIn("not a database", cm.exception.detail)
 
     def test_error_class_table(self):
         for st in range(1, 12):
