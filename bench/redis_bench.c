@@ -185,9 +185,9 @@ static void measure(const char *label, papi_client *c, int threads, int batch, i
     uint64_t misses = after.cache_misses - before.cache_misses;
     uint64_t cerr = after.cache_errors - before.cache_errors;
     printf("%-22s %7d %8d %12.0f %12.0f %9.1f %9.1f %7llu %7llu\n", label, threads, batch,
-           (double)lookups / seconds, (double)lookups * batch / seconds,
-           all[total / 2] / 1000.0, all[(size_t)(total * 0.99)] / 1000.0,
-           (unsigned long long)(misses + errors), (unsigned long long)cerr);
+           (double)lookups / seconds, (double)lookups * batch / seconds, all[total / 2] / 1000.0,
+           all[(size_t)(total * 0.99)] / 1000.0, (unsigned long long)(misses + errors),
+           (unsigned long long)cerr);
     free(all);
 }
 
@@ -208,8 +208,8 @@ int main(int argc, char **argv)
 
     printf("# libpapi %s, %d ids, %d s per run; every measured lookup is a cache hit\n",
            papi_version(), nids, seconds);
-    printf("%-22s %7s %8s %12s %12s %9s %9s %7s %7s\n", "tiers", "threads", "ids/call",
-           "lookups/s", "ids/s", "p50_us", "p99_us", "misses", "c_errs");
+    printf("%-22s %7s %8s %12s %12s %9s %9s %7s %7s\n", "tiers", "threads", "ids/call", "lookups/s",
+           "ids/s", "p50_us", "p99_us", "misses", "c_errs");
     struct {
         const char *label, *cache;
     } setups[] = {{"memory", "memory"}, {"redis (memory off)", url}, {"memory,redis", both}};

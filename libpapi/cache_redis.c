@@ -51,13 +51,13 @@ typedef struct redis_cache {
     const papi_host *phost;
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;     /* a connection came back, or an outage began */
+    pthread_cond_t cv; /* a connection came back, or an outage began */
     redis_conn *idle[REDIS_POOL_MAX];
     size_t nidle;
-    size_t nopen;          /* idle + checked out */
-    uint64_t gen;          /* bumped at each outage: older connections are closed on return */
+    size_t nopen; /* idle + checked out */
+    uint64_t gen; /* bumped at each outage: older connections are closed on return */
     bool down;
-    bool probing;          /* one caller is trying to reconnect */
+    bool probing; /* one caller is trying to reconnect */
     int64_t backoff_ms;
     int64_t next_attempt_ms; /* monotonic */
     int64_t down_since_ms;   /* monotonic */
@@ -111,8 +111,8 @@ static bool parse_number(const char *s, size_t len, long lo, long hi, long *out)
 
 static bool host_char_ok(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
 }
 
 /* redis://[:password@]host[:port][/db]; the password may be percent-encoded. */
@@ -208,7 +208,8 @@ static papi_status parse_url(redis_cache *rc, const char *spec, papi_error *err)
 /* Returns a ready connection or NULL with a reason (never containing the password). */
 static redisContext *connect_one(redis_cache *rc, char *why, size_t why_cap)
 {
-    struct timeval tv = {(time_t)(rc->timeout_ms / 1000), (suseconds_t)(rc->timeout_ms % 1000) * 1000};
+    struct timeval tv = {(time_t)(rc->timeout_ms / 1000),
+                         (suseconds_t)(rc->timeout_ms % 1000) * 1000};
     redisContext *c = redisConnectWithTimeout(rc->host, rc->port, tv);
     if (!c) {
         snprintf(why, why_cap, "out of memory");
@@ -245,8 +246,8 @@ static redisContext *connect_one(redis_cache *rc, char *why, size_t why_cap)
             if (!r)
                 snprintf(why, why_cap, "%s failed: %s", argv[0], c->errstr);
             else if (r->type == REDIS_REPLY_ERROR)
-                snprintf(why, why_cap, "%s refused: %.*s", argv[0], (int)(r->len > 120 ? 120 : r->len),
-                         r->str);
+                snprintf(why, why_cap, "%s refused: %.*s", argv[0],
+                         (int)(r->len > 120 ? 120 : r->len), r->str);
             else
                 snprintf(why, why_cap, "%s: unexpected reply", argv[0]);
             freeReplyObject(r);
@@ -425,10 +426,11 @@ static void note_reply_error(redis_cache *rc, const redisReply *r)
         rc->last_reply_error_log_ms = now;
     pthread_mutex_unlock(&rc->mu);
     if (log_it)
-        papi_host_logf(rc->phost, PAPI_LOG_WARN, "redis cache %s:%d/%ld refused a command: %.*s",
-                       rc->host, rc->port, rc->db,
-                       (int)(r && r->type == REDIS_REPLY_ERROR ? (r->len > 120 ? 120 : r->len) : 16),
-                       r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        papi_host_logf(
+            rc->phost, PAPI_LOG_WARN, "redis cache %s:%d/%ld refused a command: %.*s", rc->host,
+            rc->port, rc->db,
+            (int)(r && r->type == REDIS_REPLY_ERROR ? (r->len > 120 ? 120 : r->len) : 16),
+            r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 }
 
 /* ---------------------------------------------------------------- backend */

@@ -3,10 +3,10 @@
 #include "internal.h"
 #include "redis_server.h"
 
+#include <cmocka.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
-#include <cmocka.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -670,7 +670,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_get_single_and_mget, setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_binary_keys_and_namespaces_do_not_collide, setup_redis,
                                         teardown_redis),
-        cmocka_unit_test_setup_teardown(test_foreign_values_are_misses, setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_foreign_values_are_misses, setup_redis,
+                                        teardown_redis),
         cmocka_unit_test_setup_teardown(test_row_ttl_expires, setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_negative_ttl_expires, setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_expired_within_stale_window, setup_redis,

@@ -6,10 +6,10 @@
 
 #include "redis_server.h"
 
+#include <cmocka.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
-#include <cmocka.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,10 +22,10 @@
 /* ---------------------------------------------------------------- a counting source */
 
 typedef struct source {
-    atomic_int fetches;   /* calls to fetch */
-    atomic_int keys;      /* ids asked in all */
-    atomic_int last_n;    /* ids asked by the last call */
-    atomic_bool fail;     /* fault switch: the source is down */
+    atomic_int fetches; /* calls to fetch */
+    atomic_int keys;    /* ids asked in all */
+    atomic_int last_n;  /* ids asked by the last call */
+    atomic_bool fail;   /* fault switch: the source is down */
 } source;
 
 static papi_status src_open(const char *spec, const papi_config *cfg, const papi_host *host,
@@ -314,8 +314,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_source_query_across_replicas, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_changed_columns_never_read_old_shape, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_changed_columns_never_read_old_shape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_killed_mid_run_no_client_errors, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stale_from_redis_when_source_fails, setup, teardown),
