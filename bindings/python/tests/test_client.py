@@ -297,11 +297,34 @@ class LifetimeTest(unittest.TestCase):
                 c.lookup_customers([-3])
         self.assertTrue(c.closed)
 
-    def test_logger_is_accepted(self):
+    def test_logger_receives_library_lines(self):
         import logging
-        log = logging.getLogger("papi.test")
-        with papi.Client(source=source(), logger=log, log_level=logging.DEBUG) as c:
-            self.assertEqual(len(c.lookup_customers([1, 2])), 2)
+
+        class Collect(logging.Handler):
+            def __init__(self):
+                super().__init__(logging.DEBUG)
+                self.lines = []
+
+            def emit(self, record):
+                self.lines.append((record.levelno, record.getMessage()))
+
+        log = logging.getLogger("papi.test.logger")
+        log.setLevel(logging.DEBUG)
+        log.propagate = False
+        h = Collect()
+        log.addHandler(h)
+        try:
+            with papi.Client(source=source(), logger=log, log_level=logging.DEBUG) as c:
+                self.assertEqual(len(c.lookup_customers([1, 2])), 2)
+            # The SQLite transport says at DEBUG which file it opened.
+            self.assertTrue(any(lvl == logging.DEBUG and "sqlite" in msg for lvl, msg in h.lines),
+                            h.lines)
+            h.lines.clear()
+            with papi.Client(source=source(), logger=log, log_level=logging.INFO) as c:
+                c.lookup_customers([1])
+            self.assertEqual([m for lvl, m in h.lines if lvl < logging.INFO], [])
+        finally:
+            log.removeHandler(h)
 
 
 class ThreadTest(unittest.TestCase):

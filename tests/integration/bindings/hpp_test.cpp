@@ -204,15 +204,22 @@ static void test_threads(const std::string &db)
 
 static void test_log(const std::string &db)
 {
-    // Only checks that installing a logger works and the client outlives its Config with it.
+    // The log function outlives the Config it was set on (the client shares it), and receives
+    // the SQLite transport's DEBUG line about the file it opened.
     std::atomic<int> lines{0};
     papi::Client c = [&] {
         papi::Config cfg;
         cfg.set("source", "sqlite:" + db);
-        cfg.set_log([&lines](papi_log_level, std::string_view) { lines++; }, PAPI_LOG_DEBUG);
+        cfg.set_log(
+            [&lines](papi_log_level, std::string_view msg) {
+                if (contains(msg, "sqlite"))
+                    lines++;
+            },
+            PAPI_LOG_DEBUG);
         return papi::Client(cfg);
     }();
     CHECK(c.lookup_customers({1}).size() == 1);
+    CHECK(lines > 0);
 }
 
 int main(int argc, char **argv)
