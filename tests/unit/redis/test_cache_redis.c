@@ -3,10 +3,13 @@
 #include "internal.h"
 #include "redis_server.h"
 
-#include <cmocka.h>
-#include <setjmp.h>
+/* cmocka needs these before it, in this order */
+// clang-format off
 #include <stdarg.h>
 #include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+// clang-format on
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -6,10 +6,13 @@
 
 #include "redis_server.h"
 
-#include <cmocka.h>
-#include <setjmp.h>
+/* cmocka needs these before it, in this order */
+// clang-format off
 #include <stdarg.h>
 #include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+// clang-format on
 
 #include <pthread.h>
 #include <stdatomic.h>
