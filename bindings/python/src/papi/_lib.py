@@ -158,14 +158,27 @@ def _candidates():
     yield "system loader", _SONAME
 
 
-def _declare(lib):
+# Calls that only read or free memory: they never block, so they keep the GIL (through a
+# PyDLL handle). Releasing and retaking it three times per lookup made two Python threads
+# slower than one; now only the calls that may wait for a source or a lock release it.
+_KEEP_GIL = frozenset((
+    "papi_strerror", "papi_status_name", "papi_version", "papi_config_option_count",
+    "papi_config_option_key", "papi_config_get", "papi_result_free", "papi_result_count",
+    "papi_result_row_json", "papi_result_json", "papi_result_outcome",
+    "papi_client_dataset_count", "papi_client_dataset_name",
+))
+
+
+def _declare(lib, path):
+    keep = ctypes.PyDLL(path, handle=lib._handle)
     for name, (restype, argtypes) in _PROTOTYPES.items():
-        fn = getattr(lib, name)
+        fn = getattr(keep if name in _KEEP_GIL else lib, name)
         fn.restype = restype
         fn.argtypes = argtypes
+        setattr(lib, name, fn)
     # papi_result_json once more as returning char *: the answer is NUL-terminated, and ctypes
     # turns a char * into bytes faster than string_at(void *, len).
-    cstr = lib._FuncPtr(("papi_result_json", lib))
+    cstr = keep._FuncPtr(("papi_result_json", keep))
     cstr.restype = ctypes.c_char_p
     cstr.argtypes = [_vp, _psize]
     lib.papi_result_json_cstr = cstr
@@ -202,7 +215,7 @@ def load_library(path=None):
                 tried.append((place, "%s: %s" % (cand, exc)))
                 continue
             try:
-                _declare(lib)
+                _declare(lib, cand)
             except AttributeError as exc:
                 tried.append((place, "%s is not libpapi (%s)" % (cand, exc)))
                 continue
