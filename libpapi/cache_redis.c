@@ -26,9 +26,10 @@
 
 #define REDIS_KEY_PREFIX "papi:"
 #define REDIS_KEY_PREFIX_LEN 5
-/* Enough for one request's worth of concurrent commands without letting a thread storm open
- * hundreds of sockets against one Redis shared by every replica. */
-#define REDIS_POOL_MAX 8
+/* Connections per client: the "pool-size" option (default 8), capped so that a thread storm
+ * never opens hundreds of sockets against one Redis shared by every replica. */
+#define REDIS_POOL_DEFAULT 8
+#define REDIS_POOL_CAP 64
 #define REDIS_DEFAULT_TIMEOUT_MS 200
 #define REDIS_BACKOFF_FIRST_MS 100
 #define REDIS_BACKOFF_MAX_MS 5000
@@ -52,7 +53,8 @@ typedef struct redis_cache {
 
     pthread_mutex_t mu;
     pthread_cond_t cv; /* a connection came back, or an outage began */
-    redis_conn *idle[REDIS_POOL_MAX];
+    redis_conn *idle[REDIS_POOL_CAP];
+    size_t pool_max;
     size_t nidle;
     size_t nopen; /* idle + checked out */
     uint64_t gen; /* bumped at each outage: older connections are closed on return */
@@ -352,7 +354,7 @@ static redis_conn *acquire(redis_cache *rc)
             pthread_mutex_unlock(&rc->mu);
             return conn;
         }
-        if (rc->nopen < REDIS_POOL_MAX) {
+        if (rc->nopen < rc->pool_max) {
             rc->nopen++;
             uint64_t gen = rc->gen;
             pthread_mutex_unlock(&rc->mu);
@@ -397,7 +399,7 @@ static void release(redis_cache *rc, redis_conn *conn, const char *failure)
 {
     pthread_mutex_lock(&rc->mu);
     bool started = false;
-    if (!failure && conn->gen == rc->gen && !rc->down && rc->nidle < REDIS_POOL_MAX) {
+    if (!failure && conn->gen == rc->gen && !rc->down && rc->nidle < rc->pool_max) {
         rc->idle[rc->nidle++] = conn;
         conn = NULL;
         pthread_cond_signal(&rc->cv);
@@ -469,6 +471,11 @@ static papi_status redis_open(const char *spec, const papi_config *cfg, const pa
         }
         rc->timeout_ms = tv;
     }
+    rc->pool_max = REDIS_POOL_DEFAULT;
+    const char *ps = cfg ? papi_config_get(cfg, "pool-size") : NULL;
+    long pv;
+    if (ps && parse_number(ps, strlen(ps), 1, 1 << 20, &pv))
+        rc->pool_max = pv > REDIS_POOL_CAP ? REDIS_POOL_CAP : (size_t)pv;
     rc->phost = host;
     rc->rng = (uint64_t)wall_now_ms() ^ ((uint64_t)(uintptr_t)rc << 16) ^ 0x9e3779b97f4a7c15ull;
     pthread_mutex_init(&rc->mu, NULL);
