@@ -34,35 +34,58 @@
 #include <utility>
 #include <vector>
 
-namespace papi {
+namespace papi
+{
 
 /** @brief A failed libpapi call: the status, its stable name and the library's detail. */
-class Error : public std::runtime_error {
-public:
+class Error : public std::runtime_error
+{
+  public:
     /** @brief Wraps @p err (its status must not be PAPI_OK). */
-    explicit Error(const papi_error &err)
-        : std::runtime_error(describe(err)), err_(err)
-    {
-    }
+    explicit Error(const papi_error &err) : std::runtime_error(describe(err)), err_(err) {}
 
     /** @brief The ::papi_status the call returned. */
-    papi_status status() const noexcept { return err_.status; }
+    papi_status status() const noexcept
+    {
+        return err_.status;
+    }
     /** @brief The status's stable token, e.g. "EINVAL". Static storage. */
-    const char *name() const noexcept { return papi_status_name(err_.status); }
+    const char *name() const noexcept
+    {
+        return papi_status_name(err_.status);
+    }
     /** @brief The library's sentence about this failure; may be empty. */
-    const char *detail() const noexcept { return err_.message; }
+    const char *detail() const noexcept
+    {
+        return err_.message;
+    }
     /** @brief HTTP status from the source, 0 when none. */
-    int32_t http_status() const noexcept { return err_.http_status; }
+    int32_t http_status() const noexcept
+    {
+        return err_.http_status;
+    }
     /** @brief The source's Retry-After in seconds, 0 when none. */
-    int32_t retry_after_s() const noexcept { return err_.retry_after_s; }
+    int32_t retry_after_s() const noexcept
+    {
+        return err_.retry_after_s;
+    }
     /** @brief The source's error code, "" when none. */
-    const char *source_code() const noexcept { return err_.source_code; }
+    const char *source_code() const noexcept
+    {
+        return err_.source_code;
+    }
     /** @brief The source's SQL state, "" when none. */
-    const char *sql_state() const noexcept { return err_.sql_state; }
+    const char *sql_state() const noexcept
+    {
+        return err_.sql_state;
+    }
     /** @brief The whole ::papi_error. */
-    const papi_error &raw() const noexcept { return err_; }
+    const papi_error &raw() const noexcept
+    {
+        return err_;
+    }
 
-private:
+  private:
     static std::string describe(const papi_error &e)
     {
         std::string s = papi_status_name(e.status);
@@ -74,7 +97,8 @@ private:
     papi_error err_;
 };
 
-namespace detail {
+namespace detail
+{
 
 /* A status-only failure (no papi_error was filled) still carries a sentence. */
 inline void check(papi_status st, papi_error &err)
@@ -109,18 +133,25 @@ struct LogSink {
 } // namespace detail
 
 /** @brief The library's version, e.g. "0.1.0". Thread-safe. */
-inline std::string_view version() noexcept { return papi_version(); }
+inline std::string_view version() noexcept
+{
+    return papi_version();
+}
 
 /** @brief Options for a Client (papi_config). Movable, not copyable; object-confined. */
-class Config {
-public:
+class Config
+{
+  public:
     /** @brief Every option at its default. @throws Error (ENOMEM) */
     Config()
     {
         papi_error err = detail::fresh_error();
         detail::check(papi_config_create(&cfg_), err);
     }
-    ~Config() { papi_config_destroy(cfg_); }
+    ~Config()
+    {
+        papi_config_destroy(cfg_);
+    }
 
     /** @brief Takes over @p o's options; @p o is left empty. */
     Config(Config &&o) noexcept : cfg_(std::exchange(o.cfg_, nullptr)), log_(std::move(o.log_)) {}
@@ -161,7 +192,8 @@ public:
         return set(key, std::string_view(value ? value : ""));
     }
     /** @brief Same, for a number (e.g. set("cache-ttl", 60)). */
-    template <typename T, typename = std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>>>
+    template <typename T,
+              typename = std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>>>
     Config &set(std::string_view key, T value)
     {
         return set(key, std::string_view(std::to_string(value)));
@@ -182,16 +214,19 @@ public:
         auto sink = std::make_shared<detail::LogSink>();
         sink->fn = std::move(fn);
         papi_error err = detail::fresh_error();
-        detail::check(papi_config_set_log(cfg_, &detail::LogSink::trampoline, sink.get(), max_level),
-                      err);
+        detail::check(
+            papi_config_set_log(cfg_, &detail::LogSink::trampoline, sink.get(), max_level), err);
         log_ = std::move(sink);
         return *this;
     }
 
     /** @brief The C handle, still owned by this object. */
-    papi_config *native_handle() const noexcept { return cfg_; }
+    papi_config *native_handle() const noexcept
+    {
+        return cfg_;
+    }
 
-private:
+  private:
     friend class Client;
     papi_config *cfg_ = nullptr;
     std::shared_ptr<detail::LogSink> log_;
@@ -199,11 +234,13 @@ private:
 
 /** @brief The answer to one lookup (papi_result): rows as JSON in the order the ids were asked.
  *  Movable, not copyable; object-confined. Row views are valid while the Result lives. */
-class Result {
-public:
+class Result
+{
+  public:
     /** @brief Iterates over the rows, each a std::string_view of one JSON object. */
-    class iterator {
-    public:
+    class iterator
+    {
+      public:
         using iterator_category = std::input_iterator_tag; /**< Single pass is all it promises. */
         using value_type = std::string_view;               /**< One row's JSON. */
         using difference_type = std::ptrdiff_t;            /**< Distance between rows. */
@@ -213,7 +250,10 @@ public:
         /** @brief A singular iterator. */
         iterator() = default;
         /** @brief The current row's JSON, valid while the Result lives. */
-        std::string_view operator*() const { return Result::row_of(r_, i_); }
+        std::string_view operator*() const
+        {
+            return Result::row_of(r_, i_);
+        }
         /** @brief Moves to the next row. */
         iterator &operator++()
         {
@@ -228,11 +268,17 @@ public:
             return t;
         }
         /** @brief Same result, same row. */
-        bool operator==(const iterator &o) const { return r_ == o.r_ && i_ == o.i_; }
+        bool operator==(const iterator &o) const
+        {
+            return r_ == o.r_ && i_ == o.i_;
+        }
         /** @brief Not operator==. */
-        bool operator!=(const iterator &o) const { return !(*this == o); }
+        bool operator!=(const iterator &o) const
+        {
+            return !(*this == o);
+        }
 
-    private:
+      private:
         friend class Result;
         iterator(const papi_result *r, size_t i) : r_(r), i_(i) {}
         const papi_result *r_ = nullptr;
@@ -241,7 +287,10 @@ public:
 
     /** @brief Takes ownership of @p r (may be NULL: an empty result). */
     explicit Result(papi_result *r = nullptr) noexcept : r_(r) {}
-    ~Result() { papi_result_free(r_); }
+    ~Result()
+    {
+        papi_result_free(r_);
+    }
     /** @brief Takes over @p o's rows; @p o is left empty. */
     Result(Result &&o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
     /** @brief Frees this result and takes over @p o's rows. */
@@ -257,9 +306,15 @@ public:
     Result &operator=(const Result &) = delete;
 
     /** @brief Number of rows found. */
-    size_t size() const noexcept { return r_ ? papi_result_count(r_) : 0; }
+    size_t size() const noexcept
+    {
+        return r_ ? papi_result_count(r_) : 0;
+    }
     /** @brief True when no id was found. */
-    bool empty() const noexcept { return size() == 0; }
+    bool empty() const noexcept
+    {
+        return size() == 0;
+    }
     /** @brief Row @p i as JSON. @throws std::out_of_range */
     std::string_view operator[](size_t i) const
     {
@@ -268,9 +323,15 @@ public:
         return row_of(r_, i);
     }
     /** @brief The first row. */
-    iterator begin() const noexcept { return iterator(r_, 0); }
+    iterator begin() const noexcept
+    {
+        return iterator(r_, 0);
+    }
     /** @brief Past the last row. */
-    iterator end() const noexcept { return iterator(r_, size()); }
+    iterator end() const noexcept
+    {
+        return iterator(r_, size());
+    }
 
     /** @brief The whole answer, a JSON array ("[]" when empty). */
     std::string_view json() const noexcept
@@ -287,11 +348,17 @@ public:
         return r_ ? papi_result_outcome(r_) : PAPI_OUTCOME_MISS;
     }
     /** @brief The C handle, still owned by this object. */
-    papi_result *native_handle() const noexcept { return r_; }
+    papi_result *native_handle() const noexcept
+    {
+        return r_;
+    }
     /** @brief Gives up ownership of the C handle. */
-    papi_result *release() noexcept { return std::exchange(r_, nullptr); }
+    papi_result *release() noexcept
+    {
+        return std::exchange(r_, nullptr);
+    }
 
-private:
+  private:
     static std::string_view row_of(const papi_result *r, size_t i)
     {
         size_t len = 0;
@@ -305,8 +372,9 @@ private:
 /** @brief A lookup client (papi_client) bound to one source and its caches. Movable, not
  *  copyable. Lookups, ping(), datasets() and stats() are thread-safe; construction, moving and
  *  destruction are exclusive (no lookup may be running). */
-class Client {
-public:
+class Client
+{
+  public:
     /** @brief Creates a client from @p cfg (copied; @p cfg may die first).
      *  @throws Error (ECONFIG, EIO, ENOMEM, EINVAL) */
     explicit Client(const Config &cfg) : log_(cfg.log_)
@@ -321,7 +389,10 @@ public:
         cfg.load_env();
         return Client(cfg);
     }
-    ~Client() { papi_client_destroy(c_); }
+    ~Client()
+    {
+        papi_client_destroy(c_);
+    }
     /** @brief Takes over @p o's client; @p o is left empty (operator bool is false). */
     Client(Client &&o) noexcept : c_(std::exchange(o.c_, nullptr)), log_(std::move(o.log_)) {}
     /** @brief Destroys this client and takes over @p o's. */
@@ -338,7 +409,10 @@ public:
     Client &operator=(const Client &) = delete;
 
     /** @brief False after being moved from. */
-    explicit operator bool() const noexcept { return c_ != nullptr; }
+    explicit operator bool() const noexcept
+    {
+        return c_ != nullptr;
+    }
 
     /** @brief Rows of @p dataset for @p ids (copied). @throws Error (EINVAL naming the bad id,
      *  ENODATASET, source failures) */
@@ -377,7 +451,10 @@ public:
     }
 
     /** @brief Customers for a comma-separated @p list. @throws Error */
-    Result lookup_list(std::string_view list) { return lookup_list("customer", list); }
+    Result lookup_list(std::string_view list)
+    {
+        return lookup_list("customer", list);
+    }
 
     /** @brief Checks that the source answers. @throws Error (the source's failure) */
     void ping()
@@ -410,9 +487,12 @@ public:
     }
 
     /** @brief The C handle, still owned by this object. */
-    papi_client *native_handle() const noexcept { return c_; }
+    papi_client *native_handle() const noexcept
+    {
+        return c_;
+    }
 
-private:
+  private:
     papi_client *handle() const
     {
         if (!c_) {

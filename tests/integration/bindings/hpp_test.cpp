@@ -12,12 +12,12 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
 static bool contains(std::string_view hay, std::string_view needle)
@@ -26,8 +26,7 @@ static bool contains(std::string_view hay, std::string_view needle)
 }
 
 // Runs f, which must throw papi::Error with status st; returns the detail ("" when it did not).
-template <typename F>
-static std::string expect_error(F &&f, papi_status st, const char *what)
+template <typename F> static std::string expect_error(F &&f, papi_status st, const char *what)
 {
     try {
         f();
@@ -73,8 +72,8 @@ static void test_config(const std::string &db)
     cfg.set("source", "sqlite:" + db);
     CHECK(cfg.get("source") == "sqlite:" + db);
     CHECK(!cfg.get("no-such-option").has_value());
-    std::string d = expect_error([&] { cfg.set("no-such-option", "1"); }, PAPI_EINVAL,
-                                 "unknown option");
+    std::string d =
+        expect_error([&] { cfg.set("no-such-option", "1"); }, PAPI_EINVAL, "unknown option");
     d = expect_error([&] { cfg.set("cache-ttl", "soon"); }, PAPI_ECONFIG, "bad cache-ttl");
     CHECK(contains(d, "cache-ttl"));
     // The config is copied into the client: destroying it first must not matter.
