@@ -437,6 +437,15 @@ static void note_reply_error(redis_cache *rc, const redisReply *r)
 
 /* ---------------------------------------------------------------- backend */
 
+static void free_cache(redis_cache *rc)
+{
+    if (rc->password) {
+        explicit_bzero(rc->password, strlen(rc->password));
+        free(rc->password);
+    }
+    free(rc);
+}
+
 static papi_status redis_open(const char *spec, const papi_config *cfg, const papi_host *host,
                               void *user, void **state, papi_error *err)
 {
@@ -449,11 +458,7 @@ static papi_status redis_open(const char *spec, const papi_config *cfg, const pa
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
     papi_status st = parse_url(rc, spec, err);
     if (st != PAPI_OK) {
-        if (rc->password) {
-            explicit_bzero(rc->password, strlen(rc->password));
-            free(rc->password);
-        }
-        free(rc);
+        free_cache(rc);
         return st;
     }
     rc->timeout_ms = REDIS_DEFAULT_TIMEOUT_MS;
@@ -461,11 +466,7 @@ static papi_status redis_open(const char *spec, const papi_config *cfg, const pa
     long tv;
     if (t && *t) {
         if (!parse_number(t, strlen(t), 1, 600000, &tv)) {
-            if (rc->password) {
-                explicit_bzero(rc->password, strlen(rc->password));
-                free(rc->password);
-            }
-            free(rc);
+            free_cache(rc);
             return papi_error_set(err, PAPI_ECONFIG,
                                   "redis-timeout-ms must be a number of milliseconds from 1");
         }
@@ -500,11 +501,7 @@ static void redis_close(void *state)
     pthread_mutex_unlock(&rc->mu);
     pthread_cond_destroy(&rc->cv);
     pthread_mutex_destroy(&rc->mu);
-    if (rc->password) {
-        explicit_bzero(rc->password, strlen(rc->password));
-        free(rc->password);
-    }
-    free(rc);
+    free_cache(rc);
 }
 
 /* Builds "papi:"+key for every key in one allocation; argv/lens get the keys at @p first. */
