@@ -263,7 +263,8 @@ papi_status papi_config_load_env(papi_config *cfg, papi_error *err)
         return papi_error_set(err, PAPI_EINVAL, "configuration is required");
     for (size_t i = 0; i < NOPT; i++) {
         const char *v = getenv(options[i].env);
-        if (!v)
+        /* container specs often declare a variable with no value: that means "not set" */
+        if (!v || !*v)
             continue;
         papi_status st = set_index(cfg, i, v, err);
         if (st != PAPI_OK) {

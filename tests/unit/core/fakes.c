@@ -49,10 +49,14 @@ static papi_status send_row(fake_source *f, long id, papi_row_sink *sink, papi_e
     const char *cells[18] = {key,  sk,   "1",      "2",  "3",   "2450000", "2450001",
                              "Mr.", name, "Smith", "Y",  "1",   "2",       "1970",
                              NULL, "l",  "x@y.z",  "2003-01-02"};
+    if (f->bad_rows == 2)
+        cells[2] = "12x";
+    if (f->bad_rows == 3)
+        cells[0] = NULL;
     size_t lens[18];
     for (int i = 0; i < 18; i++)
         lens[i] = cells[i] ? strlen(cells[i]) : 0;
-    return papi_sink_row(sink, cells, lens, 18, err);
+    return papi_sink_row(sink, cells, lens, f->bad_rows == 1 ? 17 : 18, err);
 }
 
 static papi_status fake_fetch(void *state, const papi_dataset *ds, const papi_key *keys,

@@ -31,6 +31,7 @@ typedef struct fake_source {
     bool reverse;      /* rows in the opposite order to the keys */
     bool noisy_keys;   /* key cells as "0007.0" instead of "7" */
     bool extra_rows;   /* an unasked row and a repeat of every row */
+    int bad_rows;      /* 1: rows one cell short; 2: "12x" in a NUMBER column; 3: NULL key */
     /* keys of the last fetch, joined by ',' */
     pthread_mutex_t lock;
     char last_keys[1024];

@@ -115,6 +115,7 @@ static void test_env_then_flags(void **state)
     setenv("PAPI_CACHE_TTL", "5", 1);
     setenv("SNOWFLAKE_USER", "svc_user", 1);
     setenv("PAPI_CACHE", "memory,none", 1);
+    setenv("SNOWFLAKE_PORT", "", 1); /* empty: as if unset */
     papi_config *cfg = new_config();
     papi_error err;
     assert_int_equal(papi_config_load_env(cfg, &err), PAPI_OK);
@@ -122,6 +123,7 @@ static void test_env_then_flags(void **state)
     assert_int_equal(papi__config_int(cfg, "cache-ttl"), 5);
     assert_string_equal(papi_config_get(cfg, "snowflake-user"), "svc_user");
     assert_string_equal(papi_config_get(cfg, "cache"), "memory,none");
+    assert_null(papi_config_get(cfg, "snowflake-port"));
     /* a flag set after the environment wins */
     assert_int_equal(papi_config_set(cfg, "cache-ttl", "7", &err), PAPI_OK);
     assert_int_equal(papi__config_int(cfg, "cache-ttl"), 7);

@@ -288,6 +288,29 @@ static void test_source_error_detail(void **state)
     teardown(fx);
 }
 
+static void test_malformed_rows(void **state)
+{
+    (void)state;
+    fixture *fx = setup("memory", 10, NULL, NULL);
+    papi_result *r = (papi_result *)&r;
+    papi_error err;
+    fx->src.bad_rows = 1;
+    assert_int_equal(papi_lookup_list(fx->client, "customer", "1", 1, &r, &err), PAPI_EPROTO);
+    assert_null(r);
+    assert_non_null(strstr(err.message, "17"));
+    fx->src.bad_rows = 2;
+    assert_int_equal(papi_lookup_list(fx->client, "customer", "1", 1, &r, &err), PAPI_EPROTO);
+    assert_non_null(strstr(err.message, "C_CURRENT_CDEMO_SK")); /* names the column */
+    assert_null(strstr(err.message, "12x"));                    /* not the value */
+    /* a row with a NULL key answers no id */
+    fx->src.bad_rows = 3;
+    r = lookup_ok(fx, "1");
+    assert_int_equal(papi_result_count(r), 0);
+    papi_result_free(r);
+    assert_int_equal(stats(fx).source_errors, 2);
+    teardown(fx);
+}
+
 static void test_stale_if_error_spy(void **state)
 {
     (void)state;
@@ -408,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_lookup_customers_and_array),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_source_error_detail),
+        cmocka_unit_test(test_malformed_rows),
         cmocka_unit_test(test_stale_if_error_spy),
         cmocka_unit_test(test_stale_if_error_memory),
         cmocka_unit_test(test_cache_failure_is_a_miss),
