@@ -120,7 +120,7 @@ class Client:
         self._lib = _lib.load_library(library) if library else _lib.library()
         self._handle = None
         self._closed = False
-        self._busy = 0
+        self._inflight = []  # one item per running call: list.append/pop are atomic
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._tls = threading.local()
@@ -180,18 +180,19 @@ class Client:
     # ---------------------------------------------------------------- lifetime
 
     def _enter(self):
-        # A plain Lock, not a Condition: its Python-level __enter__ costs as much as a lookup.
-        with self._lock:
-            if self._closed:
-                raise ClientClosed(name="CLOSED", detail="the client is closed")
-            self._busy += 1
+        # No lock on the hot path: register first, then look at _closed. close() sets _closed
+        # before it looks at _inflight, so either it sees this call and waits for it, or this
+        # call sees _closed and backs out (the GIL orders the two).
+        self._inflight.append(None)
+        if self._closed:
+            self._leave()
+            raise ClientClosed(name="CLOSED", detail="the client is closed")
         return self._handle
 
     def _leave(self):
-        with self._lock:
-            self._busy -= 1
-            if self._closed and self._busy == 0:
-                self._idle.set()
+        self._inflight.pop()
+        if self._closed and not self._inflight:
+            self._idle.set()
 
     def close(self):
         """Destroys the C client once running calls have returned. Idempotent."""
@@ -199,10 +200,11 @@ class Client:
             if self._closed:
                 return
             self._closed = True
-            if self._busy == 0:
-                self._idle.set()
+        if not self._inflight:
+            self._idle.set()
         self._idle.wait()
-        handle, self._handle = self._handle, None
+        with self._lock:
+            handle, self._handle = self._handle, None
         if handle:
             self._lib.papi_client_destroy(handle)
 
