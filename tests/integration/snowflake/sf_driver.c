@@ -2,7 +2,7 @@
  * bench: many lookups from one client, optionally from several threads, then one JSON line with
  * the outcome, the last error's detail and the client's counters.
  *
- * sf_driver [--lookups N] [--threads T] [--ids LIST] [--ping] [--wait-after K] [--OPTION VALUE]...
+ * sf_driver [--lookups N] [--threads T] [--ids LIST|seq] [--ping] [--wait-after K] [--OPTION VALUE]...
  * --wait-after K: after K lookups print "WAITING" and read a line from stdin (tests change
  * credentials at that point). Options are papi's (snowflake-*, cache, timeout-ms, ...). */
 #include <papi/papi.h>
@@ -54,7 +54,13 @@ static void *worker(void *arg)
         papi_result *res = NULL;
         papi_error err = {0};
         uint64_t t0 = now_us();
-        papi_status st = papi_lookup_list(s->client, "customer", s->ids, strlen(s->ids), &res, &err);
+        char seq[24];
+        const char *ids = s->ids;
+        if (strcmp(ids, "seq") == 0) { /* distinct ids: no coalescing between threads */
+            snprintf(seq, sizeof seq, "%ld", taken % 2000 + 1);
+            ids = seq;
+        }
+        papi_status st = papi_lookup_list(s->client, "customer", ids, strlen(ids), &res, &err);
         uint64_t dt = now_us() - t0;
         pthread_mutex_lock(&s->lock);
         s->lat_us[taken] = dt;
