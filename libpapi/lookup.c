@@ -274,6 +274,45 @@ static papi_status fetch_led(papi_client *c, const papi_dataset *ds, slot **led,
     return PAPI_OK;
 }
 
+/* A fetch that finished between our cache read and our join has filled the first tier and
+ * left no flight to join: look again before asking the source a second time. */
+static size_t recheck_first_tier(papi_client *c, slot **led, size_t n, papi_key *keys,
+                                 papi_cache_entry *ents)
+{
+    if (!n || !c->ntiers)
+        return n;
+    for (size_t k = 0; k < n; k++)
+        keys[k] = led[k]->ckey;
+    papi_error cerr;
+    papi_error_set(&cerr, PAPI_OK, NULL);
+    const papi__tier *tier = &c->tiers[0];
+    if (tier->backend->get(tier->state, keys, n, ents, &cerr) != PAPI_OK) {
+        for (size_t k = 0; k < n; k++)
+            if (ents[k].state == PAPI_CACHE_FOUND || ents[k].state == PAPI_CACHE_EXPIRED)
+                papi_blob_unref(ents[k].row);
+        cache_failed(c, 0, "get", &cerr);
+        return n;
+    }
+    size_t still = 0;
+    for (size_t k = 0; k < n; k++) {
+        slot *s = led[k];
+        if (ents[k].state == PAPI_CACHE_FOUND && ents[k].row) {
+            s->row = ents[k].row;
+            s->state = S_FOUND;
+        } else if (ents[k].state == PAPI_CACHE_ABSENT) {
+            papi_blob_unref(ents[k].row);
+            s->state = S_ABSENT;
+        } else {
+            papi_blob_unref(ents[k].row);
+            led[still++] = s;
+            continue;
+        }
+        papi__coalesce_finish(c->coalescer, s->flight, s->row, PAPI_OK, NULL);
+        s->flight = NULL;
+    }
+    return still;
+}
+
 static papi_status lookup_ids(papi_client *c, const papi_dataset *ds, const papi__ids *ids,
                               papi_result **out, papi_error *err)
 {
@@ -333,6 +372,7 @@ static papi_status lookup_ids(papi_client *c, const papi_dataset *ds, const papi
                 if (slots[i].lead)
                     led[nled++] = &slots[i];
             }
+        nled = recheck_first_tier(c, led, nled, keys, ents);
         /* lead our own fetch before waiting on others': two requests that each lead what the
          * other waits for then both finish */
         papi_error ferr;

@@ -199,7 +199,12 @@ static papi_status spy_get(void *state, const papi_key *keys, size_t n, papi_cac
                            papi_error *err)
 {
     spy_cache *s = state;
-    atomic_fetch_add(&s->gets, 1);
+    int nget = atomic_fetch_add(&s->gets, 1) + 1;
+    if (nget < s->hide_until_get) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = (papi_cache_entry){PAPI_CACHE_MISS, NULL};
+        return PAPI_OK;
+    }
     if (atomic_load(&s->failing)) {
         for (size_t i = 0; i < n; i++)
             out[i] = (papi_cache_entry){PAPI_CACHE_MISS, NULL};

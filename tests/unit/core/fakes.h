@@ -44,6 +44,7 @@ extern const papi_transport_backend fake_transport;
 typedef struct spy_cache {
     atomic_int opened, closed, gets, puts, keys_put;
     atomic_bool failing;
+    int hide_until_get; /* gets numbered below this answer MISS for every key */
     pthread_mutex_t lock;
     size_t n;
     struct {

@@ -35,7 +35,7 @@ static void test_own_transport_and_cache(void **state)
     assert_int_equal(papi_result_count(r), 2);
     papi_result_free(r);
     assert_int_equal(atomic_load(&src.calls), 1);
-    assert_int_equal(atomic_load(&spy.gets), 1);
+    assert_int_equal(atomic_load(&spy.gets), 2); /* the read, and the look before fetching */
     assert_int_equal(atomic_load(&spy.puts), 1);
     assert_int_equal(atomic_load(&spy.keys_put), 3); /* two rows and one negative entry */
     /* the keys are namespaced: <dataset>:<16 hex digits>:<id> */
@@ -51,13 +51,42 @@ static void test_own_transport_and_cache(void **state)
     assert_int_equal(papi_result_outcome(r), PAPI_OUTCOME_HIT);
     papi_result_free(r);
     assert_int_equal(atomic_load(&src.calls), 1);
-    assert_int_equal(atomic_load(&spy.gets), 2);
+    assert_int_equal(atomic_load(&spy.gets), 3);
 
     assert_int_equal(papi_client_ping(c, &err), PAPI_OK);
     assert_int_equal(atomic_load(&src.pings), 1);
     papi_client_destroy(c);
     assert_int_equal(atomic_load(&src.closed), 1);
     assert_int_equal(atomic_load(&spy.closed), 1);
+    spy_cache_clear(&spy);
+}
+
+/* A fetch that lands between a request's cache read and its join leaves no flight to join:
+ * the request looks at the first tier again instead of fetching a second time. */
+static void test_recheck_before_fetch(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    spy_cache spy;
+    spy_cache_init(&spy);
+    papi_config *cfg = fake_config(&src, "none");
+    assert_int_equal(papi_config_add_cache(cfg, &spy_cache_backend, "spy", &spy), PAPI_OK);
+    papi_client *c = NULL;
+    assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
+    papi_config_destroy(cfg);
+    papi_result *r = NULL;
+    assert_int_equal(papi_lookup_list(c, "customer", "7,8", 3, &r, NULL), PAPI_OK);
+    papi_result_free(r);
+    assert_int_equal(atomic_load(&src.calls), 1);
+    /* the next read misses (as if just before another thread's put); the second look finds */
+    spy.hide_until_get = atomic_load(&spy.gets) + 2;
+    assert_int_equal(papi_lookup_list(c, "customer", "8,7", 3, &r, NULL), PAPI_OK);
+    assert_int_equal(papi_result_count(r), 2);
+    assert_int_equal(atomic_load(&spy.gets), spy.hide_until_get);
+    papi_result_free(r);
+    assert_int_equal(atomic_load(&src.calls), 1);
+    papi_client_destroy(c);
     spy_cache_clear(&spy);
 }
 
@@ -215,6 +244,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_own_transport_and_cache),
+        cmocka_unit_test(test_recheck_before_fetch),
         cmocka_unit_test(test_lower_tier_fills_upper),
         cmocka_unit_test(test_datasets_stats_ping),
         cmocka_unit_test(test_log_level_filter),
