@@ -34,7 +34,7 @@ static int options(int argc, char **argv, const extra *extras, size_t nextras, c
         papi_config_destroy(cfg);
         return fail(st, &err);
     }
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* --name VALUE pairs */
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             printf("usage: papi %s\n", usage);
@@ -57,7 +57,6 @@ static int options(int argc, char **argv, const extra *extras, size_t nextras, c
             papi_config_destroy(cfg);
             return fail(st, &err);
         }
-        i++;
     }
     *out = cfg;
     return PAPI_EXIT_OK;
