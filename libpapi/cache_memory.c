@@ -9,13 +9,13 @@
 #include <string.h>
 
 typedef struct entry {
-    struct entry *chain;          /* next in the bucket */
-    struct entry *newer, *older;  /* LRU list: head is the most recently used */
+    struct entry *chain;         /* next in the bucket */
+    struct entry *newer, *older; /* LRU list: head is the most recently used */
     uint64_t hash;
-    papi_blob *row;               /* NULL: negative entry */
+    papi_blob *row; /* NULL: negative entry */
     int64_t fresh_until_ms;
-    int64_t keep_until_ms;        /* >= fresh_until_ms; past it the entry is dropped */
-    size_t bytes;                 /* what it counts against max_bytes */
+    int64_t keep_until_ms; /* >= fresh_until_ms; past it the entry is dropped */
+    size_t bytes;          /* what it counts against max_bytes */
     size_t key_len;
     char key[];
 } entry;

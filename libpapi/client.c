@@ -103,8 +103,8 @@ static papi_status open_caches(papi_client *c, papi_error *err)
     size_t n = papi__config_caches(c->cfg, &att);
     if (n) {
         for (size_t i = 0; i < n; i++) {
-            papi_status st = open_tier(c, att[i].backend, att[i].spec, strlen(att[i].spec),
-                                       att[i].user, err);
+            papi_status st =
+                open_tier(c, att[i].backend, att[i].spec, strlen(att[i].spec), att[i].user, err);
             if (st != PAPI_OK)
                 return st;
         }

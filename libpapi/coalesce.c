@@ -117,8 +117,8 @@ bool papi__coalesce_join(papi__coalescer *co, const char *key, size_t len, papi_
     return true;
 }
 
-void papi__coalesce_finish(papi__coalescer *co, papi__flight *f, papi_blob *row,
-                           papi_status status, const papi_error *err)
+void papi__coalesce_finish(papi__coalescer *co, papi__flight *f, papi_blob *row, papi_status status,
+                           const papi_error *err)
 {
     if (!f)
         return;

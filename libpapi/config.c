@@ -11,8 +11,7 @@
 typedef struct option option;
 /* Checks value; for numeric options writes the number. Messages name the key, never a string
  * value (a cache spec may carry a Redis password, other strings may be secrets). */
-typedef papi_status (*parse_fn)(const option *o, const char *value, int64_t *num,
-                                papi_error *err);
+typedef papi_status (*parse_fn)(const option *o, const char *value, int64_t *num, papi_error *err);
 
 struct option {
     const char *key;
@@ -246,8 +245,7 @@ static papi_status set_index(papi_config *cfg, size_t i, const char *value, papi
     return PAPI_OK;
 }
 
-papi_status papi_config_set(papi_config *cfg, const char *key, const char *value,
-                            papi_error *err)
+papi_status papi_config_set(papi_config *cfg, const char *key, const char *value, papi_error *err)
 {
     if (!cfg || !key || !value)
         return papi_error_set(err, PAPI_EINVAL, "configuration, key and value are required");
@@ -350,8 +348,7 @@ papi_status papi_config_add_cache(papi_config *cfg, const papi_cache_backend *ba
 {
     if (!cfg || !backend || backend->abi_version == 0 ||
         backend->abi_version > PAPI_CACHE_ABI_VERSION || backend->struct_size < CACHE_V1_SIZE ||
-        !backend->open || !backend->get || !backend->put ||
-        cfg->ncaches >= PAPI__MAX_CACHE_TIERS)
+        !backend->open || !backend->get || !backend->put || cfg->ncaches >= PAPI__MAX_CACHE_TIERS)
         return PAPI_EINVAL;
     char *copy = strdup(spec ? spec : "");
     if (!copy)

@@ -19,8 +19,8 @@ void papi__coalesce_destroy(papi__coalescer *co);
 bool papi__coalesce_join(papi__coalescer *co, const char *key, size_t len, papi__flight **out);
 /* Publishes the leader's outcome: row (NULL = absent) when status is PAPI_OK, else err. Wakes
  * the followers and drops the leader's reference. */
-void papi__coalesce_finish(papi__coalescer *co, papi__flight *f, papi_blob *row,
-                           papi_status status, const papi_error *err);
+void papi__coalesce_finish(papi__coalescer *co, papi__flight *f, papi_blob *row, papi_status status,
+                           const papi_error *err);
 /* Waits until the flight is finished or deadline_ms passes (PAPI_ETIMEDOUT). On PAPI_OK *row is
  * a new reference or NULL (absent). Drops the follower's reference. */
 papi_status papi__coalesce_wait(papi__coalescer *co, papi__flight *f, int64_t deadline_ms,

@@ -223,8 +223,7 @@ static size_t read_tiers(papi_client *c, slot *slots, size_t m, papi_key *keys,
 /* Fetches the ids this request leads in one call, fills every tier and publishes the outcome
  * to the threads waiting on those ids. */
 static papi_status fetch_led(papi_client *c, const papi_dataset *ds, slot **led, size_t n,
-                             papi_key *keys, papi_blob **rows, int64_t deadline,
-                             papi_error *ferr)
+                             papi_key *keys, papi_blob **rows, int64_t deadline, papi_error *ferr)
 {
     papi_row_sink sink;
     papi_status st;
@@ -447,8 +446,8 @@ static papi_status find_dataset(papi_client *client, const char *dataset, papi_r
     return PAPI_OK;
 }
 
-papi_status papi_lookup(papi_client *client, const char *dataset, const char *const *ids,
-                        size_t n, papi_result **out, papi_error *err)
+papi_status papi_lookup(papi_client *client, const char *dataset, const char *const *ids, size_t n,
+                        papi_result **out, papi_error *err)
 {
     const papi_dataset *ds;
     papi_status st = find_dataset(client, dataset, out, &ds, err);
@@ -465,8 +464,8 @@ papi_status papi_lookup(papi_client *client, const char *dataset, const char *co
     return st;
 }
 
-papi_status papi_lookup_list(papi_client *client, const char *dataset, const char *list,
-                             size_t len, papi_result **out, papi_error *err)
+papi_status papi_lookup_list(papi_client *client, const char *dataset, const char *list, size_t len,
+                             papi_result **out, papi_error *err)
 {
     const papi_dataset *ds;
     papi_status st = find_dataset(client, dataset, out, &ds, err);

@@ -7,9 +7,11 @@
  * ("none") must answer MISS everywhere; every other backend must keep what it is given, for as
  * long as it is given, and never answer another key's bytes. Keys carry a per-run prefix so a
  * shared server (Redis) cannot leak one run into the next. */
+/* cmocka.h needs these first */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <pthread.h>

@@ -46,9 +46,9 @@ static papi_status send_row(fake_source *f, long id, papi_row_sink *sink, papi_e
         snprintf(key, sizeof key, "%ld", id);
     snprintf(sk, sizeof sk, "AAAAAAAA%08ld", id);
     snprintf(name, sizeof name, "Name%ld", id);
-    const char *cells[18] = {key,  sk,   "1",      "2",  "3",   "2450000", "2450001",
-                             "Mr.", name, "Smith", "Y",  "1",   "2",       "1970",
-                             NULL, "l",  "x@y.z",  "2003-01-02"};
+    const char *cells[18] = {key,       sk,     "1",  "2",     "3",     "2450000",
+                             "2450001", "Mr.",  name, "Smith", "Y",     "1",
+                             "2",       "1970", NULL, "l",     "x@y.z", "2003-01-02"};
     if (f->bad_rows == 2)
         cells[2] = "12x";
     if (f->bad_rows == 3)
@@ -59,9 +59,8 @@ static papi_status send_row(fake_source *f, long id, papi_row_sink *sink, papi_e
     return papi_sink_row(sink, cells, lens, f->bad_rows == 1 ? 17 : 18, err);
 }
 
-static papi_status fake_fetch(void *state, const papi_dataset *ds, const papi_key *keys,
-                              size_t n, papi_row_sink *sink, int64_t deadline_ms,
-                              papi_error *err)
+static papi_status fake_fetch(void *state, const papi_dataset *ds, const papi_key *keys, size_t n,
+                              papi_row_sink *sink, int64_t deadline_ms, papi_error *err)
 {
     (void)ds;
     (void)deadline_ms;

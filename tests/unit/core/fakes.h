@@ -13,8 +13,8 @@
 /* A transport serving customers 1..max_id (18 columns, cells derived from the id). */
 typedef struct fake_source {
     int max_id;
-    atomic_int calls;       /* fetch calls */
-    atomic_int keys_asked;  /* sum of n over fetches */
+    atomic_int calls;      /* fetch calls */
+    atomic_int keys_asked; /* sum of n over fetches */
     atomic_int opened, closed, pings;
     /* fault injection: fetch number fail_from, fail_from+1, ... fail with fail_status
      * (0: never); every injected failure is counted so the test can assert it happened */
@@ -24,14 +24,14 @@ typedef struct fake_source {
     /* the fetch blocks until the client has counted this many coalesced waits (0: no block) */
     papi_client *client;
     uint64_t block_until_waits;
-    int block_only_call;  /* block only this fetch number (0: every fetch) */
-    int hold_ms;          /* every fetch sleeps this long first */
+    int block_only_call; /* block only this fetch number (0: every fetch) */
+    int hold_ms;         /* every fetch sleeps this long first */
     atomic_int block_timeouts;
     /* answer shapes a real source may produce */
-    bool reverse;      /* rows in the opposite order to the keys */
-    bool noisy_keys;   /* key cells as "0007.0" instead of "7" */
-    bool extra_rows;   /* an unasked row and a repeat of every row */
-    int bad_rows;      /* 1: rows one cell short; 2: "12x" in a NUMBER column; 3: NULL key */
+    bool reverse;    /* rows in the opposite order to the keys */
+    bool noisy_keys; /* key cells as "0007.0" instead of "7" */
+    bool extra_rows; /* an unasked row and a repeat of every row */
+    int bad_rows;    /* 1: rows one cell short; 2: "12x" in a NUMBER column; 3: NULL key */
     /* keys of the last fetch, joined by ',' */
     pthread_mutex_t lock;
     char last_keys[1024];
@@ -50,7 +50,7 @@ typedef struct spy_cache {
     struct {
         char key[160];
         size_t key_len;
-        papi_blob *row; /* NULL: absent */
+        papi_blob *row;                /* NULL: absent */
         papi_cache_state state_on_get; /* FOUND/ABSENT, or EXPIRED when forced */
     } items[256];
 } spy_cache;

@@ -1,9 +1,11 @@
 /* cache_memory.c through its backend table: FOUND/ABSENT/MISS, TTLs (lifetimes in ms; fresh
  * checks use long TTLs and expiry checks poll with generous bounds, so load cannot flake them),
  * stale copies, eviction by entries and by bytes in LRU order, shared blobs, many threads. */
+/* cmocka.h needs these first */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <pthread.h>
@@ -183,7 +185,7 @@ static void test_evict_by_entries_lru(void **state)
     put1(st, "b", "{}", LONG);
     put1(st, "c", "{}", LONG);
     assert_int_equal(get1(st, "a", NULL, 0), PAPI_CACHE_FOUND); /* a is now the newest */
-    put1(st, "d", "{}", LONG);                                    /* evicts b, the oldest */
+    put1(st, "d", "{}", LONG);                                  /* evicts b, the oldest */
     assert_int_equal(get1(st, "b", NULL, 0), PAPI_CACHE_MISS);
     assert_int_equal(get1(st, "a", NULL, 0), PAPI_CACHE_FOUND);
     assert_int_equal(get1(st, "c", NULL, 0), PAPI_CACHE_FOUND);
@@ -289,9 +291,12 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_found_absent_miss), cmocka_unit_test(test_hit_shares_blob),
-        cmocka_unit_test(test_ttl),               cmocka_unit_test(test_stale),
-        cmocka_unit_test(test_evict_by_entries_lru), cmocka_unit_test(test_evict_by_bytes),
+        cmocka_unit_test(test_found_absent_miss),
+        cmocka_unit_test(test_hit_shares_blob),
+        cmocka_unit_test(test_ttl),
+        cmocka_unit_test(test_stale),
+        cmocka_unit_test(test_evict_by_entries_lru),
+        cmocka_unit_test(test_evict_by_bytes),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,11 @@
 /* client.c: a test registers its own transport AND its own cache and the client uses both
  * (issue 2 item 9); tiers in order, a lower tier's hit filling the upper one; ping, datasets,
  * counters, the log callback and its level filter; failures while creating. */
+/* cmocka.h needs these first */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -182,8 +184,7 @@ static void test_log_level_filter(void **state)
     } runs[] = {{&quiet, PAPI_LOG_ERROR}, {&loud, PAPI_LOG_DEBUG}};
     for (size_t i = 0; i < 2; i++) {
         papi_config *cfg = fake_config(&src, "memory");
-        assert_int_equal(papi_config_set_log(cfg, log_sink_fn, runs[i].sink, runs[i].max),
-                         PAPI_OK);
+        assert_int_equal(papi_config_set_log(cfg, log_sink_fn, runs[i].sink, runs[i].max), PAPI_OK);
         papi_client *c = NULL;
         assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
         papi_config_destroy(cfg);
@@ -231,8 +232,7 @@ static void test_create_failures(void **state)
 
     /* a datasets file that does not exist */
     cfg = fake_config(&src, "memory");
-    assert_int_equal(papi_config_set(cfg, "datasets", "/nonexistent/datasets.json", NULL),
-                     PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "datasets", "/nonexistent/datasets.json", NULL), PAPI_OK);
     assert_int_not_equal(papi_client_create(cfg, &c, &err), PAPI_OK);
     assert_null(c);
     assert_int_equal(papi_client_create(cfg, NULL, &err), PAPI_EINVAL);
@@ -243,12 +243,9 @@ static void test_create_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_own_transport_and_cache),
-        cmocka_unit_test(test_recheck_before_fetch),
-        cmocka_unit_test(test_lower_tier_fills_upper),
-        cmocka_unit_test(test_datasets_stats_ping),
-        cmocka_unit_test(test_log_level_filter),
-        cmocka_unit_test(test_create_failures),
+        cmocka_unit_test(test_own_transport_and_cache), cmocka_unit_test(test_recheck_before_fetch),
+        cmocka_unit_test(test_lower_tier_fills_upper),  cmocka_unit_test(test_datasets_stats_ping),
+        cmocka_unit_test(test_log_level_filter),        cmocka_unit_test(test_create_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,11 @@
 /* coalesce.c through whole clients: concurrent misses of one id make ONE fetch (the test
  * transport blocks until every other thread is waiting on it), errors reach every waiter, a
  * request that leads some ids and waits for others finishes, waits are bounded by the deadline. */
+/* cmocka.h needs these first */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>

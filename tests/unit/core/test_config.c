@@ -1,7 +1,9 @@
 /* config.c: the option table, defaults, environment, flags winning, bad values, secrets. */
+/* cmocka.h needs these first */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -257,8 +259,8 @@ static void test_attach_checks_abi(void **state)
 {
     (void)state;
     papi_config *cfg = new_config();
-    papi_transport_backend t = {PAPI_TRANSPORT_ABI_VERSION, sizeof t, "t", 0, t_open, NULL,
-                                t_fetch, NULL};
+    papi_transport_backend t = {
+        PAPI_TRANSPORT_ABI_VERSION, sizeof t, "t", 0, t_open, NULL, t_fetch, NULL};
     assert_int_equal(papi_config_set_transport(cfg, &t, "spec", NULL), PAPI_OK);
     assert_non_null(papi__config_transport(cfg));
     assert_string_equal(papi__config_transport(cfg)->spec, "spec");
