@@ -132,7 +132,8 @@ PAPI_API const char *papi_config_get(const papi_config *cfg, const char *key);
 PAPI_API size_t papi_config_option_count(void);
 
 /**
- * @brief Describes option @p index (0 .. papi_config_option_count()-1).
+ * @brief Describes one option, for flag parsers and bindings.
+ * @param index 0 .. papi_config_option_count()-1.
  * @param[out] env_var the environment variable or NULL when none (may be NULL).
  * @param[out] secret 1 when the value must never be printed (may be NULL).
  * @return the option's key (static storage), or NULL when @p index is out of range. Thread-safe.
@@ -166,10 +167,11 @@ typedef struct papi_client papi_client;
 
 /**
  * @brief Creates a client: loads datasets, opens the transport and the cache tiers.
- *        @p cfg is copied; it may be destroyed afterwards.
+ * @param cfg the options; copied, so it may be destroyed afterwards.
  * @param[out] out the client, owned by the caller (papi_client_destroy()); NULL on error.
  * @return PAPI_OK, PAPI_EINVAL, PAPI_ECONFIG (bad option, dataset file, key file), PAPI_EIO,
  *         PAPI_ENOMEM. Thread-safe (different configs or the same one read-only).
+ * @param[out] err detail of a failure (may be NULL).
  */
 PAPI_API PAPI_NODISCARD papi_status papi_client_create(const papi_config *cfg, papi_client **out,
                                                        papi_error *err);
@@ -188,9 +190,14 @@ typedef enum papi_cache_outcome {
 typedef struct papi_result papi_result;
 
 /**
- * @brief Looks up @p n ids of @p dataset. Each id is text (a number key: ASCII digits only, no
- *        sign, at most 38 digits). A repeated id is answered once; ids that do not exist are left
- *        out. Ids are copied.
+ * @brief Looks up ids of a dataset. A repeated id is answered once; ids that do not exist are
+ *        left out.
+ * @param client the client.
+ * @param dataset a dataset name, e.g. "customer".
+ * @param ids @p n ids as NUL-terminated text (a number key: ASCII digits only, no sign, at most
+ *        38 digits); copied.
+ * @param n the number of ids, 1 .. the max-ids option.
+ * @param[out] err detail of a failure (may be NULL).
  * @param[out] out the result, owned by the caller (papi_result_free()); NULL on error.
  * @return PAPI_OK, PAPI_EINVAL (bad id, n == 0, n > max-ids; the message names the item),
  *         PAPI_ENODATASET, PAPI_EAUTH, PAPI_EUNAVAIL, PAPI_ETIMEDOUT, PAPI_ESOURCE, PAPI_EPROTO,
@@ -211,7 +218,11 @@ PAPI_API PAPI_NODISCARD papi_status papi_lookup_list(papi_client *client, const 
 
 /**
  * @brief Looks up customers of the built-in `customer` dataset by C_CUSTOMER_SK.
+ * @param client the client.
  * @param ids @p n keys, each >= 0.
+ * @param n the number of ids, 1 .. the max-ids option.
+ * @param[out] out the result, owned by the caller (papi_result_free()); NULL on error.
+ * @param[out] err detail of a failure (may be NULL).
  * @return as papi_lookup(); PAPI_EINVAL for a negative id. Thread-safe.
  */
 PAPI_API PAPI_NODISCARD papi_status papi_lookup_customers(papi_client *client, const int64_t *ids,
@@ -225,7 +236,9 @@ PAPI_API void papi_result_free(papi_result *result);
 PAPI_API size_t papi_result_count(const papi_result *result);
 
 /**
- * @brief Row @p index as a JSON object (not NUL-terminated).
+ * @brief One row as a JSON object (NUL-terminated; @p len excludes the NUL).
+ * @param result the result.
+ * @param index 0 .. papi_result_count()-1.
  * @param[out] len its length in bytes.
  * @return bytes borrowed from @p result, valid until papi_result_free(); NULL when out of range.
  *         Object-confined.
@@ -234,6 +247,7 @@ PAPI_API const char *papi_result_row_json(const papi_result *result, size_t inde
 
 /**
  * @brief The whole answer as a JSON array of the rows, NUL-terminated.
+ * @param result the result.
  * @param[out] len its length in bytes (may be NULL).
  * @return a string borrowed from @p result, valid until papi_result_free(). Object-confined.
  */

@@ -77,7 +77,11 @@ PAPI_API papi_column_type papi_dataset_column_type(const papi_dataset *ds, size_
 /**
  * @brief Writes `SELECT <columns> FROM <table> WHERE <key> IN (?, ..., ?)` with @p nparams
  *        placeholders into @p buf. Names are the dataset's checked identifiers; ids never enter it.
+ * @param ds the dataset.
  * @param table the table name to use, or NULL for papi_dataset_table() (SQLite uses the last part).
+ * @param nparams the number of placeholders, >= 1.
+ * @param buf where to write, NUL-terminated when it fits.
+ * @param cap the size of @p buf.
  * @return the length written (excluding NUL), or the length needed when it is >= @p cap.
  *         Thread-safe.
  */
