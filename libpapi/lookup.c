@@ -486,8 +486,13 @@ papi_status papi_lookup_list(papi_client *client, const char *dataset, const cha
 papi_status papi_lookup_customers(papi_client *client, const int64_t *ids, size_t n,
                                   papi_result **out, papi_error *err)
 {
+    if (out)
+        *out = NULL;
     if (!ids && n)
         return papi_error_set(err, PAPI_EINVAL, "ids are required");
+    if (client && n > client->max_ids) /* before converting a huge array to text */
+        return papi_error_set(err, PAPI_EINVAL, "too many ids: %zu given, at most %zu allowed", n,
+                              client->max_ids);
     for (size_t i = 0; i < n; i++)
         if (ids[i] < 0)
             return papi_error_set(err, PAPI_EINVAL, "id %zu is negative", i + 1);

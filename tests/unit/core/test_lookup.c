@@ -247,6 +247,11 @@ static void test_bad_input(void **state)
     assert_int_equal(papi_lookup_list(fx->client, "customer", "1;DROP", 6, &r, &err), PAPI_EINVAL);
     assert_int_equal(papi_lookup_list(fx->client, "nope", "1", 1, &r, &err), PAPI_ENODATASET);
     assert_int_equal(err.status, PAPI_ENODATASET);
+    int64_t four[] = {1, 2, 3, 4};
+    r = (papi_result *)&r;
+    assert_int_equal(papi_lookup_customers(fx->client, four, 4, &r, &err), PAPI_EINVAL);
+    assert_null(r);
+    assert_non_null(strstr(err.message, "too many"));
     int64_t neg[] = {1, -5};
     assert_int_equal(papi_lookup_customers(fx->client, neg, 2, &r, &err), PAPI_EINVAL);
     assert_non_null(strstr(err.message, "2"));
