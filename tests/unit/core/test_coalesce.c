@@ -212,6 +212,79 @@ static void test_wait_bounded_by_deadline(void **state)
     papi_client_destroy(c);
 }
 
+/* Many threads, overlapping random requests, a small cache that evicts all the time: every
+ * answer holds exactly the existing asked ids, in asked order. */
+typedef struct stress {
+    papi_client *client;
+    unsigned seed;
+    int bad;
+} stress;
+
+static void *stress_run(void *arg)
+{
+    stress *w = arg;
+    for (int i = 0; i < 1500; i++) {
+        int want[5], n = 1 + (int)(rand_r(&w->seed) % 5), m = 0;
+        char list[64] = "";
+        for (int k = 0; k < n; k++) {
+            int id = 1 + (int)(rand_r(&w->seed) % 300);
+            char item[16];
+            snprintf(item, sizeof item, k ? ",%d" : "%d", id);
+            strcat(list, item);
+            bool seen = false;
+            for (int q = 0; q < m; q++)
+                seen = seen || want[q] == id;
+            if (!seen && id <= 200)
+                want[m++] = id;
+        }
+        papi_result *r = NULL;
+        papi_error err;
+        if (papi_lookup_list(w->client, "customer", list, strlen(list), &r, &err) != PAPI_OK) {
+            w->bad++;
+            continue;
+        }
+        if (papi_result_count(r) != (size_t)m)
+            w->bad++;
+        for (int q = 0; q < m && q < (int)papi_result_count(r); q++) {
+            char head[32];
+            snprintf(head, sizeof head, "{\"C_CUSTOMER_SK\":%d,", want[q]);
+            size_t len;
+            const char *row = papi_result_row_json(r, (size_t)q, &len);
+            if (len < strlen(head) || memcmp(row, head, strlen(head)) != 0)
+                w->bad++;
+        }
+        papi_result_free(r);
+    }
+    return NULL;
+}
+
+static void test_stress(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 200);
+    papi_config *cfg = fake_config(&src, "memory");
+    assert_int_equal(papi_config_set(cfg, "cache-max-entries", "64", NULL), PAPI_OK);
+    papi_client *c = NULL;
+    assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
+    papi_config_destroy(cfg);
+    pthread_t t[N];
+    stress w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (stress){c, (unsigned)(i * 31337 + 3), 0};
+        assert_int_equal(pthread_create(&t[i], NULL, stress_run, &w[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].bad, 0);
+    }
+    papi_stats s = stats(c);
+    assert_int_equal(s.lookups, N * 1500);
+    assert_true(s.source_calls > 0);
+    assert_int_equal(s.fetches_in_flight, 0);
+    papi_client_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_absent_reaches_waiters),
         cmocka_unit_test(test_lead_then_wait),
         cmocka_unit_test(test_wait_bounded_by_deadline),
+        cmocka_unit_test(test_stress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
