@@ -202,6 +202,7 @@ static papi_status mem_get(void *state, const papi_key *keys, size_t n, papi_cac
         shard *s = shard_of(c, h);
         out[i].state = PAPI_CACHE_MISS;
         out[i].row = NULL;
+        out[i].fresh_ms = 0;
         pthread_mutex_lock(&s->lock);
         entry **pp = find_slot(s, h, keys[i].ptr, keys[i].len);
         entry *e = *pp;
@@ -209,6 +210,7 @@ static papi_status mem_get(void *state, const papi_key *keys, size_t n, papi_cac
             if (now < e->fresh_until_ms) {
                 out[i].state = e->row ? PAPI_CACHE_FOUND : PAPI_CACHE_ABSENT;
                 out[i].row = papi_blob_ref(e->row);
+                out[i].fresh_ms = e->fresh_until_ms - now;
                 if (s->head != e && now - e->used_ms >= s->promote_ms) {
                     lru_unlink(s, e);
                     lru_push_head(s, e);

@@ -28,6 +28,7 @@ static papi_status none_get(void *state, const papi_key *keys, size_t n, papi_ca
     for (size_t i = 0; i < n; i++) {
         out[i].state = PAPI_CACHE_MISS;
         out[i].row = NULL;
+        out[i].fresh_ms = 0;
     }
     return PAPI_OK;
 }

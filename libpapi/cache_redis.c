@@ -530,6 +530,7 @@ static void decode_value(const redisReply *r, int64_t now_wall, papi_cache_entry
 {
     out->state = PAPI_CACHE_MISS;
     out->row = NULL;
+    out->fresh_ms = 0;
     if (!r || r->type != REDIS_REPLY_STRING || r->len == 0)
         return;
     if (r->str[0] == 'A' && r->len == 1) {
@@ -549,6 +550,8 @@ static void decode_value(const redisReply *r, int64_t now_wall, papi_cache_entry
     if (!out->row)
         return;
     out->state = now_wall < fresh_until ? PAPI_CACHE_FOUND : PAPI_CACHE_EXPIRED;
+    if (out->state == PAPI_CACHE_FOUND)
+        out->fresh_ms = fresh_until - now_wall;
 }
 
 static papi_status redis_get(void *state, const papi_key *keys, size_t n, papi_cache_entry *out,
@@ -559,6 +562,7 @@ static papi_status redis_get(void *state, const papi_key *keys, size_t n, papi_c
     for (size_t i = 0; i < n; i++) {
         out[i].state = PAPI_CACHE_MISS;
         out[i].row = NULL;
+        out[i].fresh_ms = 0;
     }
     if (n == 0)
         return PAPI_OK;

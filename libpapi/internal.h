@@ -110,6 +110,8 @@ const papi_cache_backend *papi__cache_find(const char *spec);
 const char *papi__demo_db_path(void);
 
 /* ------------------------------------------------------------- misc */
+/* The monotonic clock of papi_now_ms() in microseconds, for latency counters. */
+int64_t papi__now_us(void);
 /* Copies src into a fixed buffer, always NUL-terminated, cutting at a UTF-8 boundary. */
 void papi__strlcpy(char *dst, const char *src, size_t cap);
 /* Fills err's source fields (code, SQL state, HTTP status); err may be NULL. */

@@ -149,13 +149,24 @@ static void cache_failed(papi_client *c, size_t tier, const char *op, const papi
 }
 
 static void put_tier(papi_client *c, size_t t, const papi_key *keys, papi_blob *const *rows,
-                     size_t n)
+                     size_t n, const papi_cache_ttl *ttl)
 {
     papi_error cerr;
     papi_error_set(&cerr, PAPI_OK, NULL);
     const papi__tier *tier = &c->tiers[t];
-    if (tier->backend->put(tier->state, keys, rows, n, &c->ttl, &cerr) != PAPI_OK)
+    if (tier->backend->put(tier->state, keys, rows, n, ttl, &cerr) != PAPI_OK)
         cache_failed(c, t, "put", &cerr);
+}
+
+/* An entry copied up from a lower tier is already part-way through its life there: the copy
+ * must not outlive it, or a row could be served for almost two TTLs. */
+static void shorten_ttl(papi_cache_ttl *ttl, const papi_cache_entry *e)
+{
+    if (e->fresh_ms <= 0)
+        return;
+    int64_t *life = e->state == PAPI_CACHE_FOUND ? &ttl->found_ms : &ttl->absent_ms;
+    if (e->fresh_ms < *life)
+        *life = e->fresh_ms;
 }
 
 /* Asks each tier in turn for the ids still pending; a hit in a lower tier fills the ones above. */
@@ -181,6 +192,7 @@ static size_t read_tiers(papi_client *c, slot *slots, size_t m, papi_key *keys,
             continue;
         }
         size_t nfill = 0, hits = 0, negative = 0;
+        papi_cache_ttl fill_ttl = c->ttl;
         for (size_t j = 0; j < np; j++) {
             slot *s = &slots[idx[j]];
             switch (ents[j].state) {
@@ -190,6 +202,7 @@ static size_t read_tiers(papi_client *c, slot *slots, size_t m, papi_key *keys,
                 s->row = ents[j].row;
                 s->state = S_FOUND;
                 hits++;
+                shorten_ttl(&fill_ttl, &ents[j]);
                 keys[nfill] = s->ckey; /* keys[j] is no longer needed */
                 rows[nfill++] = s->row;
                 break;
@@ -197,6 +210,7 @@ static size_t read_tiers(papi_client *c, slot *slots, size_t m, papi_key *keys,
                 papi_blob_unref(ents[j].row);
                 s->state = S_ABSENT;
                 negative++;
+                shorten_ttl(&fill_ttl, &ents[j]);
                 keys[nfill] = s->ckey;
                 rows[nfill++] = NULL;
                 break;
@@ -215,7 +229,7 @@ static size_t read_tiers(papi_client *c, slot *slots, size_t m, papi_key *keys,
         PAPI__COUNT(c, cache_hits, hits);
         PAPI__COUNT(c, cache_negative_hits, negative);
         for (size_t u = 0; u < t && nfill; u++)
-            put_tier(c, u, keys, rows, nfill);
+            put_tier(c, u, keys, rows, nfill, &fill_ttl);
     }
     return pending;
 }
@@ -234,12 +248,12 @@ static papi_status fetch_led(papi_client *c, const papi_dataset *ds, slot **led,
             keys[k] = led[k]->id;
         PAPI__COUNT(c, source_calls, 1);
         PAPI__COUNT(c, fetches_in_flight, 1);
-        int64_t t0 = papi_now_ms();
+        int64_t t0 = papi__now_us();
         papi_error_set(ferr, PAPI_OK, NULL);
         st = c->transport->fetch(c->transport_state, ds, keys, n, &sink, deadline, ferr);
-        int64_t dt = papi_now_ms() - t0;
+        int64_t dt = papi__now_us() - t0;
         PAPI__COUNT(c, fetches_in_flight, UINT64_MAX); /* minus one, modulo 2^64 */
-        PAPI__COUNT(c, source_latency_us, (dt > 0 ? dt : 0) * 1000);
+        PAPI__COUNT(c, source_latency_us, (uint64_t)(dt > 0 ? dt : 0));
     }
     sink_fini(&sink);
     if (st != PAPI_OK) {
@@ -265,7 +279,7 @@ static papi_status fetch_led(papi_client *c, const papi_dataset *ds, slot **led,
     }
     /* caches first, then wake the waiters: a later miss then finds the cache filled */
     for (size_t t = 0; t < c->ntiers; t++)
-        put_tier(c, t, keys, rows, n);
+        put_tier(c, t, keys, rows, n, &c->ttl);
     for (size_t k = 0; k < n; k++) {
         papi__coalesce_finish(c->coalescer, led[k]->flight, led[k]->row, PAPI_OK, NULL);
         led[k]->flight = NULL;

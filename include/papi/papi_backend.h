@@ -220,6 +220,8 @@ PAPI_API size_t papi_blob_len(const papi_blob *blob);
 typedef struct papi_cache_entry {
     papi_cache_state state; /**< What the cache knows. */
     papi_blob *row;         /**< FOUND/EXPIRED: one reference, owned by the caller; else NULL. */
+    int64_t fresh_ms;       /**< FOUND/ABSENT: how long the entry stays fresh; 0 when unknown.
+                                 Upper tiers filled from this entry keep it no longer. */
 } papi_cache_entry;
 
 /** @brief Lifetimes for entries written by papi_cache_backend::put. */

@@ -95,7 +95,8 @@ static void put(ctx *c, const char *name, const char *row, papi_cache_ttl ttl)
 static papi_cache_state get(ctx *c, const char *name, const char *want_row)
 {
     papi_key k = K(name);
-    papi_cache_entry e = {PAPI_CACHE_FOUND, (papi_blob *)&e}; /* garbage the backend overwrites */
+    /* garbage the backend overwrites */
+    papi_cache_entry e = {PAPI_CACHE_FOUND, (papi_blob *)&e, -12345};
     papi_error err;
     papi_status st = B->get(c->st, &k, 1, &e, &err);
     if (st != PAPI_OK)
@@ -110,6 +111,10 @@ static papi_cache_state get(ctx *c, const char *name, const char *want_row)
     } else {
         assert_null(e.row);
     }
+    /* freshness left is unknown (0) or within the longest lifetime the tests give */
+    assert_true(e.fresh_ms >= 0 && e.fresh_ms <= LONG.found_ms);
+    if (e.state == PAPI_CACHE_MISS || e.state == PAPI_CACHE_EXPIRED)
+        assert_int_equal(e.fresh_ms, 0);
     papi_blob_unref(e.row);
     return e.state;
 }

@@ -201,22 +201,23 @@ static papi_status spy_get(void *state, const papi_key *keys, size_t n, papi_cac
     int nget = atomic_fetch_add(&s->gets, 1) + 1;
     if (nget < s->hide_until_get) {
         for (size_t i = 0; i < n; i++)
-            out[i] = (papi_cache_entry){PAPI_CACHE_MISS, NULL};
+            out[i] = (papi_cache_entry){PAPI_CACHE_MISS, NULL, 0};
         return PAPI_OK;
     }
     if (atomic_load(&s->failing)) {
         for (size_t i = 0; i < n; i++)
-            out[i] = (papi_cache_entry){PAPI_CACHE_MISS, NULL};
+            out[i] = (papi_cache_entry){PAPI_CACHE_MISS, NULL, 0};
         return papi_error_set(err, PAPI_EIO, "spy cache is failing");
     }
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < n; i++) {
-        out[i] = (papi_cache_entry){PAPI_CACHE_MISS, NULL};
+        out[i] = (papi_cache_entry){PAPI_CACHE_MISS, NULL, 0};
         for (size_t j = 0; j < s->n; j++)
             if (s->items[j].key_len == keys[i].len &&
                 memcmp(s->items[j].key, keys[i].ptr, keys[i].len) == 0) {
                 out[i].state = s->items[j].state_on_get;
                 out[i].row = papi_blob_ref(s->items[j].row);
+                out[i].fresh_ms = s->items[j].state_on_get == PAPI_CACHE_EXPIRED ? 0 : s->fresh_ms;
             }
     }
     pthread_mutex_unlock(&s->lock);

@@ -45,6 +45,7 @@ typedef struct spy_cache {
     atomic_int opened, closed, gets, puts, keys_put;
     atomic_bool failing;
     int hide_until_get; /* gets numbered below this answer MISS for every key */
+    int64_t fresh_ms;   /* reported as papi_cache_entry.fresh_ms of FOUND/ABSENT answers */
     pthread_mutex_t lock;
     size_t n;
     struct {

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "fakes.h"
+#include "internal.h"
 
 static void test_own_transport_and_cache(void **state)
 {
@@ -126,6 +129,52 @@ static void test_lower_tier_fills_upper(void **state)
     assert_int_equal(atomic_load(&lower.gets), 2);
     papi_client_destroy(c);
     spy_cache_clear(&upper);
+    spy_cache_clear(&lower);
+}
+
+/* A row copied up from a lower tier lives in the upper one no longer than it stays fresh below
+ * (issue 5: the memory TTL no longer than Redis's), or it could be served for almost two TTLs. */
+static void test_fill_keeps_lower_freshness(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    spy_cache lower;
+    spy_cache_init(&lower);
+    /* a first client leaves the row in the lower tier only */
+    papi_config *cfg = fake_config(&src, "none");
+    assert_int_equal(papi_config_add_cache(cfg, &spy_cache_backend, "lower", &lower), PAPI_OK);
+    papi_client *c = NULL;
+    assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
+    papi_config_destroy(cfg);
+    papi_result *r = NULL;
+    assert_int_equal(papi_lookup_list(c, "customer", "4", 1, &r, NULL), PAPI_OK);
+    papi_result_free(r);
+    papi_client_destroy(c);
+    assert_int_equal(atomic_load(&src.calls), 1);
+
+    /* a second client with memory in front: the lower tier says 150 ms of freshness are left */
+    lower.fresh_ms = 150;
+    cfg = fake_config(&src, "none");
+    assert_int_equal(papi_config_add_cache(cfg, &papi__cache_memory, "memory", NULL), PAPI_OK);
+    assert_int_equal(papi_config_add_cache(cfg, &spy_cache_backend, "lower", &lower), PAPI_OK);
+    assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
+    papi_config_destroy(cfg);
+    assert_int_equal(papi_lookup_list(c, "customer", "4", 1, &r, NULL), PAPI_OK);
+    assert_int_equal(papi_result_outcome(r), PAPI_OUTCOME_HIT);
+    papi_result_free(r);
+    assert_int_equal(atomic_load(&src.calls), 1);
+    /* the lower tier forgets; once the 150 ms are over, memory must not answer either (with
+     * the full 180 s TTL it would) */
+    spy_cache_clear(&lower);
+    struct timespec pause = {0, 400 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    assert_int_equal(papi_lookup_list(c, "customer", "4", 1, &r, NULL), PAPI_OK);
+    assert_int_equal(papi_result_count(r), 1);
+    assert_int_equal(papi_result_outcome(r), PAPI_OUTCOME_MISS);
+    papi_result_free(r);
+    assert_int_equal(atomic_load(&src.calls), 2);
+    papi_client_destroy(c);
     spy_cache_clear(&lower);
 }
 
@@ -244,7 +293,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_own_transport_and_cache), cmocka_unit_test(test_recheck_before_fetch),
-        cmocka_unit_test(test_lower_tier_fills_upper),  cmocka_unit_test(test_datasets_stats_ping),
+        cmocka_unit_test(test_lower_tier_fills_upper),
+        cmocka_unit_test(test_fill_keeps_lower_freshness),  cmocka_unit_test(test_datasets_stats_ping),
         cmocka_unit_test(test_log_level_filter),        cmocka_unit_test(test_create_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
