@@ -146,7 +146,7 @@ static void scenario(const char *name, papi_client *c, int64_t rows, int threads
 
 int main(int argc, char **argv)
 {
-    const char *db = "lookup_bench.db";
+    const char *db = "/tmp/papi-lookup-bench.db"; /* never inside the source tree */
     int64_t rows = 10000;
     double seconds = 2.0;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--seconds") == 0)
             seconds = strtod(argv[i + 1], NULL);
         else {
-            fprintf(stderr, "usage: lookup_bench [--db PATH] [--rows N] [--seconds S]\n");
+            fprintf(stderr, "usage: lookup_bench [--db PATH (default /tmp/papi-lookup-bench.db)] [--rows N] [--seconds S]\n");
             return 2;
         }
     }
