@@ -326,11 +326,49 @@ static size_t recheck_first_tier(papi_client *c, slot **led, size_t n, papi_key 
     return still;
 }
 
+/* First tier only (papi_lookup_list_cached): all of it answered, or nothing taken from it. */
+static papi_status lookup_first_tier(papi_client *c, slot *slots, size_t m, papi_key *keys,
+                                     papi_cache_entry *ents, papi_blob **rows, papi_result **out,
+                                     papi_error *err)
+{
+    if (!c->ntiers)
+        return PAPI_OK;
+    for (size_t i = 0; i < m; i++)
+        keys[i] = slots[i].ckey;
+    papi_error cerr;
+    papi_error_set(&cerr, PAPI_OK, NULL);
+    const papi__tier *tier = &c->tiers[0];
+    memset(ents, 0, m * sizeof *ents); /* a failing backend may fill only some */
+    bool ok = tier->backend->get(tier->state, keys, m, ents, &cerr) == PAPI_OK;
+    size_t nrows = 0, hits = 0, negative = 0;
+    for (size_t i = 0; i < m; i++) {
+        papi_cache_state es = ents[i].state;
+        if (ok && es == PAPI_CACHE_FOUND && ents[i].row) {
+            rows[nrows++] = ents[i].row;
+            hits++;
+            continue;
+        }
+        papi_blob_unref(ents[i].row);
+        if (ok && es == PAPI_CACHE_ABSENT)
+            negative++;
+        else
+            ok = false; /* a miss, an expired copy or a failure: the caller asks papi_lookup_list() */
+    }
+    if (ok && (*out = papi__result_create(rows, nrows, PAPI_OUTCOME_HIT)) != NULL) {
+        PAPI__COUNT(c, lookups, 1);
+        PAPI__COUNT(c, cache_hits, hits);
+        PAPI__COUNT(c, cache_negative_hits, negative);
+        return PAPI_OK;
+    }
+    for (size_t i = 0; i < nrows; i++)
+        papi_blob_unref(rows[i]);
+    return ok ? papi_error_set(err, PAPI_ENOMEM, "out of memory") : PAPI_OK;
+}
+
 static papi_status lookup_ids(papi_client *c, const papi_dataset *ds, const papi__ids *ids,
-                              papi_result **out, papi_error *err)
+                              bool cached_only, papi_result **out, papi_error *err)
 {
     size_t m = ids->n;
-    PAPI__COUNT(c, lookups, 1);
 
     const char *name = papi_dataset_name(ds);
     const char *hash = papi__dataset_shape_hash(ds);
@@ -371,6 +409,13 @@ static papi_status lookup_ids(papi_client *c, const papi_dataset *ds, const papi
 
     papi_cache_outcome outcome = PAPI_OUTCOME_HIT;
     papi_status st = PAPI_OK;
+    if (cached_only) {
+        st = lookup_first_tier(c, slots, m, keys, ents, rows, out, err);
+        if (mem != stack.bytes)
+            free(mem);
+        return st;
+    }
+    PAPI__COUNT(c, lookups, 1);
     size_t pending = read_tiers(c, slots, m, keys, ents, idx, rows);
     PAPI__COUNT(c, cache_misses, pending);
     if (pending) {
@@ -473,13 +518,13 @@ papi_status papi_lookup(papi_client *client, const char *dataset, const char *co
     st = papi__ids_from_array(ids, n, papi_dataset_key_type(ds), client->max_ids, &parsed, err);
     if (st != PAPI_OK)
         return st;
-    st = lookup_ids(client, ds, &parsed, out, err);
+    st = lookup_ids(client, ds, &parsed, false, out, err);
     papi__ids_free(&parsed);
     return st;
 }
 
-papi_status papi_lookup_list(papi_client *client, const char *dataset, const char *list, size_t len,
-                             papi_result **out, papi_error *err)
+static papi_status lookup_list(papi_client *client, const char *dataset, const char *list,
+                               size_t len, bool cached_only, papi_result **out, papi_error *err)
 {
     const papi_dataset *ds;
     papi_status st = find_dataset(client, dataset, out, &ds, err);
@@ -492,9 +537,21 @@ papi_status papi_lookup_list(papi_client *client, const char *dataset, const cha
                               &parsed, err);
     if (st != PAPI_OK)
         return st;
-    st = lookup_ids(client, ds, &parsed, out, err);
+    st = lookup_ids(client, ds, &parsed, cached_only, out, err);
     papi__ids_free(&parsed);
     return st;
+}
+
+papi_status papi_lookup_list(papi_client *client, const char *dataset, const char *list, size_t len,
+                             papi_result **out, papi_error *err)
+{
+    return lookup_list(client, dataset, list, len, false, out, err);
+}
+
+papi_status papi_lookup_list_cached(papi_client *client, const char *dataset, const char *list,
+                                    size_t len, papi_result **out, papi_error *err)
+{
+    return lookup_list(client, dataset, list, len, true, out, err);
 }
 
 papi_status papi_lookup_customers(papi_client *client, const int64_t *ids, size_t n,

@@ -217,6 +217,27 @@ PAPI_API PAPI_NODISCARD papi_status papi_lookup_list(papi_client *client, const 
                                                      papi_result **out, papi_error *err);
 
 /**
+ * @brief Like papi_lookup_list(), answered from the first cache tier alone: it never calls the
+ *        source or a lower tier and never waits for another request's fetch, so it does not block.
+ *        A server answers cache hits with it on its event loop and hands the rest to threads that
+ *        may block in papi_lookup_list().
+ * @param client the client.
+ * @param dataset a dataset name.
+ * @param list the ids as in papi_lookup_list().
+ * @param len the length of @p list in bytes.
+ * @param[out] out the result (outcome PAPI_OUTCOME_HIT) when the first tier holds every id, found
+ *             or known absent; NULL, with PAPI_OK returned, when any id needs more than that
+ *             (then call papi_lookup_list(), which counts the lookup). Counters change only when
+ *             a result is returned.
+ * @param[out] err detail of a failure (may be NULL).
+ * @return PAPI_OK, PAPI_EINVAL, PAPI_ENODATASET, PAPI_ENOMEM. Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_lookup_list_cached(papi_client *client,
+                                                            const char *dataset, const char *list,
+                                                            size_t len, papi_result **out,
+                                                            papi_error *err);
+
+/**
  * @brief Looks up customers of the built-in `customer` dataset by C_CUSTOMER_SK.
  * @param client the client.
  * @param ids @p n keys, each >= 0.

@@ -132,6 +132,96 @@ static void test_lower_tier_fills_upper(void **state)
     spy_cache_clear(&lower);
 }
 
+/* papi_lookup_list_cached answers from the first tier alone: rows and negative entries there
+ * make a result; anything else (unseen id, a row only in a lower tier, no tier) gives NULL and
+ * never reaches the source or the lower tier, and counts nothing. */
+static papi_stats stats_of(papi_client *c)
+{
+    papi_stats st;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    assert_int_equal(papi_client_stats(c, &st), PAPI_OK);
+    return st;
+}
+
+static void test_lookup_cached_first_tier_only(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    spy_cache upper, lower;
+    spy_cache_init(&upper);
+    spy_cache_init(&lower);
+    papi_config *cfg = fake_config(&src, "none");
+    assert_int_equal(papi_config_add_cache(cfg, &spy_cache_backend, "upper", &upper), PAPI_OK);
+    assert_int_equal(papi_config_add_cache(cfg, &spy_cache_backend, "lower", &lower), PAPI_OK);
+    papi_client *c = NULL;
+    assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
+    papi_config_destroy(cfg);
+    papi_error err;
+    papi_result *r = (papi_result *)&err; /* must be overwritten */
+
+    /* nothing cached yet: no result, no source call, no lower tier, no counters */
+    assert_int_equal(papi_lookup_list_cached(c, "customer", "4,99", 4, &r, &err), PAPI_OK);
+    assert_null(r);
+    assert_int_equal(atomic_load(&src.calls), 0);
+    assert_int_equal(atomic_load(&lower.gets), 0);
+    assert_int_equal(stats_of(c).lookups, 0);
+
+    assert_int_equal(papi_lookup_list(c, "customer", "4,99", 4, &r, NULL), PAPI_OK);
+    papi_result_free(r);
+    assert_int_equal(atomic_load(&src.calls), 1);
+    papi_stats before = stats_of(c);
+
+    /* a row and a negative entry in the first tier: a HIT, in the asked order */
+    assert_int_equal(papi_lookup_list_cached(c, "customer", "99,4", 4, &r, &err), PAPI_OK);
+    assert_non_null(r);
+    assert_int_equal(papi_result_count(r), 1);
+    assert_int_equal(papi_result_outcome(r), PAPI_OUTCOME_HIT);
+    papi_result_free(r);
+    papi_stats after = stats_of(c);
+    assert_int_equal(after.lookups, before.lookups + 1);
+    assert_int_equal(after.cache_hits, before.cache_hits + 1);
+    assert_int_equal(after.cache_negative_hits, before.cache_negative_hits + 1);
+
+    /* one id more than the first tier holds: no result, nothing fetched */
+    int gets = atomic_load(&lower.gets);
+    assert_int_equal(papi_lookup_list_cached(c, "customer", "4,5", 3, &r, &err), PAPI_OK);
+    assert_null(r);
+    /* the row only in the lower tier: still no result, the lower tier is not asked */
+    spy_cache_clear(&upper);
+    assert_int_equal(papi_lookup_list_cached(c, "customer", "4", 1, &r, &err), PAPI_OK);
+    assert_null(r);
+    assert_int_equal(atomic_load(&lower.gets), gets);
+    assert_int_equal(atomic_load(&src.calls), 1);
+
+    /* bad input is refused as papi_lookup_list refuses it */
+    assert_int_equal(papi_lookup_list_cached(c, "customer", "4,,5", 4, &r, &err), PAPI_EINVAL);
+    assert_null(r);
+    assert_int_equal(papi_lookup_list_cached(c, "nope", "4", 1, &r, &err), PAPI_ENODATASET);
+    papi_client_destroy(c);
+    spy_cache_clear(&upper);
+    spy_cache_clear(&lower);
+}
+
+static void test_lookup_cached_without_tiers(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    papi_config *cfg = fake_config(&src, "none");
+    papi_client *c = NULL;
+    assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
+    papi_config_destroy(cfg);
+    papi_result *r = NULL;
+    assert_int_equal(papi_lookup_list(c, "customer", "4", 1, &r, NULL), PAPI_OK);
+    papi_result_free(r);
+    assert_int_equal(papi_lookup_list_cached(c, "customer", "4", 1, &r, NULL), PAPI_OK);
+    assert_null(r);
+    assert_int_equal(atomic_load(&src.calls), 1);
+    papi_client_destroy(c);
+}
+
 /* A row copied up from a lower tier lives in the upper one no longer than it stays fresh below
  * (issue 5: the memory TTL no longer than Redis's), or it could be served for almost two TTLs. */
 static void test_fill_keeps_lower_freshness(void **state)
@@ -294,6 +384,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_own_transport_and_cache), cmocka_unit_test(test_recheck_before_fetch),
         cmocka_unit_test(test_lower_tier_fills_upper),
+        cmocka_unit_test(test_lookup_cached_first_tier_only),
+        cmocka_unit_test(test_lookup_cached_without_tiers),
         cmocka_unit_test(test_fill_keeps_lower_freshness),  cmocka_unit_test(test_datasets_stats_ping),
         cmocka_unit_test(test_log_level_filter),        cmocka_unit_test(test_create_failures),
     };
