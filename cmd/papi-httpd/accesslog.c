@@ -159,13 +159,8 @@ static void iso_now(char *buf, size_t cap)
     snprintf(buf + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
-/* One write() per line, so concurrent lines never interleave on a pipe (< PIPE_BUF bytes). */
-static void write_line(int fd, struct httpd_sb *sb)
+static void write_all(int fd, const char *p, size_t left)
 {
-    if (sb->oom || !sb->p)
-        return;
-    const char *p = sb->p;
-    size_t left = sb->len;
     while (left > 0) {
         ssize_t w = write(fd, p, left);
         if (w <= 0)
@@ -173,6 +168,103 @@ static void write_line(int fd, struct httpd_sb *sb)
         p += w;
         left -= (size_t)w;
     }
+}
+
+/* One write() per line, so concurrent lines never interleave on a pipe (< PIPE_BUF bytes). */
+static void write_line(int fd, struct httpd_sb *sb)
+{
+    if (sb->oom || !sb->p)
+        return;
+    write_all(fd, sb->p, sb->len);
+}
+
+/* The access log is written by its own thread in batches: a write() per request would cost the
+ * event loop a system call per cache hit. Lines are whole in each batch, and batches are
+ * written one at a time, so lines never interleave. */
+#define LOG_FLUSH_MS 10
+#define LOG_BATCH_MAX (1024 * 1024)
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t thread;
+    char *buf, *spare;
+    size_t len;
+    int running, stop;
+} alog = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void *alog_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&alog.lock);
+    for (;;) {
+        while (!alog.len && !alog.stop)
+            pthread_cond_wait(&alog.cond, &alog.lock);
+        if (!alog.len)
+            break; /* stopping, all written */
+        char *batch = alog.buf;
+        size_t n = alog.len;
+        alog.buf = alog.spare;
+        alog.spare = NULL;
+        alog.len = 0;
+        pthread_mutex_unlock(&alog.lock);
+        write_all(STDOUT_FILENO, batch, n);
+        /* wait out the flush interval so the next batch gathers lines */
+        struct timespec t = {0, LOG_FLUSH_MS * 1000000L};
+        nanosleep(&t, NULL);
+        pthread_mutex_lock(&alog.lock);
+        alog.spare = batch;
+    }
+    pthread_mutex_unlock(&alog.lock);
+    return NULL;
+}
+
+int httpd_access_log_start(void)
+{
+    alog.buf = malloc(LOG_BATCH_MAX);
+    alog.spare = malloc(LOG_BATCH_MAX);
+    if (!alog.buf || !alog.spare || pthread_create(&alog.thread, NULL, alog_main, NULL) != 0) {
+        free(alog.buf);
+        free(alog.spare);
+        alog.buf = alog.spare = NULL;
+        return -1;
+    }
+    alog.running = 1;
+    return 0;
+}
+
+void httpd_access_log_stop(void)
+{
+    if (!alog.running)
+        return;
+    pthread_mutex_lock(&alog.lock);
+    alog.stop = 1;
+    pthread_cond_signal(&alog.cond);
+    pthread_mutex_unlock(&alog.lock);
+    pthread_join(alog.thread, NULL);
+    alog.running = 0;
+    free(alog.buf);
+    free(alog.spare);
+    alog.buf = alog.spare = NULL;
+}
+
+static void alog_append(struct httpd_sb *sb)
+{
+    if (sb->oom || !sb->p)
+        return;
+    pthread_mutex_lock(&alog.lock);
+    /* Not started, or the writer is behind by a whole batch (stdout blocked): write directly
+     * rather than grow without bound. */
+    if (!alog.running || !alog.buf || alog.len + sb->len > LOG_BATCH_MAX) {
+        pthread_mutex_unlock(&alog.lock);
+        write_line(STDOUT_FILENO, sb);
+        return;
+    }
+    if (alog.len == 0)
+        pthread_cond_signal(&alog.cond); /* one wake-up per batch, not per line */
+    memcpy(alog.buf + alog.len, sb->p, sb->len);
+    alog.len += sb->len;
+    pthread_mutex_unlock(&alog.lock);
 }
 
 void httpd_access_log(const struct httpd_request *req, const char *path, size_t path_len)
@@ -198,7 +290,7 @@ void httpd_access_log(const struct httpd_request *req, const char *path, size_t 
     sb_puts(&sb, ",\"request_id\":\"");
     sb_json_str(&sb, req->request_id, strlen(req->request_id));
     sb_puts(&sb, "\"}\n");
-    write_line(STDOUT_FILENO, &sb);
+    alog_append(&sb);
     sb_free(&sb);
 }
 

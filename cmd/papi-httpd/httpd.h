@@ -47,6 +47,8 @@ struct httpd_metrics {
 
 struct httpd_options {
     char listen[256];
+    unsigned threads; /* event-loop threads answering cache hits */
+    unsigned workers; /* threads running lookups that may block */
     unsigned max_connections;
     unsigned connection_timeout_s;
     unsigned shutdown_timeout_s;
@@ -69,6 +71,7 @@ struct httpd {
     size_t api_key_len[HTTPD_MAX_API_KEYS];
 
     _Atomic int draining;
+    _Atomic unsigned connections; /* open now, over all event-loop threads */
     uint64_t request_id_seed;
     _Atomic uint64_t request_id_counter;
     int64_t started_ms;
@@ -79,6 +82,7 @@ struct httpd {
     char ready_message[PAPI_ERROR_MESSAGE_MAX];
 
     struct httpd_metrics metrics;
+    struct httpd_workers *workers;
 };
 
 /* Per-request state, made by the URI callback, freed when the request completes. */
@@ -93,7 +97,36 @@ struct httpd_request {
     size_t body_bytes;
     char method[16];
     char request_id[HTTPD_REQUEST_ID_MAX + 1];
+    struct httpd_job *job; /* set while suspended for a worker and until its answer is sent */
+    int abandoned;         /* the drain deadline passed before the worker finished */
 };
+
+/* workers.c: requests that may block (a lookup past the first cache tier, a readiness probe)
+ * leave the event loop suspended and come back through MHD_resume_connection(). */
+enum httpd_job_kind { JOB_LOOKUP, JOB_READY };
+struct httpd_job {
+    struct httpd_job *qnext;             /* the queue */
+    struct httpd_job *onext, *oprev;     /* outstanding (queued or running), for the drain */
+    enum httpd_job_kind kind;
+    struct MHD_Connection *conn;
+    struct httpd_request *req;
+    const char *dataset;
+    size_t ids_len;
+    papi_result *res;
+    papi_status st;
+    papi_error err;
+    int abandoned; /* under the pool's lock */
+    char ids[];
+};
+int httpd_workers_start(struct httpd *srv, unsigned n);
+/* Suspends the connection and queues the job; the handler runs again once it is done. */
+void httpd_workers_submit(struct httpd *srv, struct httpd_job *job);
+/* Resumes every outstanding job's connection as abandoned (their workers free them later). */
+void httpd_workers_abandon(struct httpd *srv);
+/* Joins the workers (each finishes the lookup it runs) and frees the pool. */
+void httpd_workers_stop(struct httpd *srv);
+void httpd_job_free(struct httpd_job *job);
+papi_status httpd_ready_probe(struct httpd *srv, char *msg, size_t cap);
 
 /* Lets a test binary attach its own backends to the configuration before the client is made. */
 typedef int (*httpd_config_hook)(papi_config *cfg, void *user);
@@ -129,6 +162,10 @@ void sb_printf(struct httpd_sb *sb, const char *fmt, ...) __attribute__((format(
 void sb_json_str(struct httpd_sb *sb, const char *s, size_t n);
 int httpd_utf8_valid(const unsigned char *s, size_t n);
 void httpd_access_log(const struct httpd_request *req, const char *path, size_t path_len);
+/* Starts the thread that writes access lines in batches; without it each line is written at once. */
+int httpd_access_log_start(void);
+/* Writes what is buffered and joins the thread. */
+void httpd_access_log_stop(void);
 void httpd_log_line(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* page.c (generated from page.html) */

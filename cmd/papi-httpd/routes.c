@@ -70,6 +70,7 @@ void httpd_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         const char *u = req->raw_uri ? req->raw_uri : "";
         httpd_access_log(req, u, path_len_of(u));
     }
+    httpd_job_free(req->job); /* the client left before its worker's answer was sent */
     atomic_fetch_sub_explicit(&srv->metrics.in_flight, 1, memory_order_relaxed);
     free(req->raw_uri);
     free(req);
@@ -278,6 +279,29 @@ static int api_key_ok(const struct httpd *srv, struct MHD_Connection *conn)
 
 /* ------------------------------------------------------------------ routes */
 
+static enum MHD_Result send_ready(struct MHD_Connection *conn, struct httpd_request *req,
+                                  papi_status st, const char *msg)
+{
+    if (st == PAPI_OK)
+        return send_json(conn, req, 200, "{\"status\": \"ready\"}");
+    return send_error(conn, req, 503, msg, papi_status_name(st), 5);
+}
+
+static struct httpd_job *job_new(struct httpd_request *req, struct MHD_Connection *conn,
+                                 enum httpd_job_kind kind, const char *ids, size_t ids_len)
+{
+    struct httpd_job *job = calloc(1, sizeof *job + ids_len + 1);
+    if (!job)
+        return NULL;
+    job->kind = kind;
+    job->conn = conn;
+    job->req = req;
+    job->ids_len = ids_len;
+    if (ids_len)
+        memcpy(job->ids, ids, ids_len);
+    return job;
+}
+
 static enum MHD_Result route_readyz(struct httpd *srv, struct MHD_Connection *conn,
                                     struct httpd_request *req)
 {
@@ -285,6 +309,27 @@ static enum MHD_Result route_readyz(struct httpd *srv, struct MHD_Connection *co
         return send_error(conn, req, 503, "shutting down", "DRAINING", 1);
     papi_status st;
     char msg[PAPI_ERROR_MESSAGE_MAX];
+    int64_t now_ms = httpd_now_us() / 1000;
+    /* A fresh answer is sent from here; a probe of the source waits in a worker. */
+    pthread_mutex_lock(&srv->ready_lock);
+    int fresh = srv->ready_checked_ms != 0 &&
+                now_ms - srv->ready_checked_ms < (int64_t)srv->opt.ready_cache_ms;
+    st = srv->ready_status;
+    snprintf(msg, sizeof msg, "%s", srv->ready_message);
+    pthread_mutex_unlock(&srv->ready_lock);
+    if (fresh)
+        return send_ready(conn, req, st, msg);
+    struct httpd_job *job = job_new(req, conn, JOB_READY, NULL, 0);
+    if (!job)
+        return send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
+    req->job = job;
+    httpd_workers_submit(srv, job);
+    return MHD_YES;
+}
+
+papi_status httpd_ready_probe(struct httpd *srv, char *msg, size_t cap)
+{
+    papi_status st;
     int64_t now_ms = httpd_now_us() / 1000;
     /* One probe at a time reaches the source; the answer is reused for ready_cache_ms. */
     pthread_mutex_lock(&srv->ready_lock);
@@ -297,11 +342,9 @@ static enum MHD_Result route_readyz(struct httpd *srv, struct MHD_Connection *co
         atomic_fetch_add_explicit(&srv->metrics.readiness_probes, 1, memory_order_relaxed);
     }
     st = srv->ready_status;
-    snprintf(msg, sizeof msg, "%s", srv->ready_message);
+    snprintf(msg, cap, "%s", srv->ready_message);
     pthread_mutex_unlock(&srv->ready_lock);
-    if (st == PAPI_OK)
-        return send_json(conn, req, 200, "{\"status\": \"ready\"}");
-    return send_error(conn, req, 503, msg, papi_status_name(st), 5);
+    return st;
 }
 
 static void free_result_cb(void *cls)
@@ -309,15 +352,9 @@ static void free_result_cb(void *cls)
     papi_result_free(cls);
 }
 
-static enum MHD_Result route_lookup(struct httpd *srv, struct MHD_Connection *conn,
-                                    struct httpd_request *req, const char *dataset,
-                                    const char *ids, size_t ids_len)
+static enum MHD_Result send_result(struct httpd *srv, struct MHD_Connection *conn,
+                                   struct httpd_request *req, papi_result *res)
 {
-    papi_result *res = NULL;
-    papi_error err = {0};
-    papi_status st = papi_lookup_list(srv->client, dataset, ids, ids_len, &res, &err);
-    if (st != PAPI_OK)
-        return send_papi_error(conn, req, st, &err);
     size_t len = 0;
     const char *body = papi_result_json(res, &len);
     papi_cache_outcome oc = papi_result_outcome(res);
@@ -334,6 +371,47 @@ static enum MHD_Result route_lookup(struct httpd *srv, struct MHD_Connection *co
     atomic_fetch_add_explicit(&srv->metrics.x_cache[idx], 1, memory_order_relaxed);
     MHD_add_response_header(resp, "X-Cache", names[idx]);
     return send_response(conn, req, 200, json_type, resp);
+}
+
+static enum MHD_Result route_lookup(struct httpd *srv, struct MHD_Connection *conn,
+                                    struct httpd_request *req, const char *dataset,
+                                    const char *ids, size_t ids_len)
+{
+    papi_result *res = NULL;
+    papi_error err = {0};
+    /* On the event loop only what the first cache tier answers; the rest goes to a worker. */
+    papi_status st = papi_lookup_list_cached(srv->client, dataset, ids, ids_len, &res, &err);
+    if (st != PAPI_OK)
+        return send_papi_error(conn, req, st, &err);
+    if (res)
+        return send_result(srv, conn, req, res);
+    struct httpd_job *job = job_new(req, conn, JOB_LOOKUP, ids, ids_len);
+    if (!job)
+        return send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
+    job->dataset = dataset;
+    req->job = job;
+    httpd_workers_submit(srv, job);
+    return MHD_YES;
+}
+
+/* The handler's second call for a request a worker finished. */
+static enum MHD_Result finish_job(struct httpd *srv, struct MHD_Connection *conn,
+                                  struct httpd_request *req)
+{
+    struct httpd_job *job = req->job;
+    req->job = NULL;
+    enum MHD_Result r;
+    if (job->kind == JOB_READY) {
+        r = send_ready(conn, req, job->st, job->err.message);
+    } else if (job->st != PAPI_OK) {
+        r = send_papi_error(conn, req, job->st, &job->err);
+    } else {
+        papi_result *res = job->res;
+        job->res = NULL;
+        r = send_result(srv, conn, req, res);
+    }
+    httpd_job_free(job);
+    return r;
 }
 
 static int is_get(const char *m)
@@ -370,6 +448,10 @@ enum MHD_Result httpd_handler(void *cls, struct MHD_Connection *conn, const char
         if (req->body_bytes <= HTTPD_MAX_BODY_BYTES)
             return MHD_YES;
     }
+    if (req->abandoned)
+        return send_error(conn, req, 503, "shutting down", "DRAINING", 1);
+    if (req->job)
+        return finish_job(srv, conn, req);
     snprintf(req->method, sizeof req->method, "%s", method);
     set_request_id(srv, conn, req);
     if (!req->raw_uri)

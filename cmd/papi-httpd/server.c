@@ -20,7 +20,9 @@ static const struct {
     const char *flag, *env, *help;
 } server_flags[] = {
     {"listen", "PAPI_LISTEN", "address:port to listen on (default 0.0.0.0:8001)"},
-    {"max-connections", "PAPI_MAX_CONNECTIONS", "concurrent connections, one thread each (default 1024)"},
+    {"max-connections", "PAPI_MAX_CONNECTIONS", "concurrent connections (default 1024)"},
+    {"threads", "PAPI_THREADS", "event-loop threads answering cache hits (default: the cores)"},
+    {"workers", "PAPI_WORKERS", "threads for lookups that reach the source (default 128)"},
     {"connection-timeout", "PAPI_CONNECTION_TIMEOUT", "seconds a connection may stay silent (default 30)"},
     {"shutdown-timeout", "PAPI_SHUTDOWN_TIMEOUT", "seconds to finish requests after SIGTERM (default 20)"},
     {"ready-cache-ms", "PAPI_READY_CACHE_MS", "how long a readiness probe's answer is reused (default 2000)"},
@@ -66,6 +68,10 @@ static int set_server_option(struct httpd_options *o, const char *flag, const ch
     }
     if (strcmp(flag, "max-connections") == 0)
         return parse_uint(v, 1, 65536, &o->max_connections);
+    if (strcmp(flag, "threads") == 0)
+        return parse_uint(v, 1, 256, &o->threads);
+    if (strcmp(flag, "workers") == 0)
+        return parse_uint(v, 1, 4096, &o->workers);
     if (strcmp(flag, "connection-timeout") == 0)
         return parse_uint(v, 1, 86400, &o->connection_timeout_s);
     if (strcmp(flag, "shutdown-timeout") == 0)
@@ -147,6 +153,10 @@ static int configure(struct httpd *srv, papi_config *cfg, int argc, char **argv)
     struct httpd_options *o = &srv->opt;
     snprintf(o->listen, sizeof o->listen, "0.0.0.0:8001");
     o->max_connections = 1024;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    o->threads = cores > 0 && cores <= 256 ? (unsigned)cores : 1;
+    /* enough for 500 requests/s of misses against a 100 ms source, with room */
+    o->workers = 128;
     o->connection_timeout_s = 30;
     o->shutdown_timeout_s = 20;
     o->ready_cache_ms = 2000;
@@ -258,6 +268,32 @@ static int resolve_listen(const char *spec, struct sockaddr_storage *ss, socklen
     return 0;
 }
 
+/* MHD splits its connection limit between the event-loop threads, and a thread at its share
+ * stops accepting: a connection past the limit would wait in the backlog instead of being
+ * refused. So the limit is ours, counted over all threads, and refused at accept. Two threads
+ * accepting at once may pass it by one each. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr;
+    (void)addrlen;
+    struct httpd *srv = cls;
+    return atomic_load_explicit(&srv->connections, memory_order_relaxed) < srv->opt.max_connections
+               ? MHD_YES
+               : MHD_NO;
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    (void)conn;
+    (void)socket_context;
+    struct httpd *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add_explicit(&srv->connections, 1, memory_order_relaxed);
+    else
+        atomic_fetch_sub_explicit(&srv->connections, 1, memory_order_relaxed);
+}
+
 static struct MHD_Daemon *start_daemon(struct httpd *srv)
 {
     struct sockaddr_storage ss;
@@ -268,17 +304,20 @@ static struct MHD_Daemon *start_daemon(struct httpd *srv)
     }
     uint16_t port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                              : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    /* One thread per connection: a lookup waiting on a slow source blocks only its own client,
-     * and cache hits of everyone else go on. The connection limit bounds the threads. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* A few epoll threads answer what the first cache tier holds without a context switch per
+     * request; a request that may wait on the source is suspended and finished by a worker
+     * (workers.c), so a slow source never stalls the hits of other clients. */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     return MHD_start_daemon(
-        flags, port, NULL, NULL, httpd_handler, srv,
+        flags, port, accept_policy, srv, httpd_handler, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->opt.max_connections,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->opt.max_connections * srv->opt.threads,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->opt.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->opt.connection_timeout_s,
         /* Room for a 64 KiB request line, so that URLs past 8 KiB get our JSON 414 rather
          * than MHD's page; beyond this, MHD refuses the request itself. */
@@ -309,8 +348,11 @@ static int drain(struct httpd *srv, sigset_t *sigs)
     left = atomic_load(&srv->metrics.in_flight);
     if (left)
         httpd_log_line("warn", "%llu requests still running at the deadline", (unsigned long long)left);
+    /* MHD may not stop with connections suspended: those still waiting get a 503. */
+    httpd_workers_abandon(srv);
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    httpd_workers_stop(srv);
     return left ? 1 : 0;
 }
 
@@ -363,9 +405,17 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
     if (nds > HTTPD_MAX_DATASETS)
         httpd_log_line("warn", "only the first %d datasets get routes", HTTPD_MAX_DATASETS);
 
+    if (srv->opt.access_log && httpd_access_log_start() != 0)
+        httpd_log_line("warn", "access log: no writer thread, writing each line at once");
+    if (httpd_workers_start(srv, srv->opt.workers) != 0) {
+        httpd_log_line("error", "cannot start worker threads");
+        papi_client_destroy(srv->client);
+        return 1;
+    }
     srv->daemon = start_daemon(srv);
     if (!srv->daemon) {
         httpd_log_line("error", "cannot listen on %s", srv->opt.listen);
+        httpd_workers_stop(srv);
         papi_client_destroy(srv->client);
         return 1;
     }
@@ -380,6 +430,7 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
         ;
     httpd_log_line("info", "signal %d: draining (up to %u s)", sig, srv->opt.shutdown_timeout_s);
     rc = drain(srv, &sigs);
+    httpd_access_log_stop();
     papi_client_destroy(srv->client);
     httpd_log_line("info", "stopped");
     return rc;

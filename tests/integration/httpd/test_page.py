@@ -130,9 +130,14 @@ class TestPage(unittest.TestCase):
         out = os.path.join(os.environ.get("PAPI_TEST_TMP", harness.tmpdir()), "test-page.png")
         with open(out, "wb") as f:
             f.write(png)
-        # the page's own fetch really reached the server
-        self.assertTrue(any(l["path"] == "/customer/1885" and l["status"] == 200
-                            for l in self.srv.access_log()))
+        # the page's own fetch really reached the server (the access log is written in batches)
+        for _ in range(100):
+            seen = any(l["path"] == "/customer/1885" and l["status"] == 200
+                       for l in self.srv.access_log())
+            if seen:
+                break
+            time.sleep(0.02)
+        self.assertTrue(seen)
 
     def test_several_ids(self):
         self.submit("3, 2,1")
