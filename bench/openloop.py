@@ -70,6 +70,7 @@ async def run(args):
     pool = Pool(host, port)
     n = int(args.rate * args.seconds)
     lat, errors = [], [0]
+    kinds = {}  # what each error was, so a bad figure says whose fault it is
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.05
 
@@ -81,8 +82,11 @@ async def run(args):
                 lat.append(loop.time() - due)
             else:
                 errors[0] += 1
-        except Exception:
+                kinds["HTTP %d" % st] = kinds.get("HTTP %d" % st, 0) + 1
+        except Exception as e:
             errors[0] += 1
+            k = "%s: %s" % (type(e).__name__, str(e)[:80])
+            kinds[k] = kinds.get(k, 0) + 1
 
     tasks = []
     for i in range(n):
@@ -102,7 +106,7 @@ async def run(args):
 
     return {"sent": n, "ok": len(lat), "errors": errors[0], "rate": round(len(lat) / elapsed, 1),
             "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99),
-            "max_ms": round(lat[-1] * 1000, 3) if lat else None, "connections": pool.opened}
+            "max_ms": round(lat[-1] * 1000, 3) if lat else None, "connections": pool.opened, "error_kinds": kinds}
 
 
 def main():
