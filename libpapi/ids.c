@@ -51,32 +51,6 @@ static void name_id(char *dst, size_t cap, size_t pos, const char *id, size_t le
         snprintf(dst, cap, "id (\"%s\")", shown);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when invalid: no overlong forms,
- * no surrogates, nothing past U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))
-            return 0;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))
-            return 0;
-        return 4;
-    }
-    return 0;
-}
-
 /* Checks one key and writes its normalized form (NUL-terminated) to out. pos is the 1-based
  * position for messages, 0 for a lone key. */
 static papi_status check_one(const char *id, size_t len, papi_key_type type, size_t pos, char *out,
@@ -123,7 +97,7 @@ static papi_status check_one(const char *id, size_t len, papi_key_type type, siz
      * as text by every source. Anything else (quotes, ';', '%') is kept as a value. */
     const unsigned char *u = (const unsigned char *)id;
     for (size_t i = 0; i < len;) {
-        size_t k = u[i] ? utf8_seq(u + i, len - i) : 0;
+        size_t k = u[i] ? papi__utf8_seq(u + i, len - i) : 0;
         if (k == 0) {
             name_id(who, sizeof who, pos, id, len);
             return papi_error_set(err, PAPI_EINVAL, "%s is not valid text: %s", who,

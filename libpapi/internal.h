@@ -39,6 +39,9 @@ const char *papi__buf_cstr(papi__buf *b); /* "" when empty; NULL on oom */
 char *papi__buf_steal(papi__buf *b, size_t *len); /* caller frees; buffer reset */
 
 /* ------------------------------------------------------------- render.c: JSON writing */
+/* Length of the valid UTF-8 sequence at s (n >= 1 bytes left), 0 when invalid: no overlong
+ * forms, no surrogates, nothing past U+10FFFF. */
+size_t papi__utf8_seq(const unsigned char *s, size_t n);
 /* Appends s as a JSON string with quotes: UTF-8 kept, control characters and invalid UTF-8
  * escaped (invalid bytes become U+FFFD). */
 void papi__json_string(papi__buf *b, const char *s, size_t len);

@@ -12,11 +12,11 @@
 
 static const char hex_digits[] = "0123456789abcdef";
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid (overlong forms,
- * surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t papi__utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
     if (c >= 0xC2 && c <= 0xDF)
         return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
     if (c >= 0xE0 && c <= 0xEF) {
@@ -46,7 +46,7 @@ static void string_body(papi__buf *b, const unsigned char *s, size_t len)
             i++;
             continue;
         }
-        size_t k = c >= 0x80 ? utf8_len(s + i, len - i) : 0;
+        size_t k = c >= 0x80 ? papi__utf8_seq(s + i, len - i) : 0;
         if (k) {
             i += k;
             continue;
@@ -279,7 +279,7 @@ static size_t variant_string(papi__buf *b, const char *s, size_t n, size_t i)
             run = k += 6;
             continue;
         }
-        size_t l = c < 0x80 ? 1 : utf8_len((const unsigned char *)s + k, i - k);
+        size_t l = c < 0x80 ? 1 : papi__utf8_seq((const unsigned char *)s + k, i - k);
         if (l) {
             k += l;
             continue;
