@@ -14,6 +14,8 @@
 
 #include <papi/papi_backend.h>
 
+#include "synth_rows.h"
+
 #include "httpd.h"
 
 struct fault_state {
@@ -86,62 +88,7 @@ static papi_status fault_fetch(void *state, const papi_dataset *ds, const papi_k
             break;
         }
     }
-    size_t ncols = papi_dataset_column_count(ds), key_index = papi_dataset_key_index(ds);
-    const char **cells = calloc(ncols, sizeof *cells);
-    size_t *lens = calloc(ncols, sizeof *lens);
-    char (*text)[64] = calloc(ncols, sizeof *text);
-    papi_status st = PAPI_OK;
-    if (!cells || !lens || !text)
-        st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    for (size_t i = 0; st == PAPI_OK && i < n; i++) {
-        char id[40];
-        if (keys[i].len >= sizeof id)
-            continue;
-        memcpy(id, keys[i].ptr, keys[i].len);
-        id[keys[i].len] = '\0';
-        long v = atol(id);
-        if (v < 1 || v > 100000)
-            continue;
-        for (size_t c = 0; c < ncols; c++) {
-            switch (papi_dataset_column_type(ds, c)) {
-            case PAPI_COL_NUMBER:
-            case PAPI_COL_DECIMAL:
-            case PAPI_COL_REAL:
-                snprintf(text[c], sizeof text[c], "%ld", v);
-                break;
-            case PAPI_COL_BOOLEAN:
-                snprintf(text[c], sizeof text[c], "true");
-                break;
-            case PAPI_COL_DATE:
-                snprintf(text[c], sizeof text[c], "2020-01-01");
-                break;
-            case PAPI_COL_TIME:
-                snprintf(text[c], sizeof text[c], "12:00:00");
-                break;
-            case PAPI_COL_TIMESTAMP:
-                snprintf(text[c], sizeof text[c], "2020-01-01T12:00:00Z");
-                break;
-            case PAPI_COL_VARIANT:
-                snprintf(text[c], sizeof text[c], "{}");
-                break;
-            case PAPI_COL_BINARY:
-                snprintf(text[c], sizeof text[c], "00");
-                break;
-            case PAPI_COL_TEXT:
-                snprintf(text[c], sizeof text[c], "row-%ld", v);
-                break;
-            }
-            if (c == key_index)
-                snprintf(text[c], sizeof text[c], "%s", id);
-            cells[c] = text[c];
-            lens[c] = strlen(text[c]);
-        }
-        st = papi_sink_row(sink, cells, lens, ncols, err);
-    }
-    free(cells);
-    free(lens);
-    free(text);
-    return st;
+    return synth_rows(ds, keys, n, sink, err);
 }
 
 static papi_status fault_ping(void *state, int64_t deadline_ms, papi_error *err)

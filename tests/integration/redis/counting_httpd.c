@@ -10,6 +10,8 @@
 
 #include <papi/papi_backend.h>
 
+#include "synth_rows.h"
+
 #include "httpd.h"
 
 typedef struct count_state {
@@ -53,60 +55,7 @@ static papi_status count_fetch(void *state, const papi_dataset *ds, const papi_k
     int len = snprintf(line, sizeof line, "fetch %zu\n", n);
     if (write(s->log_fd, line, (size_t)len) != len)
         return papi_error_set(err, PAPI_EIO, "cannot write the source log");
-    size_t ncols = papi_dataset_column_count(ds), key_index = papi_dataset_key_index(ds);
-    if (ncols > 64)
-        return papi_error_set(err, PAPI_EPROTO, "too many columns for the test source");
-    const char *cells[64];
-    size_t lens[64];
-    char text[64][48];
-    for (size_t i = 0; i < n; i++) {
-        char id[40];
-        if (keys[i].len >= sizeof id)
-            continue;
-        memcpy(id, keys[i].ptr, keys[i].len);
-        id[keys[i].len] = '\0';
-        long v = atol(id);
-        if (v < 1 || v > 100000)
-            continue;
-        for (size_t c = 0; c < ncols; c++) {
-            switch (papi_dataset_column_type(ds, c)) {
-            case PAPI_COL_NUMBER:
-            case PAPI_COL_DECIMAL:
-            case PAPI_COL_REAL:
-                snprintf(text[c], sizeof text[c], "%ld", v);
-                break;
-            case PAPI_COL_BOOLEAN:
-                snprintf(text[c], sizeof text[c], "true");
-                break;
-            case PAPI_COL_DATE:
-                snprintf(text[c], sizeof text[c], "2020-01-01");
-                break;
-            case PAPI_COL_TIME:
-                snprintf(text[c], sizeof text[c], "12:00:00");
-                break;
-            case PAPI_COL_TIMESTAMP:
-                snprintf(text[c], sizeof text[c], "2020-01-01T12:00:00Z");
-                break;
-            case PAPI_COL_VARIANT:
-                snprintf(text[c], sizeof text[c], "{}");
-                break;
-            case PAPI_COL_BINARY:
-                snprintf(text[c], sizeof text[c], "00");
-                break;
-            case PAPI_COL_TEXT:
-                snprintf(text[c], sizeof text[c], "row-%ld", v);
-                break;
-            }
-            if (c == key_index)
-                snprintf(text[c], sizeof text[c], "%s", id);
-            cells[c] = text[c];
-            lens[c] = strlen(text[c]);
-        }
-        papi_status st = papi_sink_row(sink, cells, lens, ncols, err);
-        if (st != PAPI_OK)
-            return st;
-    }
-    return PAPI_OK;
+    return synth_rows(ds, keys, n, sink, err);
 }
 
 static const papi_transport_backend count_transport = {
