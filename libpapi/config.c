@@ -64,6 +64,7 @@ static const option options[] = {
     {"snowflake-token", "SNOWFLAKE_TOKEN", NULL, parse_text, 0, 0, true},
     {"snowflake-token-file", "SNOWFLAKE_TOKEN_FILE", NULL, parse_text, 0, 0, false},
     {"snowflake-authenticator", "SNOWFLAKE_AUTHENTICATOR", NULL, parse_auth, 0, 0, false},
+    {"snowflake-ca-file", "SNOWFLAKE_CA_FILE", NULL, parse_text, 0, 0, false},
 };
 #define NOPT (sizeof options / sizeof options[0])
 #define SPCS_TOKEN_FILE "/snowflake/session/token"

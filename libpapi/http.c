@@ -9,12 +9,14 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 struct papi__http {
     papi__http_opts opts;
     char *user_agent;
+    char *ca_file;     /* NULL: the system's trust store */
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
     pthread_mutex_t lock;
@@ -70,13 +72,28 @@ papi_status papi__http_create(const papi__http_opts *opts, papi__http **out, pap
     h->user_agent = strdup(opts->user_agent ? opts->user_agent : "papi");
     h->idle = calloc(h->opts.pool_size, sizeof *h->idle);
     h->share = curl_share_init();
-    if (!h->user_agent || !h->idle || !h->share) {
+    bool has_ca = opts->ca_file && *opts->ca_file;
+    if (has_ca)
+        h->ca_file = strdup(opts->ca_file);
+    if (!h->user_agent || !h->idle || !h->share || (has_ca && !h->ca_file)) {
         curl_share_cleanup(h->share);
+        free(h->ca_file);
         free(h->idle);
         free(h->user_agent);
         free(h);
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
     }
+    /* checked now: later it would look like a TLS failure on every request */
+    if (has_ca && access(h->ca_file, R_OK) != 0) {
+        int e = errno;
+        curl_share_cleanup(h->share);
+        free(h->ca_file);
+        free(h->idle);
+        free(h->user_agent);
+        free(h);
+        return papi_error_set(err, PAPI_ECONFIG, "cannot read snowflake-ca-file: %s", strerror(e));
+    }
+    h->opts.ca_file = h->ca_file;
     for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&h->share_locks[i], NULL);
     pthread_mutex_init(&h->lock, NULL);
@@ -106,6 +123,7 @@ void papi__http_destroy(papi__http *h)
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->freed);
     free(h->idle);
+    free(h->ca_file);
     free(h->user_agent);
     free(h);
 }
@@ -123,6 +141,7 @@ void papi__http_response_init(papi__http_response *r)
 {
     r->status = 0;
     r->retry_after_s = 0;
+    r->permanent = false;
     papi__buf_init(&r->body);
 }
 
@@ -180,6 +199,12 @@ static void release(papi__http *h, CURL *c, bool keep)
     pthread_mutex_unlock(&h->lock);
 }
 
+static bool tls_untrusted(CURLcode rc)
+{
+    return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+           rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || rc == CURLE_SSL_INVALIDCERTSTATUS;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *user)
 {
     exchange *x = user;
@@ -223,6 +248,7 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
 {
     r->status = 0;
     r->retry_after_s = 0;
+    r->permanent = false;
     papi__buf_reset(&r->body);
     if (papi_now_ms() >= req->deadline_ms)
         return papi_error_set(err, PAPI_ETIMEDOUT, "deadline passed before the request was sent");
@@ -236,6 +262,7 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
     /* reset keeps the live connection, DNS and session caches; only options are cleared */
     curl_easy_reset(c);
     exchange x = {.resp = r, .max_body = h->opts.max_body_bytes};
+    char detail[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = NULL, *tmp;
     for (size_t i = 0; i < req->nheaders; i++) {
         if (!(tmp = curl_slist_append(hdrs, req->headers[i])))
@@ -258,7 +285,13 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    /* HTTP/2 when the server offers it in ALPN, HTTP/1.1 otherwise; plain http stays 1.1 */
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, detail);
+    if (h->ca_file) { /* instead of the system's store, not in addition (a private CA) */
+        curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+        curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+    }
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)connect);
@@ -296,6 +329,16 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
         st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
     } else if (rc == CURLE_OPERATION_TIMEDOUT && papi_now_ms() >= req->deadline_ms - 5) {
         st = papi_error_set(err, PAPI_ETIMEDOUT, "no answer within the deadline");
+    } else if (tls_untrusted(rc)) {
+        /* the same certificate will be refused on every attempt: retrying only burns the budget */
+        r->permanent = true;
+        st = papi_error_set(err, PAPI_EUNAVAIL,
+                            "TLS certificate of the server not trusted: %s (a private or proxy CA "
+                            "goes in snowflake-ca-file / SNOWFLAKE_CA_FILE)",
+                            detail[0] ? detail : curl_easy_strerror(rc));
+    } else if (rc == CURLE_SSL_CONNECT_ERROR) {
+        st = papi_error_set(err, PAPI_EUNAVAIL, "TLS handshake failed: %s",
+                            detail[0] ? detail : curl_easy_strerror(rc));
     } else {
         /* refused, reset, TLS, DNS, connect timeout with budget left: worth another attempt */
         st = papi_error_set(err, PAPI_EUNAVAIL, "connection failed: %s", curl_easy_strerror(rc));

@@ -1,6 +1,7 @@
-/* Internals of the snowflake transport: key-pair JWT (jwt.c), the libcurl handle pool (http.c) and
- * the SQL API wire format (sfapi.c). Shared by transport_snowflake.c, cmd/papi/snowflake_cmds.c and
- * the unit tests; nothing here is exported from the shared library. */
+/* Internals of the snowflake transport: key-pair JWT (jwt.c), the libcurl handle pool (http.c),
+ * the SQL API wire format (sfapi.c), credentials and the base URL (sfauth.c). Shared by
+ * transport_snowflake.c, cmd/papi/snowflake_cmds.c and the unit tests; nothing here is exported
+ * from the shared library. */
 #ifndef PAPI_SNOWFLAKE_H
 #define PAPI_SNOWFLAKE_H
 
@@ -51,6 +52,7 @@ typedef struct papi__http_opts {
     int64_t connect_timeout_ms;
     size_t max_body_bytes;     /* responses larger than this fail with PAPI_EPROTO */
     const char *user_agent;    /* "papi/<version>" */
+    const char *ca_file;       /* PEM CAs trusted instead of the system's; NULL or "": system */
 } papi__http_opts;
 
 typedef struct papi__http_request {
@@ -66,16 +68,19 @@ typedef struct papi__http_request {
 typedef struct papi__http_response {
     long status;           /* HTTP status, 0 when none arrived */
     int32_t retry_after_s; /* Retry-After in seconds, 0 when absent */
+    bool permanent;        /* connection failure retrying cannot fix (untrusted certificate) */
     papi__buf body;        /* decoded (gzip undone) */
 } papi__http_response;
 
+/* PAPI_ECONFIG when opts->ca_file is set but unreadable. */
 papi_status papi__http_create(const papi__http_opts *opts, papi__http **out, papi_error *err);
 void papi__http_destroy(papi__http *http);
 void papi__http_response_init(papi__http_response *r);
 void papi__http_response_free(papi__http_response *r);
 /* Performs one exchange on a pooled handle, waiting for a free one until the deadline.
  * PAPI_OK when an HTTP answer arrived (any status: check r->status); PAPI_ETIMEDOUT at the deadline;
- * PAPI_EUNAVAIL for connection-level failures (refused, reset, TLS); PAPI_EPROTO for a body over
+ * PAPI_EUNAVAIL for connection-level failures (refused, reset, TLS; r->permanent when a retry
+ * cannot help); PAPI_EPROTO for a body over
  * the limit; PAPI_ENOMEM. Thread-safe. */
 papi_status papi__http_do(papi__http *http, const papi__http_request *req, papi__http_response *r,
                           papi_error *err);
@@ -158,8 +163,33 @@ papi_status papi__sf_decode_cell(const papi__sf_column *col, const char *cell, s
 bool papi__sf_handle_ok(const char *handle);
 const char *papi__sf_type_name(papi__sf_type t);
 
-/* ------------------------------------------------------------- transport_snowflake.c */
+/* ------------------------------------------------------------- sfauth.c */
 /* "https://host[:port]" from snowflake-host/-port/-protocol or the account (1.2); caller frees. */
 papi_status papi__sf_base_url(const papi_config *cfg, char **out, papi_error *err);
+
+typedef enum papi__sf_auth_kind {
+    PAPI__SF_AUTH_JWT, PAPI__SF_AUTH_OAUTH_FILE, PAPI__SF_AUTH_OAUTH_STATIC, PAPI__SF_AUTH_PAT
+} papi__sf_auth_kind;
+
+/* The transport's credential, shared by its threads. */
+typedef struct papi__sf_auth papi__sf_auth;
+
+/* Chooses the kind from snowflake-authenticator or by what is configured (key file, token file,
+ * token, SPCS session token) and gets the first credential: PAPI_ECONFIG when it cannot. host
+ * (may be NULL) is copied; its count callback hears PAPI_COUNTER_TOKEN_RENEWALS. */
+papi_status papi__sf_auth_create(const papi_config *cfg, const papi_host *host,
+                                 papi__sf_auth **out, papi_error *err);
+/* Wipes the token before freeing it. */
+void papi__sf_auth_destroy(papi__sf_auth *a);
+/* Replaces line with "Authorization: Bearer <token>", renewing first when due. force: the
+ * server answered 401 to generation *gen; renews unless another thread already did. *gen is set
+ * to the generation written. Thread-safe. */
+papi_status papi__sf_auth_header(papi__sf_auth *a, bool force, uint64_t *gen, papi__buf *line,
+                                 papi_error *err);
+papi__sf_auth_kind papi__sf_auth_get_kind(const papi__sf_auth *a);
+/* X-Snowflake-Authorization-Token-Type value. */
+const char *papi__sf_auth_token_type(const papi__sf_auth *a);
+/* True when a 401 is worth one renewal (JWT re-minted, token file re-read). */
+bool papi__sf_auth_renewable(const papi__sf_auth *a);
 
 #endif /* PAPI_SNOWFLAKE_H */

@@ -1,30 +1,23 @@
 /* The `snowflake` transport: one SQL API statement per fetch (bind variables only), credentials
  * chosen by what is configured, retries with the same requestId, 202 polling, partitions.
- * Written against papi_backend.h; wire format in sfapi.c, credentials in jwt.c, sockets in http.c. */
+ * Written against papi_backend.h; wire format in sfapi.c, credentials in sfauth.c (keys in jwt.c),
+ * connections in http.c. */
 #include "snowflake.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/rand.h>
 
-#define SESSION_TOKEN_PATH "/snowflake/session/token"
-#define TOKEN_FILE_RECHECK_MS 30000
 #define MAX_BODY_BYTES (64u << 20)
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_CAP_MS 2000
 #define POLL_FIRST_MS 50
 #define POLL_CAP_MS 1000
 #define CANCEL_GRACE_MS 1000
-
-typedef enum auth_kind { AUTH_JWT, AUTH_OAUTH_FILE, AUTH_OAUTH_STATIC, AUTH_PAT } auth_kind;
 
 typedef struct sf {
     papi__http *http;
@@ -34,19 +27,7 @@ typedef struct sf {
     char *database, *schema, *warehouse, *role;
     papi__sf_context ctx;
     int max_attempts;
-    auth_kind auth;
-    const char *token_type;
-    papi__jwt_signer *signer;
-    char *token_file;
-    /* The credential is replaced, never modified, under lock; readers copy it into their own
-     * header line, so a renewal never races a request in flight. */
-    pthread_mutex_t lock;
-    char *token;
-    uint64_t token_gen;
-    int64_t token_iat_s;
-    int64_t token_checked_ms;
-    struct timespec token_mtime;
-    off_t token_size;
+    papi__sf_auth *auth;
 } sf;
 
 typedef struct call {
@@ -76,105 +57,9 @@ static int64_t int_opt(const papi_config *cfg, const char *key, int64_t dflt)
     return *end ? dflt : x;
 }
 
-static void count_renewal(sf *s)
-{
-    if (s->has_host && s->host.count)
-        s->host.count(s->host.ctx, PAPI_COUNTER_TOKEN_RENEWALS, 1);
-}
-
-/* ---------------------------------------------------------------- credentials */
-
-static papi_status read_token_file(sf *s, papi_error *err)
-{
-    FILE *f = fopen(s->token_file, "r");
-    if (!f)
-        return papi_error_set(err, PAPI_EAUTH, "cannot read the OAuth token file: %s",
-                              strerror(errno));
-    char buf[16384];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    struct stat sb;
-    if (fstat(fileno(f), &sb) == 0) {
-        s->token_mtime = sb.st_mtim;
-        s->token_size = sb.st_size;
-    }
-    fclose(f);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                     buf[n - 1] == '\t'))
-        n--;
-    buf[n] = '\0';
-    if (n == 0 || strpbrk(buf, "\r\n"))
-        return papi_error_set(err, PAPI_EAUTH, "the OAuth token file is empty or malformed");
-    char *t = strdup(buf);
-    if (!t)
-        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    free(s->token);
-    s->token = t;
-    s->token_gen++;
-    count_renewal(s);
-    return PAPI_OK;
-}
-
-static papi_status mint_jwt(sf *s, papi_error *err)
-{
-    papi__buf b;
-    papi__buf_init(&b);
-    int64_t now = (int64_t)time(NULL);
-    papi_status st = papi__jwt_signer_mint(s->signer, now, PAPI__JWT_LIFETIME_S, &b, err);
-    if (st != PAPI_OK) {
-        papi__buf_free(&b);
-        return st;
-    }
-    free(s->token);
-    s->token = papi__buf_steal(&b, NULL);
-    s->token_iat_s = now;
-    s->token_gen++;
-    count_renewal(s);
-    return PAPI_OK;
-}
-
-/* Under lock: renews when due (or forced after a 401 on the generation the caller used). */
-static papi_status refresh_locked(sf *s, bool force, uint64_t used_gen, papi_error *err)
-{
-    bool stale_gen = force && used_gen == s->token_gen; /* nobody renewed since that 401 */
-    switch (s->auth) {
-    case AUTH_JWT:
-        if (!s->token || stale_gen || (int64_t)time(NULL) >= s->token_iat_s + PAPI__JWT_RENEW_AFTER_S)
-            return mint_jwt(s, err);
-        return PAPI_OK;
-    case AUTH_OAUTH_FILE: {
-        int64_t now = papi_now_ms();
-        struct stat sb;
-        bool changed = stat(s->token_file, &sb) == 0 &&
-                       (sb.st_mtim.tv_sec != s->token_mtime.tv_sec ||
-                        sb.st_mtim.tv_nsec != s->token_mtime.tv_nsec || sb.st_size != s->token_size);
-        if (!s->token || stale_gen || changed || now - s->token_checked_ms >= TOKEN_FILE_RECHECK_MS) {
-            s->token_checked_ms = now;
-            return read_token_file(s, err);
-        }
-        return PAPI_OK;
-    }
-    case AUTH_OAUTH_STATIC:
-    case AUTH_PAT:
-        return PAPI_OK;
-    }
-    return PAPI_OK;
-}
-
 static papi_status credential(call *c, bool force, papi_error *err)
 {
-    sf *s = c->s;
-    pthread_mutex_lock(&s->lock);
-    papi_status st = refresh_locked(s, force, c->auth_gen, err);
-    if (st == PAPI_OK) {
-        papi__buf_reset(&c->auth);
-        papi__buf_puts(&c->auth, "Authorization: Bearer ");
-        papi__buf_puts(&c->auth, s->token);
-        c->auth_gen = s->token_gen;
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (st == PAPI_OK && c->auth.oom)
-        st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    return st;
+    return papi__sf_auth_header(c->s->auth, force, &c->auth_gen, &c->auth, err);
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -183,7 +68,7 @@ static papi_status exchange(call *c, const char *method, const char *url, const 
                             size_t body_len, int64_t deadline_ms, papi_error *err)
 {
     char type[80];
-    snprintf(type, sizeof type, "X-Snowflake-Authorization-Token-Type: %s", c->s->token_type);
+    snprintf(type, sizeof type, "X-Snowflake-Authorization-Token-Type: %s", papi__sf_auth_token_type(c->s->auth));
     const char *headers[] = {papi__buf_cstr(&c->auth), type, "Content-Type: application/json",
                              "Accept: application/json"};
     papi__http_request req = {.method = method, .url = url, .headers = headers,
@@ -255,7 +140,7 @@ static papi_status http_failure(call *c, papi_error *err)
                      : hs >= 400                          ? PAPI_ESOURCE
                                                           : PAPI_EPROTO;
     const char *hint = "";
-    if (hs == 401 && c->s->auth == AUTH_JWT)
+    if (hs == 401 && papi__sf_auth_get_kind(c->s->auth) == PAPI__SF_AUTH_JWT)
         hint = " (check account in org-account form, user, and the registered key fingerprint)";
     else if (hs == 401)
         hint = " (token invalid or expired)";
@@ -281,7 +166,7 @@ static papi_status send_with_retry(call *c, const char *method, const char *url,
         st = exchange(c, method, attempt > 0 && retry_url ? retry_url : url, body, body_len,
                       c->deadline_ms, err);
         if (st == PAPI_OK && c->resp.status == 401 && !c->auth_renewed &&
-            (c->s->auth == AUTH_JWT || c->s->auth == AUTH_OAUTH_FILE)) {
+            papi__sf_auth_renewable(c->s->auth)) {
             c->auth_renewed = true; /* expired or rotated credential: renew once, no backoff */
             if ((st = credential(c, true, err)) != PAPI_OK)
                 return st;
@@ -290,8 +175,8 @@ static papi_status send_with_retry(call *c, const char *method, const char *url,
         }
         if (st == PAPI_OK && !retryable_status(c->resp.status))
             return PAPI_OK;
-        if (st != PAPI_OK && st != PAPI_EUNAVAIL)
-            return st; /* timeout at the deadline, body too big, out of memory */
+        if (st != PAPI_OK && (st != PAPI_EUNAVAIL || c->resp.permanent))
+            return st; /* deadline, body too big, out of memory, untrusted certificate */
         bool more = attempt + 1 < c->s->max_attempts &&
                     backoff(c, attempt, st == PAPI_OK ? c->resp.retry_after_s : 0);
         if (!more) {
@@ -379,7 +264,7 @@ static papi_status poll(call *c, papi_error *err)
         if ((st = credential(c, false, err)) != PAPI_OK)
             return st;
         st = exchange(c, "GET", url, NULL, 0, c->deadline_ms, err);
-        if (st == PAPI_EUNAVAIL)
+        if (st == PAPI_EUNAVAIL && !c->resp.permanent)
             continue;
         if (st == PAPI_ETIMEDOUT) {
             cancel(c, handle);
@@ -500,147 +385,13 @@ static void sf_close(void *state)
     if (!s)
         return;
     papi__http_destroy(s->http);
-    papi__jwt_signer_destroy(s->signer);
-    pthread_mutex_destroy(&s->lock);
-    if (s->token) /* credentials do not linger in freed memory */
-        memset(s->token, 0, strlen(s->token));
-    free(s->token);
-    free(s->token_file);
+    papi__sf_auth_destroy(s->auth);
     free(s->base_url);
     free(s->database);
     free(s->schema);
     free(s->warehouse);
     free(s->role);
     free(s);
-}
-
-static bool host_chars_ok(const char *h)
-{
-    /* the base URL is built from configuration: keep it to URL-safe host/port characters */
-    for (; *h; h++)
-        if (!(isalnum((unsigned char)*h) || strchr(".-_:[]/", *h)))
-            return false;
-    return true;
-}
-
-papi_status papi__sf_base_url(const papi_config *cfg, char **out, papi_error *err)
-{
-    *out = NULL;
-    const char *host = papi_config_get(cfg, "snowflake-host");
-    const char *port = papi_config_get(cfg, "snowflake-port");
-    const char *proto = papi_config_get(cfg, "snowflake-protocol");
-    const char *account = papi_config_get(cfg, "snowflake-account");
-    if (!proto || !*proto)
-        proto = "https";
-    if (strcmp(proto, "https") != 0 && strcmp(proto, "http") != 0)
-        return papi_error_set(err, PAPI_ECONFIG, "snowflake-protocol must be https or http");
-    papi__buf b;
-    papi__buf_init(&b);
-    bool lower = false;
-    const char *h = host && *host ? host : account;
-    if (!h || !*h) {
-        return papi_error_set(err, PAPI_ECONFIG,
-                              "set snowflake-account (SNOWFLAKE_ACCOUNT) or snowflake-host");
-    }
-    if (strstr(h, "://")) { /* SPCS and users sometimes give a URL: accept it whole */
-        papi__buf_puts(&b, h);
-    } else {
-        papi__buf_printf(&b, "%s://%s", proto, h);
-        if (h == account) {
-            lower = true;
-            if (!strstr(h, ".snowflakecomputing."))
-                papi__buf_puts(&b, ".snowflakecomputing.com");
-        }
-        if (port && *port && !strchr(h, ':'))
-            papi__buf_printf(&b, ":%s", port);
-    }
-    while (b.len > 0 && b.data[b.len - 1] == '/')
-        b.data[--b.len] = '\0';
-    if (b.oom) {
-        papi__buf_free(&b);
-        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    }
-    const char *rest = strstr(b.data, "://") + 3;
-    if (!host_chars_ok(rest) || strchr(rest, '/')) {
-        papi__buf_free(&b);
-        return papi_error_set(err, PAPI_ECONFIG, "snowflake host or account has invalid characters");
-    }
-    if (lower)
-        for (char *p = b.data; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-    *out = papi__buf_steal(&b, NULL);
-    return PAPI_OK;
-}
-
-static papi_status choose_auth(sf *s, const papi_config *cfg, papi_error *err)
-{
-    const char *authn = papi_config_get(cfg, "snowflake-authenticator");
-    const char *key = papi_config_get(cfg, "snowflake-private-key-file");
-    const char *file = papi_config_get(cfg, "snowflake-token-file");
-    const char *token = papi_config_get(cfg, "snowflake-token");
-    bool has_key = key && *key, has_file = file && *file, has_token = token && *token;
-    struct stat sb;
-    bool spcs = stat(SESSION_TOKEN_PATH, &sb) == 0;
-    if (authn && *authn) {
-        if (strcasecmp(authn, "KEYPAIR_JWT") == 0 || strcasecmp(authn, "SNOWFLAKE_JWT") == 0) {
-            s->auth = AUTH_JWT;
-        } else if (strcasecmp(authn, "OAUTH") == 0) {
-            s->auth = has_file || (!has_token && spcs) ? AUTH_OAUTH_FILE : AUTH_OAUTH_STATIC;
-            if (!has_file && !has_token && !spcs)
-                return papi_error_set(err, PAPI_ECONFIG,
-                                      "OAUTH needs snowflake-token-file or snowflake-token");
-        } else if (strcasecmp(authn, "PROGRAMMATIC_ACCESS_TOKEN") == 0) {
-            s->auth = AUTH_PAT;
-        } else {
-            return papi_error_set(err, PAPI_ECONFIG,
-                                  "snowflake-authenticator must be KEYPAIR_JWT, OAUTH or "
-                                  "PROGRAMMATIC_ACCESS_TOKEN");
-        }
-    } else if (has_key) {
-        s->auth = AUTH_JWT;
-    } else if (has_file) {
-        s->auth = AUTH_OAUTH_FILE;
-    } else if (has_token) {
-        s->auth = AUTH_PAT;
-    } else if (spcs) {
-        s->auth = AUTH_OAUTH_FILE;
-    } else {
-        return papi_error_set(err, PAPI_ECONFIG,
-                              "no Snowflake credential: set SNOWFLAKE_PRIVATE_KEY_FILE, "
-                              "SNOWFLAKE_TOKEN_FILE or SNOWFLAKE_TOKEN");
-    }
-    papi_status st = PAPI_OK;
-    switch (s->auth) {
-    case AUTH_JWT:
-        s->token_type = "KEYPAIR_JWT";
-        st = papi__jwt_signer_create(key, papi_config_get(cfg, "snowflake-private-key-file-pwd"),
-                                     papi_config_get(cfg, "snowflake-account"),
-                                     papi_config_get(cfg, "snowflake-user"), &s->signer, err);
-        if (st == PAPI_OK)
-            st = mint_jwt(s, err);
-        break;
-    case AUTH_OAUTH_FILE:
-        s->token_type = "OAUTH";
-        if (!(s->token_file = strdup(has_file ? file : SESSION_TOKEN_PATH)))
-            return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-        s->token_checked_ms = papi_now_ms();
-        if ((st = read_token_file(s, err)) == PAPI_EAUTH) { /* at start-up it is configuration */
-            st = PAPI_ECONFIG;
-            if (err)
-                err->status = st;
-        }
-        break;
-    case AUTH_OAUTH_STATIC:
-    case AUTH_PAT:
-        s->token_type = s->auth == AUTH_PAT ? "PROGRAMMATIC_ACCESS_TOKEN" : "OAUTH";
-        if (!has_token)
-            return papi_error_set(err, PAPI_ECONFIG, "snowflake-token is not set");
-        if (!(s->token = strdup(token)))
-            return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-        s->token_gen = 1;
-        break;
-    }
-    return st;
 }
 
 static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_host *host,
@@ -652,7 +403,6 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
     sf *s = calloc(1, sizeof *s);
     if (!s)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    pthread_mutex_init(&s->lock, NULL);
     if (host) {
         s->host = *host;
         s->has_host = true;
@@ -674,10 +424,11 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
     papi__http_opts hopts = {.pool_size = pool > 0 ? (size_t)pool : 8,
                              .connect_timeout_ms = int_opt(cfg, "connect-timeout-ms", 3000),
                              .max_body_bytes = MAX_BODY_BYTES,
-                             .user_agent = ua};
+                             .user_agent = ua,
+                             .ca_file = papi_config_get(cfg, "snowflake-ca-file")};
     papi_status st = papi__sf_base_url(cfg, &s->base_url, err);
     if (st == PAPI_OK)
-        st = choose_auth(s, cfg, err);
+        st = papi__sf_auth_create(cfg, host, &s->auth, err);
     if (st == PAPI_OK)
         st = papi__http_create(&hopts, &s->http, err);
     if (st != PAPI_OK) {
@@ -685,7 +436,7 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
         return st;
     }
     papi_host_logf(host, PAPI_LOG_INFO, "snowflake: %s, auth %s, pool %zu", s->base_url,
-                   s->token_type, hopts.pool_size);
+                   papi__sf_auth_token_type(s->auth), hopts.pool_size);
     *state = s;
     return PAPI_OK;
 }

@@ -16,8 +16,13 @@ Test hooks (not part of the SQL API):
   POST /_emulator/reset      zero counters, records and faults
 
 Every response carries X-Emulator-Time-Us: the emulator's own handling time (bench/).
+With --tls-cert/--tls-key it speaks HTTPS only: each accepted connection is one TLS handshake,
+counted as tls_handshakes (tls_failures when the client gives up, e.g. an untrusted CA), and
+alpn_h2_offered counts ClientHellos that offered HTTP/2 (answered with HTTP/1.1: http.server has
+no HTTP/2).
 Usage: sqlapi_emulator.py --db DEMO.db --public-key KEY.pub --account ACC --user USER
        [--port 0] [--port-file F] [--oauth-token T]... [--pat T]... [--max-seconds S]
+       [--tls-cert CERT.pem --tls-key KEY.pem]
 """
 import argparse
 import base64
@@ -28,16 +33,19 @@ import os
 import re
 import socket
 import sqlite3
+import ssl
 import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+
+from tls_server import Server  # next to this file
 
 ALLOWED_PARAMETERS = {"query_tag", "timezone", "multi_statement_count", "rows_per_resultset",
                       "use_cached_result", "client_result_chunk_size", "binary_output_format",
@@ -82,7 +90,8 @@ class Emulator:
                 "requests", "statements", "executions", "bindings", "bound_values", "connections",
                 "literal_rejects", "partitions_served", "polls", "cancels", "oauth_exchanges",
                 "auth_failures", "retries", "deduplicated", "faults_injected", "gzip_accepted",
-                "handling_us", "rid_reuse_without_retry", "jwt_ok", "oauth_ok", "pat_ok")}
+                "handling_us", "rid_reuse_without_retry", "jwt_ok", "oauth_ok", "pat_ok",
+                "tls_handshakes", "tls_failures", "alpn_h2_offered")}
             self.records = []
             self.faults = {}
             self.by_rid = {}
@@ -572,13 +581,22 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--max-seconds", type=float, default=600,
                     help="exit after this long, so a forgotten emulator never lingers")
+    ap.add_argument("--tls-cert", help="PEM certificate (chain): serve HTTPS")
+    ap.add_argument("--tls-key", help="PEM private key of --tls-cert")
     args = ap.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        sys.exit("emulator: --tls-cert and --tls-key go together")
     if not os.path.exists(args.db):
         sys.exit("emulator: no database at %s (create it with: papi demo-db %s)" %
                  (args.db, args.db))
     Handler.emu = Emulator(args)
-    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    srv.daemon_threads = True
+    srv = Server(("127.0.0.1", args.port), Handler)
+    srv.count = Handler.emu.count
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        ctx.set_alpn_protocols(["http/1.1"])
+        srv.tls = ctx
     port = srv.server_address[1]
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as f:

@@ -1,15 +1,19 @@
 #!/usr/bin/python3
 """The snowflake transport against the strict SQL API emulator: every auth path, retries with the
-same requestId, 202 polling and cancel, partitions, errors, bind variables and connection reuse.
-Each fault test asserts from the emulator's counters that its fault was injected.
+same requestId, 202 polling and cancel, partitions, errors, bind variables and connection reuse,
+and HTTPS with a CA generated for this run. Each fault test asserts from the emulator's counters
+that its fault was injected.
 
 Needs PAPI (the papi binary), SF_DRIVER (sf_driver) and SF_EMULATOR (sqlapi_emulator.py)."""
 import base64
+import datetime
 import hashlib
+import ipaddress
 import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -18,8 +22,10 @@ import unittest
 import urllib.request
 
 import jwt as pyjwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 PAPI = os.environ["PAPI"]
 DRIVER = os.environ["SF_DRIVER"]
@@ -28,8 +34,75 @@ PAT = "pat-secret-0123456789"
 POOL = 4
 
 
+def make_tls_files(directory):
+    """A throwaway CA and a server certificate for 127.0.0.1 signed by it, valid for a day; returns
+    (ca, cert, key) paths. Nothing is committed: every run has its own CA."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    valid = (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1))
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "papi test CA (throwaway)")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(valid[0]).not_valid_after(valid[1])
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                       key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                       encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                         critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(valid[0]).not_valid_after(valid[1])
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = tuple(os.path.join(directory, n) for n in ("ca.pem", "server.pem", "server.key"))
+    for path, data in zip(paths, (
+            ca.public_bytes(serialization.Encoding.PEM),
+            cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))):
+        with open(path, "wb") as f:
+            f.write(data)
+    return paths
+
+
+class Emulator:
+    """One emulator process on a free loopback port, killed by close()."""
+
+    def __init__(self, args, ca=None):
+        self.proc = subprocess.Popen(["/usr/bin/python3", EMULATOR] + args + ["--max-seconds", "280"],
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.close()
+            raise RuntimeError("emulator did not start: %r" % line)
+        self.port = int(line.split()[1])
+        self.base = "%s://127.0.0.1:%d" % ("https" if ca else "http", self.port)
+        self.ssl = ssl.create_default_context(cafile=ca) if ca else None
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 class Env:
-    """Key files, the demo database and one emulator process for the whole run."""
+    """Key files, the demo database, a CA and two emulator processes (http and https) for the run."""
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="papi-sf-")
@@ -53,26 +126,21 @@ class Env:
         self.db = os.path.join(self.dir, "demo.db")
         subprocess.run([PAPI, "demo-db", self.db, "--rows", "2000"], check=True,
                        stdout=subprocess.DEVNULL, timeout=60)
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", EMULATOR, "--db", self.db, "--public-key", self.pub,
-             "--account", "MYORG-MYACCOUNT", "--user", "SVC_PAPI", "--pat", PAT,
-             "--database", "API", "--role", "DATA_API_ROLE",
-             "--max-seconds", "280"], stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("PORT "):
+        self.ca, cert, key = make_tls_files(self.dir)
+        args = ["--db", self.db, "--public-key", self.pub, "--account", "MYORG-MYACCOUNT",
+                "--user", "SVC_PAPI", "--pat", PAT, "--database", "API", "--role", "DATA_API_ROLE"]
+        self.plain = self.tls = None
+        try:
+            self.plain = Emulator(args)
+            self.tls = Emulator(args + ["--tls-cert", cert, "--tls-key", key], ca=self.ca)
+        except Exception:
             self.close()
-            raise RuntimeError("emulator did not start: %r" % line)
-        self.port = int(line.split()[1])
-        self.base = "http://127.0.0.1:%d" % self.port
+            raise
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        for emu in (self.plain, self.tls):
+            if emu:
+                emu.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -89,8 +157,13 @@ def tearDownModule():
         ENV.close()
 
 
-class SnowflakeTest(unittest.TestCase):
+class EmulatorCase(unittest.TestCase):
+    """Helpers against one emulator (self.emu); no tests of its own."""
     maxDiff = None
+
+    @property
+    def emu(self):
+        return ENV.plain
 
     def setUp(self):
         self.post("/_emulator/reset", {})
@@ -99,13 +172,14 @@ class SnowflakeTest(unittest.TestCase):
 
     # ------------------------------------------------------------ helpers
     def post(self, path, body):
-        req = urllib.request.Request(ENV.base + path, data=json.dumps(body).encode(),
+        req = urllib.request.Request(self.emu.base + path, data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=10, context=self.emu.ssl) as r:
             return json.loads(r.read())
 
     def counters(self):
-        with urllib.request.urlopen(ENV.base + "/_emulator/counters", timeout=10) as r:
+        with urllib.request.urlopen(self.emu.base + "/_emulator/counters", timeout=10,
+                                    context=self.emu.ssl) as r:
             return json.loads(r.read())
 
     def faults(self, **f):
@@ -115,8 +189,9 @@ class SnowflakeTest(unittest.TestCase):
         e = {k: v for k, v in os.environ.items()
              if not k.startswith("SNOWFLAKE_") and not k.startswith("PAPI_")}
         e.update({"SNOWFLAKE_ACCOUNT": "myorg-myaccount", "SNOWFLAKE_USER": "svc_papi",
-                  "SNOWFLAKE_HOST": "127.0.0.1", "SNOWFLAKE_PORT": str(ENV.port),
-                  "SNOWFLAKE_PROTOCOL": "http", "PAPI_SOURCE": "snowflake",
+                  "SNOWFLAKE_HOST": "127.0.0.1", "SNOWFLAKE_PORT": str(self.emu.port),
+                  "SNOWFLAKE_PROTOCOL": "https" if self.emu.ssl else "http",
+                  "PAPI_SOURCE": "snowflake",
                   "PAPI_CACHE": "none", "PAPI_POOL_SIZE": str(POOL)})
         if auth == "key":
             e["SNOWFLAKE_PRIVATE_KEY_FILE"] = ENV.p8
@@ -143,6 +218,9 @@ class SnowflakeTest(unittest.TestCase):
         rows = json.loads(p.stdout)
         self.assertEqual([r["C_CUSTOMER_SK"] for r in rows], ids)
         return rows
+
+
+class SnowflakeTest(EmulatorCase):
 
     # ------------------------------------------------------------ authentication
     def test_keypair_jwt_plain_key(self):
@@ -402,7 +480,7 @@ class SnowflakeTest(unittest.TestCase):
              "User-Agent": "test/1"}
         h.update(headers)
         h = {k: v for k, v in h.items() if v is not None}
-        req = urllib.request.Request(ENV.base + "/api/v2/statements?requestId=x",
+        req = urllib.request.Request(self.emu.base + "/api/v2/statements?requestId=x",
                                      data=json.dumps(body).encode(), headers=h)
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
@@ -425,6 +503,78 @@ class SnowflakeTest(unittest.TestCase):
         self.assertEqual(status, 415)
         num = {"statement": ok["statement"], "bindings": {"1": {"type": "FIXED", "value": 1885}}}
         self.assertEqual(self.raw_statement(num, {})[0], 400)
+
+
+class HttpsTest(EmulatorCase):
+    """The same transport over TLS: the emulator's certificate is signed by a CA made for this run,
+    which only SNOWFLAKE_CA_FILE makes papi trust. The emulator counts one handshake per accepted
+    connection (tls_handshakes) and the handshakes clients gave up on (tls_failures)."""
+
+    @property
+    def emu(self):
+        return ENV.tls
+
+    def env(self, auth="key", **extra):
+        e = super().env(auth, **extra)
+        if "SNOWFLAKE_CA_FILE" not in extra:
+            e["SNOWFLAKE_CA_FILE"] = ENV.ca
+        return {k: v for k, v in e.items() if v is not None}
+
+    def test_lookup_over_https_with_the_ca_file(self):
+        before = self.counters()["tls_handshakes"]
+        rows = self.assert_rows(self.lookup("1885,2"), [1885, 2])
+        self.assertEqual(len(rows[0]), 18)
+        c = self.counters()
+        self.assertEqual(c["executions"], 1)
+        self.assertEqual(c["jwt_ok"], 1)
+        self.assertEqual(c["tls_failures"], 0)
+        # papi's connection and our second counters request: one handshake each
+        self.assertEqual(c["tls_handshakes"] - before, 2)
+
+    def test_untrusted_certificate_is_a_clear_error(self):
+        before = self.counters()
+        p = self.lookup("7", SNOWFLAKE_CA_FILE=None)  # the system's CAs do not know this one
+        self.assertEqual(p.returncode, 4, p.stderr)  # source error, not a crash
+        self.assertIn("EUNAVAIL", p.stderr)
+        self.assertIn("TLS certificate", p.stderr)
+        self.assertIn("SNOWFLAKE_CA_FILE", p.stderr)
+        r = self.driver("--lookups", "1", SNOWFLAKE_CA_FILE=None)
+        self.assertEqual(r["status"], "EUNAVAIL", r)
+        self.assertIn("certificate", r["message"])
+        c = self.counters()
+        self.assertEqual(c["requests"], 0)  # nothing got past the handshake
+        # one refused handshake per lookup: a certificate does not become trusted by retrying
+        self.assertEqual(c["tls_failures"] - before["tls_failures"], 2)
+
+    def test_unreadable_ca_file_is_configuration(self):
+        p = self.lookup("7", SNOWFLAKE_CA_FILE=os.path.join(ENV.dir, "no-such-ca.pem"))
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("snowflake-ca-file", p.stderr)
+        self.assertEqual(self.counters()["tls_failures"], 0)
+
+    def test_handshakes_are_bounded_by_the_pool(self):
+        before = self.counters()["tls_handshakes"]
+        r = self.driver("--lookups", "50", "--ids", "1,2,3")
+        self.assertEqual((r["ok"], r["source_calls"]), (50, 50), r)
+        c = self.counters()
+        self.assertEqual(c["executions"], 50)
+        self.assertLessEqual(c["tls_handshakes"] - before - 1, POOL)  # minus our counters call
+        before = c["tls_handshakes"]
+        r = self.driver("--lookups", "200", "--threads", "8", "--ids", "seq")
+        self.assertEqual((r["ok"], r["source_calls"]), (200, 200), r)
+        c = self.counters()
+        self.assertEqual(c["executions"], 250)
+        self.assertLessEqual(c["tls_handshakes"] - before - 1, POOL)
+        self.assertEqual(c["tls_failures"], 0)
+
+    def test_http2_is_offered(self):
+        # the emulator (http.server) answers HTTP/1.1 only; what this proves is that papi asks
+        # for h2 in ALPN, so a server that offers HTTP/2 gets it
+        self.assert_rows(self.lookup("3"), [3])
+        c = self.counters()
+        self.assertEqual(c["executions"], 1)
+        # urllib's counters call offers http/1.1 only, so every h2 offer is papi's
+        self.assertEqual(c["alpn_h2_offered"], 1)
 
 
 if __name__ == "__main__":
