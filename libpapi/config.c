@@ -65,6 +65,8 @@ static const option options[] = {
     {"snowflake-token-file", "SNOWFLAKE_TOKEN_FILE", NULL, parse_text, 0, 0, false},
     {"snowflake-authenticator", "SNOWFLAKE_AUTHENTICATOR", NULL, parse_auth, 0, 0, false},
     {"snowflake-ca-file", "SNOWFLAKE_CA_FILE", NULL, parse_text, 0, 0, false},
+    /* Snowflake refuses a JWT living over an hour (snowflake-sql-api.md 3.4); 10 s is for tests */
+    {"snowflake-jwt-lifetime", "SNOWFLAKE_JWT_LIFETIME", "3540", parse_int, 10, 3600, false},
 };
 #define NOPT (sizeof options / sizeof options[0])
 #define SPCS_TOKEN_FILE "/snowflake/session/token"

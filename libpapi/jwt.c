@@ -277,3 +277,8 @@ papi_status papi__jwt_signer_mint(const papi__jwt_signer *s, int64_t iat_s, int6
     papi__b64url(out, sig, siglen);
     return out->oom ? papi_error_set(err, PAPI_ENOMEM, "out of memory") : PAPI_OK;
 }
+
+int64_t papi__jwt_renew_after_s(int64_t lifetime_s)
+{
+    return lifetime_s * 54 / 59;
+}

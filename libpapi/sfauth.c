@@ -22,6 +22,8 @@ struct papi__sf_auth {
     papi_host host;
     bool has_host;
     papi__jwt_signer *signer;
+    int64_t jwt_lifetime_s;    /* snowflake-jwt-lifetime */
+    int64_t jwt_renew_after_s; /* papi__jwt_renew_after_s(jwt_lifetime_s) */
     char *token_file;
     /* The credential is replaced, never modified, under lock; readers copy it into their own
      * header line, so a renewal never races a request in flight. */
@@ -75,7 +77,7 @@ static papi_status mint_jwt(papi__sf_auth *a, papi_error *err)
     papi__buf b;
     papi__buf_init(&b);
     int64_t now = (int64_t)time(NULL);
-    papi_status st = papi__jwt_signer_mint(a->signer, now, PAPI__JWT_LIFETIME_S, &b, err);
+    papi_status st = papi__jwt_signer_mint(a->signer, now, a->jwt_lifetime_s, &b, err);
     if (st != PAPI_OK) {
         papi__buf_free(&b);
         return st;
@@ -94,7 +96,8 @@ static papi_status refresh_locked(papi__sf_auth *a, bool force, uint64_t used_ge
     bool stale_gen = force && used_gen == a->token_gen; /* nobody renewed since that 401 */
     switch (a->kind) {
     case PAPI__SF_AUTH_JWT:
-        if (!a->token || stale_gen || (int64_t)time(NULL) >= a->token_iat_s + PAPI__JWT_RENEW_AFTER_S)
+        if (!a->token || stale_gen ||
+            (int64_t)time(NULL) >= a->token_iat_s + a->jwt_renew_after_s)
             return mint_jwt(a, err);
         return PAPI_OK;
     case PAPI__SF_AUTH_OAUTH_FILE: {
@@ -211,6 +214,8 @@ static papi_status first_credential(papi__sf_auth *a, const papi_config *cfg, pa
     switch (a->kind) {
     case PAPI__SF_AUTH_JWT:
         a->token_type = "KEYPAIR_JWT";
+        a->jwt_lifetime_s = papi__config_int(cfg, "snowflake-jwt-lifetime");
+        a->jwt_renew_after_s = papi__jwt_renew_after_s(a->jwt_lifetime_s);
         st = papi__jwt_signer_create(papi_config_get(cfg, "snowflake-private-key-file"),
                                      papi_config_get(cfg, "snowflake-private-key-file-pwd"),
                                      papi_config_get(cfg, "snowflake-account"),

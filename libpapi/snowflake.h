@@ -41,8 +41,12 @@ papi_status papi__jwt_claims(const char *subject, const char *fingerprint, int64
 papi_status papi__jwt_signer_mint(const papi__jwt_signer *s, int64_t iat_s, int64_t lifetime_s,
                                   papi__buf *out, papi_error *err);
 
+/* The default of snowflake-jwt-lifetime. */
 #define PAPI__JWT_LIFETIME_S (59 * 60)
-#define PAPI__JWT_RENEW_AFTER_S (54 * 60)
+/* Seconds after iat when a JWT lasting lifetime_s is renewed: lifetime * 54/59, rounded down, so
+ * the default 59 minutes renews after 54 and the last 5/59 are margin for clock skew and requests
+ * in flight. */
+int64_t papi__jwt_renew_after_s(int64_t lifetime_s);
 
 /* ------------------------------------------------------------- http.c */
 typedef struct papi__http papi__http;

@@ -84,11 +84,13 @@ int papi_cmd_jwt(int argc, char **argv)
     papi_config *cfg = NULL;
     int rc = options(argc, argv, ex, 1,
                      "jwt [--snowflake-account A] [--snowflake-user U] "
-                     "[--snowflake-private-key-file F] [--lifetime SECONDS (max 3600)]",
+                     "[--snowflake-private-key-file F] [--lifetime SECONDS (max 3600; default "
+                     "snowflake-jwt-lifetime)]",
                      &cfg);
     if (rc != PAPI_EXIT_OK)
         return rc < 0 ? PAPI_EXIT_OK : rc;
-    int64_t life = lifetime ? strtoll(lifetime, NULL, 10) : PAPI__JWT_LIFETIME_S;
+    int64_t life = lifetime ? strtoll(lifetime, NULL, 10)
+                            : papi__config_int(cfg, "snowflake-jwt-lifetime");
     if (life <= 0 || life > 3600) {
         fprintf(stderr, "papi: jwt: --lifetime must be 1..3600 seconds (Snowflake's limit)\n");
         papi_config_destroy(cfg);
@@ -185,7 +187,8 @@ int papi_cmd_token(int argc, char **argv)
     papi__http *http = NULL;
     papi__http_response resp;
     papi__http_response_init(&resp);
-    if ((rc = make_jwt(cfg, PAPI__JWT_LIFETIME_S, &jwt)) != PAPI_EXIT_OK)
+    rc = make_jwt(cfg, papi__config_int(cfg, "snowflake-jwt-lifetime"), &jwt);
+    if (rc != PAPI_EXIT_OK)
         goto out;
     papi_status st = papi__sf_base_url(cfg, &base, &err);
     if (st != PAPI_OK) {

@@ -7,7 +7,8 @@ as strict as the real service where clients go wrong (section 9): User-Agent, Co
 key-pair JWT claims and signature, bind variables only, string cells, gzip partitions.
 
 Test hooks (not part of the SQL API):
-  GET  /_emulator/counters   counters, every requestId with its retry flag, faults left
+  GET  /_emulator/counters   counters (jwt_expired: JWTs refused as past exp), every requestId
+                             with its retry flag and its JWT's iat/exp, faults left
   POST /_emulator/faults     {"429": N, "503": N, "500_after_exec": N, "retry_after": S,
                               "slow_ms": M, "hang": N, "hang_ms": M, "truncated": N,
                               "expired_token": N, "async": N, "async_ms": M, "sql_error": N,
@@ -91,7 +92,7 @@ class Emulator:
                 "literal_rejects", "partitions_served", "polls", "cancels", "oauth_exchanges",
                 "auth_failures", "retries", "deduplicated", "faults_injected", "gzip_accepted",
                 "handling_us", "rid_reuse_without_retry", "jwt_ok", "oauth_ok", "pat_ok",
-                "tls_handshakes", "tls_failures", "alpn_h2_offered")}
+                "tls_handshakes", "tls_failures", "alpn_h2_offered", "jwt_expired")}
             self.records = []
             self.faults = {}
             self.by_rid = {}
@@ -144,6 +145,7 @@ class Emulator:
             if exp > iat + 3600:
                 return "exp is more than one hour after iat"
             if exp <= now:
+                self.count("jwt_expired")
                 return "JWT expired"
             return None
         return "signature does not verify with a registered key"
@@ -472,7 +474,12 @@ class Handler(BaseHTTPRequestHandler):
         emu.count("statements")
         if retry:
             emu.count("retries")
-        record = {"requestId": rid, "retry": retry, "status": None}
+        record = {"requestId": rid, "retry": retry, "status": None, "jwt_iat": None,
+                  "jwt_exp": None}
+        if self.headers.get("X-Snowflake-Authorization-Token-Type") == "KEYPAIR_JWT":
+            # already verified by common_checks; tests compare iat to see renewals
+            claims = json.loads(b64url_decode(self.headers["Authorization"][7:].split(".")[1]))
+            record["jwt_iat"], record["jwt_exp"] = claims["iat"], claims["exp"]
         with emu.lock:
             emu.records.append(record)
             if rid in emu.seen_rids and not retry:

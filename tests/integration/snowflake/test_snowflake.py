@@ -268,6 +268,53 @@ class SnowflakeTest(EmulatorCase):
         self.assertEqual(claims["exp"] - claims["iat"], 59 * 60)
         self.assertLessEqual(claims["iat"], time.time() + 1)
 
+    def test_jwt_renewed_by_the_clock(self):
+        """snowflake-jwt-lifetime=10: the JWT lasts 10 s and is renewed 9 s after its iat
+        (10 * 54/59 rounded down), by the clock, before the server could refuse it. Two lookups at
+        once share the first JWT; the third, sent between the renewal point and the old JWT's exp,
+        must carry a newer one. Without renewal by the clock it would carry the old iat, or, if
+        late, meet a 401 (jwt_expired) and renew after it: both fail here."""
+        p = subprocess.Popen([DRIVER, "--lookups", "3", "--wait-after", "2"],
+                             env=self.env(SNOWFLAKE_JWT_LIFETIME="10"),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "WAITING")
+            first = self.counters()["records"][0]
+            # time(NULL) in libpapi and time.time() read the same clock; iat is whole seconds,
+            # so the renewal is due from iat + 9.0 and the old JWT is refused from iat + 10.0
+            time.sleep(max(0.0, first["jwt_iat"] + 9.3 - time.time()))
+            out, _ = p.communicate("go\n", timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        r = json.loads(out.strip().splitlines()[-1])
+        self.assertEqual((r["ok"], r["failed"]), (3, 0), r)
+        c = self.counters()
+        rec = c["records"]
+        self.assertEqual([x["status"] for x in rec], [200, 200, 200])
+        self.assertEqual([x["jwt_exp"] - x["jwt_iat"] for x in rec], [10, 10, 10])
+        self.assertEqual(rec[1]["jwt_iat"], rec[0]["jwt_iat"])  # not renewed before it is due
+        self.assertGreaterEqual(rec[2]["jwt_iat"], rec[0]["jwt_iat"] + 9)  # a newer JWT
+        self.assertEqual(c["jwt_expired"], 0)  # renewed before the server refused it...
+        self.assertEqual(c["auth_failures"], 0)  # ...so no 401 at all
+        self.assertEqual(r["token_renewals"], 2)  # minted at open, renewed once by the clock
+
+    def test_jwt_lifetime_option(self):
+        p = self.papi("jwt", SNOWFLAKE_JWT_LIFETIME="600")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        claims = pyjwt.decode(p.stdout.strip(), options={"verify_signature": False})
+        self.assertEqual(claims["exp"] - claims["iat"], 600)
+        for bad in ("7200", "3601", "9", "5", "x", "-1"):
+            p = self.lookup("7", SNOWFLAKE_JWT_LIFETIME=bad)
+            self.assertEqual(p.returncode, 3, (bad, p.stderr))  # configuration
+            self.assertIn("SNOWFLAKE_JWT_LIFETIME", p.stderr)
+            self.assertIn("snowflake-jwt-lifetime", p.stderr)
+            r = self.driver("--snowflake-jwt-lifetime", bad)
+            self.assertEqual((r["status"], r["phase"]), ("ECONFIG", "create"), (bad, r))
+            self.assertIn("snowflake-jwt-lifetime", r["message"])
+        self.assertEqual(self.counters()["requests"], 0)  # refused before anything was sent
+
     def test_fingerprint_command(self):
         p = self.papi("fingerprint")
         self.assertEqual(p.returncode, 0, p.stderr)

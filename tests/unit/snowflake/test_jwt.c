@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 /* jwt.c: base64 vectors of snowflake-sql-api.md 3.6, account/user normalization (3.3), the
- * fingerprint against the openssl command-line pipeline (3.2), key formats and RS256 signatures. */
+ * fingerprint against the openssl command-line pipeline (3.2), key formats, RS256 signatures, the
+ * JWT lifetime option and its renewal point. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -292,6 +293,39 @@ static void test_mint_verifies(void **state)
     papi__jwt_signer_destroy(s);
 }
 
+/* snowflake-jwt-lifetime and when a JWT is renewed: the default must stay 59 minutes renewed
+ * after 54 (snowflake-sql-api.md 3.4); every accepted lifetime must renew strictly inside it. */
+static void test_lifetime_and_renewal(void **state)
+{
+    (void)state;
+    papi_config *cfg = NULL;
+    assert_int_equal(papi_config_create(&cfg), PAPI_OK);
+    assert_int_equal(papi__config_int(cfg, "snowflake-jwt-lifetime"), PAPI__JWT_LIFETIME_S);
+    assert_int_equal(PAPI__JWT_LIFETIME_S, 59 * 60);
+    assert_int_equal(papi__jwt_renew_after_s(PAPI__JWT_LIFETIME_S), 54 * 60);
+    assert_int_equal(papi__jwt_renew_after_s(10), 9);
+    assert_int_equal(papi__jwt_renew_after_s(3600), 3294);
+    for (int64_t life = 10; life <= 3600; life++) {
+        int64_t renew = papi__jwt_renew_after_s(life);
+        assert_true(renew > 0 && renew < life);
+        assert_true((life - renew) * 59 >= life * 5); /* at least 5/59 of it is margin */
+    }
+    /* the accepted range: 10 s (tests) to Snowflake's hour; messages name the option */
+    papi_error err = {0};
+    const char *bad[] = {"9", "3601", "7200", "0", "x", "-5", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(papi_config_set(cfg, "snowflake-jwt-lifetime", bad[i], &err),
+                         PAPI_ECONFIG);
+        assert_non_null(strstr(err.message, "snowflake-jwt-lifetime"));
+    }
+    assert_int_equal(papi__config_int(cfg, "snowflake-jwt-lifetime"), PAPI__JWT_LIFETIME_S);
+    assert_int_equal(papi_config_set(cfg, "snowflake-jwt-lifetime", "10", NULL), PAPI_OK);
+    assert_int_equal(papi__config_int(cfg, "snowflake-jwt-lifetime"), 10);
+    assert_int_equal(papi_config_set(cfg, "snowflake-jwt-lifetime", "3600", NULL), PAPI_OK);
+    assert_int_equal(papi__config_int(cfg, "snowflake-jwt-lifetime"), 3600);
+    papi_config_destroy(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +335,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fingerprint_matches_openssl, setup_keys, teardown_keys),
         cmocka_unit_test_setup_teardown(test_key_formats, setup_keys, teardown_keys),
         cmocka_unit_test_setup_teardown(test_mint_verifies, setup_keys, teardown_keys),
+        cmocka_unit_test(test_lifetime_and_renewal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
