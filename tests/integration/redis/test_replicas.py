@@ -17,10 +17,13 @@ import re
 import shutil
 import socket
 import subprocess
-import tempfile
 import threading
+import sys
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "httpd"))
+import harness  # noqa: E402  (papi-httpd on a free port, HTTP helpers)
 
 HTTPD = os.environ.get("PAPI_REDIS_HTTPD", "")
 REAL_HTTPD = os.environ.get("PAPI_HTTPD", "")
@@ -36,11 +39,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def tmpdir():
-    base = os.environ.get("PAPI_TEST_TMP") or None
-    if base:
-        os.makedirs(base, exist_ok=True)
-    return tempfile.mkdtemp(prefix="papi-redis-", dir=base)
+tmpdir = harness.tmpdir
 
 
 class Redis:
@@ -82,56 +81,24 @@ class Redis:
         return "redis://127.0.0.1:%d/0" % self.port
 
 
-class Replica:
+class Replica(harness.Server):
+    """papi-httpd (the counting twin by default) with a cache spec, on a free loopback port."""
+
     def __init__(self, cache, source_log=None, extra=(), binary=None, env_extra=None):
-        self.dir = tmpdir()
-        self.err_path = os.path.join(self.dir, "stderr.log")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPI_", "SNOWFLAKE_"))}
+        env = dict(env_extra or {})
         if source_log:
             env["PAPI_TEST_SOURCE_LOG"] = source_log
-        env.update(env_extra or {})
-        self.err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen(
-            [binary or HTTPD, "--listen", "127.0.0.1:0", "--cache", cache,
-             "--redis-timeout-ms", "200"] + list(extra),
-            stdout=subprocess.DEVNULL, stderr=self.err, env=env)
-        self.port = None
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            m = re.search(r"listening on \S+ port (\d+)", self.stderr())
-            if m:
-                self.port = int(m.group(1))
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError("papi-httpd did not start: " + self.stderr())
-
-    def stderr(self):
-        with open(self.err_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        super().__init__(args=["--cache", cache, "--redis-timeout-ms", "200"] + list(extra),
+                         env=env, binary=binary or HTTPD)
 
     def get(self, path):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            c.request("GET", path)
-            r = c.getresponse()
-            return r.status, dict(r.getheaders()), r.read()
-        finally:
-            c.close()
+        """(status, headers with lower-case names, body bytes)"""
+        return self.request("GET", path)
 
     def metric(self, name):
         status, _, body = self.get("/metrics")
         m = re.search(r"^%s(?:\{[^}]*\})? (\d+)" % re.escape(name), body.decode(), re.M)
         return int(m.group(1)) if m else None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.err.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @unittest.skipUnless(HTTPD, "PAPI_REDIS_HTTPD not set (run through meson test)")
@@ -157,12 +124,12 @@ class ReplicasShareRedis(unittest.TestCase):
         a, b = self.replica(), self.replica()
         status, headers, body_a = a.get("/customer/1885")
         self.assertEqual(status, 200)
-        self.assertEqual(headers.get("X-Cache"), "MISS")
+        self.assertEqual(headers.get("x-cache"), "MISS")
         self.assertIn(b'"C_CUSTOMER_SK":1885', body_a)
         self.assertEqual(len(self.source_queries()), 1)
         status, headers, body_b = b.get("/customer/1885")
         self.assertEqual(status, 200)
-        self.assertEqual(headers.get("X-Cache"), "HIT")  # B never saw it: Redis answered
+        self.assertEqual(headers.get("x-cache"), "HIT")  # B never saw it: Redis answered
         self.assertEqual(body_b, body_a)
         self.assertEqual(len(self.source_queries()), 1)  # one query in all
 
@@ -185,7 +152,7 @@ class ReplicasShareRedis(unittest.TestCase):
         # memory tier off on B, so every one of its answers depends on Redis or the source
         a, b = self.replica(), self.replica(cache=self.redis.url)
         self.assertEqual(a.get("/customer/7")[0], 200)
-        self.assertEqual(b.get("/customer/7")[1].get("X-Cache"), "HIT")
+        self.assertEqual(b.get("/customer/7")[1].get("x-cache"), "HIT")
 
         failures, answered = [], [0]
         stop = threading.Event()
@@ -239,7 +206,7 @@ class ReplicasShareRedis(unittest.TestCase):
             n += 1
             path = "/customer/%d" % (60000 + n)  # fresh ids: only Redis can answer B
             self.assertEqual(a.get(path)[0], 200)
-            shared = b.get(path)[1].get("X-Cache") == "HIT"
+            shared = b.get(path)[1].get("x-cache") == "HIT"
             if not shared:
                 time.sleep(0.1)
         self.assertTrue(shared, "replica B never read what A wrote after Redis returned")
@@ -296,12 +263,12 @@ class ReplicasOnEmulator(unittest.TestCase):
         before = self.counters().get("executions", 0)
         status, headers, body_a = a.get("/customer/1885")
         self.assertEqual(status, 200, body_a)
-        self.assertEqual(headers.get("X-Cache"), "MISS")
+        self.assertEqual(headers.get("x-cache"), "MISS")
         self.assertIn(b'"C_CUSTOMER_SK":1885', body_a)
         self.assertEqual(self.counters()["executions"] - before, 1)
         status, headers, body_b = b.get("/customer/1885")
         self.assertEqual(status, 200)
-        self.assertEqual(headers.get("X-Cache"), "HIT")
+        self.assertEqual(headers.get("x-cache"), "HIT")
         self.assertEqual(body_b, body_a)
         self.assertEqual(self.counters()["executions"] - before, 1)  # one statement in all
 
