@@ -63,14 +63,19 @@ const char *papi__demo_db_path(void)
     return PAPI_DEMO_DB;
 }
 
-void papi_host_logf(const papi_host *host, papi_log_level level, const char *fmt, ...)
+void papi__host_vlogf(const papi_host *host, papi_log_level level, const char *fmt, va_list ap)
 {
     if (!host || !host->log || !fmt)
         return;
     char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    host->log(host->ctx, level, line);
+}
+
+void papi_host_logf(const papi_host *host, papi_log_level level, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    papi__host_vlogf(host, level, fmt, ap);
     va_end(ap);
-    host->log(host->ctx, level, line);
 }

@@ -30,13 +30,11 @@ static void host_count(void *ctx, papi_host_counter counter, uint64_t delta)
 void papi__client_log(const papi_client *client, papi_log_level level, const char *fmt, ...)
 {
     if (!client->log_fn || level > client->log_max)
-        return;
-    char line[512];
+        return; /* before formatting: most lines are filtered out */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    papi__host_vlogf(&client->host, level, fmt, ap);
     va_end(ap);
-    client->log_fn(client->log_user, level, line);
 }
 
 /* A tier spec for log lines: the part before any '@' is a password, and is left out. */

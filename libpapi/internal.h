@@ -109,6 +109,9 @@ extern const papi_cache_backend papi__cache_redis;
 const papi_transport_backend *papi__transport_find(const char *spec);
 /* Finds the cache for one tier spec ("memory", "none", "redis://..."); NULL when unknown. */
 const papi_cache_backend *papi__cache_find(const char *spec);
+/* papi_host_logf() with a va_list: formats one line and hands it to host->log. */
+void papi__host_vlogf(const papi_host *host, papi_log_level level, const char *fmt, va_list ap)
+    PAPI__PRINTF(3, 0);
 /* The default demo database path (PAPI_DEMO_DB at build time). */
 const char *papi__demo_db_path(void);
 
