@@ -123,3 +123,13 @@ char *papi__buf_steal(papi__buf *b, size_t *len)
     papi__buf_init(b);
     return p;
 }
+
+uint64_t papi__fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}

@@ -34,12 +34,8 @@ struct papi__coalescer {
 
 static size_t shard_index(const char *key, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 16777619u;
-    }
-    return (h ^ (h >> 16)) % NSHARDS;
+    uint64_t h = papi__fnv1a(PAPI__FNV1A_SEED, key, len);
+    return (size_t)(h ^ (h >> 32)) % NSHARDS;
 }
 
 papi__coalescer *papi__coalesce_create(void)

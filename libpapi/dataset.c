@@ -93,29 +93,20 @@ static void dataset_free(papi_dataset *ds)
     free(ds);
 }
 
-static void hash_add(uint64_t *h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        *h ^= b[i];
-        *h *= 0x100000001b3ULL;
-    }
-}
-
 /* Everything that changes a row's JSON or which rows a key finds, so a changed dataset never
  * serves an old shape from a shared cache. */
 static void compute_shape(papi_dataset *ds)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = PAPI__FNV1A_SEED;
     unsigned char sep = 0;
-    hash_add(&h, ds->table, strlen(ds->table) + 1);
-    hash_add(&h, ds->cols[ds->key_index], strlen(ds->cols[ds->key_index]) + 1);
+    h = papi__fnv1a(h, ds->table, strlen(ds->table) + 1);
+    h = papi__fnv1a(h, ds->cols[ds->key_index], strlen(ds->cols[ds->key_index]) + 1);
     sep = (unsigned char)ds->key_type;
-    hash_add(&h, &sep, 1);
+    h = papi__fnv1a(h, &sep, 1);
     for (size_t i = 0; i < ds->ncols; i++) {
-        hash_add(&h, ds->cols[i], strlen(ds->cols[i]) + 1);
+        h = papi__fnv1a(h, ds->cols[i], strlen(ds->cols[i]) + 1);
         sep = (unsigned char)ds->types[i];
-        hash_add(&h, &sep, 1);
+        h = papi__fnv1a(h, &sep, 1);
     }
     snprintf(ds->shape_hash, sizeof ds->shape_hash, "%016llx", (unsigned long long)h);
 }

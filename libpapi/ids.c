@@ -119,16 +119,6 @@ papi_status papi__id_check(const char *id, size_t len, papi_key_type type, char 
     return check_one(id, len, type, 0, out, out_len, err);
 }
 
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 static bool same_key(const papi_key *a, const papi_key *b)
 {
     return a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0;
@@ -158,7 +148,7 @@ static papi_status dedupe(papi__ids *ids, papi_error *err)
     if (!slot)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory for %zu ids", n);
     for (size_t i = 0; i < n; i++) {
-        size_t h = (size_t)hash_bytes(k[i].ptr, k[i].len) & (size - 1);
+        size_t h = (size_t)papi__fnv1a(PAPI__FNV1A_SEED, k[i].ptr, k[i].len) & (size - 1);
         while (slot[h] && !same_key(&k[slot[h] - 1], &k[i]))
             h = (h + 1) & (size - 1);
         if (!slot[h]) {

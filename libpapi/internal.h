@@ -38,6 +38,11 @@ void papi__buf_printf(papi__buf *b, const char *fmt, ...) PAPI__PRINTF(2, 3);
 const char *papi__buf_cstr(papi__buf *b); /* "" when empty; NULL on oom */
 char *papi__buf_steal(papi__buf *b, size_t *len); /* caller frees; buffer reset */
 
+/* FNV-1a 64 over n bytes, continuing from h (start with PAPI__FNV1A_SEED): the one hash of
+ * ids, keys and dataset shapes. Shape hashes name shared cache keys: never change it. */
+#define PAPI__FNV1A_SEED 0xcbf29ce484222325ULL
+uint64_t papi__fnv1a(uint64_t h, const void *p, size_t n);
+
 /* ------------------------------------------------------------- render.c: JSON writing */
 /* Length of the valid UTF-8 sequence at s (n >= 1 bytes left), 0 when invalid: no overlong
  * forms, no surrogates, nothing past U+10FFFF. */

@@ -31,16 +31,6 @@ struct papi_row_sink {
     papi__buf buf;
 };
 
-static uint32_t hash_bytes(const char *p, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 /* The key cell as ids.c normalizes ids: a number loses its leading zeros, and a ".0" some
  * sources append to integers is tolerated. */
 static papi_key normalize_cell(papi_key_type type, const char *p, size_t n)
@@ -72,7 +62,7 @@ static slot *sink_match(papi_row_sink *sink, papi_key k)
         }
         return NULL;
     }
-    for (size_t j = hash_bytes(k.ptr, k.len) & sink->mask;; j = (j + 1) & sink->mask) {
+    for (size_t j = (size_t)papi__fnv1a(PAPI__FNV1A_SEED, k.ptr, k.len) & sink->mask;; j = (j + 1) & sink->mask) {
         uint32_t v = sink->table[j];
         if (v == 0)
             return NULL;
@@ -103,7 +93,7 @@ static bool sink_init(papi_row_sink *sink, const papi_dataset *ds, slot **want, 
         return false;
     sink->mask = cap - 1;
     for (size_t i = 0; i < n; i++) {
-        size_t j = hash_bytes(want[i]->id.ptr, want[i]->id.len) & sink->mask;
+        size_t j = (size_t)papi__fnv1a(PAPI__FNV1A_SEED, want[i]->id.ptr, want[i]->id.len) & sink->mask;
         while (sink->table[j])
             j = (j + 1) & sink->mask;
         sink->table[j] = (uint32_t)(i + 1);
