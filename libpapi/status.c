@@ -112,6 +112,8 @@ papi_status papi_error_set(papi_error *err, papi_status status, const char *fmt,
     err->source_code[0] = '\0';
     err->sql_state[0] = '\0';
     err->message[0] = '\0';
+    err->query_id[0] = '\0';
+    memset(err->reserved, 0, sizeof err->reserved);
     if (fmt) {
         va_list ap;
         va_start(ap, fmt);

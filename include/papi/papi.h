@@ -68,6 +68,11 @@ typedef struct papi_error {
     char source_code[16];                  /**< Source's error code, e.g. "390144"; "" when none. */
     char sql_state[8];                     /**< Source's SQL state, e.g. "42S02"; "" when none. */
     char message[PAPI_ERROR_MESSAGE_MAX];  /**< A sentence for people; "" on success. */
+    char query_id[64];                     /**< The source's id of the failed statement (Snowflake's
+                                                statementHandle, which its support asks for);
+                                                "" when none. */
+    uint8_t reserved[64];                  /**< Zero; room for members added before 1.0 without
+                                                changing the size again. */
 } papi_error;
 
 /**

@@ -79,6 +79,11 @@ class Error : public std::runtime_error
     {
         return err_.sql_state;
     }
+    /** @brief The source's id of the failed statement, "" when none. */
+    const char *query_id() const noexcept
+    {
+        return err_.query_id;
+    }
     /** @brief The whole ::papi_error. */
     const papi_error &raw() const noexcept
     {

@@ -43,6 +43,8 @@ class ErrorStruct(ctypes.Structure):
         ("source_code", ctypes.c_char * 16),
         ("sql_state", ctypes.c_char * 8),
         ("message", ctypes.c_char * PAPI_ERROR_MESSAGE_MAX),
+        ("query_id", ctypes.c_char * 64),
+        ("reserved", ctypes.c_uint8 * 64),
     ]
 
 

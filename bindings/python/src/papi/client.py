@@ -32,6 +32,7 @@ def _raise(lib, status, err):
         retry_after_s=err.retry_after_s,
         source_code=_text(err.source_code),
         sql_state=_text(err.sql_state),
+        query_id=_text(err.query_id),
     )
 
 

@@ -13,13 +13,14 @@ class Error(Exception):
     Attributes: ``status`` (the papi_status number), ``name`` (its stable token, e.g. "EINVAL"),
     ``detail`` (papi_error's message: a sentence, never SQL or secrets; may be empty),
     ``strerror`` (papi_strerror's sentence), ``http_status``, ``retry_after_s``, ``source_code``
-    and ``sql_state`` (the source's, when it gave them; 0 or "" otherwise).
+    ``sql_state`` and ``query_id`` (the source's, when it gave them; 0 or "" otherwise; the
+    query id is what Snowflake support asks for).
     """
 
     status = None
 
     def __init__(self, status=None, name="", detail="", strerror="", http_status=0,
-                 retry_after_s=0, source_code="", sql_state=""):
+                 retry_after_s=0, source_code="", sql_state="", query_id=""):
         if status is None:
             status = type(self).status
         self.status = status
@@ -30,6 +31,7 @@ class Error(Exception):
         self.retry_after_s = retry_after_s
         self.source_code = source_code
         self.sql_state = sql_state
+        self.query_id = query_id
         super().__init__(self._text())
 
     def _text(self):
@@ -39,6 +41,8 @@ class Error(Exception):
             extra.append("source code %s" % self.source_code)
         if self.sql_state:
             extra.append("SQL state %s" % self.sql_state)
+        if self.query_id:
+            extra.append("query id %s" % self.query_id)
         if self.http_status:
             extra.append("HTTP %d" % self.http_status)
         tail = " (%s)" % ", ".join(extra) if extra else ""
@@ -47,7 +51,7 @@ class Error(Exception):
     def __reduce__(self):
         return (type(self), (self.status, self.name, self.detail, self.strerror,
                              self.http_status, self.retry_after_s, self.source_code,
-                             self.sql_state))
+                             self.sql_state, self.query_id))
 
 
 class InvalidInput(Error, ValueError):
