@@ -1,6 +1,8 @@
 /* The datasets file: JSON read with jansson, every field checked before a dataset is built, and
  * every name that will reach SQL checked as an identifier (papi__sql_identifier_ok). Messages
- * name a dataset or column by position, and quote only what passed a check. */
+ * name a dataset or column by position, and quote only what passed a check; a file that is not
+ * JSON (a key or token file named by mistake) gets its path, a position and a reason, never a
+ * byte of its content. */
 #include "dataset_impl.h"
 
 #include <errno.h>
@@ -261,6 +263,43 @@ static papi_status parse_root(papi__datasets *set, json_t *root, papi_error *err
     return PAPI_OK;
 }
 
+/* jansson's text quotes the token it stopped at, and the file may be a key or a token given by
+ * mistake: only its position and a reason chosen here go into the message. */
+static papi_status json_failure(const json_error_t *jerr, papi_error *err)
+{
+    const char *why = "invalid JSON";
+    switch (json_error_code(jerr)) {
+    case json_error_out_of_memory:
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory for the datasets file");
+    case json_error_invalid_utf8:
+        why = "invalid UTF-8";
+        break;
+    case json_error_premature_end_of_input:
+        why = "unexpected end of JSON";
+        break;
+    case json_error_end_of_input_expected:
+        why = "text after the JSON value";
+        break;
+    case json_error_duplicate_key:
+        why = "a duplicate key in an object";
+        break;
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        why = "a NUL character in a string";
+        break;
+    case json_error_numeric_overflow:
+        why = "a number out of range";
+        break;
+    case json_error_stack_overflow:
+        why = "JSON nested too deeply";
+        break;
+    default:
+        break;
+    }
+    return papi_error_set(err, PAPI_ECONFIG, "datasets file: %s at line %d, column %d", why,
+                          jerr->line, jerr->column > 0 ? jerr->column : 1);
+}
+
 papi_status papi__datasets_parse(const char *json, size_t len, papi__datasets **out,
                                  papi_error *err)
 {
@@ -275,14 +314,8 @@ papi_status papi__datasets_parse(const char *json, size_t len, papi__datasets **
                               MAX_JSON_DEPTH);
     json_error_t jerr;
     json_t *root = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        /* jansson quotes the token it stopped at: keep control bytes out of the message */
-        for (char *p = jerr.text; *p; p++)
-            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-                *p = '?';
-        return papi_error_set(err, PAPI_ECONFIG, "datasets file: line %d, column %d: %s",
-                              jerr.line, jerr.column, jerr.text);
-    }
+    if (!root)
+        return json_failure(&jerr, err);
     papi__datasets *set = NULL;
     papi_status st = papi__datasets_new(&set, err);
     if (st == PAPI_OK)
@@ -294,6 +327,17 @@ papi_status papi__datasets_parse(const char *json, size_t len, papi__datasets **
     }
     *out = set;
     return PAPI_OK;
+}
+
+/* The parser knows no path; an operator with several files needs to know which one is wrong. */
+static void name_the_file(papi_error *err, const char *path)
+{
+    static const char prefix[] = "datasets file: ";
+    if (!err || strncmp(err->message, prefix, sizeof prefix - 1) != 0)
+        return;
+    char rest[sizeof err->message];
+    papi__strlcpy(rest, err->message + sizeof prefix - 1, sizeof rest);
+    papi_error_set(err, err->status, "datasets file %.120s: %s", path, rest);
 }
 
 papi_status papi__datasets_load(const char *path, papi__datasets **out, papi_error *err)
@@ -322,5 +366,7 @@ papi_status papi__datasets_load(const char *path, papi__datasets **out, papi_err
     else
         st = papi__datasets_parse(text, n, out, err);
     free(text);
+    if (st != PAPI_OK)
+        name_the_file(err, path);
     return st;
 }

@@ -1,6 +1,7 @@
 /* Proves issue 2 item 3: the built-in customer dataset, loading more from a JSON file, every
  * validation error (named by position and field), identifier checks that stop injection, the
- * select SQL and the shape hash. */
+ * select SQL and the shape hash; and issue 13 A13: a file that is not JSON is named by path and
+ * position, never quoted. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -320,8 +322,8 @@ static void test_file_errors_on_disk(void **state)
     assert_int_equal(papi__datasets_load(PAPI_TEST_DATA "/datasets-bad-key.json", &set, &err),
                      PAPI_ECONFIG);
     assert_string_equal(err.message,
-                        "datasets file: dataset 1 (product): key column P_SKU is not among the "
-                        "columns");
+                        "datasets file " PAPI_TEST_DATA "/datasets-bad-key.json: dataset 1 "
+                        "(product): key column P_SKU is not among the columns");
     assert_int_equal(
         papi__datasets_load(PAPI_TEST_DATA "/datasets-bad-injection.json", &set, &err),
         PAPI_ECONFIG);
@@ -330,6 +332,78 @@ static void test_file_errors_on_disk(void **state)
                      PAPI_ECONFIG);
     assert_non_null(strstr(err.message, "line 3"));
     assert_null(set);
+}
+
+/* Fails when any n-byte window of the input shows up in the message. */
+static void assert_quotes_nothing(const char *msg, const char *input, size_t n)
+{
+    size_t len = strlen(input);
+    for (size_t i = 0; i + n <= len; i++) {
+        char window[16];
+        memcpy(window, input + i, n);
+        window[n] = '\0';
+        if (strstr(msg, window))
+            fail_msg("message \"%s\" quotes \"%s\" from the file", msg, window);
+    }
+}
+
+/* A key, a token or any file given by mistake: the message says where and why, never what. */
+static const char pem_key[] = "-----BEGIN PRIVATE KEY-----\n"
+                              "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
+                              "MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu\n"
+                              "-----END PRIVATE KEY-----\n";
+
+static void test_json_errors_quote_nothing(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *message;
+    } cases[] = {
+        {pem_key, "datasets file: invalid JSON at line 1, column 1"},
+        {"MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw\n",
+         "datasets file: invalid JSON at line 1, column 20"},
+        {"ver:1-hint:1234-ETMsDgAAAYxSECRETTOKEN",
+         "datasets file: invalid JSON at line 1, column 3"},
+        {"{\"k\": \"MIIEvQIBADANBgkqhkiG9w0",
+         "datasets file: unexpected end of JSON at line 1, column 30"},
+        {"{\"k\": [], \"k\": []}",
+         "datasets file: a duplicate key in an object at line 1, column 13"},
+        {"{\"k\": []} SECRETTAIL", "datasets file: text after the JSON value at line 1, column 20"},
+        {"{\"k\": [\"SEC\xffRET\"]}", "datasets file: invalid UTF-8 at line 1, column 11"},
+        {"{\"k\": [1e99999]}", "datasets file: a number out of range at line 1, column 14"},
+        {"{\"k\": [\"SECRET\\u0000\"]}",
+         "datasets file: a NUL character in a string at line 1, column 21"},
+        {"", "datasets file: unexpected end of JSON at line 1, column 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        papi__datasets *set = NULL;
+        papi_error err;
+        memset(&err, 0, sizeof err);
+        assert_int_equal(papi__datasets_parse(cases[i].text, strlen(cases[i].text), &set, &err),
+                         PAPI_ECONFIG);
+        assert_null(set);
+        assert_string_equal(err.message, cases[i].message);
+        assert_quotes_nothing(err.message, cases[i].text, 4);
+    }
+
+    /* from a file: the path is named, the content is not */
+    char dir[] = "/tmp/papi-parse-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64], want[160];
+    snprintf(path, sizeof path, "%s/rsa_key.p8", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(pem_key, f);
+    fclose(f);
+    papi__datasets *set = NULL;
+    papi_error err;
+    assert_int_equal(papi__datasets_load(path, &set, &err), PAPI_ECONFIG);
+    assert_null(set);
+    snprintf(want, sizeof want, "datasets file %s: invalid JSON at line 1, column 1", path);
+    assert_string_equal(err.message, want);
+    assert_null(strstr(err.message, "BEGIN"));
+    unlink(path);
+    rmdir(dir);
 }
 
 static void test_shape_hash(void **state)
@@ -375,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_good_file),        cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_limits),           cmocka_unit_test(test_identifiers),
         cmocka_unit_test(test_file_errors_on_disk), cmocka_unit_test(test_shape_hash),
+        cmocka_unit_test(test_json_errors_quote_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
