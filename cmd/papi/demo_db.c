@@ -387,9 +387,12 @@ int papi_cmd_demo_db(int argc, char **argv)
     demo_rc rc = csv ? demo_db_load_csv(path, csv, &rows, msg, sizeof msg)
                      : demo_db_generate(path, rows, msg, sizeof msg);
     if (rc != DEMO_OK) {
-        fprintf(stderr, "papi: demo-db: %s\n", msg);
+        char shown[4 * sizeof msg];
+        fprintf(stderr, "papi: demo-db: %s\n", papi_cmd_shown(shown, sizeof shown, msg));
         return rc;
     }
-    printf("%s: %" PRId64 " customers in table %s\n", path, rows, DEMO_TABLE);
+    char shown[PAPI_CMD_SHOWN_MAX];
+    printf("%s: %" PRId64 " customers in table %s\n", papi_cmd_shown(shown, sizeof shown, path),
+           rows, DEMO_TABLE);
     return DEMO_OK;
 }

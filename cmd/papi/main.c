@@ -73,11 +73,12 @@ int papi_cmd_exit_code(papi_status status)
 
 static int fail(papi_status s, const papi_error *err)
 {
-    const char *msg = err->message[0] ? err->message : papi_strerror(s);
+    char msg[PAPI_CMD_SHOWN_MAX], code[80], state[48];
+    papi_cmd_shown(msg, sizeof msg, err->message[0] ? err->message : papi_strerror(s));
     if (err->source_code[0] || err->sql_state[0])
         fprintf(stderr, "papi: %s (code %s, SQL state %s)\n", msg,
-                err->source_code[0] ? err->source_code : "-",
-                err->sql_state[0] ? err->sql_state : "-");
+                papi_cmd_shown(code, sizeof code, err->source_code[0] ? err->source_code : "-"),
+                papi_cmd_shown(state, sizeof state, err->sql_state[0] ? err->sql_state : "-"));
     else
         fprintf(stderr, "papi: %s\n", msg);
     return papi_cmd_exit_code(s);
@@ -87,8 +88,9 @@ static void log_stderr(void *user, papi_log_level level, const char *message)
 {
     (void)user;
     static const char *const names[] = {"error", "warning", "info", "debug"};
+    char shown[PAPI_CMD_SHOWN_MAX];
     fprintf(stderr, "papi: %s: %s\n", names[level <= PAPI_LOG_DEBUG ? level : PAPI_LOG_DEBUG],
-            message);
+            papi_cmd_shown(shown, sizeof shown, message));
 }
 
 static bool option_known(const char *key, size_t len)
@@ -108,8 +110,10 @@ typedef struct flag {
 
 static int lookup_usage(const char *why, const char *what)
 {
-    fprintf(stderr, "papi: lookup: %s%s\nusage: papi lookup [--dataset NAME] [--OPTION VALUE ...] IDS\n",
-            why, what ? what : "");
+    char shown[256];
+    fprintf(stderr,
+            "papi: lookup: %s%s\nusage: papi lookup [--dataset NAME] [--OPTION VALUE ...] IDS\n",
+            why, papi_cmd_shown(shown, sizeof shown, what));
     return PAPI_EXIT_INPUT;
 }
 
@@ -206,9 +210,11 @@ int papi_cmd_lookup(int argc, char **argv)
     if (s != PAPI_OK) {
         rc = fail(s, &err);
         const char *source = papi_config_get(cfg, "source");
+        char shown[PAPI_CMD_SHOWN_MAX];
         if (s == PAPI_ECONFIG && source && strncmp(source, "sqlite:", 7) == 0 &&
             access(source + 7, F_OK) != 0)
-            fprintf(stderr, "papi: create a demo database with: papi demo-db %s\n", source + 7);
+            fprintf(stderr, "papi: create a demo database with: papi demo-db %s\n",
+                    papi_cmd_shown(shown, sizeof shown, source + 7));
         goto out;
     }
     s = papi_lookup_list(client, dataset, ids, ids_len, &res, &err);
@@ -272,6 +278,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "papi: unknown command '%s' (papi help lists them)\n", cmd);
+    char shown[256];
+    fprintf(stderr, "papi: unknown command '%s' (papi help lists them)\n",
+            papi_cmd_shown(shown, sizeof shown, cmd));
     return PAPI_EXIT_INPUT;
 }

@@ -16,7 +16,9 @@ typedef struct extra {
 
 static int fail(papi_status st, const papi_error *err)
 {
-    fprintf(stderr, "papi: %s\n", err->message[0] ? err->message : papi_strerror(st));
+    char shown[PAPI_CMD_SHOWN_MAX];
+    const char *msg = err->message[0] ? err->message : papi_strerror(st);
+    fprintf(stderr, "papi: %s\n", papi_cmd_shown(shown, sizeof shown, msg));
     return papi_cmd_exit_code(st);
 }
 
@@ -42,8 +44,9 @@ static int options(int argc, char **argv, const extra *extras, size_t nextras, c
             return -1;
         }
         if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
-            fprintf(stderr, "papi: %s: unexpected argument '%s'\nusage: papi %s\n", argv[0], a,
-                    usage);
+            char shown[256];
+            fprintf(stderr, "papi: %s: unexpected argument '%s'\nusage: papi %s\n", argv[0],
+                    papi_cmd_shown(shown, sizeof shown, a), usage);
             papi_config_destroy(cfg);
             return PAPI_EXIT_INPUT;
         }
@@ -230,8 +233,9 @@ int papi_cmd_token(int argc, char **argv)
     } else {
         papi__sf_error e;
         papi__sf_parse_error(resp.body.data ? resp.body.data : "", resp.body.len, &e);
+        char shown[PAPI_CMD_SHOWN_MAX];
         fprintf(stderr, "papi: token exchange failed: HTTP %ld%s%s\n", resp.status,
-                e.message[0] ? ": " : "", e.message);
+                e.message[0] ? ": " : "", papi_cmd_shown(shown, sizeof shown, e.message));
         rc = PAPI_EXIT_SOURCE;
     }
     json_decref(holder);

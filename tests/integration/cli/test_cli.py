@@ -326,6 +326,72 @@ class Lookup(Base):
                                                 {"CODE": "S-1", "CITY": "Zürich", "SIZE": 120}])
 
 
+class Escaping(Base):
+    """Messages from the library and the source reach a terminal: no control byte gets through
+    (issue 13 A14), and a file given by mistake as the datasets file is never quoted (A13)."""
+
+    def assert_printable_lines(self, stderr):
+        self.assertTrue(stderr.endswith(b"\n"), stderr)
+        for line in stderr[:-1].split(b"\n"):
+            self.assertTrue(line.startswith((b"papi: ", b"usage: ")), stderr)
+        text = stderr.decode("utf-8")  # strict: invalid UTF-8 would raise
+        bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f]
+        self.assertEqual(bad, [], stderr)
+
+    def test_control_bytes_from_the_source_are_escaped(self):
+        db = self.path("evil.db")
+        con = sqlite3.connect(db)
+        # the view's table does not exist: SQLite's message names it, control bytes and all
+        con.execute('CREATE VIEW hybrid_customer AS SELECT * FROM '
+                    '"evil\x1b[2J\r\npapi: forged\u009b31m\x7f\tname"')
+        con.commit()
+        con.close()
+        for verbose in ([], ["-v"]):
+            with self.subTest(verbose=verbose):
+                r = run("lookup", *verbose, "--source", "sqlite:" + db, "--cache", "none", "1")
+                self.assertEqual(r.returncode, 4, r.stderr)
+                self.assertIn(rb"no such table: main.evil\x1b[2J\r\npapi: forged\u009b31m\x7f\tname",
+                              r.stderr)
+                self.assertEqual(r.stderr.count(b"papi: forged"), r.stderr.count(b"\\npapi: forged"))
+                self.assert_printable_lines(r.stderr)
+
+    def test_invalid_utf8_and_controls_in_a_path_are_escaped(self):
+        missing = os.fsencode(self.dir) + b"/\xff\xfe\x1b]0;title\x07.db"
+        r = run("lookup", b"--source", b"sqlite:" + missing, "1")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(rb"\xff\xfe\x1b]0;title\x07.db", r.stderr)
+        self.assertIn(b"papi demo-db", r.stderr)
+        self.assert_printable_lines(r.stderr)
+        r = run("frobnicate\x1b[31m")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(rb"frobnicate\x1b[31m", r.stderr)
+        self.assert_printable_lines(r.stderr)
+
+    def test_a_key_file_given_as_datasets_file_is_never_quoted(self):
+        from cryptography.hazmat.primitives import serialization  # scripts/deps installs it
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        body = b"".join(pem.splitlines()[1:-1])
+        db = self.demo("demo.db", "--rows", "10")
+        for name, content in (("rsa_key.p8", pem), ("rsa_key.b64", body + b"\n")):
+            with self.subTest(name):
+                path = self.path(name)
+                with open(path, "wb") as f:
+                    f.write(content)
+                r = run("lookup", "--source", "sqlite:" + db, "--datasets", path, "1")
+                self.assertEqual(r.returncode, 3, r.stderr)
+                self.assertIn(("datasets file %s: invalid JSON at line 1, column " % path).encode(),
+                              r.stderr)
+                shown = r.stderr.replace(path.encode(), b"")
+                for word in (b"BEGIN", b"PRIVATE", b"-----", b"'"):
+                    self.assertNotIn(word, shown)
+                for i in range(len(body) - 6):
+                    self.assertNotIn(body[i:i + 6], shown)
+                self.assert_printable_lines(r.stderr)
+
+
 class Misc(Base):
     def test_version_and_help(self):
         r = run("--version")
