@@ -140,7 +140,7 @@ void demo_writer_abort(demo_writer *w)
 
 typedef struct name {
     const char *text;  /* as stored */
-    const char *ascii; /* for e-mail addresses and logins */
+    const char *ascii; /* for e-mail addresses */
     char sex;          /* 'M', 'F': picks a fitting salutation */
 } name;
 
@@ -217,20 +217,6 @@ static int days_in_month(int m, int y)
     return m == 2 && leap ? 29 : d[m - 1];
 }
 
-/* Julian day number to a civil date (Fliegel and Van Flandern). */
-static void julian_to_date(int64_t jd, int *y, int *m, int *d)
-{
-    int64_t l = jd + 68569, n = 4 * l / 146097;
-    l -= (146097 * n + 3) / 4;
-    int64_t i = 4000 * (l + 1) / 1461001;
-    l = l - 1461 * i / 4 + 31;
-    int64_t j = 80 * l / 2447;
-    *d = (int)(l - 2447 * j / 80);
-    l = j / 11;
-    *m = (int)(j + 2 - 12 * l);
-    *y = (int)(100 * (n - 49) + i + l);
-}
-
 /* SQLite NULL for about one value in 30 of a nullable column, as in the TPC-DS data. */
 #define SOMETIMES_NULL(r) ((r) % 30 == 0)
 
@@ -245,7 +231,7 @@ static int bind_maybe_int(sqlite3_stmt *st, int col, uint64_t *s, int64_t lo, in
 static int insert_generated(sqlite3_stmt *st, int64_t id)
 {
     uint64_t s = (uint64_t)id * UINT64_C(0xD1B54A32D192ED03) ^ UINT64_C(0x5EED0F0C05707E55);
-    char key[17], email[96], login[16], review[16];
+    char key[17], email[96], review[16];
     int rc = SQLITE_OK;
     business_key((uint64_t)id, key);
     rc |= sqlite3_bind_int64(st, 1, id);
@@ -284,17 +270,10 @@ static int insert_generated(sqlite3_stmt *st, int64_t id)
     rc |= SOMETIMES_NULL(r >> 40) ? sqlite3_bind_null(st, 15)
                                   : sqlite3_bind_text(st, 15, PICK(countries, r), -1,
                                                       SQLITE_STATIC);
-    /* C_LOGIN is NULL in TPC-DS; a few logins show what a filled one looks like. */
-    r = splitmix64(&s);
-    if (r % 50 == 0) {
-        snprintf(login, sizeof login, "%.1s%.9s%02u", first->ascii, last->ascii,
-                 (unsigned)((r >> 8) % 100));
-        for (char *p = login; *p; p++)
-            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-        rc |= sqlite3_bind_text(st, 16, login, -1, SQLITE_STATIC);
-    } else {
-        rc |= sqlite3_bind_null(st, 16);
-    }
+    /* C_LOGIN is NULL in every TPC-DS row. The draw that once made a few logins stays, so every
+     * other value of a customer is what earlier demo databases held. */
+    (void)splitmix64(&s);
+    rc |= sqlite3_bind_null(st, 16);
     r = splitmix64(&s);
     if (SOMETIMES_NULL(r >> 40)) {
         rc |= sqlite3_bind_null(st, 17);
@@ -306,10 +285,9 @@ static int insert_generated(sqlite3_stmt *st, int64_t id)
     if (SOMETIMES_NULL(r >> 40)) {
         rc |= sqlite3_bind_null(st, 18);
     } else {
-        int y, m, d;
-        julian_to_date(2452275 + (int64_t)(r % 730), &y, &m, &d); /* 2002 .. 2003 */
-        snprintf(review, sizeof review, "%04d-%02d-%02d", y, m, d);
-        rc |= sqlite3_bind_text(st, 18, review, 10, SQLITE_STATIC);
+        /* TPC-DS writes this date as its Julian day number in text ("2452508"), not as a date */
+        snprintf(review, sizeof review, "%" PRId64, 2452275 + (int64_t)(r % 730)); /* 2002, 2003 */
+        rc |= sqlite3_bind_text(st, 18, review, -1, SQLITE_STATIC);
     }
     if (rc != SQLITE_OK)
         return SQLITE_ERROR;

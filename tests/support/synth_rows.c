@@ -58,12 +58,16 @@ papi_status synth_rows(const papi_dataset *ds, const papi_key *keys, size_t n,
         if (v < 1 || v > 100000)
             continue;
         for (size_t c = 0; c < ncols; c++) {
+            const char *col = papi_dataset_column_name(ds, c);
             if (c == key_index)
                 snprintf(text[c], sizeof text[c], "%s", id);
+            else if (strcmp(col, "C_LAST_REVIEW_DATE") == 0) /* TPC-DS: a Julian day as text */
+                snprintf(text[c], sizeof text[c], "%ld", 2452275 + v % 730);
             else
                 cell_text(papi_dataset_column_type(ds, c), v, text[c], sizeof text[c]);
-            cells[c] = text[c];
-            lens[c] = strlen(text[c]);
+            /* C_LOGIN is NULL in every TPC-DS customer row */
+            cells[c] = strcmp(col, "C_LOGIN") == 0 ? NULL : text[c];
+            lens[c] = cells[c] ? strlen(text[c]) : 0;
         }
         papi_status st = papi_sink_row(sink, cells, lens, ncols, err);
         if (st != PAPI_OK)

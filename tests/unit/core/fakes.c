@@ -48,7 +48,7 @@ static papi_status send_row(fake_source *f, long id, papi_row_sink *sink, papi_e
     snprintf(name, sizeof name, "Name%ld", id);
     const char *cells[18] = {key,       sk,     "1",  "2",     "3",     "2450000",
                              "2450001", "Mr.",  name, "Smith", "Y",     "1",
-                             "2",       "1970", NULL, "l",     "x@y.z", "2003-01-02"};
+                             "2",       "1970", NULL, NULL,    "x@y.z", "2452277"};
     if (f->bad_rows == 2)
         cells[2] = "12x";
     if (f->bad_rows == 3)
