@@ -58,7 +58,11 @@ LIMIT 10000;
 --   docker push <repository_url>/papi:latest
 CREATE IMAGE REPOSITORY IF NOT EXISTS API.PUBLIC.API;
 
--- 4. Compute pool and the service (deploy/spcs/service.yaml, inline)
+-- 4. Compute pool and the service (deploy/spcs/service.yaml, inline), still as DATA_API_ROLE.
+--    The role that creates the service owns it, and the session token SPCS gives papi-httpd
+--    acts as the service user, whose only roles are that owner role and PUBLIC: the lookups
+--    run with DATA_API_ROLE's grants (the table above, the warehouse). Created by another
+--    role, the service would query with that role's grants instead; the spec names no role.
 CREATE COMPUTE POOL IF NOT EXISTS API
   MIN_NODES = 1
   MAX_NODES = 5
@@ -71,12 +75,15 @@ spec:
   containers:
   - name: papi
     image: /api/public/api/papi:latest
+    # No SNOWFLAKE_ROLE: the session token's user (the service user) holds only the role that
+    # owns the service (the role that ran CREATE SERVICE), as its default, and PUBLIC. Lookups
+    # run as that owner role; a role named here would fail every lookup unless it were exactly
+    # the owner, so the spec stays right whoever creates the service.
     env:
       PAPI_LISTEN: 0.0.0.0:8001
       SNOWFLAKE_WAREHOUSE: DATA_API_WH
       SNOWFLAKE_DATABASE: API
       SNOWFLAKE_SCHEMA: DATA
-      SNOWFLAKE_ROLE: DATA_API_ROLE
       PAPI_CACHE_TTL: "180"
       PAPI_MAX_IDS: "100"
     resources:

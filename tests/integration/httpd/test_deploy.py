@@ -52,6 +52,21 @@ def parse_env(arg):
     return dict(tok.split("=", 1) for tok in shlex.split(arg))
 
 
+def stage_args(instructions):
+    """{name: default} of a stage's ARG instructions (None when an ARG has no default)."""
+    args = {}
+    for instr, arg in instructions:
+        if instr == "ARG":
+            name, _, default = arg.partition("=")
+            args[name] = default if _ else None
+    return args
+
+
+def expand(text, args):
+    """text with $NAME and ${NAME} replaced by the build arguments' values, as Docker does."""
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args[m.group(1) or m.group(2)], text)
+
+
 def load_yaml(path):
     try:
         import yaml
@@ -79,7 +94,20 @@ class Spec(unittest.TestCase):
         self.assertTrue(any(i == "RUN" and "deploy/build.sh" in a for i, a in build))
         self.assertTrue(any(i == "COPY" and a.startswith("--from=" + stages[0][0]) for i, a in runtime))
         instrs = dict((i, a) for i, a in runtime)
-        self.assertEqual(instrs["USER"], "papi")
+        # the user is a build argument (default papi, uid 10001) used everywhere the user is named
+        args = stage_args(runtime)
+        self.assertEqual(args.get("PAPI_USER"), "papi")
+        self.assertRegex(args.get("PAPI_UID") or "", r"^[1-9][0-9]*$")
+        self.assertIn(instrs["USER"], ("${PAPI_USER}", "$PAPI_USER"))
+        self.assertEqual(expand(instrs["USER"], args), "papi")
+        for other in ({"PAPI_USER": "svc", "PAPI_UID": "20001"}, args):
+            useradd = expand(next(a for i, a in runtime if i == "RUN" and "useradd" in a), other)
+            self.assertRegex(useradd, r"useradd .*--uid \"?%s\"? " % other["PAPI_UID"])
+            self.assertRegex(useradd, r"\"?%s\"?$" % other["PAPI_USER"])
+            chown = [expand(a, other) for i, a in runtime if i == "COPY" and "--chown" in a]
+            self.assertTrue(chown)
+            for c in chown:
+                self.assertIn("--chown=%s:%s " % (other["PAPI_USER"], other["PAPI_USER"]), c)
         self.assertEqual(instrs["EXPOSE"], "8001")
         self.assertIn("/healthz", instrs["HEALTHCHECK"])
         self.assertIn("papi-httpd", instrs["ENTRYPOINT"])
@@ -113,6 +141,10 @@ class Spec(unittest.TestCase):
         self.assertRegex(c["name"], r"^[a-z][a-z0-9-]{0,62}$")
         expose = dict(dockerfile_stages()[1][2])["EXPOSE"]
         self.assertEqual(str(ep["port"]), expose)
+        # inside SPCS the session token's user holds only the service's owner role (and PUBLIC):
+        # the lookups use that role, and naming one could only break them (issue 13 B5)
+        self.assertNotIn("SNOWFLAKE_ROLE", c["env"])
+        self.assertIn("SNOWFLAKE_ROLE", read(SPEC))  # the comment that says why
         known = server_env_vars()
         self.assertIn("PAPI_LISTEN", known)
         for key in c["env"]:
@@ -152,6 +184,12 @@ class Spec(unittest.TestCase):
         import yaml
         self.assertEqual(yaml.safe_load(svc.group(3)), spec_doc)
         self.assertIn("GRANT SERVICE ROLE %s!ALL_ENDPOINTS_USAGE" % svc.group(1).upper(), norm)
+        # the role that creates the service, so owns it and runs its lookups, owns the table
+        def role_before(pattern):
+            at = re.search(pattern, sql, re.I | re.M).start()
+            return re.findall(r"^USE ROLE (\w+);", sql[:at], re.I | re.M)[-1].upper()
+        self.assertEqual(role_before(r"^CREATE SERVICE "), "DATA_API_ROLE")
+        self.assertEqual(role_before(r"^CREATE OR REPLACE HYBRID TABLE "), "DATA_API_ROLE")
 
 
 class LoadPlan(unittest.TestCase):
