@@ -370,6 +370,12 @@ class Escaping(Base):
         self.assertEqual(r.returncode, 2)
         self.assertIn(rb"frobnicate\x1b[31m", r.stderr)
         self.assert_printable_lines(r.stderr)
+        # cut to fit, never inside an escape or a character
+        for junk in ("\x1b" * 300, "é" * 300, "x" * 100 + "\u009b" * 200):
+            r = run("lookup", "--" + junk, "1")
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(b"...\n", r.stderr)
+            self.assert_printable_lines(r.stderr)
 
     def test_a_key_file_given_as_datasets_file_is_never_quoted(self):
         from cryptography.hazmat.primitives import serialization  # scripts/deps installs it
