@@ -277,10 +277,8 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
     if (papi_now_ms() >= req->deadline_ms)
         return papi_error_set(err, PAPI_ETIMEDOUT, "deadline passed before the request was sent");
     for (size_t i = 0; i < req->nheaders; i++) /* CR or LF would start another header */
-        for (const char *q = req->headers[i]; *q; q++)
-            if ((unsigned char)*q < 0x20 || *q == 0x7f)
-                return papi_error_set(err, PAPI_EINVAL,
-                                      "a request header holds a control character");
+        if (papi__sf_has_control(req->headers[i], strlen(req->headers[i])))
+            return papi_error_set(err, PAPI_EINVAL, "a request header holds a control character");
     CURL *c = acquire(h, req->deadline_ms);
     if (!c) {
         if (papi_now_ms() >= req->deadline_ms)

@@ -215,10 +215,10 @@ void papi__sf_lookup_limits(const papi__sf_expect *expect, size_t nkeys, size_t 
     out->deadline_ms = deadline_ms;
 }
 
-static bool has_control(const char *s)
+bool papi__sf_has_control(const char *s, size_t n)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return true;
     return false;
 }
@@ -230,7 +230,7 @@ papi_status papi__sf_context_name(const char *option, const char *value, char **
     if (!value || !*value)
         return PAPI_OK;
     size_t len = strlen(value);
-    if (has_control(value))
+    if (papi__sf_has_control(value, len))
         return papi_error_set(err, PAPI_ECONFIG, "%s holds a control character", option);
     if (value[0] != '"') {
         if (!papi__sql_identifier_ok(value, false))

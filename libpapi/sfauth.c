@@ -47,15 +47,6 @@ static void count_renewal(papi__sf_auth *a)
         a->host.count(a->host.ctx, PAPI_COUNTER_TOKEN_RENEWALS, 1);
 }
 
-/* A control character would end the Authorization header and start another one. */
-static bool header_safe(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
-}
-
 static papi_status read_token_file(papi__sf_auth *a, papi_error *err)
 {
     FILE *f = fopen(a->token_file, "r");
@@ -80,7 +71,7 @@ static papi_status read_token_file(papi__sf_auth *a, papi_error *err)
                      buf[n - 1] == '\t'))
         n--;
     buf[n] = '\0';
-    if (n == 0 || !header_safe(buf, n) || strlen(buf) != n)
+    if (n == 0 || papi__sf_has_control(buf, n)) /* a NUL too */
         return papi_error_set(err, PAPI_EAUTH,
                               "the OAuth token file %s (snowflake-token-file) is empty or holds a "
                               "control character",
@@ -308,7 +299,8 @@ static papi_status first_credential(papi__sf_auth *a, const papi_config *cfg, co
         a->token_type = a->kind == PAPI__SF_AUTH_PAT ? "PROGRAMMATIC_ACCESS_TOKEN" : "OAUTH";
         if (!token || !*token)
             return papi_error_set(err, PAPI_ECONFIG, "snowflake-token is not set");
-        if (!header_safe(token, strlen(token))) /* never the value: it is a secret */
+        /* CR or LF would end the Authorization header and start another; never the value */
+        if (papi__sf_has_control(token, strlen(token)))
             return papi_error_set(err, PAPI_ECONFIG,
                                   "snowflake-token (SNOWFLAKE_TOKEN) holds a control character");
         if (!(a->token = strdup(token)))

@@ -221,6 +221,9 @@ const char *papi__sf_type_name(papi__sf_type t);
  * the value); PAPI_ENOMEM. */
 papi_status papi__sf_context_name(const char *option, const char *value, char **out,
                                   papi_error *err);
+/* True when s[0..n) holds a control character (< 0x20 or DEL): in a header value, CR or LF would
+ * start another header. */
+bool papi__sf_has_control(const char *s, size_t n);
 /* Appends s with control bytes escaped (\n, \r, \t, \xNN) into dst of cap bytes. */
 void papi__sf_escape_controls(char *dst, size_t cap, const char *s);
 

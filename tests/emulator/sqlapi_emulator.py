@@ -565,14 +565,10 @@ class Handler(BaseHTTPRequestHandler):
                         emu.pats = set(data["pats"])
                     if "rows_per_partition" in data:
                         emu.rows_per_partition = int(data["rows_per_partition"])
-                    if "shuffle_seed" in data:
-                        emu.shuffle_seed = data["shuffle_seed"]
-                    if "sync_window_ms" in data:
-                        emu.sync_window_ms = int(data["sync_window_ms"])
-                    if "exec_ms" in data:
-                        emu.exec_ms = int(data["exec_ms"])
-                    if "spcs_token_form" in data:
-                        emu.spcs_token_form = data["spcs_token_form"]
+                    for key, conv in (("shuffle_seed", lambda v: v), ("sync_window_ms", int),
+                                      ("exec_ms", int), ("spcs_token_form", str)):
+                        if key in data:
+                            setattr(emu, key, conv(data[key]))
             elif url.path == "/_emulator/reset":
                 emu.reset()
             else:

@@ -217,6 +217,39 @@ class EmulatorCase(unittest.TestCase):
         self.assertGreaterEqual(p.returncode, 0, "driver crashed: %s" % p.stderr)
         return json.loads(p.stdout.strip().splitlines()[-1])
 
+    def raw_statement(self, body, headers):
+        """POSTs body as a statement, with the PAT unless headers say otherwise (None drops a
+        header); (status, body)."""
+        h = {"Authorization": "Bearer " + PAT,
+             "X-Snowflake-Authorization-Token-Type": "PROGRAMMATIC_ACCESS_TOKEN",
+             "Content-Type": "application/json", "Accept": "application/json",
+             "User-Agent": "test/1"}
+        h.update(headers)
+        h = {k: v for k, v in h.items() if v is not None}
+        req = urllib.request.Request(self.emu.base + "/api/v2/statements?requestId=x",
+                                     data=json.dumps(body).encode(), headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def driver_paused(self, lookups, pause_after, between, **env):
+        """sf_driver doing `lookups` lookups, paused after `pause_after` of them while
+        between() runs; its final JSON line."""
+        p = subprocess.Popen([DRIVER, "--lookups", str(lookups), "--wait-after", str(pause_after)],
+                             env=self.env(**env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "WAITING")
+            between()
+            out, _ = p.communicate("go\n", timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        return json.loads(out.strip().splitlines()[-1])
+
     def lookup(self, ids, **env):
         p = self.papi("lookup", ids, **env)
         self.assertGreaterEqual(p.returncode, 0, "papi crashed: %s" % p.stderr)
@@ -294,23 +327,15 @@ class SnowflakeTest(EmulatorCase):
         once share the first JWT; the third, sent between the renewal point and the old JWT's exp,
         must carry a newer one. Without renewal by the clock it would carry the old iat, or, if
         late, meet a 401 (jwt_expired) and renew after it: both fail here."""
-        p = subprocess.Popen([DRIVER, "--lookups", "3", "--wait-after", "2"],
-                             env=self.env(SNOWFLAKE_JWT_LIFETIME="10"),
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            self.assertEqual(p.stdout.readline().strip(), "WAITING")
+        def until_renewal_is_due():
             first = self.counters()["records"][0]
             # time(NULL) in libpapi and time.time() read the same clock; iat is whole seconds,
             # backdated by a tenth of the lifetime (1 s) for clock skew, so the renewal is due
             # from iat + 9.0 and the old JWT is refused from iat + 10.0
             self.assertLessEqual(first["jwt_iat"], time.time() - 1)
             time.sleep(max(0.0, first["jwt_iat"] + 9.3 - time.time()))
-            out, _ = p.communicate("go\n", timeout=60)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        r = json.loads(out.strip().splitlines()[-1])
+
+        r = self.driver_paused(3, 2, until_renewal_is_due, SNOWFLAKE_JWT_LIFETIME="10")
         self.assertEqual((r["ok"], r["failed"]), (3, 0), r)
         c = self.counters()
         rec = c["records"]
@@ -357,21 +382,15 @@ class SnowflakeTest(EmulatorCase):
         with open(path, "w") as f:
             f.write("oauth-first\n")
         self.post("/_emulator/config", {"oauth_tokens": ["oauth-first"]})
-        p = subprocess.Popen([DRIVER, "--lookups", "6", "--wait-after", "3"],
-                             env=self.env(auth="none", SNOWFLAKE_TOKEN_FILE=path),
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            self.assertEqual(p.stdout.readline().strip(), "WAITING")
+
+        def rotate():
             # SPCS rotates the file; the old token stops working at once
             with open(path + ".new", "w") as f:
                 f.write("oauth-second-rotated\n")
             os.replace(path + ".new", path)
             self.post("/_emulator/config", {"oauth_tokens": ["oauth-second-rotated"]})
-            out, _ = p.communicate("go\n", timeout=60)
-        finally:
-            if p.poll() is None:
-                p.kill()
-        r = json.loads(out.strip().splitlines()[-1])
+
+        r = self.driver_paused(6, 3, rotate, auth="none", SNOWFLAKE_TOKEN_FILE=path)
         self.assertEqual((r["ok"], r["failed"]), (6, 0), r)
         self.assertEqual(r["token_renewals"], 2)
         c = self.counters()
@@ -702,21 +721,6 @@ class SnowflakeTest(EmulatorCase):
         self.assertLessEqual(opened, POOL)
 
     # ------------------------------------------------------------ the emulator is strict
-    def raw_statement(self, body, headers):
-        h = {"Authorization": "Bearer " + PAT,
-             "X-Snowflake-Authorization-Token-Type": "PROGRAMMATIC_ACCESS_TOKEN",
-             "Content-Type": "application/json", "Accept": "application/json",
-             "User-Agent": "test/1"}
-        h.update(headers)
-        h = {k: v for k, v in h.items() if v is not None}
-        req = urllib.request.Request(self.emu.base + "/api/v2/statements?requestId=x",
-                                     data=json.dumps(body).encode(), headers=h)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
-
     def test_emulator_rejects_what_snowflake_rejects(self):
         sql = "SELECT C_CUSTOMER_SK FROM API.DATA.HYBRID_CUSTOMER WHERE C_CUSTOMER_SK IN (1885)"
         status, _ = self.raw_statement({"statement": sql}, {})
@@ -821,18 +825,8 @@ class SpcsTest(EmulatorCase):
         return e
 
     def test_rotating_tokens_are_followed(self):
-        p = subprocess.Popen([DRIVER, "--lookups", "4", "--wait-after", "2"],
-                             env=self.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True)
-        try:
-            self.assertEqual(p.stdout.readline().strip(), "WAITING")
-            time.sleep(3.5)  # every token papi has read so far has expired meanwhile
-            out, _ = p.communicate("go\n", timeout=60)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        r = json.loads(out.strip().splitlines()[-1])
+        # meanwhile every token papi has read so far expires
+        r = self.driver_paused(4, 2, lambda: time.sleep(3.5))
         self.assertEqual((r["ok"], r["failed"]), (4, 0), r)
         c = self.counters()
         self.assertGreaterEqual(c["spcs_rotations"], 6)
@@ -843,22 +837,12 @@ class SpcsTest(EmulatorCase):
         with open(ENV.session_token) as f:
             old = f.read().strip()
         time.sleep(3.5)
-        status, body = self.raw_oauth(old)
+        status, body = self.raw_statement({"statement": "SELECT 1"},
+                                          {"Authorization": "Bearer " + old,
+                                           "X-Snowflake-Authorization-Token-Type": "OAUTH"})
         self.assertEqual(status, 401)
         self.assertIn(b"390318", body)
         self.assertEqual(self.counters()["oauth_expired"], 1)
-
-    def raw_oauth(self, token):
-        req = urllib.request.Request(
-            self.emu.base + "/api/v2/statements?requestId=x", data=b'{"statement":"SELECT 1"}',
-            headers={"Authorization": "Bearer " + token, "User-Agent": "test/1",
-                     "X-Snowflake-Authorization-Token-Type": "OAUTH",
-                     "Content-Type": "application/json", "Accept": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
 
     def test_bearer_form_is_kept_when_it_works(self):
         p = self.papi("lookup", "-v", "3")
