@@ -1,5 +1,6 @@
 /* Internals of the snowflake transport: key-pair JWT (jwt.c), the libcurl handle pool (http.c),
- * the SQL API wire format (sfapi.c), credentials and the base URL (sfauth.c). Shared by
+ * the SQL API wire format (sfapi.c; rows in sfrows.c, cells in sfcells.c), credentials and the
+ * base URL (sfauth.c). Shared by
  * transport_snowflake.c, cmd/papi/snowflake_cmds.c and the unit tests; nothing here is exported
  * from the shared library. */
 #ifndef PAPI_SNOWFLAKE_H
@@ -103,7 +104,7 @@ papi_status papi__http_do(papi__http *http, const papi__http_request *req, papi_
 /* Connections opened so far (diagnostics, bench). */
 uint64_t papi__http_connections(const papi__http *http);
 
-/* ------------------------------------------------------------- sfapi.c */
+/* ------------------------------------------------- sfapi.c, sfrows.c, sfcells.c */
 /* Statement context from the configuration; NULL or "" fields are left out of the body. */
 typedef struct papi__sf_context {
     const char *database;
