@@ -48,6 +48,8 @@ static const option options[] = {
     {"pool-size", "PAPI_POOL_SIZE", "8", parse_int, 1, 1024, false},
     {"max-attempts", "PAPI_MAX_ATTEMPTS", "4", parse_int, 1, 100, false},
     {"statement-timeout", "PAPI_STATEMENT_TIMEOUT", "10", parse_int, 1, DAY_S, false},
+    /* the widest text/variant/binary cell a lookup answer is sized for (sfapi.c) */
+    {"max-cell-bytes", "PAPI_MAX_CELL_BYTES", "8192", parse_int, 64, 16777216, false},
     {"redis-timeout-ms", "PAPI_REDIS_TIMEOUT_MS", "200", parse_int, 1, INT64_C(600000), false},
     {"snowflake-account", "SNOWFLAKE_ACCOUNT", NULL, parse_text, 0, 0, false},
     {"snowflake-user", "SNOWFLAKE_USER", NULL, parse_text, 0, 0, false},

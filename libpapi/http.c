@@ -217,10 +217,34 @@ static size_t on_body(char *p, size_t size, size_t n, void *user)
     return x->resp->body.oom ? 0 : len;
 }
 
+/* Content-Length sizes the body buffer once, instead of doubling it up to twice the body; a
+ * length over the cap fails the transfer before the body is read. */
+static bool on_content_length(exchange *x, const char *p, size_t len)
+{
+    static const char name[] = "content-length:";
+    if (len <= sizeof name - 1 || len >= 64 || strncasecmp(p, name, sizeof name - 1) != 0)
+        return true;
+    char v[64];
+    memcpy(v, p + sizeof name - 1, len - (sizeof name - 1));
+    v[len - (sizeof name - 1)] = '\0';
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v || (*end && !strchr(" \t\r\n", *end)))
+        return true;
+    if (n > x->max_body) {
+        x->too_big = true;
+        return false;
+    }
+    papi__buf_reserve(&x->resp->body, (size_t)n); /* gzip: decoded is larger, grows from here */
+    return true;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *user)
 {
     exchange *x = user;
     size_t len = size * n;
+    if (!on_content_length(x, p, len))
+        return 0;
     static const char name[] = "retry-after:";
     if (len > sizeof name - 1 && len < 200 && strncasecmp(p, name, sizeof name - 1) == 0) {
         char v[200];
@@ -252,6 +276,9 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
     papi__buf_reset(&r->body);
     if (papi_now_ms() >= req->deadline_ms)
         return papi_error_set(err, PAPI_ETIMEDOUT, "deadline passed before the request was sent");
+    for (size_t i = 0; i < req->nheaders; i++) /* CR or LF would start another header */
+        if (papi__sf_has_control(req->headers[i], strlen(req->headers[i])))
+            return papi_error_set(err, PAPI_EINVAL, "a request header holds a control character");
     CURL *c = acquire(h, req->deadline_ms);
     if (!c) {
         if (papi_now_ms() >= req->deadline_ms)
@@ -261,7 +288,8 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
     }
     /* reset keeps the live connection, DNS and session caches; only options are cleared */
     curl_easy_reset(c);
-    exchange x = {.resp = r, .max_body = h->opts.max_body_bytes};
+    exchange x = {.resp = r,
+                  .max_body = req->max_body_bytes ? req->max_body_bytes : h->opts.max_body_bytes};
     char detail[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = NULL, *tmp;
     for (size_t i = 0; i < req->nheaders; i++) {
@@ -323,8 +351,9 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
     if (rc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     } else if (x.too_big) {
-        st = papi_error_set(err, PAPI_EPROTO, "response body larger than %zu bytes",
-                            h->opts.max_body_bytes);
+        st = papi_error_set(err, PAPI_EPROTO,
+                            "response body larger than the %zu bytes this request allows",
+                            x.max_body);
     } else if (r->body.oom) {
         st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
     } else if (rc == CURLE_OPERATION_TIMEDOUT && papi_now_ms() >= req->deadline_ms - 5) {
@@ -341,7 +370,8 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
                             detail[0] ? detail : curl_easy_strerror(rc));
     } else {
         /* refused, reset, TLS, DNS, connect timeout with budget left: worth another attempt */
-        st = papi_error_set(err, PAPI_EUNAVAIL, "connection failed: %s", curl_easy_strerror(rc));
+        st = papi_error_set(err, PAPI_EUNAVAIL, "connection failed: %s",
+                            detail[0] ? detail : curl_easy_strerror(rc));
     }
     /* a handle whose transfer broke may hold a half-read connection: drop it */
     release(h, c, rc == CURLE_OK);

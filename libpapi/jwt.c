@@ -3,6 +3,7 @@
 #include "snowflake.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,11 +171,17 @@ papi_status papi__jwt_signer_create(const char *key_path, const char *passphrase
         }
         snprintf(s->subject, sizeof s->subject, "%s.%s", acc, usr);
     }
-    BIO *bio = BIO_new_file(key_path, "r");
+    /* fopen, not BIO_new_file: errno then says why, for an operator who mistyped a path */
+    FILE *f = fopen(key_path, "r");
+    BIO *bio = f ? BIO_new_fp(f, BIO_CLOSE) : NULL;
     if (!bio) {
+        int e = f ? ENOMEM : errno;
+        if (f)
+            fclose(f);
         ERR_clear_error();
         free(s);
-        return papi_error_set(err, PAPI_ECONFIG, "cannot open snowflake-private-key-file");
+        return papi_error_set(err, PAPI_ECONFIG, "cannot open snowflake-private-key-file %s: %s",
+                              key_path, strerror(e));
     }
     /* NULL callback: libcrypto takes the user pointer as the passphrase (3.1); "" for none so that
      * an encrypted key fails instead of prompting on a terminal. */
@@ -235,14 +242,26 @@ papi_status papi__jwt_claims(const char *subject, const char *fingerprint, int64
     return out->oom ? papi_error_set(err, PAPI_ENOMEM, "out of memory") : PAPI_OK;
 }
 
-papi_status papi__jwt_signer_mint(const papi__jwt_signer *s, int64_t iat_s, int64_t lifetime_s,
+int64_t papi__jwt_lifetime_s(int64_t lifetime_s)
+{
+    /* Snowflake honours at most one hour after iat (3.4) */
+    return lifetime_s <= 0 || lifetime_s > 3600 ? PAPI__JWT_LIFETIME_S : lifetime_s;
+}
+
+int64_t papi__jwt_iat_s(int64_t now_s, int64_t lifetime_s)
+{
+    int64_t skew = papi__jwt_lifetime_s(lifetime_s) / 10;
+    return now_s - (skew < PAPI__JWT_SKEW_S ? skew : PAPI__JWT_SKEW_S);
+}
+
+papi_status papi__jwt_signer_mint(const papi__jwt_signer *s, int64_t now_s, int64_t lifetime_s,
                                   papi__buf *out, papi_error *err)
 {
     static const char header[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
     if (!s->subject[0])
         return papi_error_set(err, PAPI_ECONFIG, "snowflake-account and snowflake-user are required");
-    if (lifetime_s <= 0 || lifetime_s > 3600)
-        lifetime_s = PAPI__JWT_LIFETIME_S; /* Snowflake honours at most one hour (3.4) */
+    lifetime_s = papi__jwt_lifetime_s(lifetime_s);
+    int64_t iat_s = papi__jwt_iat_s(now_s, lifetime_s);
     papi__buf claims;
     papi__buf_init(&claims);
     papi_status st =

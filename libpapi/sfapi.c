@@ -1,7 +1,8 @@
 /* The SQL API v2 wire format (snowflake-sql-api.md sections 4 and 5): request bodies built with
- * jansson, defensive parsing of ResultSet, QueryStatus, partitions and errors, and decoding of
- * Snowflake's cell encodings into the canonical text of papi_column_type. Every cell arrives as a
- * string; numbers are never passed through double or int64 (38-digit keys). */
+ * jansson, defensive parsing of ResultSet metadata, QueryStatus and errors, the limits of a
+ * lookup's answers and context names. Rows are read in sfrows.c, cells decoded in sfcells.c.
+ * Every cell arrives as a string; numbers are never passed through double or int64 (38-digit
+ * keys). */
 #include "snowflake.h"
 
 #include <ctype.h>
@@ -135,6 +136,44 @@ static json_t *load(const char *body, size_t len, papi_error *err, const char *w
     return root;
 }
 
+/* The body with its `data` value read as null, fed to jansson in three pieces so that nothing
+ * of the body is copied and `data` never becomes a DOM. */
+typedef struct pieces {
+    const char *p[3];
+    size_t len[3];
+    size_t at;
+} pieces;
+
+static size_t next_piece(void *buffer, size_t buflen, void *user)
+{
+    pieces *x = user;
+    while (x->at < 3 && x->len[x->at] == 0)
+        x->at++;
+    if (x->at == 3)
+        return 0;
+    size_t n = x->len[x->at] < buflen ? x->len[x->at] : buflen;
+    memcpy(buffer, x->p[x->at], n);
+    x->p[x->at] += n;
+    x->len[x->at] -= n;
+    return n;
+}
+
+static json_t *load_without_data(const char *body, size_t len, const char *data, size_t data_len,
+                                 papi_error *err)
+{
+    if (!data)
+        return load(body, len, err, "result");
+    pieces x = {{body, "null", data + data_len},
+                {(size_t)(data - body), 4, len - (size_t)(data - body) - data_len},
+                0};
+    json_error_t je;
+    json_t *root = json_load_callback(next_piece, &x, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        papi_error_set(err, PAPI_EPROTO, "malformed result from Snowflake (%zu bytes): %s", len,
+                       je.text);
+    return root;
+}
+
 static int64_t int_field(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
@@ -159,16 +198,97 @@ bool papi__sf_handle_ok(const char *h)
     return true;
 }
 
+void papi__sf_lookup_limits(const papi__sf_expect *expect, size_t nkeys, size_t max_cell_bytes,
+                            int64_t deadline_ms, papi__sf_limits *out)
+{
+    /* the widest row the dataset can have, as JSON on the wire: cells, quotes, commas, brackets */
+    size_t row = 2;
+    for (size_t i = 0; i < expect->ncols; i++) {
+        papi_column_type t = expect->types[i];
+        bool wide = t == PAPI_COL_TEXT || t == PAPI_COL_VARIANT || t == PAPI_COL_BINARY;
+        row += (wide ? max_cell_bytes : PAPI__SF_FIXED_CELL_BYTES) + 1;
+    }
+    size_t cap = PAPI__SF_MAX_BODY_BYTES;
+    if (nkeys <= (cap - PAPI__SF_BODY_FLOOR_BYTES) / 2 / row) /* no overflow past the ceiling */
+        cap = PAPI__SF_BODY_FLOOR_BYTES + 2 * nkeys * row;
+    out->max_body_bytes = cap;
+    out->max_partitions = nkeys ? nkeys : 1; /* a partition holds one row at least */
+    out->deadline_ms = deadline_ms;
+}
+
+bool papi__sf_has_control(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return true;
+    return false;
+}
+
+papi_status papi__sf_context_name(const char *option, const char *value, char **out,
+                                  papi_error *err)
+{
+    *out = NULL;
+    if (!value || !*value)
+        return PAPI_OK;
+    size_t len = strlen(value);
+    if (papi__sf_has_control(value, len))
+        return papi_error_set(err, PAPI_ECONFIG, "%s holds a control character", option);
+    if (value[0] != '"') {
+        if (!papi__sql_identifier_ok(value, false))
+            return papi_error_set(err, PAPI_ECONFIG,
+                                  "%s is not a plain identifier (letters, digits, _ and $, not "
+                                  "starting with a digit); write a name with other characters, or "
+                                  "whose case matters, in double quotes",
+                                  option);
+        if (!(*out = strdup(value)))
+            return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+        for (char *p = *out; *p; p++) /* Snowflake stores unquoted names uppercase */
+            *p = (char)toupper((unsigned char)*p);
+        return PAPI_OK;
+    }
+    char *name = malloc(len);
+    if (!name)
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    size_t n = 0, i = 1;
+    for (; i < len; i++) {
+        if (value[i] != '"') {
+            name[n++] = value[i];
+        } else if (i + 1 < len && value[i + 1] == '"') {
+            name[n++] = '"'; /* "" inside quotes stands for one " */
+            i++;
+        } else {
+            break; /* the closing quote */
+        }
+    }
+    name[n] = '\0';
+    if (i != len - 1 || n == 0) {
+        free(name);
+        return papi_error_set(err, PAPI_ECONFIG,
+                              "%s is not a valid quoted name: \"...\" around a non-empty name, "
+                              "with \"\" for each \" inside",
+                              option);
+    }
+    *out = name;
+    return PAPI_OK;
+}
+
 papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_expect *expect,
-                                  papi__sf_result *out, papi_error *err)
+                                  const papi__sf_limits *lim, papi__sf_result *out, papi_error *err)
 {
     memset(out, 0, sizeof *out);
     out->num_rows = -1;
-    json_t *root = load(body, len, err, "result");
+    const char *data = NULL;
+    size_t data_len = 0;
+    if (papi__sf_find_data(body, len, "result", &data, &data_len, err) != PAPI_OK)
+        return PAPI_EPROTO;
+    json_t *root = load_without_data(body, len, data, data_len, err);
     if (!root)
         return PAPI_EPROTO;
     out->root = root;
     papi_status st = PAPI_EPROTO;
+    json_t *h = json_object_get(root, "statementHandle");
+    if (json_is_string(h) && papi__sf_handle_ok(json_string_value(h)))
+        papi__strlcpy(out->handle, json_string_value(h), sizeof out->handle);
     json_t *meta = json_object_get(root, "resultSetMetaData");
     json_t *rowtype = json_object_get(meta, "rowType");
     json_t *code = json_object_get(root, "code");
@@ -180,9 +300,6 @@ papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_e
         papi_error_set(err, PAPI_EPROTO, "Snowflake result has no resultSetMetaData.rowType");
         goto fail;
     }
-    json_t *h = json_object_get(root, "statementHandle");
-    if (json_is_string(h) && papi__sf_handle_ok(json_string_value(h)))
-        papi__strlcpy(out->handle, json_string_value(h), sizeof out->handle);
     out->ncols = json_array_size(rowtype);
     if (out->ncols != expect->ncols) {
         papi_error_set(err, PAPI_EPROTO, "result has %zu columns, dataset expects %zu", out->ncols,
@@ -215,6 +332,12 @@ papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_e
     out->num_rows = int_field(meta, "numRows");
     json_t *pinfo = json_object_get(meta, "partitionInfo");
     size_t np = json_is_array(pinfo) ? json_array_size(pinfo) : 0;
+    if (np > lim->max_partitions) {
+        papi_error_set(err, PAPI_EPROTO,
+                       "Snowflake's answer has %zu partitions, this statement needs at most %zu",
+                       np, lim->max_partitions);
+        goto fail;
+    }
     out->npartitions = np ? np : 1; /* no rows: partitionInfo may be empty (5.2) */
     out->row_counts = calloc(out->npartitions, sizeof *out->row_counts);
     if (!out->row_counts) {
@@ -229,6 +352,10 @@ papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_e
             papi_error_set(err, PAPI_EPROTO, "partitionInfo[%zu] has no rowCount", i);
             goto fail;
         }
+        if (out->row_counts[i] > INT64_MAX - total) {
+            papi_error_set(err, PAPI_EPROTO, "partitionInfo row counts overflow");
+            goto fail;
+        }
         total += out->row_counts[i];
     }
     if (np && out->num_rows >= 0 && total != out->num_rows) {
@@ -240,18 +367,28 @@ papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_e
         papi_error_set(err, PAPI_EPROTO, "partitioned result without a statementHandle");
         goto fail;
     }
-    out->data = json_object_get(root, "data");
-    if (!out->data && out->num_rows == 0) {
-        out->data = json_array();
-        json_object_set_new(root, "data", out->data);
-    }
-    if (!json_is_array(out->data)) {
+    /* an escaped spelling of "data" is not one find_data saw: jansson has it as a value then */
+    json_t *dom_data = json_object_get(root, "data");
+    if (!data && (dom_data || out->num_rows != 0)) {
         papi_error_set(err, PAPI_EPROTO, "Snowflake result has no data array");
         goto fail;
     }
+    if (data && *data != '[') {
+        papi_error_set(err, PAPI_EPROTO, "Snowflake result has no data array");
+        goto fail;
+    }
+    out->data = data ? data : "[]";
+    out->data_len = data ? data_len : 2;
+    if (papi_now_ms() >= lim->deadline_ms) {
+        st = papi_error_set(err, PAPI_ETIMEDOUT, "the deadline passed while reading the result");
+        goto fail;
+    }
     return PAPI_OK;
-fail:
+fail:;
+    char handle[sizeof out->handle]; /* kept: the failure's query id */
+    memcpy(handle, out->handle, sizeof handle);
     papi__sf_result_free(out);
+    memcpy(out->handle, handle, sizeof handle);
     return st;
 }
 
@@ -289,22 +426,6 @@ papi_status papi__sf_parse_status(const char *body, size_t len, char *handle, si
     return st;
 }
 
-papi_status papi__sf_parse_partition(const char *body, size_t len, json_t **rows, papi_error *err)
-{
-    *rows = NULL;
-    json_t *root = load(body, len, err, "partition");
-    if (!root)
-        return PAPI_EPROTO;
-    json_t *data = json_is_array(root) ? root : json_object_get(root, "data");
-    if (!json_is_array(data)) {
-        json_decref(root);
-        return papi_error_set(err, PAPI_EPROTO, "partition body has no data array");
-    }
-    *rows = json_incref(data);
-    json_decref(root);
-    return PAPI_OK;
-}
-
 void papi__sf_parse_error(const char *body, size_t len, papi__sf_error *out)
 {
     memset(out, 0, sizeof *out);
@@ -321,255 +442,33 @@ void papi__sf_parse_error(const char *body, size_t len, papi__sf_error *out)
     const char *s = json_string_value(json_object_get(root, "sqlState"));
     papi__strlcpy(out->sql_state, s ? s : "", sizeof out->sql_state);
     s = json_string_value(json_object_get(root, "message"));
-    papi__strlcpy(out->message, s ? s : "", sizeof out->message);
-    for (char *p = out->message; *p; p++) /* one line in logs and headers */
-        if (*p == '\n' || *p == '\r' || *p == '\t')
-            *p = ' ';
+    papi__sf_escape_controls(out->message, sizeof out->message, s ? s : "");
+    s = json_string_value(json_object_get(root, "statementHandle"));
+    if (papi__sf_handle_ok(s))
+        papi__strlcpy(out->handle, s, sizeof out->handle);
     json_decref(root);
 }
 
-/* ---------------------------------------------------------------- cell decoding */
-
-/* days since 1970-01-01 to a civil date (Howard Hinnant's algorithm): exact for any int64 day */
-static void civil(int64_t days, int64_t *y, unsigned *m, unsigned *d)
+void papi__sf_escape_controls(char *dst, size_t cap, const char *s)
 {
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    unsigned doe = (unsigned)(days - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yy + (*m <= 2);
-}
-
-static void put_date(papi__buf *out, int64_t days)
-{
-    int64_t y;
-    unsigned m, d;
-    civil(days, &y, &m, &d);
-    if (y >= 0 && y <= 9999)
-        papi__buf_printf(out, "%04" PRId64 "-%02u-%02u", y, m, d);
-    else /* ISO 8601 expanded years */
-        papi__buf_printf(out, "%+05" PRId64 "-%02u-%02u", y, m, d);
-}
-
-/* "[-]S[.fffffffff]" → whole seconds (floored) and nanoseconds in [0, 1e9). No '.' and more than
- * 11 digits is the older nanosecond form (5.4). */
-static bool parse_seconds(const char *s, size_t len, int64_t *secs, int32_t *nanos)
-{
-    size_t i = 0;
-    bool neg = false;
-    if (i < len && (s[i] == '-' || s[i] == '+'))
-        neg = s[i++] == '-';
-    int64_t ip = 0;
-    size_t digits = 0;
-    for (; i < len && isdigit((unsigned char)s[i]); i++, digits++) {
-        if (ip > (INT64_MAX - 9) / 10)
-            return false;
-        ip = ip * 10 + (s[i] - '0');
-    }
-    if (digits == 0)
-        return false;
-    int64_t frac = 0;
-    if (i < len && s[i] == '.') {
-        size_t fd = 0;
-        for (i++; i < len && isdigit((unsigned char)s[i]); i++, fd++)
-            if (fd < 9)
-                frac = frac * 10 + (s[i] - '0');
-        for (; fd < 9; fd++)
-            frac *= 10;
-    } else if (digits > 11) {
-        frac = ip % 1000000000;
-        ip /= 1000000000;
-    }
-    if (i != len)
-        return false;
-    if (neg && frac) {
-        *secs = -ip - 1;
-        *nanos = (int32_t)(1000000000 - frac);
-    } else {
-        *secs = neg ? -ip : ip;
-        *nanos = (int32_t)frac;
-    }
-    return true;
-}
-
-static int64_t floordiv(int64_t a, int64_t b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
-static void put_fraction(papi__buf *out, int32_t nanos, int scale)
-{
-    if (scale < 0 || scale > 9)
-        scale = 9;
-    if (scale == 0)
-        return;
-    char f[16];
-    snprintf(f, sizeof f, "%09d", (int)nanos);
-    papi__buf_putc(out, '.');
-    papi__buf_append(out, f, (size_t)scale);
-}
-
-static void put_clock(papi__buf *out, int64_t secs_of_day, int32_t nanos, int scale)
-{
-    papi__buf_printf(out, "%02d:%02d:%02d", (int)(secs_of_day / 3600), (int)(secs_of_day / 60 % 60),
-                     (int)(secs_of_day % 60));
-    put_fraction(out, nanos, scale);
-}
-
-static papi_status bad_cell(papi_error *err, const papi__sf_column *col)
-{
-    return papi_error_set(err, PAPI_EPROTO, "a %s cell is not in Snowflake's encoding",
-                          papi__sf_type_name(col->type));
-}
-
-papi_status papi__sf_decode_cell(const papi__sf_column *col, const char *cell, size_t len,
-                                 papi__buf *out, papi_error *err)
-{
-    int64_t secs;
-    int32_t nanos;
-    switch (col->type) {
-    case PAPI__SF_DATE: {
-        char tmp[32];
-        char *end;
-        if (len == 0 || len >= sizeof tmp)
-            return bad_cell(err, col);
-        memcpy(tmp, cell, len);
-        tmp[len] = '\0';
-        long long days = strtoll(tmp, &end, 10);
-        if (*end || days > 1000000000LL || days < -1000000000LL)
-            return bad_cell(err, col);
-        put_date(out, days);
-        break;
-    }
-    case PAPI__SF_TIME:
-        if (!parse_seconds(cell, len, &secs, &nanos) || secs < 0 || secs >= 86400)
-            return bad_cell(err, col);
-        put_clock(out, secs, nanos, col->scale);
-        break;
-    case PAPI__SF_TIMESTAMP_NTZ:
-    case PAPI__SF_TIMESTAMP_LTZ:
-    case PAPI__SF_TIMESTAMP_TZ: {
-        int offset_min = 0;
-        size_t vlen = len;
-        if (col->type == PAPI__SF_TIMESTAMP_TZ) {
-            const char *sp = memchr(cell, ' ', len);
-            if (!sp)
-                return bad_cell(err, col);
-            vlen = (size_t)(sp - cell);
-            char tmp[16];
-            size_t ol = len - vlen - 1;
-            if (ol == 0 || ol >= sizeof tmp)
-                return bad_cell(err, col);
-            memcpy(tmp, sp + 1, ol);
-            tmp[ol] = '\0';
-            char *end;
-            long enc = strtol(tmp, &end, 10);
-            if (*end || enc < 0 || enc > 2880)
-                return bad_cell(err, col);
-            offset_min = (int)enc - 1440; /* encoded as minutes + 1440 (5.4) */
-        }
-        if (!parse_seconds(cell, vlen, &secs, &nanos) || secs > INT64_MAX / 2 ||
-            secs < INT64_MIN / 2)
-            return bad_cell(err, col);
-        int64_t local = secs + (int64_t)offset_min * 60;
-        int64_t days = floordiv(local, 86400);
-        put_date(out, days);
-        papi__buf_putc(out, 'T');
-        put_clock(out, local - days * 86400, nanos, col->scale);
-        if (col->type == PAPI__SF_TIMESTAMP_LTZ) {
-            papi__buf_putc(out, 'Z'); /* the session time zone is UTC (parameters.timezone) */
-        } else if (col->type == PAPI__SF_TIMESTAMP_TZ) {
-            int a = offset_min < 0 ? -offset_min : offset_min;
-            papi__buf_printf(out, "%c%02d:%02d", offset_min < 0 ? '-' : '+', a / 60, a % 60);
-        }
-        break;
-    }
-    case PAPI__SF_BINARY:
-        for (size_t i = 0; i < len; i++)
-            if (!isxdigit((unsigned char)cell[i]))
-                return bad_cell(err, col);
-        papi__buf_append(out, cell, len);
-        break;
-    case PAPI__SF_VARIANT: {
-        /* may be pretty-printed: re-serialize for stable output; integers beyond int64 make
-         * jansson refuse, and then the text goes through as Snowflake wrote it */
-        json_t *v = json_loadb(cell, len, JSON_DECODE_ANY, NULL);
-        char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(v);
-        if (s) {
-            papi__buf_puts(out, s);
-            free(s);
-        } else {
-            papi__buf_append(out, cell, len);
-        }
-        break;
-    }
-    case PAPI__SF_FIXED:
-    case PAPI__SF_REAL:
-    case PAPI__SF_DECFLOAT:
-    case PAPI__SF_TEXT:
-    case PAPI__SF_BOOLEAN:
-    case PAPI__SF_UNKNOWN:
-        papi__buf_append(out, cell, len);
-        break;
-    }
-    return out->oom ? papi_error_set(err, PAPI_ENOMEM, "out of memory") : PAPI_OK;
-}
-
-papi_status papi__sf_emit_rows(const papi__sf_result *r, json_t *rows, int64_t expect_rows,
-                               papi__sf_row_fn fn, void *user, papi_error *err)
-{
-    if (!json_is_array(rows))
-        return papi_error_set(err, PAPI_EPROTO, "rows are not an array");
-    if (expect_rows >= 0 && (int64_t)json_array_size(rows) != expect_rows)
-        return papi_error_set(err, PAPI_EPROTO, "partition has %zu rows, partitionInfo says %" PRId64,
-                              json_array_size(rows), expect_rows);
-    size_t nc = r->ncols;
-    papi__buf *bufs = calloc(nc ? nc : 1, sizeof *bufs);
-    const char **cells = calloc(nc ? nc : 1, sizeof *cells);
-    size_t *lens = calloc(nc ? nc : 1, sizeof *lens);
-    papi_status st = PAPI_OK;
-    if (!bufs || !cells || !lens) {
-        st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < nc; i++)
-        papi__buf_init(&bufs[i]);
-    for (size_t ri = 0; ri < json_array_size(rows) && st == PAPI_OK; ri++) {
-        json_t *row = json_array_get(rows, ri);
-        if (!json_is_array(row) || json_array_size(row) != nc) {
-            st = papi_error_set(err, PAPI_EPROTO, "row %zu does not have %zu cells", ri + 1, nc);
+    size_t at = 0;
+    for (; *s && cap > 0; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[5] = {(char)c, 0, 0, 0, 0};
+        if (c == '\n')
+            memcpy(esc, "\\n", 2);
+        else if (c == '\r')
+            memcpy(esc, "\\r", 2);
+        else if (c == '\t')
+            memcpy(esc, "\\t", 2);
+        else if (c < 0x20 || c == 0x7f)
+            snprintf(esc, sizeof esc, "\\x%02x", c);
+        size_t n = strlen(esc);
+        if (at + n >= cap) /* whole escapes only: a cut one would read as another byte */
             break;
-        }
-        for (size_t c = 0; c < nc && st == PAPI_OK; c++) {
-            json_t *cell = json_array_get(row, c);
-            papi__buf_reset(&bufs[c]);
-            if (json_is_null(cell)) {
-                cells[c] = NULL;
-                lens[c] = 0;
-            } else if (!json_is_string(cell)) { /* every cell is a string (5.4) */
-                st = papi_error_set(err, PAPI_EPROTO, "column %zu holds a non-string cell", c + 1);
-            } else if ((st = papi__sf_decode_cell(&r->cols[c], json_string_value(cell),
-                                                  json_string_length(cell), &bufs[c], err)) ==
-                       PAPI_OK) {
-                cells[c] = papi__buf_cstr(&bufs[c]);
-                lens[c] = bufs[c].len;
-            }
-        }
-        if (st == PAPI_OK)
-            st = fn(user, cells, lens, nc, err);
+        memcpy(dst + at, esc, n);
+        at += n;
     }
-done:
-    if (bufs)
-        for (size_t i = 0; i < nc; i++)
-            papi__buf_free(&bufs[i]);
-    free(bufs);
-    free(cells);
-    free(lens);
-    return st;
+    if (cap > 0)
+        dst[at] = '\0';
 }

@@ -19,6 +19,11 @@
 struct papi__sf_auth {
     papi__sf_auth_kind kind;
     const char *token_type;
+    /* how the token goes into requests (under lock): Bearer until the Snowflake Token form has
+     * worked where Bearer was refused; bearer_worked ends trying the other form */
+    papi__sf_form form;
+    bool bearer_worked;
+    bool form_logged;
     papi_host host;
     bool has_host;
     papi__jwt_signer *signer;
@@ -46,22 +51,31 @@ static papi_status read_token_file(papi__sf_auth *a, papi_error *err)
 {
     FILE *f = fopen(a->token_file, "r");
     if (!f)
-        return papi_error_set(err, PAPI_EAUTH, "cannot read the OAuth token file: %s",
-                              strerror(errno));
+        return papi_error_set(err, PAPI_EAUTH,
+                              "cannot read the OAuth token file %s (snowflake-token-file): %s",
+                              a->token_file, strerror(errno));
     char buf[16384];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
+    int read_errno = ferror(f) ? errno : 0;
     struct stat sb;
     if (fstat(fileno(f), &sb) == 0) {
         a->token_mtime = sb.st_mtim;
         a->token_size = sb.st_size;
     }
     fclose(f);
+    if (read_errno) /* e.g. a directory: open succeeds, read does not */
+        return papi_error_set(err, PAPI_EAUTH,
+                              "cannot read the OAuth token file %s (snowflake-token-file): %s",
+                              a->token_file, strerror(read_errno));
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
                      buf[n - 1] == '\t'))
         n--;
     buf[n] = '\0';
-    if (n == 0 || strpbrk(buf, "\r\n"))
-        return papi_error_set(err, PAPI_EAUTH, "the OAuth token file is empty or malformed");
+    if (n == 0 || papi__sf_has_control(buf, n)) /* a NUL too */
+        return papi_error_set(err, PAPI_EAUTH,
+                              "the OAuth token file %s (snowflake-token-file) is empty or holds a "
+                              "control character",
+                              a->token_file);
     char *t = strdup(buf);
     if (!t)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
@@ -84,7 +98,7 @@ static papi_status mint_jwt(papi__sf_auth *a, papi_error *err)
     }
     free(a->token);
     a->token = papi__buf_steal(&b, NULL);
-    a->token_iat_s = now;
+    a->token_iat_s = papi__jwt_iat_s(now, a->jwt_lifetime_s); /* renewal counts from the claim */
     a->token_gen++;
     count_renewal(a);
     return PAPI_OK;
@@ -119,21 +133,55 @@ static papi_status refresh_locked(papi__sf_auth *a, bool force, uint64_t used_ge
     return PAPI_OK;
 }
 
-papi_status papi__sf_auth_header(papi__sf_auth *a, bool force, uint64_t *gen, papi__buf *line,
-                                 papi_error *err)
+papi_status papi__sf_auth_header(papi__sf_auth *a, bool force, bool alternate, uint64_t *gen,
+                                 papi__sf_form *form, papi__buf *line, papi_error *err)
 {
     pthread_mutex_lock(&a->lock);
     papi_status st = refresh_locked(a, force, *gen, err);
     if (st == PAPI_OK) {
+        *form = alternate ? PAPI__SF_FORM_SNOWFLAKE_TOKEN : a->form;
         papi__buf_reset(line);
-        papi__buf_puts(line, "Authorization: Bearer ");
-        papi__buf_puts(line, a->token);
+        if (*form == PAPI__SF_FORM_SNOWFLAKE_TOKEN) {
+            papi__buf_puts(line, "Authorization: Snowflake Token=\"");
+            papi__buf_puts(line, a->token);
+            papi__buf_putc(line, '"');
+        } else {
+            papi__buf_puts(line, "Authorization: Bearer ");
+            papi__buf_puts(line, a->token);
+        }
         *gen = a->token_gen;
     }
     pthread_mutex_unlock(&a->lock);
     if (st == PAPI_OK && line->oom)
         st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
     return st;
+}
+
+bool papi__sf_auth_alternate_ok(papi__sf_auth *a)
+{
+    pthread_mutex_lock(&a->lock);
+    bool ok =
+        a->kind == PAPI__SF_AUTH_OAUTH_FILE && a->form == PAPI__SF_FORM_BEARER && !a->bearer_worked;
+    pthread_mutex_unlock(&a->lock);
+    return ok;
+}
+
+void papi__sf_auth_worked(papi__sf_auth *a, papi__sf_form form)
+{
+    pthread_mutex_lock(&a->lock);
+    if (form == PAPI__SF_FORM_SNOWFLAKE_TOKEN)
+        a->form = form;
+    else
+        a->bearer_worked = true;
+    bool log = a->kind == PAPI__SF_AUTH_OAUTH_FILE && !a->form_logged;
+    a->form_logged = true;
+    pthread_mutex_unlock(&a->lock);
+    if (log && a->has_host)
+        papi_host_logf(&a->host, PAPI_LOG_INFO, "snowflake: the OAuth token file %s works as %s",
+                       a->token_file,
+                       form == PAPI__SF_FORM_SNOWFLAKE_TOKEN
+                           ? "Authorization: Snowflake Token=\"...\" (Bearer was refused)"
+                           : "Authorization: Bearer with token type OAUTH");
 }
 
 papi__sf_auth_kind papi__sf_auth_get_kind(const papi__sf_auth *a)
@@ -164,7 +212,8 @@ void papi__sf_auth_destroy(papi__sf_auth *a)
     free(a);
 }
 
-static papi_status choose_kind(papi__sf_auth *a, const papi_config *cfg, papi_error *err)
+static papi_status choose_kind(papi__sf_auth *a, const papi_config *cfg, const char *session,
+                               papi_error *err)
 {
     const char *authn = papi_config_get(cfg, "snowflake-authenticator");
     const char *file = papi_config_get(cfg, "snowflake-token-file");
@@ -172,7 +221,7 @@ static papi_status choose_kind(papi__sf_auth *a, const papi_config *cfg, papi_er
     const char *key = papi_config_get(cfg, "snowflake-private-key-file");
     bool has_key = key && *key, has_file = file && *file, has_token = token && *token;
     struct stat sb;
-    bool spcs = stat(SESSION_TOKEN_PATH, &sb) == 0;
+    bool spcs = stat(session, &sb) == 0;
     if (authn && *authn) {
         if (strcasecmp(authn, "KEYPAIR_JWT") == 0 || strcasecmp(authn, "SNOWFLAKE_JWT") == 0) {
             a->kind = PAPI__SF_AUTH_JWT;
@@ -202,11 +251,22 @@ static papi_status choose_kind(papi__sf_auth *a, const papi_config *cfg, papi_er
                               "no Snowflake credential: set SNOWFLAKE_PRIVATE_KEY_FILE, "
                               "SNOWFLAKE_TOKEN_FILE or SNOWFLAKE_TOKEN");
     }
+    spcs = spcs || (has_file && strcmp(file, session) == 0);
+    if (spcs && a->kind != PAPI__SF_AUTH_OAUTH_FILE && a->has_host)
+        papi_host_logf(&a->host, PAPI_LOG_WARN,
+                       "snowflake: inside SPCS (%s), %s overrides the session token; this needs "
+                       "the service's enableCustomCredentials and a network rule, and is sent to "
+                       "SNOWFLAKE_HOST all the same",
+                       session,
+                       a->kind == PAPI__SF_AUTH_JWT
+                           ? "the key file (snowflake-private-key-file, key-pair JWT)"
+                           : "snowflake-token (SNOWFLAKE_TOKEN)");
     return PAPI_OK;
 }
 
 /* The first credential, so that a bad key or token file is a configuration error at start-up. */
-static papi_status first_credential(papi__sf_auth *a, const papi_config *cfg, papi_error *err)
+static papi_status first_credential(papi__sf_auth *a, const papi_config *cfg, const char *session,
+                                    papi_error *err)
 {
     const char *file = papi_config_get(cfg, "snowflake-token-file");
     const char *token = papi_config_get(cfg, "snowflake-token");
@@ -225,7 +285,7 @@ static papi_status first_credential(papi__sf_auth *a, const papi_config *cfg, pa
         break;
     case PAPI__SF_AUTH_OAUTH_FILE:
         a->token_type = "OAUTH";
-        if (!(a->token_file = strdup(file && *file ? file : SESSION_TOKEN_PATH)))
+        if (!(a->token_file = strdup(file && *file ? file : session)))
             return papi_error_set(err, PAPI_ENOMEM, "out of memory");
         a->token_checked_ms = papi_now_ms();
         if ((st = read_token_file(a, err)) == PAPI_EAUTH) { /* at start-up it is configuration */
@@ -239,6 +299,10 @@ static papi_status first_credential(papi__sf_auth *a, const papi_config *cfg, pa
         a->token_type = a->kind == PAPI__SF_AUTH_PAT ? "PROGRAMMATIC_ACCESS_TOKEN" : "OAUTH";
         if (!token || !*token)
             return papi_error_set(err, PAPI_ECONFIG, "snowflake-token is not set");
+        /* CR or LF would end the Authorization header and start another; never the value */
+        if (papi__sf_has_control(token, strlen(token)))
+            return papi_error_set(err, PAPI_ECONFIG,
+                                  "snowflake-token (SNOWFLAKE_TOKEN) holds a control character");
         if (!(a->token = strdup(token)))
             return papi_error_set(err, PAPI_ENOMEM, "out of memory");
         a->token_gen = 1;
@@ -248,8 +312,10 @@ static papi_status first_credential(papi__sf_auth *a, const papi_config *cfg, pa
 }
 
 papi_status papi__sf_auth_create(const papi_config *cfg, const papi_host *host,
-                                 papi__sf_auth **out, papi_error *err)
+                                 const char *session_token_path, papi__sf_auth **out,
+                                 papi_error *err)
 {
+    const char *session = session_token_path ? session_token_path : SESSION_TOKEN_PATH;
     *out = NULL;
     papi__sf_auth *a = calloc(1, sizeof *a);
     if (!a)
@@ -259,9 +325,9 @@ papi_status papi__sf_auth_create(const papi_config *cfg, const papi_host *host,
         a->host = *host;
         a->has_host = true;
     }
-    papi_status st = choose_kind(a, cfg, err);
+    papi_status st = choose_kind(a, cfg, session, err);
     if (st == PAPI_OK)
-        st = first_credential(a, cfg, err);
+        st = first_credential(a, cfg, session, err);
     if (st != PAPI_OK) {
         papi__sf_auth_destroy(a);
         return st;
@@ -321,7 +387,11 @@ papi_status papi__sf_base_url(const papi_config *cfg, char **out, papi_error *er
     const char *rest = strstr(b.data, "://") + 3;
     if (!host_chars_ok(rest) || strchr(rest, '/')) {
         papi__buf_free(&b);
-        return papi_error_set(err, PAPI_ECONFIG, "snowflake host or account has invalid characters");
+        return papi_error_set(err, PAPI_ECONFIG,
+                              "%s has characters a host name cannot have (letters, digits, "
+                              "'.', '-', '_', ':' and [] only)",
+                              h == account ? "snowflake-account (SNOWFLAKE_ACCOUNT)"
+                                           : "snowflake-host (SNOWFLAKE_HOST)");
     }
     if (lower)
         for (char *p = b.data; *p; p++)

@@ -1,5 +1,6 @@
 /* Internals of the snowflake transport: key-pair JWT (jwt.c), the libcurl handle pool (http.c),
- * the SQL API wire format (sfapi.c), credentials and the base URL (sfauth.c). Shared by
+ * the SQL API wire format (sfapi.c; rows in sfrows.c, cells in sfcells.c), credentials and the
+ * base URL (sfauth.c). Shared by
  * transport_snowflake.c, cmd/papi/snowflake_cmds.c and the unit tests; nothing here is exported
  * from the shared library. */
 #ifndef PAPI_SNOWFLAKE_H
@@ -37,15 +38,24 @@ const char *papi__jwt_signer_subject(const papi__jwt_signer *s);
 /* Appends the compact claims JSON (iss, sub, iat, exp in that order) to out. */
 papi_status papi__jwt_claims(const char *subject, const char *fingerprint, int64_t iat_s,
                              int64_t exp_s, papi__buf *out, papi_error *err);
-/* Appends a signed RS256 JWT issued at iat_s (Unix seconds) lasting lifetime_s. */
-papi_status papi__jwt_signer_mint(const papi__jwt_signer *s, int64_t iat_s, int64_t lifetime_s,
+/* Appends a signed RS256 JWT minted at now_s (Unix seconds): iat = papi__jwt_iat_s(now_s,
+ * lifetime_s), exp = iat + lifetime_s (papi__jwt_lifetime_s: at most an hour). */
+papi_status papi__jwt_signer_mint(const papi__jwt_signer *s, int64_t now_s, int64_t lifetime_s,
                                   papi__buf *out, papi_error *err);
 
 /* The default of snowflake-jwt-lifetime. */
 #define PAPI__JWT_LIFETIME_S (59 * 60)
-/* Seconds after iat when a JWT lasting lifetime_s is renewed: lifetime * 54/59, rounded down, so
- * the default 59 minutes renews after 54 and the last 5/59 are margin for clock skew and requests
- * in flight. */
+/* iat is backdated by this much (at most a tenth of the lifetime), so that a clock a little
+ * ahead of Snowflake's does not make the JWT "issued in the future" (3.7); exp - iat stays the
+ * lifetime, at most 3600. */
+#define PAPI__JWT_SKEW_S 60
+/* lifetime_s, or the default when outside 1..3600. */
+int64_t papi__jwt_lifetime_s(int64_t lifetime_s);
+/* The iat claim of a JWT minted at now_s: now_s - min(PAPI__JWT_SKEW_S, lifetime / 10). */
+int64_t papi__jwt_iat_s(int64_t now_s, int64_t lifetime_s);
+/* Seconds after iat (the backdated claim) when a JWT lasting lifetime_s is renewed: lifetime *
+ * 54/59, rounded down, so the default 59 minutes renews 54 minutes after iat (53 after minting)
+ * and the last 5/59 are margin for clock skew and requests in flight. */
 int64_t papi__jwt_renew_after_s(int64_t lifetime_s);
 
 /* ------------------------------------------------------------- http.c */
@@ -61,6 +71,7 @@ typedef struct papi__http_opts {
 
 typedef struct papi__http_request {
     const char *method;           /* "GET" or "POST" */
+    size_t max_body_bytes;        /* this answer's cap; 0: the pool's max_body_bytes */
     const char *url;
     const char *const *headers;   /* "Name: value" lines */
     size_t nheaders;
@@ -76,22 +87,24 @@ typedef struct papi__http_response {
     papi__buf body;        /* decoded (gzip undone) */
 } papi__http_response;
 
-/* PAPI_ECONFIG when opts->ca_file is set but unreadable. */
+/* PAPI_ECONFIG when opts->ca_file is set but unreadable. Header lines given to papi__http_do
+ * must hold no control characters (checked there: PAPI_EINVAL). */
 papi_status papi__http_create(const papi__http_opts *opts, papi__http **out, papi_error *err);
 void papi__http_destroy(papi__http *http);
 void papi__http_response_init(papi__http_response *r);
 void papi__http_response_free(papi__http_response *r);
 /* Performs one exchange on a pooled handle, waiting for a free one until the deadline.
- * PAPI_OK when an HTTP answer arrived (any status: check r->status); PAPI_ETIMEDOUT at the deadline;
- * PAPI_EUNAVAIL for connection-level failures (refused, reset, TLS; r->permanent when a retry
- * cannot help); PAPI_EPROTO for a body over
- * the limit; PAPI_ENOMEM. Thread-safe. */
+ * PAPI_OK when an HTTP answer arrived (any status: check r->status); PAPI_ETIMEDOUT at the
+ * deadline; PAPI_EUNAVAIL for connection-level failures (refused, reset, TLS; r->permanent when a
+ * retry cannot help; the message carries curl's own words); PAPI_EPROTO for a body over the limit;
+ * PAPI_EINVAL for a header line with a control character (header injection); PAPI_ENOMEM.
+ * Thread-safe. */
 papi_status papi__http_do(papi__http *http, const papi__http_request *req, papi__http_response *r,
                           papi_error *err);
 /* Connections opened so far (diagnostics, bench). */
 uint64_t papi__http_connections(const papi__http *http);
 
-/* ------------------------------------------------------------- sfapi.c */
+/* ------------------------------------------------- sfapi.c, sfrows.c, sfcells.c */
 /* Statement context from the configuration; NULL or "" fields are left out of the body. */
 typedef struct papi__sf_context {
     const char *database;
@@ -121,10 +134,12 @@ typedef struct papi__sf_column {
     papi_column_type target;
 } papi__sf_column;
 
-/* A parsed 200 ResultSet. root owns everything; data is partition 0. */
+/* A parsed 200 ResultSet. root holds the metadata; data is partition 0's rows array, a span of
+ * the body given to papi__sf_parse_result (not copied: valid while that body is). */
 typedef struct papi__sf_result {
     json_t *root;
-    json_t *data;
+    const char *data;
+    size_t data_len;
     papi__sf_column *cols;
     size_t ncols;
     size_t npartitions;     /* >= 1 */
@@ -133,12 +148,34 @@ typedef struct papi__sf_result {
     char handle[128];
 } papi__sf_result;
 
-/* Error detail of a non-2xx answer; empty fields when the body is not Snowflake JSON. */
+/* Error detail of a non-2xx answer; empty fields when the body is not Snowflake JSON. message
+ * has control bytes escaped (\n, \xNN), so it stays one line in a log. */
 typedef struct papi__sf_error {
     char code[16];
     char sql_state[8];
     char message[200];
+    char handle[64]; /* statementHandle when the answer names one (checked [0-9A-Za-z-]) */
 } papi__sf_error;
+
+/* Limits on the answers to one statement: a hostile or broken answer costs bounded memory and
+ * time. A lookup's come from papi__sf_lookup_limits; a fetch reading whole tables passes its own.
+ */
+typedef struct papi__sf_limits {
+    size_t max_body_bytes; /* over all bodies of the statement (partition 0 and the others) */
+    size_t max_partitions; /* partitionInfo entries */
+    int64_t deadline_ms;   /* checked after each expensive step: late is PAPI_ETIMEDOUT */
+} papi__sf_limits;
+
+#define PAPI__SF_MAX_BODY_BYTES ((size_t)64 << 20)  /* the most any answer may take */
+#define PAPI__SF_BODY_FLOOR_BYTES ((size_t)1 << 20) /* metadata, messages: the least allowed */
+#define PAPI__SF_FIXED_CELL_BYTES 64 /* a number, date, time, timestamp, boolean on the wire */
+
+/* The limits of a lookup of nkeys distinct keys of the dataset expect describes: rows for every
+ * key at their widest (max_cell_bytes for text, variant and binary cells, as JSON on the wire;
+ * PAPI__SF_FIXED_CELL_BYTES for the others), twice over, plus PAPI__SF_BODY_FLOOR_BYTES, at most
+ * PAPI__SF_MAX_BODY_BYTES; one partition per key at most. */
+void papi__sf_lookup_limits(const papi__sf_expect *expect, size_t nkeys, size_t max_cell_bytes,
+                            int64_t deadline_ms, papi__sf_limits *out);
 
 typedef papi_status (*papi__sf_row_fn)(void *user, const char *const *cells, const size_t *lens,
                                        size_t ncells, papi_error *err);
@@ -148,24 +185,48 @@ typedef papi_status (*papi__sf_row_fn)(void *user, const char *const *cells, con
 papi_status papi__sf_statement_body(const papi__sf_context *ctx, const char *sql,
                                     papi_key_type key_type, const papi_key *keys, size_t n,
                                     size_t nparams, papi__buf *out, papi_error *err);
+/* Parses a ResultSet: metadata with jansson, `data` left in place for papi__sf_emit_rows.
+ * PAPI_EPROTO for anything malformed, more partitions than lim allows or row counts that do not
+ * add up; PAPI_ETIMEDOUT when lim->deadline_ms has passed by the end. */
 papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_expect *expect,
-                                  papi__sf_result *out, papi_error *err);
+                                  const papi__sf_limits *lim, papi__sf_result *out,
+                                  papi_error *err);
 void papi__sf_result_free(papi__sf_result *r);
 /* 202 QueryStatus: the handle (checked [0-9A-Za-z-]) and statementStatusUrl (a path). */
 papi_status papi__sf_parse_status(const char *body, size_t len, char *handle, size_t hcap,
                                   char *url, size_t ucap, papi_error *err);
-/* Partition >= 1: {"data": [...]} or a bare array. *rows is a new reference. */
-papi_status papi__sf_parse_partition(const char *body, size_t len, json_t **rows,
-                                     papi_error *err);
+/* Partition >= 1: {"data": [...]} or a bare array. *rows is the rows array, a span of body. */
+papi_status papi__sf_parse_partition(const char *body, size_t len, const char **rows,
+                                     size_t *rows_len, papi_error *err);
+/* The span of the top-level "data" value of a JSON object (NULL when absent); the rest of the
+ * object is only skipped. PAPI_EPROTO when body is not one JSON object or has two "data"; the
+ * message names what ("result", "partition") and the byte offset, never the text. */
+papi_status papi__sf_find_data(const char *body, size_t len, const char *what, const char **data,
+                               size_t *data_len, papi_error *err);
 void papi__sf_parse_error(const char *body, size_t len, papi__sf_error *out);
-/* Decodes rows (array of arrays of strings/null) and hands each to fn; expect_rows >= 0 is checked. */
-papi_status papi__sf_emit_rows(const papi__sf_result *r, json_t *rows, int64_t expect_rows,
-                               papi__sf_row_fn fn, void *user, papi_error *err);
+/* Reads rows (a JSON array of arrays of strings or null, straight from the text), decodes each
+ * and hands it to fn; expect_rows >= 0 is checked. PAPI_ETIMEDOUT once deadline_ms has passed
+ * (looked at every few hundred rows and at the end). */
+papi_status papi__sf_emit_rows(const papi__sf_result *r, const char *rows, size_t rows_len,
+                               int64_t expect_rows, int64_t deadline_ms, papi__sf_row_fn fn,
+                               void *user, papi_error *err);
 /* One cell from Snowflake's encoding (5.4) to the canonical text of col->target. */
 papi_status papi__sf_decode_cell(const papi__sf_column *col, const char *cell, size_t len,
                                  papi__buf *out, papi_error *err);
 bool papi__sf_handle_ok(const char *handle);
 const char *papi__sf_type_name(papi__sf_type t);
+/* A context name (database, schema, warehouse, role) as the SQL API wants it, the case SHOW
+ * reports: an unquoted name must be a plain identifier and is uppercased; a "quoted" one keeps
+ * its case and characters, without the quotes ("" inside stands for one "), and may hold anything
+ * but control bytes. *out is NULL for NULL or ""; caller frees. PAPI_ECONFIG naming option (never
+ * the value); PAPI_ENOMEM. */
+papi_status papi__sf_context_name(const char *option, const char *value, char **out,
+                                  papi_error *err);
+/* True when s[0..n) holds a control character (< 0x20 or DEL): in a header value, CR or LF would
+ * start another header. */
+bool papi__sf_has_control(const char *s, size_t n);
+/* Appends s with control bytes escaped (\n, \r, \t, \xNN) into dst of cap bytes. */
+void papi__sf_escape_controls(char *dst, size_t cap, const char *s);
 
 /* ------------------------------------------------------------- sfauth.c */
 /* "https://host[:port]" from snowflake-host/-port/-protocol or the account (1.2); caller frees. */
@@ -178,18 +239,35 @@ typedef enum papi__sf_auth_kind {
 /* The transport's credential, shared by its threads. */
 typedef struct papi__sf_auth papi__sf_auth;
 
+/* How the credential goes into a request. */
+typedef enum papi__sf_form {
+    PAPI__SF_FORM_BEARER,         /* Authorization: Bearer <token> + the token type header */
+    PAPI__SF_FORM_SNOWFLAKE_TOKEN /* Authorization: Snowflake Token="<token>", no type header */
+} papi__sf_form;
+
 /* Chooses the kind from snowflake-authenticator or by what is configured (key file, token file,
- * token, SPCS session token) and gets the first credential: PAPI_ECONFIG when it cannot. host
- * (may be NULL) is copied; its count callback hears PAPI_COUNTER_TOKEN_RENEWALS. */
+ * token, SPCS session token) and gets the first credential: PAPI_ECONFIG when it cannot (a token
+ * with a control character; a token file that cannot be read, named with its path and errno).
+ * Inside SPCS (session_token_path exists or is the token file; NULL: /snowflake/session/token)
+ * warns through host when a key file or snowflake-token overrides the session token. host (may
+ * be NULL) is copied; its count callback hears PAPI_COUNTER_TOKEN_RENEWALS. */
 papi_status papi__sf_auth_create(const papi_config *cfg, const papi_host *host,
-                                 papi__sf_auth **out, papi_error *err);
+                                 const char *session_token_path, papi__sf_auth **out,
+                                 papi_error *err);
 /* Wipes the token before freeing it. */
 void papi__sf_auth_destroy(papi__sf_auth *a);
-/* Replaces line with "Authorization: Bearer <token>", renewing first when due. force: the
- * server answered 401 to generation *gen; renews unless another thread already did. *gen is set
- * to the generation written. Thread-safe. */
-papi_status papi__sf_auth_header(papi__sf_auth *a, bool force, uint64_t *gen, papi__buf *line,
-                                 papi_error *err);
+/* Replaces line with the Authorization header, renewing first when due. force: the server
+ * answered 401 to generation *gen; renews unless another thread already did. *gen is set to the
+ * generation written, *form to the form: the Snowflake Token form when alternate, else the form
+ * that works. Thread-safe. */
+papi_status papi__sf_auth_header(papi__sf_auth *a, bool force, bool alternate, uint64_t *gen,
+                                 papi__sf_form *form, papi__buf *line, papi_error *err);
+/* True when a 401 to the Bearer form is worth one try in the Snowflake Token form: token file
+ * (SPCS) auth whose Bearer form has not worked yet. Thread-safe. */
+bool papi__sf_auth_alternate_ok(papi__sf_auth *a);
+/* A request in form succeeded: later requests use it; for token file auth, logs (info, once)
+ * which form works. Thread-safe. */
+void papi__sf_auth_worked(papi__sf_auth *a, papi__sf_form form);
 papi__sf_auth_kind papi__sf_auth_get_kind(const papi__sf_auth *a);
 /* X-Snowflake-Authorization-Token-Type value. */
 const char *papi__sf_auth_token_type(const papi__sf_auth *a);

@@ -12,7 +12,6 @@
 
 #include <openssl/rand.h>
 
-#define MAX_BODY_BYTES (64u << 20)
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_CAP_MS 2000
 #define POLL_FIRST_MS 50
@@ -24,9 +23,11 @@ typedef struct sf {
     papi_host host;
     bool has_host;
     char *base_url;
+    /* as the SQL API wants them (papi__sf_context_name) */
     char *database, *schema, *warehouse, *role;
     papi__sf_context ctx;
     int max_attempts;
+    size_t max_cell_bytes;
     papi__sf_auth *auth;
 } sf;
 
@@ -35,17 +36,16 @@ typedef struct call {
     const papi__sf_expect *expect; /* NULL: ping, rows not wanted */
     papi_row_sink *sink;
     int64_t deadline_ms;
+    papi__sf_limits lim;
+    size_t body_used; /* result bytes taken so far, against lim.max_body_bytes */
     papi__http_response resp;
-    papi__buf auth;       /* "Authorization: Bearer ..." */
+    papi__buf auth; /* the Authorization line */
     uint64_t auth_gen;
-    bool auth_renewed;    /* a 401 renews once per fetch */
+    papi__sf_form form; /* of that line */
+    bool auth_renewed;  /* a 401 renews once per fetch */
+    bool alternate;     /* ...then tries the Snowflake Token form once (token file auth) */
+    bool posted;        /* the statement went out once: every resend says retry=true */
 } call;
-
-static char *dup_opt(const papi_config *cfg, const char *key)
-{
-    const char *v = papi_config_get(cfg, key);
-    return v && *v ? strdup(v) : NULL;
-}
 
 static int64_t int_opt(const papi_config *cfg, const char *key, int64_t dflt)
 {
@@ -59,7 +59,16 @@ static int64_t int_opt(const papi_config *cfg, const char *key, int64_t dflt)
 
 static papi_status credential(call *c, bool force, papi_error *err)
 {
-    return papi__sf_auth_header(c->s->auth, force, &c->auth_gen, &c->auth, err);
+    return papi__sf_auth_header(c->s->auth, force, c->alternate, &c->auth_gen, &c->form, &c->auth,
+                                err);
+}
+
+/* The statement an answer named, for support (papi_error.query_id); after the status is set. */
+static papi_status with_query_id(papi_error *err, papi_status st, const char *handle)
+{
+    if (err && handle && *handle)
+        papi__strlcpy(err->query_id, handle, sizeof err->query_id);
+    return st;
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -69,11 +78,22 @@ static papi_status exchange(call *c, const char *method, const char *url, const 
 {
     char type[80];
     snprintf(type, sizeof type, "X-Snowflake-Authorization-Token-Type: %s", papi__sf_auth_token_type(c->s->auth));
-    const char *headers[] = {papi__buf_cstr(&c->auth), type, "Content-Type: application/json",
-                             "Accept: application/json"};
-    papi__http_request req = {.method = method, .url = url, .headers = headers,
-                              .nheaders = 4, .body = body, .body_len = body_len,
-                              .deadline_ms = deadline_ms};
+    const char *headers[] = {papi__buf_cstr(&c->auth), "Content-Type: application/json",
+                             "Accept: application/json", type};
+    size_t left = c->lim.max_body_bytes > c->body_used ? c->lim.max_body_bytes - c->body_used : 0;
+    if (left == 0)
+        return papi_error_set(err, PAPI_EPROTO,
+                              "Snowflake's answers exceed the %zu bytes this statement allows",
+                              c->lim.max_body_bytes);
+    /* the Snowflake Token form goes without a token type (public SPCS code's form) */
+    papi__http_request req = {.method = method,
+                              .url = url,
+                              .headers = headers,
+                              .nheaders = c->form == PAPI__SF_FORM_BEARER ? 4 : 3,
+                              .body = body,
+                              .body_len = body_len,
+                              .deadline_ms = deadline_ms,
+                              .max_body_bytes = left};
     return papi__http_do(c->s->http, &req, &c->resp, err);
 }
 
@@ -106,8 +126,9 @@ static void sleep_ms(int64_t ms)
 }
 
 /* Full jitter (snowflake-sql-api.md 6), at least Retry-After; false when the wait would pass the
- * deadline, so the caller stops instead of sleeping in vain. */
-static bool backoff(call *c, int attempt, int32_t retry_after_s)
+ * deadline, so the caller stops instead of sleeping in vain. why: the connection failure, or NULL
+ * for an HTTP status worth retrying. */
+static bool backoff(call *c, int attempt, int32_t retry_after_s, const char *why)
 {
     int64_t ceiling = BACKOFF_BASE_MS << (attempt < 5 ? attempt : 5);
     if (ceiling > BACKOFF_CAP_MS)
@@ -117,9 +138,13 @@ static bool backoff(call *c, int attempt, int32_t retry_after_s)
         delay = (int64_t)retry_after_s * 1000;
     if (papi_now_ms() + delay >= c->deadline_ms)
         return false;
-    papi_host_logf(c->s->has_host ? &c->s->host : NULL, PAPI_LOG_WARN,
-                   "snowflake: HTTP %ld, retrying in %lld ms (attempt %d)", c->resp.status,
-                   (long long)delay, attempt + 1);
+    const papi_host *h = c->s->has_host ? &c->s->host : NULL;
+    if (why)
+        papi_host_logf(h, PAPI_LOG_WARN, "snowflake: %s, retrying in %lld ms (attempt %d)", why,
+                       (long long)delay, attempt + 1);
+    else
+        papi_host_logf(h, PAPI_LOG_WARN, "snowflake: HTTP %ld, retrying in %lld ms (attempt %d)",
+                       c->resp.status, (long long)delay, attempt + 1);
     sleep_ms(delay);
     return true;
 }
@@ -129,10 +154,33 @@ static bool retryable_status(long s)
     return s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
 }
 
+/* Cuts message (cap bytes) where the credential of this call begins, should a server ever echo
+ * it: messages go to logs. */
+static void drop_credential(call *c, char *message, size_t cap)
+{
+    const char *line = papi__buf_cstr(&c->auth);
+    const char *tok = line ? strchr(line, ' ') : NULL; /* "Authorization: <scheme> <token>" */
+    tok = tok ? strchr(tok + 1, ' ') : NULL;
+    if (!tok)
+        return;
+    tok++;
+    if (strncmp(tok, "Token=\"", 7) == 0)
+        tok += 7;
+    size_t n = strcspn(tok, "\"");
+    if (n < 8)
+        return;
+    char probe[17];
+    papi__strlcpy(probe, tok, n < sizeof probe ? n + 1 : sizeof probe);
+    char *at = strstr(message, probe);
+    if (at)
+        snprintf(at, cap - (size_t)(at - message), "[credential removed]");
+}
+
 static papi_status http_failure(call *c, papi_error *err)
 {
     papi__sf_error e;
     papi__sf_parse_error(c->resp.body.data ? c->resp.body.data : "", c->resp.body.len, &e);
+    drop_credential(c, e.message, sizeof e.message);
     long hs = c->resp.status;
     papi_status st = hs == 401 || hs == 403 ? PAPI_EAUTH
                      : hs == 408            ? PAPI_ETIMEDOUT
@@ -149,42 +197,71 @@ static papi_status http_failure(call *c, papi_error *err)
     papi__error_source(err, (int)hs, e.code, e.sql_state);
     if (err && retryable_status(hs))
         err->retry_after_s = c->resp.retry_after_s;
-    return st;
+    return with_query_id(err, st, e.handle);
+}
+
+/* A 401: renew the credential once (expired or rotated); then, for token file auth whose Bearer
+ * form never worked, try the Snowflake Token form once. *again: worth sending again. */
+static papi_status after_401(call *c, bool *again, papi_error *err)
+{
+    *again = false;
+    if (!c->auth_renewed && papi__sf_auth_renewable(c->s->auth)) {
+        c->auth_renewed = true;
+        *again = true;
+        return credential(c, true, err);
+    }
+    if (!c->alternate && papi__sf_auth_alternate_ok(c->s->auth)) {
+        c->alternate = true;
+        *again = true;
+    }
+    return PAPI_OK;
 }
 
 /* One logical request with the retry policy of section 6. POSTs of a statement pass retry_url:
- * the same requestId with retry=true, so Snowflake never runs it twice. Returns PAPI_OK with a
- * non-retryable answer in c->resp (2xx or an error status the caller maps). */
+ * once the statement went out, every resend (after a 401 too) carries the same requestId with
+ * retry=true, so Snowflake never runs it twice and one id traces the whole request. Returns
+ * PAPI_OK with a non-retryable answer in c->resp (2xx or an error status the caller maps). */
 static papi_status send_with_retry(call *c, const char *method, const char *url,
                                    const char *retry_url, const char *body, size_t body_len,
                                    papi_error *err)
 {
     papi_status st = PAPI_OK;
+    papi_error xerr; /* the exchange's own detail: logged before a retry */
     for (int attempt = 0;; attempt++) {
         if ((st = credential(c, false, err)) != PAPI_OK)
             return st;
-        st = exchange(c, method, attempt > 0 && retry_url ? retry_url : url, body, body_len,
-                      c->deadline_ms, err);
-        if (st == PAPI_OK && c->resp.status == 401 && !c->auth_renewed &&
-            papi__sf_auth_renewable(c->s->auth)) {
-            c->auth_renewed = true; /* expired or rotated credential: renew once, no backoff */
-            if ((st = credential(c, true, err)) != PAPI_OK)
+        st = exchange(c, method, c->posted && retry_url ? retry_url : url, body, body_len,
+                      c->deadline_ms, &xerr);
+        c->posted = c->posted || retry_url;
+        if (st == PAPI_OK && c->resp.status == 401) {
+            bool again;
+            if ((st = after_401(c, &again, err)) != PAPI_OK)
                 return st;
-            attempt--;
-            continue;
+            if (again) { /* no backoff, and not an attempt of max-attempts */
+                attempt--;
+                continue;
+            }
         }
+        if (st == PAPI_OK && c->resp.status >= 200 && c->resp.status < 300)
+            papi__sf_auth_worked(c->s->auth, c->form);
         if (st == PAPI_OK && !retryable_status(c->resp.status))
             return PAPI_OK;
-        if (st != PAPI_OK && (st != PAPI_EUNAVAIL || c->resp.permanent))
-            return st; /* deadline, body too big, out of memory, untrusted certificate */
+        if (st != PAPI_OK && (st != PAPI_EUNAVAIL || c->resp.permanent)) {
+            if (err) /* deadline, body too big, out of memory, untrusted certificate */
+                *err = xerr;
+            return st;
+        }
         bool more = attempt + 1 < c->s->max_attempts &&
-                    backoff(c, attempt, st == PAPI_OK ? c->resp.retry_after_s : 0);
+                    backoff(c, attempt, st == PAPI_OK ? c->resp.retry_after_s : 0,
+                            st == PAPI_OK ? NULL : xerr.message);
         if (!more) {
             if (st == PAPI_OK)
                 return http_failure(c, err);
             if (papi_now_ms() >= c->deadline_ms - 1)
                 return papi_error_set(err, PAPI_ETIMEDOUT, "Snowflake did not answer in time");
-            return st; /* EUNAVAIL with the connection error */
+            if (err) /* EUNAVAIL with the connection error */
+                *err = xerr;
+            return st;
         }
     }
 }
@@ -197,39 +274,60 @@ static papi_status sink_row(void *user, const char *const *cells, const size_t *
     return papi_sink_row(user, cells, lens, n, err);
 }
 
-static papi_status take_result(call *c, papi_error *err)
+static papi_status take_ping(call *c, papi_error *err)
 {
-    if (!c->expect) { /* ping: any well-formed result will do */
-        json_t *root = json_loadb(c->resp.body.data ? c->resp.body.data : "", c->resp.body.len, 0,
-                                  NULL);
-        bool ok = json_is_object(root) && json_object_get(root, "resultSetMetaData");
-        json_decref(root);
-        return ok ? PAPI_OK : papi_error_set(err, PAPI_EPROTO, "malformed answer to SELECT 1");
-    }
-    papi__sf_result r;
-    papi_status st = papi__sf_parse_result(c->resp.body.data ? c->resp.body.data : "",
-                                           c->resp.body.len, c->expect, &r, err);
-    if (st != PAPI_OK)
-        return st;
-    st = papi__sf_emit_rows(&r, r.data, r.row_counts[0], sink_row, c->sink, err);
-    /* later partitions carry no metadata and come gzip-encoded (5.5): fetch each by handle */
-    for (size_t i = 1; st == PAPI_OK && i < r.npartitions; i++) {
+    json_t *root =
+        json_loadb(c->resp.body.data ? c->resp.body.data : "", c->resp.body.len, 0, NULL);
+    bool ok = json_is_object(root) && json_object_get(root, "resultSetMetaData");
+    json_decref(root);
+    return ok ? PAPI_OK : papi_error_set(err, PAPI_EPROTO, "malformed answer to SELECT 1");
+}
+
+/* Partitions 1..n-1 carry no metadata and come gzip-encoded (5.5): each fetched by handle, its
+ * rows read straight from its body, within what is left of the statement's byte budget. */
+static papi_status take_partitions(call *c, const papi__sf_result *r, papi_error *err)
+{
+    papi_status st = PAPI_OK;
+    for (size_t i = 1; st == PAPI_OK && i < r->npartitions; i++) {
         char url[512];
         snprintf(url, sizeof url, "%s/api/v2/statements/%s?partition=%zu", c->s->base_url,
-                 r.handle, i);
+                 r->handle, i);
         if ((st = send_with_retry(c, "GET", url, NULL, NULL, 0, err)) != PAPI_OK)
             break;
         if (c->resp.status != 200) {
             st = http_failure(c, err);
             break;
         }
-        json_t *rows = NULL;
-        st = papi__sf_parse_partition(c->resp.body.data ? c->resp.body.data : "",
-                                      c->resp.body.len, &rows, err);
+        c->body_used += c->resp.body.len;
+        const char *rows = NULL;
+        size_t rows_len = 0;
+        st = papi__sf_parse_partition(c->resp.body.data ? c->resp.body.data : "", c->resp.body.len,
+                                      &rows, &rows_len, err);
         if (st == PAPI_OK)
-            st = papi__sf_emit_rows(&r, rows, r.row_counts[i], sink_row, c->sink, err);
-        json_decref(rows);
+            st = papi__sf_emit_rows(r, rows, rows_len, r->row_counts[i], c->deadline_ms, sink_row,
+                                    c->sink, err);
     }
+    return st;
+}
+
+static papi_status take_result(call *c, papi_error *err)
+{
+    if (!c->expect)
+        return take_ping(c, err);
+    papi__sf_result r;
+    papi__buf *body = &c->resp.body;
+    papi_status st =
+        papi__sf_parse_result(body->data ? body->data : "", body->len, c->expect, &c->lim, &r, err);
+    if (st != PAPI_OK)
+        return with_query_id(err, st, r.handle);
+    c->body_used += body->len;
+    st = papi__sf_emit_rows(&r, r.data, r.data_len, r.row_counts[0], c->deadline_ms, sink_row,
+                            c->sink, err);
+    papi__buf_free(body); /* partition 0 is read: its body goes before any other comes */
+    if (st == PAPI_OK)
+        st = take_partitions(c, &r, err);
+    if (st != PAPI_OK)
+        with_query_id(err, st, r.handle);
     papi__sf_result_free(&r);
     return st;
 }
@@ -256,42 +354,44 @@ static papi_status poll(call *c, papi_error *err)
     for (;;) {
         if (papi_now_ms() + delay >= c->deadline_ms) {
             cancel(c, handle);
-            return papi_error_set(err, PAPI_ETIMEDOUT,
-                                  "statement still running at the deadline; cancelled");
+            return with_query_id(err,
+                                 papi_error_set(err, PAPI_ETIMEDOUT,
+                                                "statement still running at the deadline; "
+                                                "cancelled"),
+                                 handle);
         }
         sleep_ms(delay);
         delay = delay * 3 / 2 > POLL_CAP_MS ? POLL_CAP_MS : delay * 3 / 2;
         if ((st = credential(c, false, err)) != PAPI_OK)
-            return st;
+            return with_query_id(err, st, handle);
         st = exchange(c, "GET", url, NULL, 0, c->deadline_ms, err);
         if (st == PAPI_EUNAVAIL && !c->resp.permanent)
             continue;
-        if (st == PAPI_ETIMEDOUT) {
+        if (st == PAPI_ETIMEDOUT)
             cancel(c, handle);
-            return st;
-        }
         if (st != PAPI_OK)
-            return st;
+            return with_query_id(err, st, handle);
         long hs = c->resp.status;
         if (hs == 200)
             return take_result(c, err);
         if (hs == 202 || retryable_status(hs)) /* 429 while polling: still running, slow down */
             continue;
-        if (hs == 401 && !c->auth_renewed) {
-            c->auth_renewed = true;
-            if ((st = credential(c, true, err)) != PAPI_OK)
-                return st;
-            continue;
+        if (hs == 401) {
+            bool again;
+            if ((st = after_401(c, &again, err)) != PAPI_OK)
+                return with_query_id(err, st, handle);
+            if (again)
+                continue;
         }
-        return http_failure(c, err);
+        return with_query_id(err, http_failure(c, err), handle);
     }
 }
 
 static papi_status run_statement(sf *s, const char *body, size_t body_len,
-                                 const papi__sf_expect *expect, papi_row_sink *sink,
-                                 int64_t deadline_ms, papi_error *err)
+                                 const papi__sf_expect *expect, const papi__sf_limits *lim,
+                                 papi_row_sink *sink, papi_error *err)
 {
-    call c = {.s = s, .expect = expect, .sink = sink, .deadline_ms = deadline_ms};
+    call c = {.s = s, .expect = expect, .sink = sink, .deadline_ms = lim->deadline_ms, .lim = *lim};
     papi__http_response_init(&c.resp);
     papi__buf_init(&c.auth);
     char rid[37], url[600], retry_url[640];
@@ -348,10 +448,12 @@ static papi_status sf_fetch(void *state, const papi_dataset *ds, const papi_key 
         types[i] = papi_dataset_column_type(ds, i);
     }
     papi__sf_expect expect = {.ncols = ncols, .names = names, .types = types};
+    papi__sf_limits lim; /* a lookup of n keys: at most n rows at their widest */
+    papi__sf_lookup_limits(&expect, n, s->max_cell_bytes, deadline_ms, &lim);
     st = papi__sf_statement_body(&s->ctx, sql, papi_dataset_key_type(ds), keys, n, nparams, &body,
                                  err);
     if (st == PAPI_OK)
-        st = run_statement(s, body.data, body.len, &expect, sink, deadline_ms, err);
+        st = run_statement(s, body.data, body.len, &expect, &lim, sink, err);
 done:
     papi__buf_free(&body);
     free(sql);
@@ -374,7 +476,10 @@ static papi_status sf_ping(void *state, int64_t deadline_ms, papi_error *err)
     json_decref(o);
     if (!body)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    papi_status st = run_statement(s, body, strlen(body), NULL, NULL, deadline_ms, err);
+    papi__sf_limits lim = {.max_body_bytes = PAPI__SF_BODY_FLOOR_BYTES,
+                           .max_partitions = 1,
+                           .deadline_ms = deadline_ms};
+    papi_status st = run_statement(s, body, strlen(body), NULL, &lim, NULL, err);
     free(body);
     return st;
 }
@@ -407,28 +512,33 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
         s->host = *host;
         s->has_host = true;
     }
-    s->database = dup_opt(cfg, "snowflake-database");
-    s->schema = dup_opt(cfg, "snowflake-schema");
-    s->warehouse = dup_opt(cfg, "snowflake-warehouse");
-    s->role = dup_opt(cfg, "snowflake-role");
-    /* case is passed as given: Snowflake stores unquoted names uppercase (snowflake-sql-api 4.2) */
+    /* the SQL API compares names as stored, uppercase unless quoted (snowflake-sql-api 4.2) */
+    static const char *const ctx_opts[] = {"snowflake-database", "snowflake-schema",
+                                           "snowflake-warehouse", "snowflake-role"};
+    char **ctx_names[] = {&s->database, &s->schema, &s->warehouse, &s->role};
+    papi_status st = PAPI_OK;
+    for (size_t i = 0; i < 4 && st == PAPI_OK; i++)
+        st = papi__sf_context_name(ctx_opts[i], papi_config_get(cfg, ctx_opts[i]), ctx_names[i],
+                                   err);
     s->ctx = (papi__sf_context){.database = s->database, .schema = s->schema,
                                 .warehouse = s->warehouse, .role = s->role,
                                 .timeout_s = int_opt(cfg, "statement-timeout", 10)};
     s->max_attempts = (int)int_opt(cfg, "max-attempts", 4);
     if (s->max_attempts < 1)
         s->max_attempts = 1;
+    s->max_cell_bytes = (size_t)int_opt(cfg, "max-cell-bytes", 8192);
     char ua[64];
     snprintf(ua, sizeof ua, "papi/%s", papi_version());
     int64_t pool = int_opt(cfg, "pool-size", 8);
     papi__http_opts hopts = {.pool_size = pool > 0 ? (size_t)pool : 8,
                              .connect_timeout_ms = int_opt(cfg, "connect-timeout-ms", 3000),
-                             .max_body_bytes = MAX_BODY_BYTES,
+                             .max_body_bytes = PAPI__SF_MAX_BODY_BYTES,
                              .user_agent = ua,
                              .ca_file = papi_config_get(cfg, "snowflake-ca-file")};
-    papi_status st = papi__sf_base_url(cfg, &s->base_url, err);
     if (st == PAPI_OK)
-        st = papi__sf_auth_create(cfg, host, &s->auth, err);
+        st = papi__sf_base_url(cfg, &s->base_url, err);
+    if (st == PAPI_OK)
+        st = papi__sf_auth_create(cfg, host, NULL, &s->auth, err);
     if (st == PAPI_OK)
         st = papi__http_create(&hopts, &s->http, err);
     if (st != PAPI_OK) {

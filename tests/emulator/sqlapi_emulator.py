@@ -8,13 +8,36 @@ key-pair JWT claims and signature, bind variables only, string cells, gzip parti
 
 Test hooks (not part of the SQL API):
   GET  /_emulator/counters   counters (jwt_expired: JWTs refused as past exp), every requestId
-                             with its retry flag and its JWT's iat/exp, faults left
+                             with its retry flag, its JWT's iat/exp and the statementHandle
+                             it got, faults left
   POST /_emulator/faults     {"429": N, "503": N, "500_after_exec": N, "retry_after": S,
                               "slow_ms": M, "hang": N, "hang_ms": M, "truncated": N,
                               "expired_token": N, "async": N, "async_ms": M, "sql_error": N,
-                              "rename_column": [INDEX, NAME], "bare_partitions": true}
-  POST /_emulator/config     {"oauth_tokens": [...], "pats": [...], "rows_per_partition": N}
+                              "rename_column": [INDEX, NAME], "bare_partitions": true,
+                              "pad_bytes": N}
+  POST /_emulator/config     {"oauth_tokens": [...], "pats": [...], "rows_per_partition": N,
+                              "shuffle_seed": S|null, "sync_window_ms": M, "exec_ms": M,
+                              "spcs_token_form": "bearer"|"snowflake"}
   POST /_emulator/reset      zero counters, records and faults
+
+Realism (each also a command-line option):
+  pad_bytes (fault)        a hostile answer: the result is padded to N bytes with rows of a key
+                           nobody asked for, numRows and partitionInfo kept consistent
+  --shuffle-seed S         result rows in an arbitrary (seeded) order, as an IN query returns them
+  --exec-ms M              every statement runs M ms; past the synchronous window
+                           (--sync-window-ms, 45000 like Snowflake's) the POST answers 202 and
+                           the statement finishes later; past its body's `timeout` it is
+                           cancelled: 408 QueryStatus (code 000630), also when polled
+  --spcs-token-file F      SPCS session tokens: a new token is written to F (atomically) every
+                           --spcs-token-rotate-ms; each is accepted as OAUTH until
+                           --spcs-token-ttl-ms after it was issued, then refused (390318,
+                           counted as oauth_expired). "spcs_token_form": "snowflake" accepts
+                           them only as `Authorization: Snowflake Token="..."` with no token type
+                           header (public SPCS code's form), "bearer" (default) only as Bearer
+  --database/--schema/--warehouse/--role: the names that exist, compared case-sensitively as
+                           Snowflake stores them (unquoted names uppercase)
+  422 and 408 answers name the statementHandle; requests refused at authentication are recorded
+  too (status 401), so a requestId reused without retry=true after a 401 is counted.
 
 Every response carries X-Emulator-Time-Us: the emulator's own handling time (bench/).
 With --tls-cert/--tls-key it speaks HTTPS only: each accepted connection is one TLS handshake,
@@ -31,6 +54,7 @@ import gzip
 import hashlib
 import json
 import os
+import random
 import re
 import socket
 import sqlite3
@@ -83,6 +107,11 @@ class Emulator:
                        "warehouse": args.warehouse, "role": args.role}
         self.lock = threading.Lock()
         self.rows_per_partition = args.rows_per_partition
+        self.shuffle_seed = args.shuffle_seed
+        self.sync_window_ms = args.sync_window_ms
+        self.exec_ms = args.exec_ms
+        self.spcs_tokens = {}  # token -> expiry (time.monotonic())
+        self.spcs_token_form = "bearer"
         self.reset()
 
     def reset(self):
@@ -92,7 +121,9 @@ class Emulator:
                 "literal_rejects", "partitions_served", "polls", "cancels", "oauth_exchanges",
                 "auth_failures", "retries", "deduplicated", "faults_injected", "gzip_accepted",
                 "handling_us", "rid_reuse_without_retry", "jwt_ok", "oauth_ok", "pat_ok",
-                "tls_handshakes", "tls_failures", "alpn_h2_offered", "jwt_expired")}
+                "tls_handshakes", "tls_failures", "alpn_h2_offered", "jwt_expired",
+                "oauth_expired", "spcs_rotations", "snowflake_token_form_ok", "timeouts_408",
+                "sync_window_202", "rows_shuffled")}
             self.records = []
             self.faults = {}
             self.by_rid = {}
@@ -154,6 +185,9 @@ class Emulator:
         """None when the request's credential is accepted, else (http status, code, message)."""
         auth = h.headers.get("Authorization", "")
         kind = h.headers.get("X-Snowflake-Authorization-Token-Type", "OAUTH")
+        m = re.fullmatch(r'Snowflake Token="([^"]+)"', auth)
+        if m:
+            return self.authenticate_snowflake_form(h, m.group(1))
         if not auth.startswith("Bearer ") or len(auth) < 8:
             return 401, "390101", "Authorization header is missing or not Bearer."
         token = auth[7:]
@@ -168,6 +202,10 @@ class Emulator:
         elif kind == "OAUTH":
             with self.lock:
                 ok = token in self.oauth_tokens
+                spcs = self.spcs_tokens.get(token)
+                form = self.spcs_token_form
+            if spcs is not None:
+                return self.check_spcs_token(spcs, form == "bearer")
             if not ok:
                 return 401, "390303", "Invalid OAuth access token. [%s]" % uuid.uuid4()
             self.count("oauth_ok")
@@ -180,6 +218,46 @@ class Emulator:
         else:
             return 401, "390100", "Unknown token type."
         return None
+
+    def check_spcs_token(self, expires, form_ok):
+        """An SPCS session token: refused after its expiry, or in a form this run refuses."""
+        if time.monotonic() >= expires:
+            self.count("oauth_expired")
+            return 401, "390318", "OAuth access token expired. [%s]" % uuid.uuid4()
+        if not form_ok:
+            return 401, "390303", "Invalid OAuth access token. [%s]" % uuid.uuid4()
+        self.count("oauth_ok")
+        return None
+
+    def authenticate_snowflake_form(self, h, token):
+        """`Authorization: Snowflake Token="..."`: an SPCS session token, with no token type."""
+        if h.headers.get("X-Snowflake-Authorization-Token-Type") is not None:
+            return 401, "390100", "Token type header with the Snowflake Token form (emulator)."
+        with self.lock:
+            spcs = self.spcs_tokens.get(token)
+            form = self.spcs_token_form
+        if spcs is None:
+            return 401, "390303", "Invalid OAuth access token. [%s]" % uuid.uuid4()
+        bad = self.check_spcs_token(spcs, form == "snowflake")
+        if bad is None:
+            self.count("snowflake_token_form_ok")
+        return bad
+
+    def issue_spcs_token(self, path, ttl_ms):
+        """Writes a new session token to path (atomically, as SPCS does) and accepts it until
+        ttl_ms from now; earlier tokens keep their own expiry."""
+        token = "spcs-" + uuid.uuid4().hex
+        with self.lock:
+            self.spcs_tokens[token] = time.monotonic() + ttl_ms / 1000.0
+            self.counters["spcs_rotations"] += 1
+        with open(path + ".tmp", "w") as f:
+            f.write(token + "\n")
+        os.replace(path + ".tmp", path)
+
+    def spcs_rotation(self, path, every_ms, ttl_ms):
+        while True:
+            time.sleep(every_ms / 1000.0)
+            self.issue_spcs_token(path, ttl_ms)
 
     # ------------------------------------------------------------------ statements
     def execute(self, body):
@@ -280,7 +358,48 @@ class Emulator:
         if ren:
             row_type[int(ren[0])]["name"] = ren[1]
         cells = [[None if v is None else str(v) for v in r] for r in rows]
+        with self.lock:
+            seed = self.shuffle_seed
+        if seed is not None:  # an IN query returns rows in no particular order (5.2)
+            before = list(cells)
+            random.Random(seed).shuffle(cells)
+            if cells != before:
+                self.count("rows_shuffled")
         return 200, {"rowType": row_type, "rows": cells}
+
+    def padded(self, result, key_index, size):
+        """The JSON of result with short rows of an unasked key appended to its first partition until it
+        is about size bytes; numRows and partitionInfo agree with the rows sent."""
+        result = json.loads(json.dumps(result))  # the deduplication record keeps the original
+        rows = result["data"]
+        ncols = len(result["resultSetMetaData"]["rowType"])
+        fake = ["1"] * ncols  # the shortest cells: the most JSON values per byte
+        fake[key_index] = "999999999999"
+        text = json.dumps(fake)
+        k = max(1, size // (len(text) + 1))
+        meta = result["resultSetMetaData"]
+        meta["numRows"] += k
+        if meta["partitionInfo"]:
+            meta["partitionInfo"][0]["rowCount"] += k
+        result = dict(result, data=rows + ["@@PAD@@"])
+        return json.dumps(result).encode().replace(
+            b'"@@PAD@@"', ",".join([text] * k).encode())
+
+    def statement_timeout_ms(self, body):
+        """The body's `timeout` in ms (0 or absent: Snowflake's default of two days)."""
+        t = body.get("timeout") if isinstance(body, dict) else None
+        return (t if isinstance(t, int) and t > 0 else 172800) * 1000
+
+    def query_status(self, handle, st, code, state, message):
+        return {"code": code, "sqlState": state, "message": message, "statementHandle": handle,
+                "statementStatusUrl": st["status_url"]}
+
+    def timed_out(self, handle, st):
+        self.count("timeouts_408")
+        return self.query_status(
+            handle, st, "000630", "57014",
+            "Statement reached its statement or warehouse timeout of %d second(s) and was "
+            "canceled." % (st["timeout_ms"] // 1000))
 
     def result_set(self, handle, rid, st):
         rpp = self.rows_per_partition
@@ -318,6 +437,7 @@ class Handler(BaseHTTPRequestHandler):
             raw = b"" if payload is None else json.dumps(payload).encode()
         if gz:
             raw = gzip.compress(raw)
+        self.sent_status = status
         self.send_response(status)
         if raw or payload is not None:
             self.send_header("Content-Type", "application/json")
@@ -328,7 +448,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("X-Emulator-Time-Us", str(int((time.monotonic() - self.t0) * 1e6)))
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
-        self.wfile.write(raw)
+        try:
+            self.wfile.write(raw)
+        except (BrokenPipeError, ConnectionResetError):  # the client stopped reading (a cap)
+            self.close_connection = True
         self.emu.count("handling_us", int((time.monotonic() - self.t0) * 1e6))
 
     def error(self, status, code, message, sql_state=None):
@@ -414,6 +537,9 @@ class Handler(BaseHTTPRequestHandler):
         emu.count("polls")
         if st["state"] == "cancelled":
             return self.error(422, "000604", "SQL execution canceled", "57014")
+        if st.get("deadline") is not None and time.monotonic() >= st["deadline"]:
+            st["state"] = "cancelled"  # cancelled by its timeout: 408 (5.6)
+            return self.send(408, emu.timed_out(m.group(1), st))
         if time.monotonic() < st["ready_at"]:
             return self.send(202, {"code": "333334", "sqlState": "00000",
                                    "message": "Asynchronous execution in progress.",
@@ -439,6 +565,10 @@ class Handler(BaseHTTPRequestHandler):
                         emu.pats = set(data["pats"])
                     if "rows_per_partition" in data:
                         emu.rows_per_partition = int(data["rows_per_partition"])
+                    for key, conv in (("shuffle_seed", lambda v: v), ("sync_window_ms", int),
+                                      ("exec_ms", int), ("spcs_token_form", str)):
+                        if key in data:
+                            setattr(emu, key, conv(data[key]))
             elif url.path == "/_emulator/reset":
                 emu.reset()
             else:
@@ -466,11 +596,19 @@ class Handler(BaseHTTPRequestHandler):
 
     def statement(self, url, raw):
         emu = self.emu
-        if not self.common_checks(post=True):
-            return
         q = parse_qs(url.query)
         rid = q.get("requestId", [None])[0]
         retry = q.get("retry", ["false"])[0] == "true"
+        self.sent_status = None
+        if not self.common_checks(post=True):
+            if getattr(self, "sent_status", None) == 401:  # refused before it could run
+                with emu.lock:
+                    emu.records.append({"requestId": rid, "retry": retry, "status": 401,
+                                        "jwt_iat": None, "jwt_exp": None})
+                    if rid in emu.seen_rids and not retry:
+                        emu.counters["rid_reuse_without_retry"] += 1
+                    emu.seen_rids.add(rid)
+            return
         emu.count("statements")
         if retry:
             emu.count("retries")
@@ -501,11 +639,16 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(400, "390142", "Incoming request does not contain a valid payload.")
         status, res = emu.execute(body)
         record["status"] = status
+        handle = str(uuid.uuid4())
+        record["handle"] = handle
+        if status == 422:  # a QueryFailureStatus names the statement (5.8)
+            res = dict(res, statementHandle=handle)
         if status != 200:
             return self.send(status, res)
-        handle = str(uuid.uuid4())
         st = {"rowType": res["rowType"], "rows": res["rows"], "rid": rid, "state": "done",
               "ready_at": 0.0, "status_url": "/api/v2/statements/%s?requestId=%s" % (handle, rid)}
+        if self.run_for_exec_ms(body, handle, st, record):
+            return
         if emu.take_fault("async"):
             with emu.lock:
                 st["ready_at"] = time.monotonic() + emu.faults.get("async_ms", 300) / 1000.0
@@ -526,7 +669,46 @@ class Handler(BaseHTTPRequestHandler):
         if emu.take_fault("truncated"):
             full = json.dumps(result).encode()
             return self.send(200, raw=full[:len(full) // 2])
+        with emu.lock:
+            pad = emu.faults.get("pad_bytes", 0)
+        if pad:
+            emu.count("faults_injected")
+            key = SELECT_RE.match(body["statement"]).group(3).upper()
+            names = [c["name"] for c in result["resultSetMetaData"]["rowType"]]
+            return self.send(200, raw=emu.padded(result, names.index(key), pad))
         self.send(200, result)
+
+    def run_for_exec_ms(self, body, handle, st, record):
+        """Statement execution time (--exec-ms): within the synchronous window the POST waits for
+        it; past the window it answers 202 and the statement finishes later; past the body's
+        timeout it is cancelled with a 408. True when the answer was sent here."""
+        emu = self.emu
+        with emu.lock:
+            exec_ms, window_ms = emu.exec_ms, emu.sync_window_ms
+        if not exec_ms:
+            return False
+        timeout_ms = emu.statement_timeout_ms(body)
+        now = time.monotonic()
+        st["timeout_ms"] = timeout_ms
+        if exec_ms > timeout_ms:
+            st["deadline"] = now + timeout_ms / 1000.0
+        st["ready_at"] = now + exec_ms / 1000.0
+        wait_ms = min(exec_ms, timeout_ms, window_ms)
+        time.sleep(wait_ms / 1000.0)
+        with emu.lock:
+            emu.statements[handle] = st
+        if exec_ms > timeout_ms and timeout_ms <= window_ms:
+            st["state"] = "cancelled"
+            record["status"] = 408
+            self.send(408, emu.timed_out(handle, st))
+            return True
+        if exec_ms > window_ms:
+            emu.count("sync_window_202")
+            record["status"] = 202
+            self.send(202, emu.query_status(handle, st, "333334", "00000",
+                                            "Asynchronous execution in progress."))
+            return True
+        return False
 
     def take_status_fault(self, record):
         emu = self.emu
@@ -584,6 +766,16 @@ def main():
     ap.add_argument("--warehouse")
     ap.add_argument("--role")
     ap.add_argument("--rows-per-partition", type=int, default=0)
+    ap.add_argument("--shuffle-seed", type=int, default=None,
+                    help="return result rows shuffled with this seed (arbitrary order)")
+    ap.add_argument("--sync-window-ms", type=int, default=45000,
+                    help="a statement running longer is answered 202 (Snowflake: 45 s)")
+    ap.add_argument("--exec-ms", type=int, default=0, help="execution time of every statement")
+    ap.add_argument("--spcs-token-file", help="write rotating SPCS session tokens here")
+    ap.add_argument("--spcs-token-rotate-ms", type=int, default=0,
+                    help="write a new session token this often (0: once at start)")
+    ap.add_argument("--spcs-token-ttl-ms", type=int, default=3600000,
+                    help="a session token is accepted this long after it was written")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--max-seconds", type=float, default=600,
@@ -597,6 +789,12 @@ def main():
         sys.exit("emulator: no database at %s (create it with: papi demo-db %s)" %
                  (args.db, args.db))
     Handler.emu = Emulator(args)
+    if args.spcs_token_file:
+        Handler.emu.issue_spcs_token(args.spcs_token_file, args.spcs_token_ttl_ms)
+        if args.spcs_token_rotate_ms > 0:
+            threading.Thread(target=Handler.emu.spcs_rotation, daemon=True,
+                             args=(args.spcs_token_file, args.spcs_token_rotate_ms,
+                                   args.spcs_token_ttl_ms)).start()
     srv = Server(("127.0.0.1", args.port), Handler)
     srv.count = Handler.emu.count
     if args.tls_cert:

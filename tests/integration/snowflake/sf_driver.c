@@ -179,6 +179,8 @@ int main(int argc, char **argv)
     json_str(s.last.source_code);
     printf(",\"sql_state\":");
     json_str(s.last.sql_state);
+    printf(",\"query_id\":");
+    json_str(s.last.query_id);
     printf(",\"message\":");
     json_str(s.last.message);
     printf("}\n");

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -128,17 +129,23 @@ class Env:
                        stdout=subprocess.DEVNULL, timeout=60)
         self.ca, cert, key = make_tls_files(self.dir)
         args = ["--db", self.db, "--public-key", self.pub, "--account", "MYORG-MYACCOUNT",
-                "--user", "SVC_PAPI", "--pat", PAT, "--database", "API", "--role", "DATA_API_ROLE"]
-        self.plain = self.tls = None
+                "--user", "SVC_PAPI", "--pat", PAT, "--database", "API", "--role", "DATA_API_ROLE",
+                "--warehouse", "TUTORIAL_WAREHOUSE", "--schema", "Mixed Case"]
+        self.plain = self.tls = self.spcs = None
+        # SPCS: the session token file is rewritten every 500 ms; each token lives 3 s
+        self.session_token = os.path.join(self.dir, "session-token")
         try:
             self.plain = Emulator(args)
             self.tls = Emulator(args + ["--tls-cert", cert, "--tls-key", key], ca=self.ca)
+            self.spcs = Emulator(args + ["--spcs-token-file", self.session_token,
+                                         "--spcs-token-rotate-ms", "500",
+                                         "--spcs-token-ttl-ms", "3000"])
         except Exception:
             self.close()
             raise
 
     def close(self):
-        for emu in (self.plain, self.tls):
+        for emu in (self.plain, self.tls, self.spcs):
             if emu:
                 emu.close()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -168,7 +175,9 @@ class EmulatorCase(unittest.TestCase):
     def setUp(self):
         self.post("/_emulator/reset", {})
         self.post("/_emulator/config", {"oauth_tokens": [], "pats": [PAT],
-                                        "rows_per_partition": 0})
+                                        "rows_per_partition": 0, "shuffle_seed": None,
+                                        "sync_window_ms": 45000, "exec_ms": 0,
+                                        "spcs_token_form": "bearer"})
 
     # ------------------------------------------------------------ helpers
     def post(self, path, body):
@@ -208,6 +217,39 @@ class EmulatorCase(unittest.TestCase):
         self.assertGreaterEqual(p.returncode, 0, "driver crashed: %s" % p.stderr)
         return json.loads(p.stdout.strip().splitlines()[-1])
 
+    def raw_statement(self, body, headers):
+        """POSTs body as a statement, with the PAT unless headers say otherwise (None drops a
+        header); (status, body)."""
+        h = {"Authorization": "Bearer " + PAT,
+             "X-Snowflake-Authorization-Token-Type": "PROGRAMMATIC_ACCESS_TOKEN",
+             "Content-Type": "application/json", "Accept": "application/json",
+             "User-Agent": "test/1"}
+        h.update(headers)
+        h = {k: v for k, v in h.items() if v is not None}
+        req = urllib.request.Request(self.emu.base + "/api/v2/statements?requestId=x",
+                                     data=json.dumps(body).encode(), headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def driver_paused(self, lookups, pause_after, between, **env):
+        """sf_driver doing `lookups` lookups, paused after `pause_after` of them while
+        between() runs; its final JSON line."""
+        p = subprocess.Popen([DRIVER, "--lookups", str(lookups), "--wait-after", str(pause_after)],
+                             env=self.env(**env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "WAITING")
+            between()
+            out, _ = p.communicate("go\n", timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        return json.loads(out.strip().splitlines()[-1])
+
     def lookup(self, ids, **env):
         p = self.papi("lookup", ids, **env)
         self.assertGreaterEqual(p.returncode, 0, "papi crashed: %s" % p.stderr)
@@ -218,6 +260,17 @@ class EmulatorCase(unittest.TestCase):
         rows = json.loads(p.stdout)
         self.assertEqual([r["C_CUSTOMER_SK"] for r in rows], ids)
         return rows
+
+    def lookup_rusage(self, ids, **env):
+        """`papi lookup` with its own peak RSS (os.wait4: this child only, not the emulator)."""
+        p = subprocess.Popen([PAPI, "lookup", ids], env=self.env(**env), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        out, err = p.stdout.read(), p.stderr.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        p.stdout.close()
+        p.stderr.close()
+        return subprocess.CompletedProcess(p.args, p.returncode, out, err), usage.ru_maxrss
 
 
 class SnowflakeTest(EmulatorCase):
@@ -274,28 +327,23 @@ class SnowflakeTest(EmulatorCase):
         once share the first JWT; the third, sent between the renewal point and the old JWT's exp,
         must carry a newer one. Without renewal by the clock it would carry the old iat, or, if
         late, meet a 401 (jwt_expired) and renew after it: both fail here."""
-        p = subprocess.Popen([DRIVER, "--lookups", "3", "--wait-after", "2"],
-                             env=self.env(SNOWFLAKE_JWT_LIFETIME="10"),
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            self.assertEqual(p.stdout.readline().strip(), "WAITING")
+        def until_renewal_is_due():
             first = self.counters()["records"][0]
             # time(NULL) in libpapi and time.time() read the same clock; iat is whole seconds,
-            # so the renewal is due from iat + 9.0 and the old JWT is refused from iat + 10.0
+            # backdated by a tenth of the lifetime (1 s) for clock skew, so the renewal is due
+            # from iat + 9.0 and the old JWT is refused from iat + 10.0
+            self.assertLessEqual(first["jwt_iat"], time.time() - 1)
             time.sleep(max(0.0, first["jwt_iat"] + 9.3 - time.time()))
-            out, _ = p.communicate("go\n", timeout=60)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        r = json.loads(out.strip().splitlines()[-1])
+
+        r = self.driver_paused(3, 2, until_renewal_is_due, SNOWFLAKE_JWT_LIFETIME="10")
         self.assertEqual((r["ok"], r["failed"]), (3, 0), r)
         c = self.counters()
         rec = c["records"]
         self.assertEqual([x["status"] for x in rec], [200, 200, 200])
         self.assertEqual([x["jwt_exp"] - x["jwt_iat"] for x in rec], [10, 10, 10])
         self.assertEqual(rec[1]["jwt_iat"], rec[0]["jwt_iat"])  # not renewed before it is due
-        self.assertGreaterEqual(rec[2]["jwt_iat"], rec[0]["jwt_iat"] + 9)  # a newer JWT
+        # a newer JWT, minted at iat0 + 9.3 or later and backdated by 1 s
+        self.assertGreaterEqual(rec[2]["jwt_iat"], rec[0]["jwt_iat"] + 8)
         self.assertEqual(c["jwt_expired"], 0)  # renewed before the server refused it...
         self.assertEqual(c["auth_failures"], 0)  # ...so no 401 at all
         self.assertEqual(r["token_renewals"], 2)  # minted at open, renewed once by the clock
@@ -334,21 +382,15 @@ class SnowflakeTest(EmulatorCase):
         with open(path, "w") as f:
             f.write("oauth-first\n")
         self.post("/_emulator/config", {"oauth_tokens": ["oauth-first"]})
-        p = subprocess.Popen([DRIVER, "--lookups", "6", "--wait-after", "3"],
-                             env=self.env(auth="none", SNOWFLAKE_TOKEN_FILE=path),
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            self.assertEqual(p.stdout.readline().strip(), "WAITING")
+
+        def rotate():
             # SPCS rotates the file; the old token stops working at once
             with open(path + ".new", "w") as f:
                 f.write("oauth-second-rotated\n")
             os.replace(path + ".new", path)
             self.post("/_emulator/config", {"oauth_tokens": ["oauth-second-rotated"]})
-            out, _ = p.communicate("go\n", timeout=60)
-        finally:
-            if p.poll() is None:
-                p.kill()
-        r = json.loads(out.strip().splitlines()[-1])
+
+        r = self.driver_paused(6, 3, rotate, auth="none", SNOWFLAKE_TOKEN_FILE=path)
         self.assertEqual((r["ok"], r["failed"]), (6, 0), r)
         self.assertEqual(r["token_renewals"], 2)
         c = self.counters()
@@ -494,12 +536,171 @@ class SnowflakeTest(EmulatorCase):
         self.assertIn("does not exist", r["message"])
         self.assertEqual(len(self.records()), 1)  # not retried
 
-    def test_context_is_passed_as_given(self):
-        # the emulator is strict about case: lowercase names do not exist (snowflake-sql-api 4.2)
+    def test_context_names_in_the_case_show_reports(self):
+        """B1: the emulator knows API, DATA_API_ROLE, TUTORIAL_WAREHOUSE and the quoted schema
+        "Mixed Case" and compares names case-sensitively, as Snowflake stores them: unquoted names
+        are uppercased (Snowflake's SPCS tutorials write tutorial_warehouse), quoted ones keep
+        their case and characters."""
         r = self.driver(SNOWFLAKE_DATABASE="API", SNOWFLAKE_ROLE="DATA_API_ROLE")
         self.assertEqual(r["status"], "OK", r)
-        r = self.driver(SNOWFLAKE_DATABASE="api", SNOWFLAKE_ROLE="DATA_API_ROLE")
+        r = self.driver(SNOWFLAKE_DATABASE="api", SNOWFLAKE_ROLE="data_api_role",
+                        SNOWFLAKE_WAREHOUSE="tutorial_warehouse", SNOWFLAKE_SCHEMA='"Mixed Case"')
+        self.assertEqual(r["status"], "OK", r)
+        self.assertEqual(self.counters()["executions"], 2)
+        r = self.driver("--ping", SNOWFLAKE_WAREHOUSE="tutorial_warehouse")
+        self.assertEqual(r["status"], "OK", r)
+        # quoted, the lowercase name is another object, which does not exist
+        r = self.driver(SNOWFLAKE_WAREHOUSE='"tutorial_warehouse"')
         self.assertEqual((r["status"], r["source_code"]), ("ESOURCE", "002003"), r)
+        r = self.driver(SNOWFLAKE_SCHEMA="mixed case")  # not a plain identifier: configuration
+        self.assertEqual((r["status"], r["phase"]), ("ECONFIG", "create"), r)
+        self.assertIn("snowflake-schema", r["message"])
+        p = self.lookup("7", SNOWFLAKE_SCHEMA='"Mixed Case')
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("snowflake-schema", p.stderr)
+
+    # ------------------------------------------------------------ hostile and late answers
+    def test_oversized_answer_is_refused_early(self):
+        """A8: a lookup's answer is capped by what its rows can need (here about 1 MiB for one
+        customer), not by the 64 MiB that any answer may take: a 20 MiB answer padded with rows of
+        an unasked key fails fast with EPROTO, with the statement's id."""
+        self.faults(pad_bytes=20 << 20)
+        t0 = time.monotonic()
+        r = self.driver("--max-attempts", "1")
+        self.assertEqual(r["status"], "EPROTO", r)
+        self.assertIn("bytes this request allows", r["message"])
+        self.assertLess(time.monotonic() - t0, 30)
+        self.assertEqual(self.counters()["faults_injected"], 1)
+
+    def test_big_answer_costs_a_small_multiple_of_itself(self):
+        """A8: with cells allowed to be huge (max-cell-bytes), a 24 MiB answer is accepted; its
+        rows are read straight from the body (no DOM of `data`), so papi's peak RSS stays a
+        small multiple of the answer: it was about 18 times (a json_t, a copy and a slot for
+        each of 6 million short cells) before."""
+        self.faults(pad_bytes=24 << 20)
+        p, rss_kib = self.lookup_rusage("1885", PAPI_MAX_CELL_BYTES="16777216",
+                                        PAPI_MAX_ATTEMPTS="1", PAPI_TIMEOUT_MS="60000")
+        self.assert_rows(p, [1885])
+        self.assertLess(rss_kib, 4 * 24 * 1024, "peak RSS %d KiB for a 24 MiB answer" % rss_kib)
+
+    # ------------------------------------------------------------ header injection (A12)
+    def test_control_characters_in_header_values_are_refused(self):
+        injected = "pat-secret\r\nX-Injected: 1"
+        for how in ("env", "flag"):
+            if how == "env":
+                p = self.lookup("7", auth="none", SNOWFLAKE_TOKEN=injected)
+            else:
+                p = self.papi("lookup", "--snowflake-token", injected, "7", auth="none")
+            self.assertEqual(p.returncode, 3, (how, p.stderr))  # configuration, nothing sent
+            self.assertIn("snowflake-token", p.stderr)
+            self.assertIn("control character", p.stderr)
+            self.assertNotIn("pat-secret", p.stderr)  # never the value
+        path = os.path.join(ENV.dir, "token-injected")
+        with open(path, "w") as f:
+            f.write("oauth-x\r\nX-Injected: 1\n")
+        p = self.lookup("7", auth="none", SNOWFLAKE_TOKEN_FILE=path)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn(path, p.stderr)
+        self.assertNotIn("oauth-x", p.stderr)
+        p = self.lookup("7", SNOWFLAKE_HOST="127.0.0.1\r\nX-Injected: 1")
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("snowflake-host", p.stderr)
+        self.assertEqual(self.counters()["requests"], 0)
+
+    # ------------------------------------------------------------ operator messages (A16)
+    def test_missing_key_file_names_path_and_reason(self):
+        path = os.path.join(ENV.dir, "no-such-key.p8")
+        p = self.lookup("7", SNOWFLAKE_PRIVATE_KEY_FILE=path)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn(path, p.stderr)
+        self.assertIn("No such file or directory", p.stderr)
+
+    def test_connection_failure_logs_curls_reason(self):
+        with socket.socket() as s:  # a port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        p = self.papi("lookup", "-v", "7", SNOWFLAKE_PORT=str(port), PAPI_MAX_ATTEMPTS="2")
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertNotIn("HTTP 0", p.stderr)
+        retry = [ln for ln in p.stderr.splitlines() if "retrying in" in ln]
+        self.assertEqual(len(retry), 1, p.stderr)
+        self.assertIn("connection failed", retry[0])
+        self.assertIn(str(port), retry[0])  # curl's own words name the address
+
+    # ------------------------------------------------------------ query ids (A14)
+    def test_failures_carry_the_statement_handle(self):
+        self.faults(sql_error=1)
+        r = self.driver()
+        self.assertEqual((r["status"], r["http_status"]), ("ESOURCE", 422), r)
+        handle = self.counters()["records"][0]["handle"]
+        self.assertEqual(r["query_id"], handle)
+        self.assertNotIn("\n", r["message"])
+        self.assertIn("\\n", r["message"])  # Snowflake's newline, escaped
+        # a result papi refuses (wrong columns) names its statement too
+        self.post("/_emulator/reset", {})
+        self.faults(rename_column=[2, "C_SOMETHING_ELSE"])
+        r = self.driver()
+        self.assertEqual(r["status"], "EPROTO", r)
+        self.assertEqual(r["query_id"], self.counters()["records"][0]["handle"])
+
+    def test_cancelled_202_carries_the_statement_handle(self):
+        self.faults(_async=1, async_ms=60000)
+        r = self.driver("--timeout-ms", "1200")
+        self.assertEqual(r["status"], "ETIMEDOUT", r)
+        self.assertEqual(r["query_id"], self.counters()["records"][0]["handle"])
+        self.assertEqual(self.counters()["cancels"], 1)
+
+    # ------------------------------------------------------------ retries after a 401 (B4)
+    def test_resend_after_401_says_retry(self):
+        """The statement was refused before it ran, yet its requestId was already sent: the
+        resend keeps the id (one id traces the request) and says retry=true, as the API asks."""
+        self.faults(expired_token=1)
+        self.assert_rows(self.lookup("8"), [8])
+        rec = self.records()
+        self.assertEqual([(r[1], r[2]) for r in rec], [(False, 401), (True, 200)])
+        self.assertEqual(rec[0][0], rec[1][0])
+        c = self.counters()
+        self.assertEqual(c["rid_reuse_without_retry"], 0)
+        self.assertEqual(c["executions"], 1)
+
+    # ------------------------------------------------------------ emulator realism (B7)
+    def test_rows_in_arbitrary_order(self):
+        self.post("/_emulator/config", {"shuffle_seed": 7})
+        ids = list(range(30, 50))
+        self.assert_rows(self.lookup(",".join(map(str, ids))), ids)
+        self.assertEqual(self.counters()["rows_shuffled"], 1)
+        self.post("/_emulator/config", {"rows_per_partition": 3})
+        self.assert_rows(self.lookup(",".join(map(str, ids))), ids)
+
+    def test_sync_window_turns_into_202(self):
+        """A statement running past the synchronous window (45 s at Snowflake, 300 ms here) is
+        answered 202 and polled to its result."""
+        self.post("/_emulator/config", {"sync_window_ms": 300, "exec_ms": 900})
+        self.assert_rows(self.lookup("15,16"), [15, 16])
+        c = self.counters()
+        self.assertEqual(c["sync_window_202"], 1)
+        self.assertGreaterEqual(c["polls"], 1)
+        self.assertEqual(c["cancels"], 0)
+        self.assertEqual([r[2] for r in self.records()], [202])
+
+    def test_statement_timeout_is_408(self):
+        """Past its `timeout` (statement-timeout) Snowflake cancels a statement: 408 QueryStatus,
+        ETIMEDOUT with its id, not retried; the same when the 408 comes to a poll."""
+        self.post("/_emulator/config", {"exec_ms": 3000})
+        r = self.driver(PAPI_STATEMENT_TIMEOUT="1")
+        self.assertEqual((r["status"], r["http_status"], r["source_code"]),
+                         ("ETIMEDOUT", 408, "000630"), r)
+        c = self.counters()
+        self.assertEqual(r["query_id"], c["records"][0]["handle"])
+        self.assertEqual(c["timeouts_408"], 1)
+        self.assertEqual(len(c["records"]), 1)  # not retried
+        self.post("/_emulator/reset", {})
+        self.post("/_emulator/config", {"sync_window_ms": 300, "exec_ms": 5000})
+        r = self.driver(PAPI_STATEMENT_TIMEOUT="1")
+        self.assertEqual((r["status"], r["http_status"]), ("ETIMEDOUT", 408), r)
+        c = self.counters()
+        self.assertEqual(r["query_id"], c["records"][0]["handle"])
+        self.assertEqual((c["sync_window_202"], c["timeouts_408"]), (1, 1))
 
     def test_ping(self):
         r = self.driver("--ping")
@@ -520,21 +721,6 @@ class SnowflakeTest(EmulatorCase):
         self.assertLessEqual(opened, POOL)
 
     # ------------------------------------------------------------ the emulator is strict
-    def raw_statement(self, body, headers):
-        h = {"Authorization": "Bearer " + PAT,
-             "X-Snowflake-Authorization-Token-Type": "PROGRAMMATIC_ACCESS_TOKEN",
-             "Content-Type": "application/json", "Accept": "application/json",
-             "User-Agent": "test/1"}
-        h.update(headers)
-        h = {k: v for k, v in h.items() if v is not None}
-        req = urllib.request.Request(self.emu.base + "/api/v2/statements?requestId=x",
-                                     data=json.dumps(body).encode(), headers=h)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
-
     def test_emulator_rejects_what_snowflake_rejects(self):
         sql = "SELECT C_CUSTOMER_SK FROM API.DATA.HYBRID_CUSTOMER WHERE C_CUSTOMER_SK IN (1885)"
         status, _ = self.raw_statement({"statement": sql}, {})
@@ -622,6 +808,75 @@ class HttpsTest(EmulatorCase):
         self.assertEqual(c["executions"], 1)
         # urllib's counters call offers http/1.1 only, so every h2 offer is papi's
         self.assertEqual(c["alpn_h2_offered"], 1)
+
+
+class SpcsTest(EmulatorCase):
+    """The SPCS session token against an emulator that rewrites its token file every 500 ms and
+    accepts each token for 3 s (as SPCS rotates them every few minutes, each valid at most an
+    hour)."""
+
+    @property
+    def emu(self):
+        return ENV.spcs
+
+    def env(self, auth="none", **extra):
+        e = super().env(auth, **extra)
+        e.setdefault("SNOWFLAKE_TOKEN_FILE", ENV.session_token)
+        return e
+
+    def test_rotating_tokens_are_followed(self):
+        # meanwhile every token papi has read so far expires
+        r = self.driver_paused(4, 2, lambda: time.sleep(3.5))
+        self.assertEqual((r["ok"], r["failed"]), (4, 0), r)
+        c = self.counters()
+        self.assertGreaterEqual(c["spcs_rotations"], 6)
+        self.assertEqual(c["oauth_expired"], 0)  # re-read by mtime before it expired
+        self.assertEqual(c["auth_failures"], 0)
+        self.assertGreaterEqual(r["token_renewals"], 2)
+        # the emulator does refuse an expired token: proves the test above could fail
+        with open(ENV.session_token) as f:
+            old = f.read().strip()
+        time.sleep(3.5)
+        status, body = self.raw_statement({"statement": "SELECT 1"},
+                                          {"Authorization": "Bearer " + old,
+                                           "X-Snowflake-Authorization-Token-Type": "OAUTH"})
+        self.assertEqual(status, 401)
+        self.assertIn(b"390318", body)
+        self.assertEqual(self.counters()["oauth_expired"], 1)
+
+    def test_bearer_form_is_kept_when_it_works(self):
+        p = self.papi("lookup", "-v", "3")
+        self.assert_rows(p, [3])
+        self.assertIn("works as Authorization: Bearer", p.stderr)
+        c = self.counters()
+        self.assertEqual((c["auth_failures"], c["snowflake_token_form_ok"]), (0, 0))
+
+    def test_snowflake_token_form_after_bearer_is_refused(self):
+        """B3: where the SQL API refuses Bearer + OAUTH for the session token, papi renews the
+        token once, then tries `Authorization: Snowflake Token="..."` (no token type) once, logs
+        which form worked, and keeps using it."""
+        self.post("/_emulator/config", {"spcs_token_form": "snowflake"})
+        p = self.papi("lookup", "-v", "3")
+        self.assert_rows(p, [3])
+        self.assertIn('works as Authorization: Snowflake Token="..."', p.stderr)
+        self.assertNotIn("spcs-", p.stderr)  # never the token
+        c = self.counters()
+        self.assertEqual((c["auth_failures"], c["snowflake_token_form_ok"]), (2, 1))
+        self.post("/_emulator/reset", {})
+        r = self.driver("--lookups", "5", "--ids", "seq")
+        self.assertEqual((r["ok"], r["failed"]), (5, 0), r)
+        c = self.counters()
+        self.assertEqual((c["auth_failures"], c["snowflake_token_form_ok"]), (2, 5))
+        rec = c["records"]  # the resends of the first statement keep its requestId, retry=true
+        self.assertEqual([(x["retry"], x["status"]) for x in rec[:3]],
+                         [(False, 401), (True, 401), (True, 200)])
+        self.assertEqual(c["rid_reuse_without_retry"], 0)
+
+    def test_no_form_works_is_eauth(self):
+        self.post("/_emulator/config", {"spcs_token_form": "none"})
+        r = self.driver()
+        self.assertEqual((r["status"], r["http_status"]), ("EAUTH", 401), r)
+        self.assertEqual(self.counters()["auth_failures"], 3)  # Bearer, renewed, other form
 
 
 if __name__ == "__main__":

@@ -227,6 +227,9 @@ static void test_key_formats(void **state)
     assert_int_equal(papi__jwt_signer_create(k->small, NULL, "a", "u", &x, &err), PAPI_ECONFIG);
     assert_int_equal(papi__jwt_signer_create("/nonexistent/key.p8", NULL, "a", "u", &x, &err),
                      PAPI_ECONFIG);
+    /* the operator learns which path and why (A16) */
+    assert_non_null(strstr(err.message, "/nonexistent/key.p8"));
+    assert_non_null(strstr(err.message, "No such file or directory"));
     papi__jwt_signer_destroy(NULL);
 }
 
@@ -256,7 +259,8 @@ static void test_mint_verifies(void **state)
     assert_string_equal(papi__jwt_signer_subject(s), "MYORG-MYACCOUNT.SVC_PAPI");
     papi__buf jwt;
     papi__buf_init(&jwt);
-    assert_int_equal(papi__jwt_signer_mint(s, 1735689600, PAPI__JWT_LIFETIME_S, &jwt, NULL),
+    /* minted one minute after the example's iat: iat is backdated by 60 s for clock skew */
+    assert_int_equal(papi__jwt_signer_mint(s, 1735689660, PAPI__JWT_LIFETIME_S, &jwt, NULL),
                      PAPI_OK);
     const char *d1 = strchr(jwt.data, '.'), *d2 = strrchr(jwt.data, '.');
     assert_true(d1 && d2 && d1 != d2);
@@ -281,7 +285,7 @@ static void test_mint_verifies(void **state)
     EVP_MD_CTX_free(ctx);
     /* an over-long lifetime is capped to Snowflake's one hour rule (59 minutes) */
     papi__buf_reset(&jwt);
-    assert_int_equal(papi__jwt_signer_mint(s, 100, 7200, &jwt, NULL), PAPI_OK);
+    assert_int_equal(papi__jwt_signer_mint(s, 160, 7200, &jwt, NULL), PAPI_OK);
     free(claims);
     d1 = strchr(jwt.data, '.');
     d2 = strrchr(jwt.data, '.');
@@ -326,16 +330,39 @@ static void test_lifetime_and_renewal(void **state)
     papi_config_destroy(cfg);
 }
 
+/* B6: iat is backdated for clock skew (a clock ahead of Snowflake's must not make the JWT
+ * "issued in the future"); exp - iat stays the lifetime, never over an hour; renewal (counted
+ * from iat) still comes after minting and before exp. */
+static void test_clock_skew(void **state)
+{
+    (void)state;
+    const int64_t now = 1735689660;
+    assert_int_equal(papi__jwt_iat_s(now, PAPI__JWT_LIFETIME_S), now - 60);
+    assert_int_equal(papi__jwt_iat_s(now, 3600), now - 60);
+    assert_int_equal(papi__jwt_iat_s(now, 10), now - 1);
+    assert_int_equal(papi__jwt_iat_s(now, 7200), now - 60); /* capped to the default lifetime */
+    for (int64_t life = 10; life <= 3600; life++) {
+        int64_t iat = papi__jwt_iat_s(now, life);
+        int64_t renew_at = iat + papi__jwt_renew_after_s(life);
+        assert_true(iat < now && now - iat <= PAPI__JWT_SKEW_S);
+        assert_true(papi__jwt_lifetime_s(life) == life && life <= 3600); /* exp - iat */
+        assert_true(renew_at > now);        /* not renewed on every request */
+        assert_true(renew_at < iat + life); /* renewed before Snowflake would refuse it */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_b64url_vectors),
         cmocka_unit_test(test_claims_json),
         cmocka_unit_test(test_account_normalization),
-        cmocka_unit_test_setup_teardown(test_fingerprint_matches_openssl, setup_keys, teardown_keys),
+        cmocka_unit_test_setup_teardown(test_fingerprint_matches_openssl, setup_keys,
+                                        teardown_keys),
         cmocka_unit_test_setup_teardown(test_key_formats, setup_keys, teardown_keys),
         cmocka_unit_test_setup_teardown(test_mint_verifies, setup_keys, teardown_keys),
         cmocka_unit_test(test_lifetime_and_renewal),
+        cmocka_unit_test(test_clock_skew),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
