@@ -49,6 +49,8 @@ static const option options[] = {
     {"max-attempts", "PAPI_MAX_ATTEMPTS", "4", parse_int, 1, 100, false},
     {"statement-timeout", "PAPI_STATEMENT_TIMEOUT", "10", parse_int, 1, DAY_S, false},
     {"redis-timeout-ms", "PAPI_REDIS_TIMEOUT_MS", "200", parse_int, 1, INT64_C(600000), false},
+    {"redis-max-row-bytes", "PAPI_REDIS_MAX_ROW_BYTES", "1048576", parse_int, 1024,
+     INT64_C(536870912), false},
     {"snowflake-account", "SNOWFLAKE_ACCOUNT", NULL, parse_text, 0, 0, false},
     {"snowflake-user", "SNOWFLAKE_USER", NULL, parse_text, 0, 0, false},
     {"snowflake-role", "SNOWFLAKE_ROLE", NULL, parse_text, 0, 0, false},

@@ -120,6 +120,15 @@ void papi__host_vlogf(const papi_host *host, papi_log_level level, const char *f
 /* The default demo database path (PAPI_DEMO_DB at build time). */
 const char *papi__demo_db_path(void);
 
+/* ------------------------------------------------------------- url.c */
+/* Splits a URL-shaped spec "scheme://[userinfo@]rest" (a cache tier such as
+ * redis://:password@host:6379/0). false when spec holds no "scheme://". Else *scheme is what
+ * precedes "://", *userinfo the bytes up to the LAST '@' ({NULL, 0} without one: a password may
+ * hold '@', a host never does) and *rest what follows. Log redaction and the Redis URL parser
+ * both use it, so what a log line shows as the host is what is connected to. */
+bool papi__url_split(const char *spec, size_t len, papi_key *scheme, papi_key *userinfo,
+                     papi_key *rest);
+
 /* ------------------------------------------------------------- misc */
 /* The monotonic clock of papi_now_ms() in microseconds, for latency counters. */
 int64_t papi__now_us(void);

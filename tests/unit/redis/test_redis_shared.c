@@ -313,6 +313,58 @@ static void test_stale_from_redis_when_source_fails(void **state)
     papi_client_destroy(a);
 }
 
+/* Every log line of a client, for tests that look for what must never be there. */
+typedef struct transcript {
+    pthread_mutex_t mu;
+    char text[16384];
+    size_t len;
+} transcript;
+
+static void transcript_cb(void *user, papi_log_level level, const char *message)
+{
+    (void)level;
+    transcript *t = user;
+    pthread_mutex_lock(&t->mu);
+    int n = snprintf(t->text + t->len, sizeof t->text - t->len, "%s\n", message);
+    if (n > 0 && (size_t)n < sizeof t->text - t->len)
+        t->len += (size_t)n;
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Issue 13 A7: redaction split at the first '@' and the URL parser at the last, so a password
+ * holding '@' was logged in part: "***@ssW0rd-SECRET@host:port/db". */
+static void test_password_with_at_is_never_logged(void **state)
+{
+    world *w = *state;
+    test_redis r = {0};
+    snprintf(r.password, sizeof r.password, "ssW0rd@SECRET");
+    assert_true(test_redis_start(&r));
+    transcript t = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    char cache[160], want[160];
+    snprintf(cache, sizeof cache, "memory,redis://:ssW0rd@SECRET@127.0.0.1:%d/0", r.port);
+    snprintf(want, sizeof want, "cache tier 2: redis://***@127.0.0.1:%d/0", r.port);
+    papi_config *cfg = NULL;
+    papi_error err;
+    assert_int_equal(papi_config_create(&cfg), PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "cache", cache, &err), PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "datasets", w->ds2, &err), PAPI_OK);
+    assert_int_equal(papi_config_set_transport(cfg, &counting, "counting", &w->src), PAPI_OK);
+    assert_int_equal(papi_config_set_log(cfg, transcript_cb, &t, PAPI_LOG_DEBUG), PAPI_OK);
+    papi_client *c = NULL;
+    assert_int_equal(papi_client_create(cfg, &c, &err), PAPI_OK);
+    papi_config_destroy(cfg);
+    free(lookup(c, "7", NULL));
+    /* the password worked: the row is in Redis, written through AUTH */
+    assert_true(test_redis_cmd(&r, 0, "DBSIZE", NULL) == 1);
+    test_redis_kill(&r); /* an outage line too */
+    free(lookup(c, "8", NULL));
+    papi_client_destroy(c);
+    if (!strstr(t.text, want))
+        fail_msg("no line \"%s\" in:\n%s", want, t.text);
+    if (strstr(t.text, "SECRET") || strstr(t.text, "ssW0rd"))
+        fail_msg("the password reached the log:\n%s", t.text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +373,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redis_killed_mid_run_no_client_errors, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stale_from_redis_when_source_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_password_with_at_is_never_logged, setup, teardown),
     };
     return cmocka_run_group_tests_name("clients sharing one redis", tests, NULL, NULL);
 }
