@@ -134,6 +134,18 @@ void papi__host_vlogf(const papi_host *host, papi_log_level level, const char *f
 /* The default demo database path (PAPI_DEMO_DB at build time). */
 const char *papi__demo_db_path(void);
 
+/* The value of the hex digit c, -1 when it is none. */
+static inline int papi__hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* ------------------------------------------------------------- url.c */
 /* Splits a URL-shaped spec "scheme://[userinfo@]rest" (a cache tier such as
  * redis://:password@host:6379/0). false when spec holds no "scheme://". Else *scheme is what

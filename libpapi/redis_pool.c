@@ -59,17 +59,6 @@ struct papi__redis_pool {
 
 /* ---------------------------------------------------------------- URL */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Digits only, within [lo, hi]; the text is never quoted back since it may sit next to a
  * password in the same URL. */
 static bool parse_number(const char *s, size_t len, long lo, long hi, long *out)
@@ -114,8 +103,8 @@ static papi_status set_password(papi__redis_pool *pool, papi_key userinfo, papi_
             pool->password[n++] = pw[i];
             continue;
         }
-        int hi = i + 2 < pwlen ? hex_value(pw[i + 1]) : -1;
-        int lo = i + 2 < pwlen ? hex_value(pw[i + 2]) : -1;
+        int hi = i + 2 < pwlen ? papi__hex_value(pw[i + 1]) : -1;
+        int lo = i + 2 < pwlen ? papi__hex_value(pw[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
             return papi_error_set(err, PAPI_ECONFIG,
                                   "redis cache URL: bad percent-escape in the password");
@@ -148,7 +137,7 @@ static papi_status parse_url(papi__redis_pool *pool, const char *spec, papi_erro
         if (!host_end)
             return papi_error_set(err, PAPI_ECONFIG, "redis cache URL: unclosed '[' in the host");
         for (const char *q = host; q < host_end; q++)
-            if (hex_value(*q) < 0 && *q != ':' && *q != '.')
+            if (papi__hex_value(*q) < 0 && *q != ':' && *q != '.')
                 return papi_error_set(err, PAPI_ECONFIG,
                                       "redis cache URL: bad IPv6 address in the host");
         p = host_end + 1;

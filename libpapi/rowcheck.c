@@ -32,23 +32,12 @@ static bool eat(cursor *c, char ch)
     return false;
 }
 
-static int hex_digit(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* The 4 hex digits at s[i..] (i + 4 <= n checked by the caller), or -1. */
 static long hex4(const char *s)
 {
     long v = 0;
     for (int k = 0; k < 4; k++) {
-        int d = hex_digit(s[k]);
+        int d = papi__hex_value(s[k]);
         if (d < 0)
             return -1;
         v = v * 16 + d;
