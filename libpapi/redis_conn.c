@@ -150,13 +150,28 @@ static size_t reply_budget(size_t nreplies, const papi__redis_limits *lim)
 
 /* ---------------------------------------------------------------- commands */
 
+/* "<lead><n>\r\n", the header of a RESP array or string */
+static void put_header(papi__buf *b, char lead, size_t n)
+{
+    char text[24];
+    size_t at = sizeof text;
+    text[--at] = '\n';
+    text[--at] = '\r';
+    do {
+        text[--at] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    text[--at] = lead;
+    papi__buf_append(b, text + at, sizeof text - at);
+}
+
 bool papi__redis_conn_append(papi__redis_conn *conn, int argc, const char **argv,
                              const size_t *lens)
 {
     /* RESP by hand: straight into the output buffer, no copy kept anywhere else (AUTH) */
-    papi__buf_printf(&conn->out, "*%d\r\n", argc);
+    put_header(&conn->out, '*', (size_t)argc);
     for (int i = 0; i < argc; i++) {
-        papi__buf_printf(&conn->out, "$%zu\r\n", lens[i]);
+        put_header(&conn->out, '$', lens[i]);
         papi__buf_append(&conn->out, argv[i], lens[i]);
         papi__buf_append(&conn->out, "\r\n", 2);
     }
@@ -176,6 +191,10 @@ static bool read_reply(papi__redis_conn *conn, size_t budget, size_t *fed, int64
         }
         if (*reply)
             return true;
+        /* wait first: right after a request, or mid-reply, the bytes are rarely there yet, and a
+         * recv() that says EAGAIN is one system call too many on every hit */
+        if (!wait_or_say(conn->ctx->fd, POLLIN, deadline_ms, why, why_cap))
+            return false;
         char chunk[READ_CHUNK];
         size_t want = budget - *fed < sizeof chunk ? budget - *fed + 1 : sizeof chunk;
         ssize_t n = recv(conn->ctx->fd, chunk, want, 0);
@@ -192,13 +211,9 @@ static bool read_reply(papi__redis_conn *conn, size_t budget, size_t *fed, int64
         } else if (n == 0) {
             snprintf(why, why_cap, "connection closed by Redis");
             return false;
-        } else if (errno != EINTR) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                snprintf(why, why_cap, "read: %s", strerror(errno));
-                return false;
-            }
-            if (!wait_or_say(conn->ctx->fd, POLLIN, deadline_ms, why, why_cap))
-                return false;
+        } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+            snprintf(why, why_cap, "read: %s", strerror(errno));
+            return false;
         }
     }
 }
