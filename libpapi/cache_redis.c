@@ -11,11 +11,14 @@
  *   "A"                              a negative entry, stored with PX = absent_ms
  * Freshness uses the wall clock, not the monotonic one: the stamp is written by one replica and
  * read by another, and only the wall clock is shared (to within NTP skew, which is far below any
- * sensible TTL). */
+ * sensible TTL).
+ *
+ * Redis is outside the process and may be hostile: each call is bounded by redis-timeout-ms as a
+ * whole, replies by redis-max-row-bytes (redis_conn.c), and a value not in the layout above is a
+ * miss. Whether the row inside is a row of the asked id is the core's check (lookup.c): keys
+ * here are opaque bytes. */
 #include "internal.h"
 #include "redis_pool.h"
-
-#include <hiredis/hiredis.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,8 @@
 
 #define REDIS_KEY_PREFIX "papi:"
 #define REDIS_KEY_PREFIX_LEN 5
+/* SET answers "+OK" or an error line (e.g. OOM under maxmemory). */
+#define SET_REPLY_MAX_BYTES 512
 
 typedef struct redis_cache {
     papi__redis_pool *pool;
@@ -96,32 +101,74 @@ static char *prefixed_keys(const papi_key *keys, size_t n, const char **argv, si
     return store;
 }
 
-static void decode_value(const redisReply *r, int64_t now_wall, papi_cache_entry *out)
+/* "F" + the stamp's digits + ":" */
+#define STAMP_MAX_BYTES 21
+
+/* The digits of a stamp, within int64: false for none, another character first, or overflow. */
+static bool parse_stamp(const char *s, size_t n, size_t *used, int64_t *out)
+{
+    int64_t v = 0;
+    size_t i = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+        int d = s[i] - '0';
+        if (v > (INT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *used = i;
+    *out = v;
+    return i > 0;
+}
+
+/* Fills out from one value; false when it is under our prefix in our layout's form but broken
+ * (the caller counts it). A layout we do not know is a plain miss: someone else's, or a newer
+ * papi's. */
+static bool decode_value(const redisReply *r, int64_t now_wall, papi_cache_entry *out)
 {
     out->state = PAPI_CACHE_MISS;
     out->row = NULL;
     out->fresh_ms = 0;
     if (!r || r->type != REDIS_REPLY_STRING || r->len == 0)
-        return;
+        return true;
     if (r->str[0] == 'A' && r->len == 1) {
         out->state = PAPI_CACHE_ABSENT;
-        return;
+        return true;
     }
     if (r->str[0] != 'F')
-        return; /* a layout we do not know: someone else's, or a newer papi's */
-    int64_t fresh_until = 0;
-    size_t i = 1;
-    for (; i < r->len && i < 21 && r->str[i] >= '0' && r->str[i] <= '9'; i++)
-        fresh_until = fresh_until * 10 + (r->str[i] - '0');
-    if (i == 1 || i >= r->len || r->str[i] != ':')
-        return;
-    i++;
-    out->row = papi_blob_create(r->str + i, r->len - i);
+        return true;
+    int64_t fresh_until;
+    size_t digits;
+    if (!parse_stamp(r->str + 1, r->len - 1, &digits, &fresh_until) || digits + 1 >= r->len ||
+        r->str[1 + digits] != ':')
+        return false;
+    size_t at = digits + 2;
+    out->row = papi_blob_create(r->str + at, r->len - at);
     if (!out->row)
-        return;
+        return true; /* out of memory: a miss */
     out->state = now_wall < fresh_until ? PAPI_CACHE_FOUND : PAPI_CACHE_EXPIRED;
     if (out->state == PAPI_CACHE_FOUND)
         out->fresh_ms = fresh_until - now_wall;
+    return true;
+}
+
+static void decode_reply(redis_cache *rc, const redisReply *r, size_t n, papi_cache_entry *out)
+{
+    int64_t now_wall = wall_now_ms();
+    size_t bad = 0;
+    if (n == 1 && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL)) {
+        bad += !decode_value(r, now_wall, &out[0]);
+    } else if (n > 1 && r->type == REDIS_REPLY_ARRAY && r->elements == n) {
+        for (size_t i = 0; i < n; i++)
+            bad += !decode_value(r->element[i], now_wall, &out[i]);
+    } else {
+        papi__redis_pool_note_reply_error(rc->pool, r);
+        count_error(rc);
+    }
+    if (bad) {
+        papi__redis_pool_note_bad_value(rc->pool);
+        if (rc->phost && rc->phost->count)
+            rc->phost->count(rc->phost->ctx, PAPI_COUNTER_CACHE_ERRORS, bad);
+    }
 }
 
 static papi_status redis_get(void *state, const papi_key *keys, size_t n, papi_cache_entry *out,
@@ -136,6 +183,7 @@ static papi_status redis_get(void *state, const papi_key *keys, size_t n, papi_c
     }
     if (n == 0)
         return PAPI_OK;
+    int64_t deadline = papi_now_ms() + papi__redis_pool_timeout_ms(rc->pool);
     const char **argv = malloc((n + 1) * sizeof *argv);
     size_t *lens = malloc((n + 1) * sizeof *lens);
     char *store = argv && lens ? prefixed_keys(keys, n, argv, lens, 1, 1) : NULL;
@@ -148,31 +196,25 @@ static papi_status redis_get(void *state, const papi_key *keys, size_t n, papi_c
     argv[0] = n == 1 ? "GET" : "MGET";
     lens[0] = n == 1 ? 3 : 4;
 
-    papi__redis_conn *conn = papi__redis_pool_acquire(rc->pool);
+    papi__redis_conn *conn = papi__redis_pool_acquire(rc->pool, deadline);
     if (!conn) {
         count_error(rc);
         goto done;
     }
-    redisReply *r = redisCommandArgv(conn->ctx, (int)(n + 1), argv, lens);
-    if (!r) {
-        char why[160];
-        snprintf(why, sizeof why, "%s", conn->ctx->errstr);
-        papi__redis_pool_release(rc->pool, conn, why);
-        count_error(rc);
+    /* a value is a stamped row, so a longer string or more elements than keys is no answer */
+    papi__redis_limits lim = {n == 1 ? 0 : n, papi__redis_pool_row_max(rc->pool) + STAMP_MAX_BYTES};
+    redisReply *r = NULL;
+    char why[160];
+    if (!papi__redis_conn_append(conn, (int)(n + 1), argv, lens)) {
+        snprintf(why, sizeof why, "out of memory");
+    } else if (papi__redis_conn_exchange(conn, 1, &lim, deadline, &r, why, sizeof why)) {
+        papi__redis_pool_release(rc->pool, conn, NULL);
+        decode_reply(rc, r, n, out);
+        freeReplyObject(r);
         goto done;
     }
-    papi__redis_pool_release(rc->pool, conn, NULL);
-    int64_t now_wall = wall_now_ms();
-    if (n == 1 && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL)) {
-        decode_value(r, now_wall, &out[0]);
-    } else if (n > 1 && r->type == REDIS_REPLY_ARRAY && r->elements == n) {
-        for (size_t i = 0; i < n; i++)
-            decode_value(r->element[i], now_wall, &out[i]);
-    } else {
-        papi__redis_pool_note_reply_error(rc->pool, r);
-        count_error(rc);
-    }
-    freeReplyObject(r);
+    papi__redis_pool_release(rc->pool, conn, why);
+    count_error(rc);
 done:
     free(store);
     free(argv);
@@ -187,6 +229,8 @@ static papi_status redis_put(void *state, const papi_key *keys, papi_blob *const
     redis_cache *rc = state;
     if (n == 0 || !ttl)
         return PAPI_OK;
+    int64_t deadline = papi_now_ms() + papi__redis_pool_timeout_ms(rc->pool);
+    size_t row_max = papi__redis_pool_row_max(rc->pool);
     int64_t row_px = ttl->found_ms + (ttl->stale_ms > 0 ? ttl->stale_ms : 0);
     int64_t fresh_until = wall_now_ms() + ttl->found_ms;
 
@@ -207,7 +251,9 @@ static papi_status redis_put(void *state, const papi_key *keys, papi_blob *const
     /* values first into one buffer (it may move while growing), pointers after */
     for (size_t i = 0; i < n; i++) {
         offs[i] = vals.len;
-        if (rows[i]) {
+        if (rows[i] && papi_blob_len(rows[i]) > row_max) {
+            continue; /* no reader would accept it: shared through the source instead */
+        } else if (rows[i]) {
             papi__buf_printf(&vals, "F%lld:", (long long)fresh_until);
             papi__buf_append(&vals, papi_blob_data(rows[i]), papi_blob_len(rows[i]));
         } else {
@@ -226,6 +272,8 @@ static papi_status redis_put(void *state, const papi_key *keys, papi_blob *const
         const char *px = rows[i] ? pxtxt[0] : pxtxt[1];
         if ((rows[i] ? row_px : ttl->absent_ms) <= 0)
             continue; /* a zero lifetime means "do not keep" */
+        if (rows[i] && papi_blob_len(rows[i]) > row_max)
+            continue;
         a[argc * 5 + 0] = "SET";
         l[argc * 5 + 0] = 3;
         a[argc * 5 + 1] = argv[1 + i * 5];
@@ -240,44 +288,39 @@ static papi_status redis_put(void *state, const papi_key *keys, papi_blob *const
     }
     if (argc == 0)
         goto done;
-    papi__redis_conn *conn = papi__redis_pool_acquire(rc->pool);
+    redisReply **replies = malloc(argc * sizeof *replies);
+    papi__redis_conn *conn = replies ? papi__redis_pool_acquire(rc->pool, deadline) : NULL;
     if (!conn) {
+        free(replies);
         count_error(rc);
         goto done;
     }
     /* pipelined: every SET goes out before the first reply is read */
     bool ok = true;
     for (size_t i = 0; i < argc && ok; i++)
-        ok = redisAppendCommandArgv(conn->ctx, 5, argv + i * 5, lens + i * 5) == REDIS_OK;
-    bool refused = false;
-    redisReply *bad = NULL;
-    for (size_t i = 0; i < argc && ok; i++) {
-        void *reply = NULL;
-        if (redisGetReply(conn->ctx, &reply) != REDIS_OK) {
-            ok = false;
-            break;
-        }
-        redisReply *r = reply;
-        if (r->type != REDIS_REPLY_STATUS && !refused) {
-            refused = true;
-            bad = r;
-            continue;
-        }
-        freeReplyObject(r);
-    }
+        ok = papi__redis_conn_append(conn, 5, argv + i * 5, lens + i * 5);
+    char why[160];
+    papi__redis_limits lim = {0, SET_REPLY_MAX_BYTES};
+    if (!ok)
+        snprintf(why, sizeof why, "out of memory");
+    else
+        ok = papi__redis_conn_exchange(conn, argc, &lim, deadline, replies, why, sizeof why);
+    papi__redis_pool_release(rc->pool, conn, ok ? NULL : why);
     if (!ok) {
-        char why[160];
-        snprintf(why, sizeof why, "%s", conn->ctx->errstr[0] ? conn->ctx->errstr : "I/O error");
-        papi__redis_pool_release(rc->pool, conn, why);
         count_error(rc);
     } else {
-        papi__redis_pool_release(rc->pool, conn, NULL);
-        if (refused) {
+        const redisReply *bad = NULL;
+        for (size_t i = 0; i < argc && !bad; i++)
+            if (replies[i]->type != REDIS_REPLY_STATUS)
+                bad = replies[i];
+        if (bad) {
             papi__redis_pool_note_reply_error(rc->pool, bad);
             count_error(rc);
         }
+        for (size_t i = 0; i < argc; i++)
+            freeReplyObject(replies[i]);
     }
-    freeReplyObject(bad);
+    free(replies);
 done:
     papi__buf_free(&vals);
     free(offs);

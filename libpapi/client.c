@@ -37,32 +37,24 @@ void papi__client_log(const papi_client *client, papi_log_level level, const cha
     va_end(ap);
 }
 
-/* A tier spec for log lines: the part before any '@' is a password, and is left out. */
+/* A tier spec for log lines: the userinfo of a URL (a password) becomes "***". */
 static char *redacted_spec(const char *spec, size_t len)
 {
-    const char *at = memchr(spec, '@', len);
-    const char *scheme = NULL;
-    for (size_t i = 0; i + 2 < len; i++)
-        if (spec[i] == ':' && spec[i + 1] == '/' && spec[i + 2] == '/') {
-            scheme = spec + i + 3;
-            break;
-        }
-    char *out;
-    if (at && scheme && scheme <= at) {
-        size_t head = (size_t)(scheme - spec), tail = len - (size_t)(at - spec);
-        out = malloc(head + 3 + tail + 1);
-        if (out) {
-            memcpy(out, spec, head);
-            memcpy(out + head, "***", 3);
-            memcpy(out + head + 3, at, tail);
-            out[head + 3 + tail] = '\0';
-        }
-    } else {
-        out = malloc(len + 1);
+    papi_key scheme, userinfo, rest;
+    if (!papi__url_split(spec, len, &scheme, &userinfo, &rest) || !userinfo.ptr) {
+        char *out = malloc(len + 1);
         if (out) {
             memcpy(out, spec, len);
             out[len] = '\0';
         }
+        return out;
+    }
+    char *out = malloc(scheme.len + 7 + rest.len + 1);
+    if (out) {
+        memcpy(out, scheme.ptr, scheme.len);
+        memcpy(out + scheme.len, "://***@", 7);
+        memcpy(out + scheme.len + 7, rest.ptr, rest.len);
+        out[scheme.len + 7 + rest.len] = '\0';
     }
     return out;
 }

@@ -51,6 +51,8 @@ static const option options[] = {
     /* the widest text/variant/binary cell a lookup answer is sized for (sfapi.c) */
     {"max-cell-bytes", "PAPI_MAX_CELL_BYTES", "8192", parse_int, 64, 16777216, false},
     {"redis-timeout-ms", "PAPI_REDIS_TIMEOUT_MS", "200", parse_int, 1, INT64_C(600000), false},
+    {"redis-max-row-bytes", "PAPI_REDIS_MAX_ROW_BYTES", "1048576", parse_int, 1024,
+     INT64_C(536870912), false},
     {"snowflake-account", "SNOWFLAKE_ACCOUNT", NULL, parse_text, 0, 0, false},
     {"snowflake-user", "SNOWFLAKE_USER", NULL, parse_text, 0, 0, false},
     {"snowflake-role", "SNOWFLAKE_ROLE", NULL, parse_text, 0, 0, false},

@@ -68,6 +68,7 @@ struct papi_client {
     papi_cache_ttl ttl;
     int64_t timeout_ms;
     size_t max_ids;
+    _Atomic int64_t bad_row_log_ms; /* when a tier's bad row was last logged (lookup.c) */
     /* counters striped by thread stack so that threads counting hits do not bounce one
      * cache line between cores; papi_client_stats() sums the stripes */
     papi__stripe stripes[PAPI__STRIPES];

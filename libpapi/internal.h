@@ -18,6 +18,7 @@
 #define PAPI__MAX_TEXT_KEY_BYTES 256
 #define PAPI__MAX_IDS_LIMIT 10000 /* upper bound accepted for the max-ids option */
 #define PAPI__MAX_CACHE_TIERS 4
+#define PAPI__VARIANT_MAX_DEPTH 64 /* nesting of a VARIANT cell's JSON */
 
 /* ------------------------------------------------------------- buf.c: growable byte buffer */
 typedef struct papi__buf {
@@ -47,6 +48,9 @@ uint64_t papi__fnv1a(uint64_t h, const void *p, size_t n);
 /* Length of the valid UTF-8 sequence at s (n >= 1 bytes left), 0 when invalid: no overlong
  * forms, no surrogates, nothing past U+10FFFF. */
 size_t papi__utf8_seq(const unsigned char *s, size_t n);
+/* Length of the JSON number at the start of s (n bytes, any number of digits), 0 when there is
+ * none. */
+size_t papi__json_number_len(const char *s, size_t n);
 /* Appends s as a JSON string with quotes: UTF-8 kept, control characters and invalid UTF-8
  * escaped (invalid bytes become U+FFFD). */
 void papi__json_string(papi__buf *b, const char *s, size_t len);
@@ -54,6 +58,16 @@ void papi__json_string(papi__buf *b, const char *s, size_t len);
  * PAPI_EPROTO when a cell does not fit its column type (message names the column). */
 papi_status papi__render_row(const papi_dataset *ds, const char *const *cells, const size_t *lens,
                              size_t ncells, papi__buf *out, papi_error *err);
+
+/* ------------------------------------------------------------- rowcheck.c */
+/* true when s (n bytes) is one JSON value, strictly: UTF-8 throughout, no lone surrogate
+ * escapes, numbers of any length, at most PAPI__VARIANT_MAX_DEPTH + 1 containers deep. */
+bool papi__json_valid(const char *s, size_t n);
+/* true when row is a well-formed row of ds whose key column holds id (normalized, as ids.c
+ * makes it): a JSON object as above, its key member present once and equal to id (a number key:
+ * the integer with id's digits; a text key: a string that decodes to id's bytes). */
+bool papi__row_check(const papi_dataset *ds, const char *id, size_t id_len, const char *row,
+                     size_t len);
 
 /* ------------------------------------------------------------- ids.c */
 /* A validated, de-duplicated list of keys in first-asked order. Number keys are normalized
@@ -119,6 +133,27 @@ void papi__host_vlogf(const papi_host *host, papi_log_level level, const char *f
     PAPI__PRINTF(3, 0);
 /* The default demo database path (PAPI_DEMO_DB at build time). */
 const char *papi__demo_db_path(void);
+
+/* The value of the hex digit c, -1 when it is none. */
+static inline int papi__hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* ------------------------------------------------------------- url.c */
+/* Splits a URL-shaped spec "scheme://[userinfo@]rest" (a cache tier such as
+ * redis://:password@host:6379/0). false when spec holds no "scheme://". Else *scheme is what
+ * precedes "://", *userinfo the bytes up to the LAST '@' ({NULL, 0} without one: a password may
+ * hold '@', a host never does) and *rest what follows. Log redaction and the Redis URL parser
+ * both use it, so what a log line shows as the host is what is connected to. */
+bool papi__url_split(const char *spec, size_t len, papi_key *scheme, papi_key *userinfo,
+                     papi_key *rest);
 
 /* ------------------------------------------------------------- misc */
 /* The monotonic clock of papi_now_ms() in microseconds, for latency counters. */

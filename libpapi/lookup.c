@@ -159,9 +159,36 @@ static void shorten_ttl(papi_cache_ttl *ttl, const papi_cache_entry *e)
         *life = e->fresh_ms;
 }
 
+/* A tier outside the process (no PAPI_CACHE_IN_PROCESS: Redis) hands back bytes anyone with
+ * access to it may have written: a row that is not a well-formed row of the asked id becomes a
+ * miss, counted and logged at most once a minute, before it can be served or copied up. */
+#define BAD_ROW_LOG_MS 60000
+
+static void check_entry(papi_client *c, size_t t, const papi_dataset *ds, papi_key id,
+                        papi_cache_entry *e)
+{
+    if ((c->tiers[t].backend->flags & PAPI_CACHE_IN_PROCESS) || !e->row ||
+        (e->state != PAPI_CACHE_FOUND && e->state != PAPI_CACHE_EXPIRED))
+        return;
+    if (papi__row_check(ds, id.ptr, id.len, papi_blob_data(e->row), papi_blob_len(e->row)))
+        return;
+    papi_blob_unref(e->row);
+    *e = (papi_cache_entry){PAPI_CACHE_MISS, NULL, 0};
+    PAPI__COUNT(c, cache_errors, 1);
+    int64_t now = papi_now_ms();
+    int64_t last = atomic_load_explicit(&c->bad_row_log_ms, memory_order_relaxed);
+    if ((last == 0 || now - last >= BAD_ROW_LOG_MS) &&
+        atomic_compare_exchange_strong(&c->bad_row_log_ms, &last, now))
+        papi__client_log(c, PAPI_LOG_WARN,
+                         "cache tier %zu (%s) returned a value for dataset %s that is not a "
+                         "well-formed row of its id; treated as a miss (further ones are counted "
+                         "in cache_errors, logged at most once a minute)",
+                         t + 1, c->tiers[t].spec, papi_dataset_name(ds));
+}
+
 /* Asks each tier in turn for the ids still pending; a hit in a lower tier fills the ones above. */
-static size_t read_tiers(papi_client *c, slot *slots, size_t m, papi_key *keys,
-                         papi_cache_entry *ents, size_t *idx, papi_blob **rows)
+static size_t read_tiers(papi_client *c, const papi_dataset *ds, slot *slots, size_t m,
+                         papi_key *keys, papi_cache_entry *ents, size_t *idx, papi_blob **rows)
 {
     size_t pending = m;
     for (size_t t = 0; t < c->ntiers && pending; t++) {
@@ -185,6 +212,7 @@ static size_t read_tiers(papi_client *c, slot *slots, size_t m, papi_key *keys,
         papi_cache_ttl fill_ttl = c->ttl;
         for (size_t j = 0; j < np; j++) {
             slot *s = &slots[idx[j]];
+            check_entry(c, t, ds, s->id, &ents[j]);
             switch (ents[j].state) {
             case PAPI_CACHE_FOUND:
                 if (!ents[j].row)
@@ -279,8 +307,8 @@ static papi_status fetch_led(papi_client *c, const papi_dataset *ds, slot **led,
 
 /* A fetch that finished between our cache read and our join has filled the first tier and
  * left no flight to join: look again before asking the source a second time. */
-static size_t recheck_first_tier(papi_client *c, slot **led, size_t n, papi_key *keys,
-                                 papi_cache_entry *ents)
+static size_t recheck_first_tier(papi_client *c, const papi_dataset *ds, slot **led, size_t n,
+                                 papi_key *keys, papi_cache_entry *ents)
 {
     if (!n || !c->ntiers)
         return n;
@@ -299,6 +327,7 @@ static size_t recheck_first_tier(papi_client *c, slot **led, size_t n, papi_key 
     size_t still = 0;
     for (size_t k = 0; k < n; k++) {
         slot *s = led[k];
+        check_entry(c, 0, ds, s->id, &ents[k]);
         if (ents[k].state == PAPI_CACHE_FOUND && ents[k].row) {
             s->row = ents[k].row;
             s->state = S_FOUND;
@@ -316,12 +345,14 @@ static size_t recheck_first_tier(papi_client *c, slot **led, size_t n, papi_key 
     return still;
 }
 
-/* First tier only (papi_lookup_list_cached): all of it answered, or nothing taken from it. */
+/* First tier only (papi_lookup_list_cached): all of it answered, or nothing taken from it. A
+ * tier that may wait on the network (Redis) is not read at all: this runs on a server's event
+ * loop, where one slow Redis would stall every connection. */
 static papi_status lookup_first_tier(papi_client *c, slot *slots, size_t m, papi_key *keys,
                                      papi_cache_entry *ents, papi_blob **rows, papi_result **out,
                                      papi_error *err)
 {
-    if (!c->ntiers)
+    if (!c->ntiers || !(c->tiers[0].backend->flags & PAPI_CACHE_IN_PROCESS))
         return PAPI_OK;
     for (size_t i = 0; i < m; i++)
         keys[i] = slots[i].ckey;
@@ -406,7 +437,7 @@ static papi_status lookup_ids(papi_client *c, const papi_dataset *ds, const papi
         return st;
     }
     PAPI__COUNT(c, lookups, 1);
-    size_t pending = read_tiers(c, slots, m, keys, ents, idx, rows);
+    size_t pending = read_tiers(c, ds, slots, m, keys, ents, idx, rows);
     PAPI__COUNT(c, cache_misses, pending);
     if (pending) {
         outcome = PAPI_OUTCOME_MISS;
@@ -420,7 +451,7 @@ static papi_status lookup_ids(papi_client *c, const papi_dataset *ds, const papi
                 if (slots[i].lead)
                     led[nled++] = &slots[i];
             }
-        nled = recheck_first_tier(c, led, nled, keys, ents);
+        nled = recheck_first_tier(c, ds, led, nled, keys, ents);
         /* lead our own fetch before waiting on others': two requests that each lead what the
          * other waits for then both finish */
         papi_error ferr;

@@ -1,4 +1,5 @@
-/* Connections to the shared L2 cache's Redis (cache_redis.c sends the commands).
+/* Connections to the shared L2 cache's Redis (cache_redis.c sends the commands, redis_conn.c
+ * drives each socket against a deadline).
  *
  * Redis going away must never stall or fail a lookup: an outage is logged once when it starts
  * and once when it ends. While Redis is away a single caller probes it with a growing, jittered
@@ -16,6 +17,13 @@
 #define REDIS_POOL_DEFAULT 8
 #define REDIS_POOL_CAP 64
 #define REDIS_DEFAULT_TIMEOUT_MS 200
+/* The "redis-max-row-bytes" option: a rendered row larger than this is neither stored in Redis
+ * nor accepted from it. A customer row is ~600 bytes; nothing else bounds a row (a Snowflake
+ * answer may be 64 MiB, an SQLite cell more), so the cap is a choice: 1 MiB by default, at most
+ * Redis's own proto-max-bulk-len (512 MiB). */
+#define REDIS_DEFAULT_ROW_MAX 1048576
+#define REDIS_ROW_MAX_MIN 1024
+#define REDIS_ROW_MAX_MAX (512L << 20)
 #define REDIS_BACKOFF_FIRST_MS 100
 #define REDIS_BACKOFF_MAX_MS 5000
 #define REDIS_DEFAULT_PORT 6379
@@ -27,8 +35,9 @@ struct papi__redis_pool {
     char host[REDIS_HOST_MAX + 1];
     int port;
     long db;
-    char *password; /* NULL when none; wiped on close */
-    int64_t timeout_ms;
+    char *password;     /* NULL when none; wiped on close */
+    int64_t timeout_ms; /* for each backend call, connecting included */
+    size_t row_max;
     const papi_host *phost;
 
     pthread_mutex_t mu;
@@ -44,21 +53,11 @@ struct papi__redis_pool {
     int64_t next_attempt_ms; /* monotonic */
     int64_t down_since_ms;   /* monotonic */
     int64_t last_reply_error_log_ms;
+    int64_t last_bad_value_log_ms;
     uint64_t rng;
 };
 
 /* ---------------------------------------------------------------- URL */
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Digits only, within [lo, hi]; the text is never quoted back since it may sit next to a
  * password in the same URL. */
@@ -84,42 +83,52 @@ static bool host_char_ok(char c)
            c == '-' || c == '_';
 }
 
-/* redis://[:password@]host[:port][/db]; the password may be percent-encoded. */
+/* Decodes the percent-escapes of a password into pool->password. */
+static papi_status set_password(papi__redis_pool *pool, papi_key userinfo, papi_error *err)
+{
+    if (userinfo.len == 0 || userinfo.ptr[0] != ':')
+        return papi_error_set(err, PAPI_ECONFIG,
+                              "redis cache URL: only ':password@' may precede the host "
+                              "(no user name)");
+    const char *pw = userinfo.ptr + 1;
+    size_t pwlen = userinfo.len - 1;
+    if (pwlen == 0)
+        return papi_error_set(err, PAPI_ECONFIG, "redis cache URL: empty password");
+    pool->password = calloc(1, pwlen + 1); /* NUL-terminated even if parsing stops midway */
+    if (!pool->password)
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < pwlen; i++) {
+        if (pw[i] != '%') {
+            pool->password[n++] = pw[i];
+            continue;
+        }
+        int hi = i + 2 < pwlen ? papi__hex_value(pw[i + 1]) : -1;
+        int lo = i + 2 < pwlen ? papi__hex_value(pw[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            return papi_error_set(err, PAPI_ECONFIG,
+                                  "redis cache URL: bad percent-escape in the password");
+        pool->password[n++] = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    pool->password[n] = '\0';
+    return PAPI_OK;
+}
+
+/* redis://[:password@]host[:port][/db]; the password may be percent-encoded. The userinfo is
+ * split off by papi__url_split(), the function log redaction uses too. */
 static papi_status parse_url(papi__redis_pool *pool, const char *spec, papi_error *err)
 {
-    const char *p = spec + 8; /* backends.c matched "redis://" */
-    if (strncmp(spec, "redis://", 8) != 0)
+    papi_key scheme, userinfo, rest;
+    if (!papi__url_split(spec, strlen(spec), &scheme, &userinfo, &rest) || scheme.len != 5 ||
+        memcmp(scheme.ptr, "redis", 5) != 0)
         return papi_error_set(err, PAPI_ECONFIG, "redis cache: the spec must start with redis://");
-    const char *at = strrchr(p, '@');
-    if (at) {
-        if (*p != ':')
-            return papi_error_set(err, PAPI_ECONFIG,
-                                  "redis cache URL: only ':password@' may precede the host "
-                                  "(no user name)");
-        const char *pw = p + 1;
-        size_t pwlen = (size_t)(at - pw);
-        if (pwlen == 0)
-            return papi_error_set(err, PAPI_ECONFIG, "redis cache URL: empty password");
-        pool->password = calloc(1, pwlen + 1); /* NUL-terminated even if parsing stops midway */
-        if (!pool->password)
-            return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-        size_t n = 0;
-        for (size_t i = 0; i < pwlen; i++) {
-            if (pw[i] != '%') {
-                pool->password[n++] = pw[i];
-                continue;
-            }
-            int hi = i + 2 < pwlen ? hex_value(pw[i + 1]) : -1;
-            int lo = i + 2 < pwlen ? hex_value(pw[i + 2]) : -1;
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return papi_error_set(err, PAPI_ECONFIG,
-                                      "redis cache URL: bad percent-escape in the password");
-            pool->password[n++] = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        pool->password[n] = '\0';
-        p = at + 1;
+    if (userinfo.ptr) {
+        papi_status st = set_password(pool, userinfo, err);
+        if (st != PAPI_OK)
+            return st;
     }
+    const char *p = rest.ptr;
 
     const char *host = p, *host_end;
     if (*p == '[') { /* IPv6 literal */
@@ -128,7 +137,7 @@ static papi_status parse_url(papi__redis_pool *pool, const char *spec, papi_erro
         if (!host_end)
             return papi_error_set(err, PAPI_ECONFIG, "redis cache URL: unclosed '[' in the host");
         for (const char *q = host; q < host_end; q++)
-            if (hex_value(*q) < 0 && *q != ':' && *q != '.')
+            if (papi__hex_value(*q) < 0 && *q != ':' && *q != '.')
                 return papi_error_set(err, PAPI_ECONFIG,
                                       "redis cache URL: bad IPv6 address in the host");
         p = host_end + 1;
@@ -175,65 +184,18 @@ static papi_status parse_url(papi__redis_pool *pool, const char *spec, papi_erro
 /* ---------------------------------------------------------------- connections */
 
 /* Returns a ready connection or NULL with a reason (never containing the password). */
-static redisContext *connect_one(papi__redis_pool *pool, char *why, size_t why_cap)
+static papi__redis_conn *connect_one(papi__redis_pool *pool, int64_t deadline_ms, char *why,
+                                     size_t why_cap)
 {
-    struct timeval tv = {(time_t)(pool->timeout_ms / 1000),
-                         (suseconds_t)(pool->timeout_ms % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout(pool->host, pool->port, tv);
-    if (!c) {
-        snprintf(why, why_cap, "out of memory");
-        return NULL;
-    }
-    if (c->err) {
-        snprintf(why, why_cap, "%s", c->errstr);
-        redisFree(c);
-        return NULL;
-    }
-    if (redisSetTimeout(c, tv) != REDIS_OK) {
-        snprintf(why, why_cap, "cannot set the command timeout");
-        redisFree(c);
-        return NULL;
-    }
-    redisEnableKeepAlive(c);
-
-    char dbtxt[16];
-    snprintf(dbtxt, sizeof dbtxt, "%ld", pool->db);
-    const char *argv[2];
-    size_t lens[2];
-    for (int step = 0; step < 2; step++) {
-        if (step == 0 && !pool->password)
-            continue;
-        if (step == 1 && pool->db == 0)
-            continue;
-        argv[0] = step == 0 ? "AUTH" : "SELECT";
-        argv[1] = step == 0 ? pool->password : dbtxt;
-        lens[0] = strlen(argv[0]);
-        lens[1] = strlen(argv[1]);
-        redisReply *r = redisCommandArgv(c, 2, argv, lens);
-        bool ok = r && r->type == REDIS_REPLY_STATUS;
-        if (!ok) {
-            if (!r)
-                snprintf(why, why_cap, "%s failed: %s", argv[0], c->errstr);
-            else if (r->type == REDIS_REPLY_ERROR)
-                snprintf(why, why_cap, "%s refused: %.*s", argv[0],
-                         (int)(r->len > 120 ? 120 : r->len), r->str);
-            else
-                snprintf(why, why_cap, "%s: unexpected reply", argv[0]);
-            freeReplyObject(r);
-            redisFree(c);
-            return NULL;
-        }
-        freeReplyObject(r);
-    }
-    return c;
+    return papi__redis_conn_open(pool->host, pool->port, pool->password, pool->db, deadline_ms, why,
+                                 why_cap);
 }
 
 static void close_idle_locked(papi__redis_pool *pool)
 {
     while (pool->nidle) {
         papi__redis_conn *conn = pool->idle[--pool->nidle];
-        redisFree(conn->ctx);
-        free(conn);
+        papi__redis_conn_close(conn);
         pool->nopen--;
     }
 }
@@ -280,32 +242,26 @@ static void log_outage(papi__redis_pool *pool, const char *why)
                    pool->host, pool->port, pool->db, why);
 }
 
-papi__redis_conn *papi__redis_pool_acquire(papi__redis_pool *pool)
+papi__redis_conn *papi__redis_pool_acquire(papi__redis_pool *pool, int64_t deadline_ms)
 {
     char why[160];
     pthread_mutex_lock(&pool->mu);
-    int64_t give_up = papi_now_ms() + pool->timeout_ms;
+    int64_t give_up = deadline_ms;
     for (;;) {
         if (pool->down) {
             if (pool->probing || papi_now_ms() < pool->next_attempt_ms)
                 break;
             pool->probing = true;
             pthread_mutex_unlock(&pool->mu);
-            redisContext *c = connect_one(pool, why, sizeof why);
+            papi__redis_conn *conn = connect_one(pool, deadline_ms, why, sizeof why);
             pthread_mutex_lock(&pool->mu);
             pool->probing = false;
-            if (!c) {
-                mark_down_locked(pool, true);
-                break;
-            }
-            papi__redis_conn *conn = malloc(sizeof *conn);
             if (!conn) {
-                redisFree(c);
+                mark_down_locked(pool, true);
                 break;
             }
             int64_t lasted = papi_now_ms() - pool->down_since_ms;
             pool->down = false;
-            conn->ctx = c;
             conn->gen = pool->gen;
             pool->nopen++;
             pthread_mutex_unlock(&pool->mu);
@@ -323,21 +279,17 @@ papi__redis_conn *papi__redis_pool_acquire(papi__redis_pool *pool)
             pool->nopen++;
             uint64_t gen = pool->gen;
             pthread_mutex_unlock(&pool->mu);
-            redisContext *c = connect_one(pool, why, sizeof why);
-            papi__redis_conn *conn = c ? malloc(sizeof *conn) : NULL;
+            papi__redis_conn *conn = connect_one(pool, deadline_ms, why, sizeof why);
             if (conn) {
-                conn->ctx = c;
                 conn->gen = gen;
                 return conn;
             }
-            if (c)
-                redisFree(c);
             pthread_mutex_lock(&pool->mu);
             pool->nopen--;
             bool started = mark_down_locked(pool, false);
             pthread_mutex_unlock(&pool->mu);
             if (started)
-                log_outage(pool, c ? "out of memory" : why);
+                log_outage(pool, why);
             return NULL;
         }
         int64_t now = papi_now_ms();
@@ -373,29 +325,51 @@ void papi__redis_pool_release(papi__redis_pool *pool, papi__redis_conn *conn, co
         pthread_cond_signal(&pool->cv);
     }
     pthread_mutex_unlock(&pool->mu);
-    if (conn) {
-        redisFree(conn->ctx);
-        free(conn);
-    }
+    papi__redis_conn_close(conn);
     if (started)
         log_outage(pool, failure);
 }
 
-void papi__redis_pool_note_reply_error(papi__redis_pool *pool, const redisReply *r)
+/* true at most once a minute per *last: a persistent fault is logged, not repeated per call */
+static bool log_due(papi__redis_pool *pool, int64_t *last)
 {
     int64_t now = papi_now_ms();
     pthread_mutex_lock(&pool->mu);
-    bool log_it = pool->last_reply_error_log_ms == 0 ||
-                  now - pool->last_reply_error_log_ms >= REDIS_REPLY_ERROR_LOG_MS;
-    if (log_it)
-        pool->last_reply_error_log_ms = now;
+    bool due = *last == 0 || now - *last >= REDIS_REPLY_ERROR_LOG_MS;
+    if (due)
+        *last = now;
     pthread_mutex_unlock(&pool->mu);
-    if (log_it)
+    return due;
+}
+
+void papi__redis_pool_note_reply_error(papi__redis_pool *pool, const redisReply *r)
+{
+    if (log_due(pool, &pool->last_reply_error_log_ms))
         papi_host_logf(
             pool->phost, PAPI_LOG_WARN, "redis cache %s:%d/%ld refused a command: %.*s", pool->host,
             pool->port, pool->db,
             (int)(r && r->type == REDIS_REPLY_ERROR ? (r->len > 120 ? 120 : r->len) : 16),
             r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+}
+
+void papi__redis_pool_note_bad_value(papi__redis_pool *pool)
+{
+    if (log_due(pool, &pool->last_bad_value_log_ms))
+        papi_host_logf(pool->phost, PAPI_LOG_WARN,
+                       "redis cache %s:%d/%ld holds a value under papi's prefix that is not in "
+                       "papi's layout (bad freshness stamp); treated as a miss, further ones "
+                       "are counted in cache_errors",
+                       pool->host, pool->port, pool->db);
+}
+
+int64_t papi__redis_pool_timeout_ms(const papi__redis_pool *pool)
+{
+    return pool->timeout_ms;
+}
+
+size_t papi__redis_pool_row_max(const papi__redis_pool *pool)
+{
+    return pool->row_max;
 }
 
 /* ---------------------------------------------------------------- the pool */
@@ -432,6 +406,18 @@ papi_status papi__redis_pool_open(const char *spec, const papi_config *cfg, cons
         }
         pool->timeout_ms = tv;
     }
+    pool->row_max = REDIS_DEFAULT_ROW_MAX;
+    const char *rm = cfg ? papi_config_get(cfg, "redis-max-row-bytes") : NULL;
+    long rv;
+    if (rm && *rm) {
+        if (!parse_number(rm, strlen(rm), REDIS_ROW_MAX_MIN, REDIS_ROW_MAX_MAX, &rv)) {
+            free_pool(pool);
+            return papi_error_set(err, PAPI_ECONFIG,
+                                  "redis-max-row-bytes must be a number of bytes from 1024 to "
+                                  "536870912");
+        }
+        pool->row_max = (size_t)rv;
+    }
     pool->pool_max = REDIS_POOL_DEFAULT;
     const char *ps = cfg ? papi_config_get(cfg, "pool-size") : NULL;
     long pv;
@@ -447,7 +433,7 @@ papi_status papi__redis_pool_open(const char *spec, const papi_config *cfg, cons
 
     /* Warm one connection so a misconfiguration shows in the log at start; Redis being down
      * is not an error here: the backend degrades and reconnects later. */
-    papi__redis_conn *conn = papi__redis_pool_acquire(pool);
+    papi__redis_conn *conn = papi__redis_pool_acquire(pool, papi_now_ms() + pool->timeout_ms);
     if (conn)
         papi__redis_pool_release(pool, conn, NULL);
     *out = pool;

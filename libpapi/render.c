@@ -8,8 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define VARIANT_MAX_DEPTH 64
-
 static const char hex_digits[] = "0123456789abcdef";
 
 size_t papi__utf8_seq(const unsigned char *s, size_t n)
@@ -90,8 +88,7 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Length of the JSON number at the start of s (n bytes), 0 when there is none. */
-static size_t json_number_len(const char *s, size_t n)
+size_t papi__json_number_len(const char *s, size_t n)
 {
     size_t i = 0;
     if (i < n && s[i] == '-')
@@ -182,7 +179,7 @@ static bool render_real(papi__buf *b, const char *s, size_t n)
     double d = strtod(tmp, &end);
     if (end != tmp + n || !isfinite(d) || strpbrk(tmp, "xXpP"))
         return false;
-    if (json_number_len(s, n) == n) {
+    if (papi__json_number_len(s, n) == n) {
         papi__buf_append(b, s, n);
         return true;
     }
@@ -297,7 +294,7 @@ static size_t variant_string(papi__buf *b, const char *s, size_t n, size_t i)
  * dropped), keeping numbers as written. A fixed stack of open containers: no allocation. */
 static bool render_variant(papi__buf *b, const char *s, size_t n)
 {
-    char stack[VARIANT_MAX_DEPTH];
+    char stack[PAPI__VARIANT_MAX_DEPTH];
     size_t depth = 0;
     /* expect: 0 a value, 1 a key or '}' (just opened), 2 a key, 3 ':' then value,
      * 4 ',' or a closer after a value, 5 a value or ']' (just opened) */
@@ -347,7 +344,7 @@ static bool render_variant(papi__buf *b, const char *s, size_t n)
                 break;
             expect = 4;
         } else if (c == '{' || c == '[') {
-            if (depth == VARIANT_MAX_DEPTH)
+            if (depth == PAPI__VARIANT_MAX_DEPTH)
                 return false;
             stack[depth++] = c;
             papi__buf_putc(b, c);
@@ -358,7 +355,7 @@ static bool render_variant(papi__buf *b, const char *s, size_t n)
             if (c == '"') {
                 if (!(i = variant_string(b, s, n, i)))
                     return false;
-            } else if ((l = json_number_len(s + i, n - i)) != 0) {
+            } else if ((l = papi__json_number_len(s + i, n - i)) != 0) {
                 papi__buf_append(b, s + i, l);
                 i += l;
             } else if (n - i >= 4 && (!memcmp(s + i, "true", 4) || !memcmp(s + i, "null", 4))) {
@@ -414,7 +411,7 @@ papi_status papi__render_row(const papi_dataset *ds, const char *const *cells, c
             what = "an integer of at most 38 digits";
             break;
         case PAPI_COL_DECIMAL:
-            ok = n > 0 && json_number_len(s, n) == n;
+            ok = n > 0 && papi__json_number_len(s, n) == n;
             if (ok)
                 papi__buf_append(out, s, n);
             what = "a decimal number";

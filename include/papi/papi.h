@@ -222,18 +222,20 @@ PAPI_API PAPI_NODISCARD papi_status papi_lookup_list(papi_client *client, const 
                                                      papi_result **out, papi_error *err);
 
 /**
- * @brief Like papi_lookup_list(), answered from the first cache tier alone: it never calls the
- *        source or a lower tier and never waits for another request's fetch, so it does not block.
- *        A server answers cache hits with it on its event loop and hands the rest to threads that
- *        may block in papi_lookup_list().
+ * @brief Like papi_lookup_list(), answered from the first cache tier alone, and only when that
+ *        tier is in-process (::PAPI_CACHE_IN_PROCESS: the built-in `memory`): it never calls the
+ *        source, a lower tier or a cache across the network (Redis), and never waits for another
+ *        request's fetch, so it does not block. A server answers cache hits with it on its event
+ *        loop and hands the rest to threads that may block in papi_lookup_list().
  * @param client the client.
  * @param dataset a dataset name.
  * @param list the ids as in papi_lookup_list().
  * @param len the length of @p list in bytes.
- * @param[out] out the result (outcome PAPI_OUTCOME_HIT) when the first tier holds every id, found
- *             or known absent; NULL, with PAPI_OK returned, when any id needs more than that
- *             (then call papi_lookup_list(), which counts the lookup). Counters change only when
- *             a result is returned.
+ * @param[out] out the result (outcome PAPI_OUTCOME_HIT) when the first tier is in-process and
+ *             holds every id, found or known absent; NULL, with PAPI_OK returned, when any id
+ *             needs more than that or the first tier is not in-process (then at once, without
+ *             reading it): call papi_lookup_list(), which counts the lookup. Counters change
+ *             only when a result is returned.
  * @param[out] err detail of a failure (may be NULL).
  * @return PAPI_OK, PAPI_EINVAL, PAPI_ENODATASET, PAPI_ENOMEM. Thread-safe.
  */

@@ -232,6 +232,19 @@ typedef struct papi_cache_ttl {
 } papi_cache_ttl;
 
 /**
+ * @brief A papi_cache_backend::flags bit: the cache lives in the process's own memory, so its
+ *        get() never waits on I/O, on another process, or on a lock held across I/O.
+ *
+ * Only a first tier with this flag is read by papi_lookup_list_cached(), which a server calls on
+ * its event loop; a first tier without it (Redis, any cache across a network) is read only by
+ * lookups that may block. Rows from a tier without it are checked before use: a row that is not
+ * a well-formed JSON object whose key column holds the asked id (invalid JSON or UTF-8, empty,
+ * another id's row) is a miss, counted in papi_stats::cache_errors, and is never copied into
+ * another tier. The built-in `memory` and `none` caches set it; `redis` does not.
+ */
+#define PAPI_CACHE_IN_PROCESS 0x1u
+
+/**
  * @brief The cache table. Keys are namespaced by the client (dataset name and a hash of its
  *        columns), so a cache stores opaque byte keys. Every method is thread-safe.
  *        A failing cache is treated as a miss plus a warning, never an error to the caller.
@@ -240,7 +253,7 @@ typedef struct papi_cache_backend {
     uint32_t abi_version; /**< PAPI_CACHE_ABI_VERSION. */
     uint32_t struct_size; /**< sizeof(papi_cache_backend). */
     const char *name;     /**< Short name, e.g. "memory". */
-    uint32_t flags;       /**< Reserved, 0. */
+    uint32_t flags;       /**< Capability bits: ::PAPI_CACHE_IN_PROCESS; others reserved, 0. */
     /** Opens the cache as for papi_transport_backend::open; @p spec is e.g. "memory", "redis://h:6379/0". */
     papi_status (*open)(const char *spec, const papi_config *cfg, const papi_host *host,
                         void *user, void **state, papi_error *err);

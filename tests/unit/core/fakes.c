@@ -260,11 +260,35 @@ const papi_cache_backend spy_cache_backend = {
     .abi_version = PAPI_CACHE_ABI_VERSION,
     .struct_size = sizeof(papi_cache_backend),
     .name = "spy",
+    .flags = PAPI_CACHE_IN_PROCESS,
     .open = spy_open,
     .close = spy_close,
     .get = spy_get,
     .put = spy_put,
 };
+
+const papi_cache_backend spy_remote_backend = {
+    .abi_version = PAPI_CACHE_ABI_VERSION,
+    .struct_size = sizeof(papi_cache_backend),
+    .name = "spy-remote",
+    .flags = 0,
+    .open = spy_open,
+    .close = spy_close,
+    .get = spy_get,
+    .put = spy_put,
+};
+
+void spy_cache_plant(spy_cache *s, const char *key, const char *row, size_t len)
+{
+    papi_key k = {key, strlen(key)};
+    papi_blob *b = papi_blob_create(row, len);
+    papi_blob *rows[1] = {b};
+    papi_cache_ttl ttl = {60000, 60000, 0};
+    spy_put(s, &k, rows, 1, &ttl, NULL);
+    atomic_fetch_sub(&s->puts, 1); /* not the client's doing */
+    atomic_fetch_sub(&s->keys_put, 1);
+    papi_blob_unref(b);
+}
 
 /* ------------------------------------------------------------------ log */
 

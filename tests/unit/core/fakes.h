@@ -60,7 +60,11 @@ void spy_cache_init(spy_cache *s);
 void spy_cache_clear(spy_cache *s);
 /* Makes every stored row answer EXPIRED (as a tier past its TTL, within stale_ms). */
 void spy_cache_expire_all(spy_cache *s);
-extern const papi_cache_backend spy_cache_backend;
+extern const papi_cache_backend spy_cache_backend; /* PAPI_CACHE_IN_PROCESS */
+/* The same spy without PAPI_CACHE_IN_PROCESS: a cache across the network, as the core sees it. */
+extern const papi_cache_backend spy_remote_backend;
+/* Stores len bytes as the row of key, as someone else writing to a shared cache would. */
+void spy_cache_plant(spy_cache *s, const char *key, const char *row, size_t len);
 
 /* A log callback collecting lines; thread-safe. */
 typedef struct log_sink {

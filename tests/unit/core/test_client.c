@@ -379,15 +379,140 @@ static void test_create_failures(void **state)
     assert_int_equal(papi_client_create(NULL, &c, &err), PAPI_EINVAL);
 }
 
+/* Issue 13 A2: a first tier across the network (no PAPI_CACHE_IN_PROCESS) would put its I/O on a
+ * server's event loop; papi_lookup_list_cached() answers "no result" at once without reading it. */
+static void test_lookup_cached_skips_a_remote_first_tier(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    spy_cache remote;
+    spy_cache_init(&remote);
+    papi_config *cfg = fake_config(&src, "none");
+    assert_int_equal(papi_config_add_cache(cfg, &spy_remote_backend, "remote", &remote), PAPI_OK);
+    papi_client *c = NULL;
+    assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
+    papi_config_destroy(cfg);
+    papi_result *r = NULL;
+    assert_int_equal(papi_lookup_list(c, "customer", "4", 1, &r, NULL), PAPI_OK);
+    papi_result_free(r);
+    assert_int_equal(remote.n, 1); /* the row is there */
+    int gets = atomic_load(&remote.gets);
+    papi_stats before = stats_of(c);
+    r = (papi_result *)&r;
+    assert_int_equal(papi_lookup_list_cached(c, "customer", "4", 1, &r, NULL), PAPI_OK);
+    assert_null(r);
+    assert_int_equal(atomic_load(&remote.gets), gets); /* not even asked */
+    assert_int_equal(stats_of(c).lookups, before.lookups);
+    /* the lookup that may block still reads it */
+    assert_int_equal(papi_lookup_list(c, "customer", "4", 1, &r, NULL), PAPI_OK);
+    assert_int_equal(papi_result_outcome(r), PAPI_OUTCOME_HIT);
+    papi_result_free(r);
+    assert_int_equal(atomic_load(&src.calls), 1);
+    papi_client_destroy(c);
+    spy_cache_clear(&remote);
+}
+
+/* Issue 13 A4: a row from a tier outside the process is served, or copied up, only when it is a
+ * well-formed row of the asked id; anything else is a counted miss. */
+static void test_remote_rows_are_checked(void **state)
+{
+    (void)state;
+    fake_source src;
+    fake_source_init(&src, 10);
+    spy_cache upper, remote;
+    spy_cache_init(&upper);
+    spy_cache_init(&remote);
+    log_sink log;
+    log_sink_init(&log);
+    papi_config *cfg = fake_config(&src, "none");
+    assert_int_equal(papi_config_add_cache(cfg, &spy_cache_backend, "upper", &upper), PAPI_OK);
+    assert_int_equal(papi_config_add_cache(cfg, &spy_remote_backend, "remote", &remote), PAPI_OK);
+    assert_int_equal(papi_config_set_log(cfg, log_sink_fn, &log, PAPI_LOG_WARN), PAPI_OK);
+    papi_client *c = NULL;
+    assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
+    papi_config_destroy(cfg);
+    /* the keys of ids 4 and 5, and the genuine row of 5 */
+    papi_result *r = NULL;
+    assert_int_equal(papi_lookup_list(c, "customer", "4,5", 3, &r, NULL), PAPI_OK);
+    papi_result_free(r);
+    assert_int_equal(remote.n, 2);
+    char key4[160];
+    snprintf(key4, sizeof key4, "%.*s", (int)remote.items[0].key_len, remote.items[0].key);
+    assert_non_null(strstr(key4, ":4"));
+    char row5[1024];
+    snprintf(row5, sizeof row5, "%s", papi_blob_data(remote.items[1].row));
+    assert_non_null(strstr(row5, "\"C_CUSTOMER_SK\":5,"));
+
+    /* the source is down from now on: a bad row would be all there is to serve */
+    src.fail_from = atomic_load(&src.calls) + 1;
+    src.fail_status = PAPI_EUNAVAIL;
+    static const char *bad[] = {
+        "not json at all",
+        "",
+        NULL, /* the row of id 5 */
+        "{\"C_CUSTOMER_SK\":4,\"C_FIRST_NAME\":\"\xff\"}",
+        "{\"C_CUSTOMER_SK\":4,\"C_FIRST_NAME\":\"\\ud800\"}",
+        "{\"C_CUSTOMER_SK\":4,",
+        "{\"C_CUSTOMER_SK\":4} trailing",
+        "{\"C_FIRST_NAME\":\"no key\"}",
+        "{\"C_CUSTOMER_SK\":4,\"C_CUSTOMER_SK\":4}",
+        "{\"C_CUSTOMER_SK\":\"4\"}",
+        "{\"C_CUSTOMER_SK\":4.0}",
+        "{\"C_CUSTOMER_SK\":04}",
+        "[{\"C_CUSTOMER_SK\":4}]",
+    };
+    size_t nbad = sizeof bad / sizeof bad[0];
+    for (size_t i = 0; i < nbad + 1; i++) {
+        const char *row = i < nbad ? (bad[i] ? bad[i] : row5) : bad[0];
+        spy_cache_clear(&upper);
+        spy_cache_clear(&remote);
+        spy_cache_plant(&remote, key4, row, strlen(row));
+        if (i == nbad)
+            spy_cache_expire_all(&remote); /* an expired bad row is no stale copy either */
+        papi_stats before = stats_of(c);
+        r = NULL;
+        papi_status st = papi_lookup_list(c, "customer", "4", 1, &r, NULL);
+        if (st != PAPI_EUNAVAIL)
+            fail_msg("bad row #%zu was served: %s", i, r ? papi_result_json(r, NULL) : "-");
+        assert_null(r);
+        assert_int_equal(stats_of(c).cache_errors, before.cache_errors + 1);
+        assert_int_equal(upper.n, 0); /* never copied up */
+    }
+    assert_int_equal(src.failures_injected, (int)nbad + 1);
+    assert_int_equal(log.warnings - (int)nbad - 1, 1); /* one per source failure, one for rows */
+    assert_non_null(strstr(log.all, "not a well-formed row"));
+
+    /* a genuine row of 4, a 38-digit integer and nested JSON in it, is served and copied up */
+    const char *good = "{\"C_CUSTOMER_SK\":4,\"BIG\":12345678901234567890123456789012345678,"
+                       "\"V\":{\"a\":[1,-2.5e3,true,null,\"\\u00e9\\ud83d\\ude00 \xc3\xa9\"]}}";
+    spy_cache_clear(&remote);
+    spy_cache_plant(&remote, key4, good, strlen(good));
+    papi_stats before = stats_of(c);
+    assert_int_equal(papi_lookup_list(c, "customer", "4", 1, &r, NULL), PAPI_OK);
+    assert_string_equal(papi_result_row_json(r, 0, NULL), good);
+    papi_result_free(r);
+    assert_int_equal(stats_of(c).cache_errors, before.cache_errors);
+    assert_int_equal(upper.n, 1);
+    papi_client_destroy(c);
+    spy_cache_clear(&upper);
+    spy_cache_clear(&remote);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_own_transport_and_cache), cmocka_unit_test(test_recheck_before_fetch),
+        cmocka_unit_test(test_own_transport_and_cache),
+        cmocka_unit_test(test_recheck_before_fetch),
         cmocka_unit_test(test_lower_tier_fills_upper),
         cmocka_unit_test(test_lookup_cached_first_tier_only),
         cmocka_unit_test(test_lookup_cached_without_tiers),
-        cmocka_unit_test(test_fill_keeps_lower_freshness),  cmocka_unit_test(test_datasets_stats_ping),
-        cmocka_unit_test(test_log_level_filter),        cmocka_unit_test(test_create_failures),
+        cmocka_unit_test(test_fill_keeps_lower_freshness),
+        cmocka_unit_test(test_datasets_stats_ping),
+        cmocka_unit_test(test_log_level_filter),
+        cmocka_unit_test(test_create_failures),
+        cmocka_unit_test(test_lookup_cached_skips_a_remote_first_tier),
+        cmocka_unit_test(test_remote_rows_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,6 +129,52 @@ done:
     return out;
 }
 
+/* A connection with AUTH and SELECT done, or NULL. */
+static redisContext *connect_db(const test_redis *r, int db)
+{
+    struct timeval tv = {1, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+    if (!c || c->err) {
+        redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    redisReply *rep = r->password[0] ? redisCommand(c, "AUTH %s", r->password) : NULL;
+    bool ok = !r->password[0] || (rep && rep->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    rep = ok ? redisCommand(c, "SELECT %d", db) : NULL;
+    ok = rep && rep->type == REDIS_REPLY_STATUS;
+    freeReplyObject(rep);
+    if (!ok) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+bool test_redis_find_key(const test_redis *r, int db, const char *pattern, char *out, size_t cap)
+{
+    redisContext *c = connect_db(r, db);
+    redisReply *rep = c ? redisCommand(c, "KEYS %s", pattern) : NULL;
+    bool found = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+                 rep->element[0]->type == REDIS_REPLY_STRING && rep->element[0]->len < cap;
+    if (found)
+        snprintf(out, cap, "%s", rep->element[0]->str);
+    freeReplyObject(rep);
+    redisFree(c);
+    return found;
+}
+
+bool test_redis_set(const test_redis *r, int db, const char *key, const char *value, size_t len)
+{
+    redisContext *c = connect_db(r, db);
+    redisReply *rep = c ? redisCommand(c, "SET %s %b", key, value, len) : NULL;
+    bool ok = rep && rep->type == REDIS_REPLY_STATUS;
+    freeReplyObject(rep);
+    redisFree(c);
+    return ok;
+}
+
 int test_redis_clients(const test_redis *r)
 {
     struct timeval tv = {1, 0};

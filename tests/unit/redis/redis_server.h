@@ -4,6 +4,7 @@
 #define PAPI_TEST_REDIS_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct test_redis {
@@ -22,6 +23,11 @@ void test_redis_kill(test_redis *r);
 /* Runs one command on db @p db (with AUTH when r->password is set); returns the integer reply or
  * the length of a string reply, -1 for nil, -2 on any failure. */
 long long test_redis_cmd(const test_redis *r, int db, const char *fmt, const char *arg);
+
+/* The first key matching pattern (KEYS), copied into out; false when none or on failure. */
+bool test_redis_find_key(const test_redis *r, int db, const char *pattern, char *out, size_t cap);
+/* SET key value (binary-safe, len bytes); false on failure. */
+bool test_redis_set(const test_redis *r, int db, const char *key, const char *value, size_t len);
 
 /* connected_clients from INFO (this query's own connection included); -1 on failure. */
 int test_redis_clients(const test_redis *r);

@@ -1,5 +1,6 @@
 /* The redis cache backend table, driven directly against a real redis-server: what it stores,
  * how long, under which Redis keys, and how it degrades when Redis dies, stalls or comes back. */
+#include "fake_redis.h"
 #include "internal.h"
 #include "redis_server.h"
 
@@ -31,6 +32,7 @@
 struct papi_config {
     const char *redis_timeout_ms;
     const char *pool_size;
+    const char *redis_max_row_bytes;
 };
 
 const char *papi_config_get(const papi_config *cfg, const char *key)
@@ -39,6 +41,8 @@ const char *papi_config_get(const papi_config *cfg, const char *key)
         return cfg->redis_timeout_ms;
     if (cfg && strcmp(key, "pool-size") == 0)
         return cfg->pool_size;
+    if (cfg && strcmp(key, "redis-max-row-bytes") == 0)
+        return cfg->redis_max_row_bytes;
     return NULL;
 }
 
@@ -224,7 +228,7 @@ static void test_url_timeout_option_checked(void **state)
     (void)state;
     test_host th;
     th_init(&th);
-    papi_config cfg = {"0", NULL};
+    papi_config cfg = {"0", NULL, NULL};
     void *st = NULL;
     papi_error err;
     assert_int_equal(B->open("redis://127.0.0.1:1/0", &cfg, &th.host, NULL, &st, &err),
@@ -326,10 +330,8 @@ static void test_foreign_values_are_misses(void **state)
     void *st = open_ok(url_of(r, NULL, 0), NULL, &th);
     /* someone else's data (or a future layout) under our prefix is never served as a row */
     assert_true(test_redis_cmd(r, 0, "SET papi:ds:h:junk %s", "hello") >= 0);
-    assert_true(test_redis_cmd(r, 0, "SET papi:ds:h:half %s", "F123") >= 0);
     assert_true(test_redis_cmd(r, 0, "LPUSH papi:ds:h:list %s", "x") == 1);
     assert_int_equal(get_one(st, "ds:h:junk", NULL, 0), PAPI_CACHE_MISS);
-    assert_int_equal(get_one(st, "ds:h:half", NULL, 0), PAPI_CACHE_MISS);
     /* GET on a list is a reply error: a miss, counted, the connection still fine */
     assert_int_equal(get_one(st, "ds:h:list", NULL, 0), PAPI_CACHE_MISS);
     assert_int_equal(atomic_load(&th.cache_errors), 1);
@@ -478,7 +480,7 @@ static void test_many_threads_share_the_pool(void **state)
     test_host th;
     th_init(&th);
     /* a loaded CI machine must not turn waits for a connection into misses */
-    papi_config cfg = {"2000", "3"};
+    papi_config cfg = {"2000", "3", NULL};
     void *st = open_ok(url_of(r, NULL, 0), &cfg, &th);
     enum { NT = 16 };
     pthread_t t[NT];
@@ -565,7 +567,7 @@ static void test_slow_redis_times_out_to_miss(void **state)
     test_redis *r = *state;
     test_host th;
     th_init(&th);
-    papi_config cfg = {"100", NULL};
+    papi_config cfg = {"100", NULL, NULL};
     void *st = open_ok(url_of(r, NULL, 0), &cfg, &th);
     put_one(st, "d:h:slow", "{}", &TTL_LONG);
     assert_int_equal(get_one(st, "d:h:slow", NULL, 0), PAPI_CACHE_FOUND);
@@ -671,6 +673,263 @@ static void test_reconnect_backs_off(void **state)
     B->close(st);
 }
 
+/* ---------------------------------------------------------------- a hostile Redis */
+
+/* Bound on one call against a Redis that never finishes its reply. redis-timeout-ms is 300 ms
+ * in these tests; 3 s leaves a loaded machine ten times that and still tells a bounded call from
+ * one that waits for the fake to give up (8 s of dripping). */
+#define HOSTILE_BOUND_MS 3000
+/* What a refused reply may have cost: the kernel's socket buffers between the fake and us, not
+ * the gigabyte the reply announced. */
+#define HOSTILE_MAX_SENT ((size_t)16 << 20)
+
+static fake_redis *fake_start(fake_redis_mode mode, size_t stream_max_bytes)
+{
+    fake_redis *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->mode = mode;
+    f->drip_max_ms = 8000;
+    f->stream_max_bytes = stream_max_bytes;
+    assert_true(fake_redis_start(f));
+    return f;
+}
+
+static void fake_free(fake_redis *f)
+{
+    fake_redis_stop(f);
+    free(f);
+}
+
+static char *fake_url(const fake_redis *f, const char *userinfo, int db)
+{
+    static _Thread_local char url[256];
+    snprintf(url, sizeof url, "redis://%s127.0.0.1:%d/%d", userinfo ? userinfo : "", f->port, db);
+    return url;
+}
+
+/* The fake notices a hang-up at its next write: wait for it, boundedly. */
+static bool wait_dropped(fake_redis *f, int n)
+{
+    int64_t t0 = papi_now_ms();
+    while (atomic_load(&f->dropped) < n && papi_now_ms() - t0 < 5000)
+        sleep_ms(20);
+    return atomic_load(&f->dropped) >= n;
+}
+
+static long rss_bytes(void)
+{
+    FILE *fp = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (fp) {
+        if (fscanf(fp, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(fp);
+    }
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+/* After the one hostile reply of f: the client hung up on it long before its end (refused from
+ * its header or at the byte cap, not read through), memory barely moved, and it was counted. */
+static void assert_refused_early(fake_redis *f, test_host *th, long rss0, const char *what)
+{
+    long grew = rss_bytes() - rss0;
+    assert_int_equal(atomic_load(&f->faulty), 1);
+    assert_true(wait_dropped(f, 1));
+    size_t sent = atomic_load(&f->max_sent);
+    print_message("%s: the client hung up after %zu bytes; resident memory grew %ld\n", what, sent,
+                  grew);
+    if (sent >= HOSTILE_MAX_SENT)
+        fail_msg("the client read %zu bytes of a refused reply", sent);
+    if (grew >= (64L << 20))
+        fail_msg("resident memory grew by %ld bytes", grew);
+    assert_true(atomic_load(&th->cache_errors) >= 1);
+}
+
+static void test_drip_get_is_bounded(void **state)
+{
+    (void)state;
+    fake_redis *f = fake_start(FAKE_REDIS_DRIP_GET, 0);
+    test_host th;
+    th_init(&th);
+    papi_config cfg = {"300", NULL, NULL};
+    void *st = open_ok(fake_url(f, NULL, 0), &cfg, &th);
+
+    /* the fault: one byte every 100 ms, so no single read ever waits 300 ms */
+    int64_t t0 = papi_now_ms();
+    assert_int_equal(get_one(st, "d:h:1", NULL, 0), PAPI_CACHE_MISS);
+    int64_t took = papi_now_ms() - t0;
+    assert_int_equal(atomic_load(&f->faulty), 1);
+    assert_true(took >= 250); /* it did wait for Redis */
+    if (took >= HOSTILE_BOUND_MS)
+        fail_msg("GET against a dripping Redis took %lld ms", (long long)took);
+    assert_true(wait_dropped(f, 1)); /* we hung up; the fake did not give up first */
+    assert_true(atomic_load(&th.cache_errors) >= 1);
+
+    /* past the backoff a probe reconnects, and an MGET is bounded the same way */
+    sleep_ms(400);
+    papi_key keys[3] = {K("d:h:1"), K("d:h:2"), K("d:h:3")};
+    papi_cache_entry e[3];
+    t0 = papi_now_ms();
+    assert_int_equal(B->get(st, keys, 3, e, NULL), PAPI_OK);
+    took = papi_now_ms() - t0;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(e[i].state, PAPI_CACHE_MISS);
+    assert_int_equal(atomic_load(&f->faulty), 2);
+    if (took >= HOSTILE_BOUND_MS)
+        fail_msg("MGET against a dripping Redis took %lld ms", (long long)took);
+    assert_true(wait_dropped(f, 2));
+    B->close(st);
+    fake_free(f);
+}
+
+static void test_drip_handshake_is_bounded(void **state)
+{
+    (void)state;
+    /* every reply dripped: AUTH (a password) and SELECT (db 2) are on the path of a connect */
+    fake_redis *f = fake_start(FAKE_REDIS_DRIP, 0);
+    test_host th;
+    th_init(&th);
+    papi_config cfg = {"300", NULL, NULL};
+    int64_t t0 = papi_now_ms();
+    void *st = open_ok(fake_url(f, ":pw@", 2), &cfg, &th); /* open warms one connection */
+    int64_t took = papi_now_ms() - t0;
+    assert_int_equal(atomic_load(&f->faulty), 1);
+    if (took >= HOSTILE_BOUND_MS)
+        fail_msg("open against a dripping Redis took %lld ms", (long long)took);
+    assert_int_equal(get_one(st, "d:h:1", NULL, 0), PAPI_CACHE_MISS); /* backing off: at once */
+    sleep_ms(400);
+    t0 = papi_now_ms();
+    assert_int_equal(get_one(st, "d:h:1", NULL, 0), PAPI_CACHE_MISS); /* the probe's AUTH */
+    took = papi_now_ms() - t0;
+    assert_int_equal(atomic_load(&f->faulty), 2);
+    if (took >= HOSTILE_BOUND_MS)
+        fail_msg("a reconnect against a dripping Redis took %lld ms", (long long)took);
+    assert_true(wait_dropped(f, 2));
+    assert_int_equal(th_count_level(&th, PAPI_LOG_WARN), 1); /* one outage, one line */
+    B->close(st);
+    fake_free(f);
+}
+
+static void test_drip_set_is_bounded(void **state)
+{
+    (void)state;
+    fake_redis *f = fake_start(FAKE_REDIS_DRIP_SET, 0);
+    test_host th;
+    th_init(&th);
+    papi_config cfg = {"300", NULL, NULL};
+    void *st = open_ok(fake_url(f, NULL, 0), &cfg, &th);
+    papi_key keys[3] = {K("d:h:1"), K("d:h:2"), K("d:h:3")};
+    papi_blob *rows[3] = {papi_blob_create("{}", 2), NULL, papi_blob_create("[]", 2)};
+    int64_t t0 = papi_now_ms();
+    assert_int_equal(B->put(st, keys, rows, 3, &TTL_LONG, NULL), PAPI_OK); /* pipelined SETs */
+    int64_t took = papi_now_ms() - t0;
+    assert_int_equal(atomic_load(&f->faulty), 1);
+    if (took >= HOSTILE_BOUND_MS)
+        fail_msg("SETs against a dripping Redis took %lld ms", (long long)took);
+    assert_true(wait_dropped(f, 1));
+    assert_true(atomic_load(&th.cache_errors) >= 1);
+    papi_blob_unref(rows[0]);
+    papi_blob_unref(rows[2]);
+    B->close(st);
+    fake_free(f);
+}
+
+static void test_huge_array_is_refused(void **state)
+{
+    (void)state;
+    /* the fault: an MGET answered with a 10^9-element array, its elements streamed as fast as
+     * the socket goes (32 MiB of them before the fake gives up on its own) */
+    fake_redis *f = fake_start(FAKE_REDIS_HUGE_ARRAY, (size_t)32 << 20);
+    test_host th;
+    th_init(&th);
+    papi_config cfg = {"2000", NULL, NULL};
+    void *st = open_ok(fake_url(f, NULL, 0), &cfg, &th);
+    long rss0 = rss_bytes();
+    papi_key keys[3] = {K("d:h:1"), K("d:h:2"), K("d:h:3")};
+    papi_cache_entry e[3];
+    assert_int_equal(B->get(st, keys, 3, e, NULL), PAPI_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(e[i].state, PAPI_CACHE_MISS);
+    assert_refused_early(f, &th, rss0, "huge array");
+    B->close(st);
+    fake_free(f);
+}
+
+static void test_huge_bulk_is_refused(void **state)
+{
+    (void)state;
+    /* the fault: a GET answered with a 1 GiB string (64 MiB of it before the fake gives up) */
+    fake_redis *f = fake_start(FAKE_REDIS_HUGE_BULK, (size_t)64 << 20);
+    test_host th;
+    th_init(&th);
+    papi_config cfg = {"2000", NULL, "65536"};
+    void *st = open_ok(fake_url(f, NULL, 0), &cfg, &th);
+    long rss0 = rss_bytes();
+    assert_int_equal(get_one(st, "d:h:1", NULL, 0), PAPI_CACHE_MISS);
+    assert_refused_early(f, &th, rss0, "huge bulk");
+    B->close(st);
+    fake_free(f);
+}
+
+static void test_bad_stamps_are_misses(void **state)
+{
+    test_redis *r = *state;
+    test_host th;
+    th_init(&th);
+    void *st = open_ok(url_of(r, NULL, 0), NULL, &th);
+    static const char *bad[] = {
+        "F99999999999999999999:{}", /* 20 digits: past int64 */
+        "F9223372036854775808:{}",  /* INT64_MAX + 1 */
+        "F:{}",                     /* no digits */
+        "F-5:{}",                   /* a sign */
+        "F12x:{}",                  /* not a number */
+        "F123",                     /* no row at all */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_true(test_redis_cmd(r, 0, "SET papi:d:h:bad %s", bad[i]) >= 0);
+        if (get_one(st, "d:h:bad", NULL, 0) != PAPI_CACHE_MISS)
+            fail_msg("value #%zu was not a miss", i);
+        assert_int_equal(atomic_load(&th.cache_errors), i + 1);
+    }
+    assert_int_equal(th_count_level(&th, PAPI_LOG_WARN), 1); /* rate-limited */
+    assert_non_null(strstr(th.lines[0], "value"));
+    /* the largest stamp is still a stamp */
+    assert_true(test_redis_cmd(r, 0, "SET papi:d:h:bad %s", "F9223372036854775807:{}") >= 0);
+    assert_int_equal(get_one(st, "d:h:bad", NULL, 0), PAPI_CACHE_FOUND);
+    B->close(st);
+}
+
+static void test_rows_over_the_cap_are_not_stored(void **state)
+{
+    test_redis *r = *state;
+    test_host th;
+    th_init(&th);
+    papi_config cfg = {NULL, NULL, "1024"};
+    void *st = open_ok(url_of(r, NULL, 0), &cfg, &th);
+    char big[2048];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    big[0] = '"';
+    big[sizeof big - 2] = '"';
+    put_one(st, "d:h:big", big, &TTL_LONG);
+    big[1000] = '"';
+    big[1001] = '\0';
+    put_one(st, "d:h:fits", big, &TTL_LONG);
+    assert_true(test_redis_cmd(r, 0, "EXISTS %s", "papi:d:h:big") == 0);
+    assert_int_equal(get_one(st, "d:h:big", NULL, 0), PAPI_CACHE_MISS);
+    assert_int_equal(get_one(st, "d:h:fits", NULL, 0), PAPI_CACHE_FOUND);
+    assert_int_equal(atomic_load(&th.cache_errors), 0); /* a big row is not an error */
+    /* one written by someone else is refused on the way in, as any over-long reply is */
+    char cmd[2100];
+    memset(cmd, 'a', 1500);
+    memcpy(cmd, "F9999999999999:\"", 16);
+    memcpy(cmd + 1500, "\"", 2);
+    assert_true(test_redis_cmd(r, 0, "SET papi:d:h:big %s", cmd) >= 0);
+    assert_int_equal(get_one(st, "d:h:big", NULL, 0), PAPI_CACHE_MISS);
+    assert_true(atomic_load(&th.cache_errors) >= 1);
+    B->close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -693,6 +952,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_redis_times_out_to_miss, setup_redis,
                                         teardown_redis),
         cmocka_unit_test(test_reconnect_backs_off),
+        cmocka_unit_test(test_drip_get_is_bounded),
+        cmocka_unit_test(test_drip_handshake_is_bounded),
+        cmocka_unit_test(test_drip_set_is_bounded),
+        cmocka_unit_test(test_huge_array_is_refused),
+        cmocka_unit_test(test_huge_bulk_is_refused),
+        cmocka_unit_test_setup_teardown(test_bad_stamps_are_misses, setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_rows_over_the_cap_are_not_stored, setup_redis,
+                                        teardown_redis),
     };
     return cmocka_run_group_tests_name("redis cache backend", tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <papi/papi.h>
 #include <papi/papi_backend.h>
 
+#include "fake_redis.h"
 #include "redis_server.h"
 
 /* cmocka needs these before it, in this order */
@@ -313,6 +314,180 @@ static void test_stale_from_redis_when_source_fails(void **state)
     papi_client_destroy(a);
 }
 
+/* Every log line of a client, for tests that look for what must never be there. */
+typedef struct transcript {
+    pthread_mutex_t mu;
+    char text[16384];
+    size_t len;
+} transcript;
+
+static void transcript_cb(void *user, papi_log_level level, const char *message)
+{
+    (void)level;
+    transcript *t = user;
+    pthread_mutex_lock(&t->mu);
+    int n = snprintf(t->text + t->len, sizeof t->text - t->len, "%s\n", message);
+    if (n > 0 && (size_t)n < sizeof t->text - t->len)
+        t->len += (size_t)n;
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Issue 13 A7: redaction split at the first '@' and the URL parser at the last, so a password
+ * holding '@' was logged in part: "***@ssW0rd-SECRET@host:port/db". */
+static void test_password_with_at_is_never_logged(void **state)
+{
+    world *w = *state;
+    test_redis r = {0};
+    snprintf(r.password, sizeof r.password, "ssW0rd@SECRET");
+    assert_true(test_redis_start(&r));
+    transcript t = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    char cache[160], want[160];
+    snprintf(cache, sizeof cache, "memory,redis://:ssW0rd@SECRET@127.0.0.1:%d/0", r.port);
+    snprintf(want, sizeof want, "cache tier 2: redis://***@127.0.0.1:%d/0", r.port);
+    papi_config *cfg = NULL;
+    papi_error err;
+    assert_int_equal(papi_config_create(&cfg), PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "cache", cache, &err), PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "datasets", w->ds2, &err), PAPI_OK);
+    assert_int_equal(papi_config_set_transport(cfg, &counting, "counting", &w->src), PAPI_OK);
+    assert_int_equal(papi_config_set_log(cfg, transcript_cb, &t, PAPI_LOG_DEBUG), PAPI_OK);
+    papi_client *c = NULL;
+    assert_int_equal(papi_client_create(cfg, &c, &err), PAPI_OK);
+    papi_config_destroy(cfg);
+    free(lookup(c, "7", NULL));
+    /* the password worked: the row is in Redis, written through AUTH */
+    assert_true(test_redis_cmd(&r, 0, "DBSIZE", NULL) == 1);
+    test_redis_kill(&r); /* an outage line too */
+    free(lookup(c, "8", NULL));
+    papi_client_destroy(c);
+    if (!strstr(t.text, want))
+        fail_msg("no line \"%s\" in:\n%s", want, t.text);
+    if (strstr(t.text, "SECRET") || strstr(t.text, "ssW0rd"))
+        fail_msg("the password reached the log:\n%s", t.text);
+}
+
+/* Issue 13 A4: a value in Redis that is not a well-formed row of its id (anyone with access to
+ * Redis can write one) is a miss: never served, never a stale copy, never copied into memory. */
+static void test_garbage_in_redis_is_never_served(void **state)
+{
+    world *w = *state;
+    papi_client *a = replica(w, w->ds2, false, NULL, NULL);
+    free(lookup(a, "7", NULL));
+    free(lookup(a, "8", NULL));
+    papi_client_destroy(a);
+    char key7[160], key8[160], good7[512], row8[512];
+    assert_true(test_redis_find_key(&w->redis, 0, "papi:thing:*:7", key7, sizeof key7));
+    assert_true(test_redis_find_key(&w->redis, 0, "papi:thing:*:8", key8, sizeof key8));
+    long long stamp = (long long)time(NULL) * 1000 + 3600000; /* fresh for an hour */
+    snprintf(good7, sizeof good7, "F%lld:{\"ID\":7,\"NAME\":\"name-7\"}", stamp);
+    snprintf(row8, sizeof row8, "F%lld:{\"ID\":8,\"NAME\":\"name-8\"}", stamp);
+    char bad[6][512];
+    snprintf(bad[0], sizeof bad[0], "F%lld:not json at all", stamp); /* the issue's example */
+    snprintf(bad[1], sizeof bad[1], "%s", row8);                     /* another id's row */
+    snprintf(bad[2], sizeof bad[2], "F%lld:", stamp);                /* empty */
+    snprintf(bad[3], sizeof bad[3], "F%lld:{\"ID\":7,\"NAME\":\"\xff\"}", stamp);
+    snprintf(bad[4], sizeof bad[4], "F%lld:{\"ID\":7,\"NAME\":\"name-7\"", stamp);
+    snprintf(bad[5], sizeof bad[5], "F99999999999999999999:{\"ID\":7,\"NAME\":\"name-7\"}");
+
+    logbook lb = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    papi_client *b = replica(w, w->ds2, true, NULL, &lb); /* memory, then Redis */
+    atomic_store(&w->src.fail, true); /* a bad value would be all there is to serve */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_true(test_redis_set(&w->redis, 0, key7, bad[i], strlen(bad[i])));
+        papi_stats before = {.struct_size = sizeof before};
+        assert_int_equal(papi_client_stats(b, &before), PAPI_OK);
+        papi_result *r = NULL;
+        papi_status st = papi_lookup_list(b, "thing", "7", 1, &r, NULL);
+        if (st != PAPI_EUNAVAIL)
+            fail_msg("value #%zu was served: %s", i, r ? papi_result_json(r, NULL) : "-");
+        /* and not copied into the memory tier */
+        assert_int_equal(papi_lookup_list_cached(b, "thing", "7", 1, &r, NULL), PAPI_OK);
+        assert_null(r);
+        papi_stats after = {.struct_size = sizeof after};
+        assert_int_equal(papi_client_stats(b, &after), PAPI_OK);
+        assert_int_equal(after.cache_errors, before.cache_errors + 1);
+        assert_int_equal(after.cache_hits, before.cache_hits);
+    }
+    /* a genuine value is served from Redis as before */
+    assert_true(test_redis_set(&w->redis, 0, key7, good7, strlen(good7)));
+    papi_cache_outcome o;
+    char *json = lookup(b, "7", &o);
+    assert_int_equal(o, PAPI_OUTCOME_HIT);
+    assert_string_equal(json, "[{\"ID\":7,\"NAME\":\"name-7\"}]");
+    free(json);
+    atomic_store(&w->src.fail, false);
+    papi_client_destroy(b);
+}
+
+/* A client whose only tier is a hostile Redis. */
+static papi_client *over_fake(world *w, const fake_redis *f)
+{
+    papi_config *cfg = NULL;
+    papi_error err;
+    char cache[96];
+    snprintf(cache, sizeof cache, "redis://127.0.0.1:%d/0", f->port);
+    assert_int_equal(papi_config_create(&cfg), PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "cache", cache, &err), PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "datasets", w->ds2, &err), PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "redis-timeout-ms", "300", &err), PAPI_OK);
+    assert_int_equal(papi_config_set_transport(cfg, &counting, "counting", &w->src), PAPI_OK);
+    papi_client *c = NULL;
+    assert_int_equal(papi_client_create(cfg, &c, &err), PAPI_OK);
+    papi_config_destroy(cfg);
+    return c;
+}
+
+/* Issue 13 A2: with Redis as the first tier, the path a server runs on its event loop never
+ * touches Redis, and a lookup against a dripping Redis ends by its deadline, from the source. */
+static void test_dripping_redis_first_tier(void **state)
+{
+    world *w = *state;
+    fake_redis f = {.mode = FAKE_REDIS_DRIP_GET, .drip_max_ms = 8000};
+    assert_true(fake_redis_start(&f));
+    papi_client *c = over_fake(w, &f);
+    int64_t t0 = papi_now_ms();
+    papi_result *r = (papi_result *)&r;
+    assert_int_equal(papi_lookup_list_cached(c, "thing", "7", 1, &r, NULL), PAPI_OK);
+    assert_null(r);
+    assert_true(papi_now_ms() - t0 < 1000);
+    assert_int_equal(atomic_load(&f.faulty), 0); /* Redis was not asked */
+    t0 = papi_now_ms();
+    char *json = lookup(c, "7", NULL);
+    int64_t took = papi_now_ms() - t0;
+    assert_int_equal(atomic_load(&f.faulty), 1); /* this one did ask, and it dripped */
+    if (took >= 3000)
+        fail_msg("a lookup over a dripping Redis took %lld ms", (long long)took);
+    assert_non_null(strstr(json, "name-7"));
+    free(json);
+    papi_client_destroy(c);
+    fake_redis_stop(&f);
+}
+
+/* The fake's garbage mode: every key holds the same fresh non-row. */
+static void test_garbage_redis_first_tier(void **state)
+{
+    world *w = *state;
+    fake_redis f = {.mode = FAKE_REDIS_VALUE};
+    long long stamp = (long long)time(NULL) * 1000 + 3600000;
+    f.value_len = (size_t)snprintf(f.value, sizeof f.value, "F%lld:not json at all", stamp);
+    assert_true(fake_redis_start(&f));
+    papi_client *c = over_fake(w, &f);
+    int before = atomic_load(&w->src.fetches);
+    papi_cache_outcome o;
+    char *json = lookup(c, "7,8", &o);
+    assert_true(atomic_load(&f.faulty) >= 1);
+    assert_int_equal(o, PAPI_OUTCOME_MISS);
+    assert_int_equal(atomic_load(&w->src.fetches), before + 1);
+    assert_non_null(strstr(json, "name-7"));
+    assert_null(strstr(json, "not json"));
+    free(json);
+    papi_stats s = {.struct_size = sizeof s};
+    assert_int_equal(papi_client_stats(c, &s), PAPI_OK);
+    assert_true(s.cache_errors >= 2); /* each bad value, at each read (the look before fetching) */
+    papi_client_destroy(c);
+    fake_redis_stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +496,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redis_killed_mid_run_no_client_errors, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stale_from_redis_when_source_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_password_with_at_is_never_logged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_in_redis_is_never_served, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dripping_redis_first_tier, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_redis_first_tier, setup, teardown),
     };
     return cmocka_run_group_tests_name("clients sharing one redis", tests, NULL, NULL);
 }
