@@ -101,8 +101,8 @@ class ManyQueryArguments(unittest.TestCase):
             srv.stop()
 
 
-class Bodies(unittest.TestCase):
-    """A10: no route takes a body; one past 64 KiB got no answer while the log said 200/405."""
+class OneServer(unittest.TestCase):
+    """One fault-injecting server for the whole class."""
 
     @classmethod
     def setUpClass(cls):
@@ -111,6 +111,10 @@ class Bodies(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
+
+
+class Bodies(OneServer):
+    """A10: no route takes a body; one past 64 KiB got no answer while the log said 200/405."""
 
     def big_body(self, method, path, rid):
         body = b"x" * (100 * 1024)
@@ -157,28 +161,23 @@ class Bodies(unittest.TestCase):
         self.assertEqual(lines[0]["closed"], "client", lines)
 
 
-class Framing(unittest.TestCase):
+class Framing(OneServer):
     """A15: conflicting lengths, NUL bytes, line folding and %2F, each over a raw socket."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = harness.Server(binary=harness.FAULT_HTTPD)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
 
     def raw(self, data):
         return self.srv.raw(data)
+
+    def assertBadRequest(self, head, body=b""):
+        """The head (request line and headers, without the empty line) gets our JSON 400."""
+        json_answer(self, self.raw(head + b"\r\nConnection: close\r\n\r\n" + body), 400, "EBADREQUEST")
 
     def test_conflicting_content_length_refused(self):
         for head in (b"Content-Length: 3\r\nContent-Length: 10\r\n",
                      b"Content-Length: 10\r\nX-A: 1\r\nContent-Length: 3\r\n",
                      b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n",
                      b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n"):
-            data = self.raw(b"POST /customer/1 HTTP/1.1\r\nHost: x\r\n" + head +
-                            b"Connection: close\r\n\r\nabcdefghij")
-            json_answer(self, data, 400, "EBADREQUEST")
+            self.assertBadRequest(b"POST /customer/1 HTTP/1.1\r\nHost: x\r\n" + head.rstrip(b"\r\n"),
+                                  b"abcdefghij")
 
     def test_identical_content_lengths_accepted(self):
         data = self.raw(b"GET /customer/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
@@ -188,21 +187,16 @@ class Framing(unittest.TestCase):
     def test_nul_in_request_line_refused(self):
         for line in (b"GET /customer/1\x00/../metrics HTTP/1.1", b"GET\x00x /customer/1 HTTP/1.1",
                      b"GET /customer/1\x00 HTTP/1.1", b"GET /customer/1?a=1\x00b HTTP/1.1"):
-            data = self.raw(line + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
-            json_answer(self, data, 400, "EBADREQUEST")
+            self.assertBadRequest(line + b"\r\nHost: x")
 
     def test_nul_in_header_refused(self):
         # (a NUL before the colon hides the colon from MHD, which refuses the line itself)
         for header in (b"X-Request-Id: abc\x00def", b"X-Request-Id: abc\x00", b"X-A:\x00 b",
                        b"Authorization: Bearer k\x00ey"):
-            data = self.raw(b"GET /customer/1 HTTP/1.1\r\nHost: x\r\n" + header +
-                            b"\r\nConnection: close\r\n\r\n")
-            json_answer(self, data, 400, "EBADREQUEST")
+            self.assertBadRequest(b"GET /customer/1 HTTP/1.1\r\nHost: x\r\n" + header)
 
     def test_obsolete_line_folding_refused(self):
-        data = self.raw(b"GET /customer/1 HTTP/1.1\r\nHost: x\r\nX-A: one\r\n  two\r\n"
-                        b"Connection: close\r\n\r\n")
-        json_answer(self, data, 400, "EBADREQUEST")
+        self.assertBadRequest(b"GET /customer/1 HTTP/1.1\r\nHost: x\r\nX-A: one\r\n  two")
 
     def test_lenient_but_clean_heads_still_served(self):
         # what RFC 9112 allows a server to accept: bare LF, no or several spaces after the colon,
@@ -230,17 +224,9 @@ class Framing(unittest.TestCase):
         self.assertEqual((st, json.loads(body)[0]["C_CUSTOMER_SK"]), (200, 1885))
 
 
-class LibraryAnswers(unittest.TestCase):
+class LibraryAnswers(OneServer):
     """What libmicrohttpd answers before papi sees the request (docs/HTTP.md): the status is
     right, the body is its own, the connection is closed and the server lives on."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = harness.Server(binary=harness.FAULT_HTTPD)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
 
     def test_documented_library_answers(self):
         cases = [(b"GET /\r\n\r\n", 400),                                   # HTTP/0.9 request line
