@@ -289,6 +289,11 @@ void httpd_access_log(const struct httpd_request *req, const char *path, size_t 
         sb_puts(&sb, "null");
     sb_puts(&sb, ",\"request_id\":\"");
     sb_json_str(&sb, req->request_id, strlen(req->request_id));
+    /* The truth about a request that did not end with its answer sent: "status" is what was
+     * queued (0: nothing), "closed" why the connection ended first. */
+    const char *closed = httpd_closed_name(req->closed);
+    if (closed)
+        sb_printf(&sb, "\",\"closed\":\"%s", closed);
     sb_puts(&sb, "\"}\n");
     alog_append(&sb);
     sb_free(&sb);

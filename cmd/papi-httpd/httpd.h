@@ -31,7 +31,7 @@ enum httpd_route {
 #define HTTPD_ROUTES (ROUTE_DATASET0 + HTTPD_MAX_DATASETS)
 
 /* Status codes counted one by one; anything else lands in the last slot. */
-#define HTTPD_STATUS_SLOTS 14
+#define HTTPD_STATUS_SLOTS 15
 #define HTTPD_LATENCY_BUCKETS 15
 
 struct httpd_metrics {
@@ -43,6 +43,9 @@ struct httpd_metrics {
     _Atomic uint64_t unauthorized;
     _Atomic uint64_t readiness_probes;
     _Atomic uint64_t connections_closed_early;
+    _Atomic uint64_t client_gone;   /* lookups not started: their client had hung up */
+    _Atomic uint64_t head_deadline; /* connections closed: request not in by --header-timeout */
+    _Atomic uint64_t evicted;       /* connections closed to make room for a new one */
 };
 
 struct httpd_options {
@@ -50,15 +53,26 @@ struct httpd_options {
     unsigned threads; /* event-loop threads answering cache hits */
     unsigned workers; /* threads running lookups that may block */
     unsigned max_connections;
+    unsigned max_connections_per_ip; /* 0: no limit */
     unsigned connection_timeout_s;
+    unsigned header_timeout_s;
     unsigned shutdown_timeout_s;
     unsigned ready_cache_ms;
     int access_log;
     papi_log_level log_level;
 };
 
+/* How many of MHD's log lines this second got through, and how many did not. */
+struct httpd_log_budget {
+    pthread_mutex_t lock;
+    int64_t window_s;
+    unsigned used, dropped;
+};
+
 struct httpd {
     struct httpd_options opt;
+    struct sockaddr_storage listen_addr; /* --listen, resolved while configuring */
+    socklen_t listen_len;
     papi_client *client;
     struct MHD_Daemon *daemon;
     uint16_t port;
@@ -72,6 +86,9 @@ struct httpd {
 
     _Atomic int draining;
     _Atomic unsigned connections; /* open now, over all event-loop threads */
+    pthread_mutex_t conns_lock;   /* the list of open connections */
+    struct httpd_conn *conns;
+    _Atomic unsigned abandoned_unanswered; /* drain: resumed with a 503 not yet sent */
     uint64_t request_id_seed;
     _Atomic uint64_t request_id_counter;
     int64_t started_ms;
@@ -79,21 +96,57 @@ struct httpd {
     pthread_mutex_t ready_lock;
     int64_t ready_checked_ms;
     papi_status ready_status;
-    char ready_message[PAPI_ERROR_MESSAGE_MAX];
+    papi_error ready_err; /* the last probe's detail: logged, never sent but its code and id */
 
     struct httpd_metrics metrics;
     struct httpd_workers *workers;
+    struct httpd_log_budget mhd_log;
 };
 
-/* Per-request state, made by the URI callback, freed when the request completes. */
+/* What a connection waits for, as the head deadline and the eviction of slow clients see it. */
+enum httpd_conn_phase {
+    CONN_HEAD,    /* a request (head, then any body) is arriving: the deadline runs */
+    CONN_IDLE,    /* keep-alive between requests: the connection timeout's business */
+    CONN_SERVING, /* a complete request is being answered */
+};
+
+/* Per-connection state, made when MHD opens a connection and freed when it closes. The list and
+ * the socket (shut down by others, never closed) are under srv->conns_lock; state is written by
+ * the connection's thread and the sweeper; req belongs to the connection's thread alone. */
+struct httpd_conn {
+    struct httpd_conn *next, *prev;
+    struct httpd *srv;
+    int fd;
+    _Atomic uint64_t state;    /* enum httpd_conn_phase, and since when (conn.c packs both) */
+    _Atomic int shut;          /* 0, or why we shut its socket down (enum httpd_closed) */
+    struct httpd_request *req; /* the request under way */
+};
+
+/* How a request ended without its answer sent, as the access log says it ("closed"). */
+enum httpd_closed {
+    CLOSED_NOT = 0,  /* the answer was sent */
+    CLOSED_CLIENT,   /* the client hung up or the connection broke */
+    CLOSED_TIMEOUT,  /* idle past --connection-timeout */
+    CLOSED_DEADLINE, /* the request did not arrive in full within --header-timeout */
+    CLOSED_EVICTED,  /* closed to make room while the server was full */
+    CLOSED_ERROR,    /* refused by the HTTP library itself, or our answer could not be queued */
+    CLOSED_SHUTDOWN, /* the server stopped */
+};
+const char *httpd_closed_name(enum httpd_closed c);
+
+/* Per-request state, made by the URI callback, freed when the request completes or, if MHD
+ * drops it without completing it, when its connection closes. */
 struct httpd_request {
     struct httpd *srv;
+    struct httpd_conn *hc; /* NULL when MHD gave no connection state (out of memory) */
     int64_t start_us;
     char *raw_uri;
     int route;
-    unsigned status;
+    unsigned status; /* the status MHD accepted to send; 0 while none */
+    enum httpd_closed closed;
     int cache; /* -1 none, else papi_cache_outcome */
     int headers_done;
+    int client_gone; /* a worker found the client gone before the lookup began */
     size_t body_bytes;
     char method[16];
     char request_id[HTTPD_REQUEST_ID_MAX + 1];
@@ -115,33 +168,94 @@ struct httpd_job {
     papi_result *res;
     papi_status st;
     papi_error err;
-    int abandoned; /* under the pool's lock */
+    int abandoned;   /* under the pool's lock */
+    int client_gone; /* the client had hung up when a worker took the job: nothing was fetched */
+    char request_id[HTTPD_REQUEST_ID_MAX + 1];
     char ids[];
 };
+/* Starts n lookup workers and one thread for readiness probes, which never wait behind lookups. */
 int httpd_workers_start(struct httpd *srv, unsigned n);
 /* Suspends the connection and queues the job; the handler runs again once it is done. */
 void httpd_workers_submit(struct httpd *srv, struct httpd_job *job);
-/* Resumes every outstanding job's connection as abandoned (their workers free them later). */
-void httpd_workers_abandon(struct httpd *srv);
+/* Resumes every outstanding job's connection as abandoned (their workers free them later), each
+ * to be answered 503; returns how many. */
+unsigned httpd_workers_abandon(struct httpd *srv);
 /* Joins the workers (each finishes the lookup it runs) and frees the pool. */
 void httpd_workers_stop(struct httpd *srv);
 void httpd_job_free(struct httpd_job *job);
-papi_status httpd_ready_probe(struct httpd *srv, char *msg, size_t cap);
+/* Pings the source at most once per --ready-cache-ms (readiness thread only); a failure is
+ * logged with request_id. */
+papi_status httpd_ready_probe(struct httpd *srv, const char *request_id, papi_error *out);
 
 /* Lets a test binary attach its own backends to the configuration before the client is made. */
 typedef int (*httpd_config_hook)(papi_config *cfg, void *user);
 
 int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user);
 
-/* routes.c */
+/* conn.c: connections, the request-head deadline, room for new clients, clients that left */
+enum MHD_Result httpd_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen);
+void httpd_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                             enum MHD_ConnectionNotificationCode toe);
+struct httpd_conn *httpd_conn_of(struct MHD_Connection *conn);
+void httpd_conn_phase(struct httpd_conn *hc, enum httpd_conn_phase phase);
+/* Closes the connections whose request is overdue; called about every HTTPD_SWEEP_MS. */
+void httpd_conns_sweep(struct httpd *srv);
+#define HTTPD_SWEEP_MS 250
+/* 1 if the client of a suspended connection has closed its end (EOF or error), else 0. */
+int httpd_client_gone(struct MHD_Connection *conn);
+/* MHD's connection limit for each event-loop thread: ours, with room for the evicted to close. */
+unsigned httpd_mhd_connection_limit(const struct httpd *srv);
+
+/* headcheck.c: what MHD's parser lets through and papi refuses (docs/HTTP.md) */
+enum httpd_head_verdict {
+    HEAD_OK,
+    HEAD_HIDDEN_BYTES, /* a NUL (or line folding) hid part of the request line or a header */
+    HEAD_CONFLICTING_LENGTH,
+    HEAD_CHUNKED, /* Transfer-Encoding: no route reads a body of unknown length */
+    HEAD_BODY_TOO_LARGE,
+};
+enum httpd_head_verdict httpd_head_check(struct MHD_Connection *conn, const char *method,
+                                         const char *url, size_t uri_len, const char *version);
+
+/* request.c: a request's life */
 void *httpd_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn);
+void httpd_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+                        enum MHD_RequestTerminationCode toe);
+/* Logs, counts and frees a request; its connection no longer points to it. */
+void httpd_request_finish(struct httpd_request *req, enum httpd_closed closed);
+/* Once the head is in: the request's method, and the client's X-Request-Id if it is sane. */
+void httpd_set_request_id(struct MHD_Connection *conn, struct httpd_request *req,
+                          const char *method);
+size_t httpd_no_unescape(void *cls, struct MHD_Connection *conn, char *uri);
+/* Length of the path part of a URI (before '?' or '#'). */
+size_t httpd_path_len(const char *uri);
+int64_t httpd_now_us(void);
+
+/* routes.c */
 enum MHD_Result httpd_handler(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **con_cls);
-void httpd_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
-                        enum MHD_RequestTerminationCode toe);
-size_t httpd_no_unescape(void *cls, struct MHD_Connection *conn, char *uri);
-int64_t httpd_now_us(void);
+
+/* answer.c: every answer, JSON unless a type is given; req->status is set once MHD took it */
+enum MHD_Result httpd_send(struct MHD_Connection *conn, struct httpd_request *req, unsigned status,
+                           const char *type, struct MHD_Response *resp);
+enum MHD_Result httpd_send_json(struct MHD_Connection *conn, struct httpd_request *req,
+                                unsigned status, const char *body);
+enum MHD_Result httpd_send_error(struct MHD_Connection *conn, struct httpd_request *req,
+                                 unsigned status, const char *message, const char *code,
+                                 int retry_after_s);
+/* A failed lookup: input errors keep their message; a source failure's message goes to the
+ * log only, the client gets papi's sentence, the source's code and its query id. */
+enum MHD_Result httpd_send_papi_error(struct MHD_Connection *conn, struct httpd_request *req,
+                                      papi_status st, const papi_error *err);
+/* A failed readiness probe (503), told as a source failure is. */
+enum MHD_Result httpd_send_unready(struct MHD_Connection *conn, struct httpd_request *req,
+                                   papi_status st, const papi_error *err);
+enum MHD_Result httpd_send_result(struct httpd *srv, struct MHD_Connection *conn,
+                                  struct httpd_request *req, papi_result *res);
+/* One log line with a source failure's whole detail, joined to the access log by request_id. */
+void httpd_log_source_error(const char *request_id, const char *what, papi_status st,
+                            const papi_error *err);
 
 /* metrics.c */
 void httpd_metrics_record(struct httpd *srv, int route, unsigned status, int64_t elapsed_us);

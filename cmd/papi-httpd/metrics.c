@@ -6,7 +6,7 @@
 #include "httpd.h"
 
 /* Codes counted one by one; the last slot (0) holds any other. */
-static const unsigned status_codes[HTTPD_STATUS_SLOTS] = {200, 400, 401, 404, 405, 413, 414,
+static const unsigned status_codes[HTTPD_STATUS_SLOTS] = {200, 400, 401, 404, 405, 411, 413, 414,
                                                           431, 500, 502, 503, 504, 505, 0};
 
 /* Upper bounds in microseconds; the last bucket is +Inf. */
@@ -162,6 +162,16 @@ char *httpd_metrics_render(struct httpd *srv, size_t *len)
             LOAD(m->unauthorized));
     counter(&sb, "papi_http_aborted_total", "Requests whose connection ended before the answer was sent.",
             LOAD(m->connections_closed_early));
+    counter(&sb, "papi_http_client_gone_total",
+            "Lookups not started because their client had hung up.", LOAD(m->client_gone));
+    counter(&sb, "papi_http_header_timeouts_total",
+            "Connections closed because a request was not in by --header-timeout.",
+            LOAD(m->head_deadline));
+    counter(&sb, "papi_http_evicted_total",
+            "Connections slow to send a request, closed to make room while the server was full.",
+            LOAD(m->evicted));
+    gauge(&sb, "papi_http_connections", "Open client connections.",
+          (double)atomic_load_explicit(&srv->connections, memory_order_relaxed));
     counter(&sb, "papi_readiness_probes_total", "Readiness checks that reached the source.",
             LOAD(m->readiness_probes));
     gauge(&sb, "papi_draining", "1 while shutting down.", (double)atomic_load(&srv->draining));

@@ -21,13 +21,21 @@ static const struct {
 } server_flags[] = {
     {"listen", "PAPI_LISTEN", "address:port to listen on (default 0.0.0.0:8001)"},
     {"max-connections", "PAPI_MAX_CONNECTIONS", "concurrent connections (default 1024)"},
+    {"max-connections-per-ip", "PAPI_MAX_CONNECTIONS_PER_IP",
+     "concurrent connections from one address (default 0: no limit; keep 0 behind a proxy)"},
     {"threads", "PAPI_THREADS", "event-loop threads answering cache hits (default: the cores)"},
     {"workers", "PAPI_WORKERS", "threads for lookups that reach the source (default 128)"},
-    {"connection-timeout", "PAPI_CONNECTION_TIMEOUT", "seconds a connection may stay silent (default 30)"},
-    {"shutdown-timeout", "PAPI_SHUTDOWN_TIMEOUT", "seconds to finish requests after SIGTERM (default 20)"},
-    {"ready-cache-ms", "PAPI_READY_CACHE_MS", "how long a readiness probe's answer is reused (default 2000)"},
+    {"connection-timeout", "PAPI_CONNECTION_TIMEOUT",
+     "seconds a connection may stay silent (default 30)"},
+    {"header-timeout", "PAPI_HEADER_TIMEOUT",
+     "seconds a client has to send a whole request (default 10)"},
+    {"shutdown-timeout", "PAPI_SHUTDOWN_TIMEOUT",
+     "seconds to finish requests after SIGTERM (default 20)"},
+    {"ready-cache-ms", "PAPI_READY_CACHE_MS",
+     "how long a readiness probe's answer is reused (default 2000)"},
     {"access-log", "PAPI_ACCESS_LOG", "1 to write JSON access lines on stdout, 0 not (default 1)"},
-    {"log-level", "PAPI_LOG_LEVEL", "error|warn|info|debug for library messages on stderr (default info)"},
+    {"log-level", "PAPI_LOG_LEVEL",
+     "error|warn|info|debug for library messages on stderr (default info)"},
 };
 #define NSERVER_FLAGS (sizeof server_flags / sizeof server_flags[0])
 
@@ -68,6 +76,10 @@ static int set_server_option(struct httpd_options *o, const char *flag, const ch
     }
     if (strcmp(flag, "max-connections") == 0)
         return parse_uint(v, 1, 65536, &o->max_connections);
+    if (strcmp(flag, "max-connections-per-ip") == 0)
+        return parse_uint(v, 0, 65536, &o->max_connections_per_ip);
+    if (strcmp(flag, "header-timeout") == 0)
+        return parse_uint(v, 1, 3600, &o->header_timeout_s);
     if (strcmp(flag, "threads") == 0)
         return parse_uint(v, 1, 256, &o->threads);
     if (strcmp(flag, "workers") == 0)
@@ -126,6 +138,12 @@ static int load_api_keys(struct httpd *srv)
         }
         p = end ? end + 1 : p + strlen(p);
     }
+    if (srv->napi_keys == 0) {
+        /* Set means keys are wanted: serving everyone because of a typo would fail open. */
+        httpd_log_line("error",
+                       "PAPI_API_KEYS is set but holds no key: unset it to serve without keys");
+        return -1;
+    }
     return 0;
 }
 
@@ -136,15 +154,78 @@ static void lib_log(void *user, papi_log_level level, const char *message)
     httpd_log_line(names[level <= PAPI_LOG_DEBUG ? level : PAPI_LOG_DEBUG], "%s", message);
 }
 
+/* MHD logs a line for each connection it refuses or each request it finds malformed, which a
+ * client can make by the thousand: a few lines a second get through, the rest are counted. */
+#define MHD_LOG_BURST 20
+
+static int mhd_log_allowed(struct httpd_log_budget *b, unsigned *suppressed)
+{
+    int64_t now_s = httpd_now_us() / 1000000;
+    pthread_mutex_lock(&b->lock);
+    if (now_s != b->window_s) {
+        b->window_s = now_s;
+        b->used = 0;
+    }
+    int ok = b->used < MHD_LOG_BURST;
+    if (ok) {
+        b->used++;
+        *suppressed = b->dropped;
+        b->dropped = 0;
+    } else {
+        b->dropped++;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return ok;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    struct httpd *srv = cls;
+    unsigned suppressed = 0;
+    if (!mhd_log_allowed(&srv->mhd_log, &suppressed))
+        return;
+    if (suppressed)
+        httpd_log_line("warn", "microhttpd: %u messages suppressed", suppressed);
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
     httpd_log_line("warn", "microhttpd: %s", msg);
+}
+
+/* "host:port", "[v6]:port", ":port" or "port". */
+static int resolve_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *sslen)
+{
+    char host[256] = "", port[16] = "";
+    const char *colon;
+    if (spec[0] == '[') {
+        const char *rb = strchr(spec, ']');
+        if (!rb || rb[1] != ':' || (size_t)(rb - spec - 1) >= sizeof host)
+            return -1;
+        memcpy(host, spec + 1, (size_t)(rb - spec - 1));
+        snprintf(port, sizeof port, "%s", rb + 2);
+    } else if ((colon = strrchr(spec, ':')) != NULL) {
+        if ((size_t)(colon - spec) >= sizeof host)
+            return -1;
+        memcpy(host, spec, (size_t)(colon - spec));
+        snprintf(port, sizeof port, "%s", colon + 1);
+    } else {
+        snprintf(port, sizeof port, "%s", spec);
+    }
+    unsigned p;
+    if (parse_uint(port, 0, 65535, &p) != 0)
+        return -1;
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(host[0] ? host : "0.0.0.0", port, &hints, &ai) != 0 || !ai)
+        return -1;
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *sslen = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
 }
 
 /* Options in order: defaults, environment, then flags (flags win). */
@@ -158,6 +239,7 @@ static int configure(struct httpd *srv, papi_config *cfg, int argc, char **argv)
     /* enough for 500 requests/s of misses against a 100 ms source, with room */
     o->workers = 128;
     o->connection_timeout_s = 30;
+    o->header_timeout_s = 10;
     o->shutdown_timeout_s = 20;
     o->ready_cache_ms = 2000;
     o->access_log = 1;
@@ -231,106 +313,73 @@ static int configure(struct httpd *srv, papi_config *cfg, int argc, char **argv)
     }
     if (papi_config_set_log(cfg, lib_log, srv, o->log_level) != PAPI_OK)
         return EXIT_USAGE;
-    return load_api_keys(srv) == 0 ? 0 : EXIT_USAGE;
-}
-
-/* "host:port", "[v6]:port", ":port" or "port". */
-static int resolve_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *sslen)
-{
-    char host[256] = "", port[16] = "";
-    const char *colon;
-    if (spec[0] == '[') {
-        const char *rb = strchr(spec, ']');
-        if (!rb || rb[1] != ':' || (size_t)(rb - spec - 1) >= sizeof host)
-            return -1;
-        memcpy(host, spec + 1, (size_t)(rb - spec - 1));
-        snprintf(port, sizeof port, "%s", rb + 2);
-    } else if ((colon = strrchr(spec, ':')) != NULL) {
-        if ((size_t)(colon - spec) >= sizeof host)
-            return -1;
-        memcpy(host, spec, (size_t)(colon - spec));
-        snprintf(port, sizeof port, "%s", colon + 1);
-    } else {
-        snprintf(port, sizeof port, "%s", spec);
+    if (resolve_listen(o->listen, &srv->listen_addr, &srv->listen_len) != 0) {
+        httpd_log_line("error", "bad listen address %s (want host:port, [v6]:port or port)",
+                       o->listen);
+        return EXIT_USAGE;
     }
-    unsigned p;
-    if (parse_uint(port, 0, 65535, &p) != 0)
-        return -1;
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    if (getaddrinfo(host[0] ? host : "0.0.0.0", port, &hints, &ai) != 0 || !ai)
-        return -1;
-    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-    *sslen = ai->ai_addrlen;
-    freeaddrinfo(ai);
-    return 0;
-}
-
-/* MHD splits its connection limit between the event-loop threads, and a thread at its share
- * stops accepting: a connection past the limit would wait in the backlog instead of being
- * refused. So the limit is ours, counted over all threads, and refused at accept. Two threads
- * accepting at once may pass it by one each. */
-static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
-{
-    (void)addr;
-    (void)addrlen;
-    struct httpd *srv = cls;
-    return atomic_load_explicit(&srv->connections, memory_order_relaxed) < srv->opt.max_connections
-               ? MHD_YES
-               : MHD_NO;
-}
-
-static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                              enum MHD_ConnectionNotificationCode toe)
-{
-    (void)conn;
-    (void)socket_context;
-    struct httpd *srv = cls;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-        atomic_fetch_add_explicit(&srv->connections, 1, memory_order_relaxed);
-    else
-        atomic_fetch_sub_explicit(&srv->connections, 1, memory_order_relaxed);
+    return load_api_keys(srv) == 0 ? 0 : EXIT_USAGE;
 }
 
 static struct MHD_Daemon *start_daemon(struct httpd *srv)
 {
-    struct sockaddr_storage ss;
-    socklen_t sslen = 0;
-    if (resolve_listen(srv->opt.listen, &ss, &sslen) != 0) {
-        httpd_log_line("error", "cannot use listen address %s", srv->opt.listen);
-        return NULL;
-    }
-    uint16_t port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                             : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    struct sockaddr_storage *ss = &srv->listen_addr;
+    uint16_t port = ss->ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)ss)->sin6_port)
+                                              : ntohs(((struct sockaddr_in *)ss)->sin_port);
     /* A few epoll threads answer what the first cache tier holds without a context switch per
      * request; a request that may wait on the source is suspended and finished by a worker
      * (workers.c), so a slow source never stalls the hits of other clients. */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6)
+    if (ss->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    return MHD_start_daemon(
-        flags, port, accept_policy, srv, httpd_handler, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->opt.max_connections * srv->opt.threads,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->opt.threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->opt.connection_timeout_s,
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)httpd_notify_connection, srv},
+        {MHD_OPTION_SOCK_ADDR, 0, ss},
+        /* Ours is the limit (conn.c); each thread may hold all of it, and the evicted a while. */
+        {MHD_OPTION_CONNECTION_LIMIT,
+         (intptr_t)(httpd_mhd_connection_limit(srv) * srv->opt.threads), NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)srv->opt.max_connections_per_ip, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)srv->opt.connection_timeout_s, NULL},
         /* Room for a 64 KiB request line, so that URLs past 8 KiB get our JSON 414 rather
          * than MHD's page; beyond this, MHD refuses the request itself. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_URI_LOG_CALLBACK, httpd_uri_cb, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, httpd_completed_cb, srv,
-        MHD_OPTION_UNESCAPE_CALLBACK, httpd_no_unescape, srv,
-        MHD_OPTION_END);
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(128 * 1024), NULL},
+        {MHD_OPTION_THREAD_STACK_SIZE, (intptr_t)(512 * 1024), NULL},
+        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)httpd_uri_cb, srv},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)httpd_completed_cb, srv},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)httpd_no_unescape, srv},
+        /* One thread is no pool: MHD warns about a pool of one, so none is asked for. */
+        {srv->opt.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+         (intptr_t)srv->opt.threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    /* The logger first: MHD logs the options that come before it on its own, on stderr. */
+    return MHD_start_daemon(flags, port, httpd_accept_policy, srv, httpd_handler, srv,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_ARRAY, opts,
+                            MHD_OPTION_END);
 }
 
-static int drain(struct httpd *srv, sigset_t *sigs)
+/* Waits up to wait_us for SIGTERM or SIGINT, and closes overdue connections when a sweep is due.
+ * Returns the signal, or 0. */
+static int wait_signal(struct httpd *srv, sigset_t *sigs, int64_t wait_us, int64_t *next_sweep_us)
+{
+    struct timespec t = {wait_us / 1000000, (wait_us % 1000000) * 1000};
+    int sig = sigtimedwait(sigs, NULL, &t);
+    if (sig > 0)
+        return sig;
+    int64_t now = httpd_now_us();
+    if (now >= *next_sweep_us) {
+        httpd_conns_sweep(srv);
+        *next_sweep_us = now + HTTPD_SWEEP_MS * 1000;
+    }
+    return 0;
+}
+
+/* How long the answers to requests abandoned at the deadline may take to go out. */
+#define ABANDONED_GRACE_US (2 * 1000 * 1000)
+
+static int drain(struct httpd *srv, sigset_t *sigs, int64_t *next_sweep_us)
 {
     atomic_store(&srv->draining, 1);
     MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
@@ -339,8 +388,7 @@ static int drain(struct httpd *srv, sigset_t *sigs)
     int64_t deadline = httpd_now_us() + (int64_t)srv->opt.shutdown_timeout_s * 1000000;
     uint64_t left;
     while ((left = atomic_load(&srv->metrics.in_flight)) > 0 && httpd_now_us() < deadline) {
-        struct timespec t = {0, 10 * 1000 * 1000};
-        if (sigtimedwait(sigs, NULL, &t) > 0) {
+        if (wait_signal(srv, sigs, 10 * 1000, next_sweep_us) > 0) {
             httpd_log_line("warn", "second signal: stopping now");
             break;
         }
@@ -348,8 +396,16 @@ static int drain(struct httpd *srv, sigset_t *sigs)
     left = atomic_load(&srv->metrics.in_flight);
     if (left)
         httpd_log_line("warn", "%llu requests still running at the deadline", (unsigned long long)left);
-    /* MHD may not stop with connections suspended: those still waiting get a 503. */
-    httpd_workers_abandon(srv);
+    /* MHD may not stop with connections suspended, and those still waiting for a worker were
+     * promised an answer: they are resumed to be answered 503, which takes their event loop a
+     * moment. Stopping the daemon before that would close them empty. */
+    if (httpd_workers_abandon(srv) > 0) {
+        int64_t grace = httpd_now_us() + ABANDONED_GRACE_US;
+        while (atomic_load(&srv->abandoned_unanswered) > 0 && httpd_now_us() < grace) {
+            struct timespec t = {0, 10 * 1000 * 1000};
+            nanosleep(&t, NULL);
+        }
+    }
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
     httpd_workers_stop(srv);
@@ -362,6 +418,8 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
     struct httpd *srv = &srv_storage;
     memset(srv, 0, sizeof *srv);
     pthread_mutex_init(&srv->ready_lock, NULL);
+    pthread_mutex_init(&srv->conns_lock, NULL);
+    pthread_mutex_init(&srv->mhd_log.lock, NULL);
     if (getrandom(&srv->request_id_seed, sizeof srv->request_id_seed, 0) != sizeof srv->request_id_seed)
         srv->request_id_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 
@@ -424,12 +482,16 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
     httpd_log_line("info", "listening on %s port %u (%zu datasets, %zu API keys, max %u connections)",
                    srv->opt.listen, (unsigned)srv->port, srv->ndatasets, srv->napi_keys,
                    srv->opt.max_connections);
+    if (srv->opt.max_connections_per_ip)
+        httpd_log_line("info", "at most %u connections per client address",
+                       srv->opt.max_connections_per_ip);
 
     int sig;
-    while (sigwait(&sigs, &sig) != 0)
+    int64_t next_sweep_us = 0;
+    while ((sig = wait_signal(srv, &sigs, HTTPD_SWEEP_MS * 1000, &next_sweep_us)) == 0)
         ;
     httpd_log_line("info", "signal %d: draining (up to %u s)", sig, srv->opt.shutdown_timeout_s);
-    rc = drain(srv, &sigs);
+    rc = drain(srv, &sigs, &next_sweep_us);
     httpd_access_log_stop();
     papi_client_destroy(srv->client);
     httpd_log_line("info", "stopped");

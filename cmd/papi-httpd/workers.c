@@ -1,19 +1,32 @@
 /* The worker pool: lookups that may wait on the source run here, off the event loop, so a slow
- * source never stalls the cache hits the event-loop threads answer. */
+ * source never stalls the cache hits the event-loop threads answer. Readiness probes have a lane
+ * and a thread of their own: an orchestrator's probe never queues behind lookups. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "httpd.h"
 
+enum { LANE_LOOKUP, LANE_READY, LANES };
+
+struct lane {
+    struct httpd_job *head, *tail;
+    pthread_cond_t cond;
+};
+
+struct worker {
+    struct httpd_workers *pool;
+    int lane;
+    pthread_t thread;
+};
+
 struct httpd_workers {
     struct httpd *srv;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct httpd_job *head, *tail; /* queue */
-    struct httpd_job *outstanding;
+    struct lane lanes[LANES];
+    struct httpd_job *outstanding; /* queued or running, for the drain */
     int stop;
     unsigned n;
-    pthread_t threads[];
+    struct worker threads[];
 };
 
 void httpd_job_free(struct httpd_job *job)
@@ -27,28 +40,41 @@ void httpd_job_free(struct httpd_job *job)
 static void run_job(struct httpd *srv, struct httpd_job *job)
 {
     if (job->kind == JOB_READY) {
-        job->st = httpd_ready_probe(srv, job->err.message, sizeof job->err.message);
+        job->st = httpd_ready_probe(srv, job->request_id, &job->err);
         return;
     }
-    job->st = papi_lookup_list(srv->client, job->dataset, job->ids, job->ids_len, &job->res, &job->err);
+    job->st =
+        papi_lookup_list(srv->client, job->dataset, job->ids, job->ids_len, &job->res, &job->err);
+}
+
+/* Under the pool's lock, which keeps the connection suspended (the drain resumes connections
+ * under it too), so its socket is still the client's. */
+static int gone(struct httpd *srv, struct httpd_job *job)
+{
+    if (job->kind != JOB_LOOKUP || !httpd_client_gone(job->conn))
+        return 0;
+    atomic_fetch_add_explicit(&srv->metrics.client_gone, 1, memory_order_relaxed);
+    return 1;
 }
 
 static void *worker_main(void *arg)
 {
-    struct httpd_workers *w = arg;
+    struct worker *self = arg;
+    struct httpd_workers *w = self->pool;
+    struct lane *lane = &w->lanes[self->lane];
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (!w->head && !w->stop)
-            pthread_cond_wait(&w->cond, &w->lock);
-        struct httpd_job *job = w->head;
+        while (!lane->head && !w->stop)
+            pthread_cond_wait(&lane->cond, &w->lock);
+        struct httpd_job *job = lane->head;
         if (!job)
             break; /* stopping and nothing queued */
-        w->head = job->qnext;
-        if (!w->head)
-            w->tail = NULL;
-        int abandoned = job->abandoned;
+        lane->head = job->qnext;
+        if (!lane->head)
+            lane->tail = NULL;
+        int skip = job->abandoned || (job->client_gone = gone(w->srv, job));
         pthread_mutex_unlock(&w->lock);
-        if (!abandoned)
+        if (!skip)
             run_job(w->srv, job);
         pthread_mutex_lock(&w->lock);
         if (job->abandoned) {
@@ -72,21 +98,27 @@ static void *worker_main(void *arg)
 
 int httpd_workers_start(struct httpd *srv, unsigned n)
 {
-    struct httpd_workers *w = calloc(1, sizeof *w + n * sizeof(pthread_t));
+    struct httpd_workers *w = calloc(1, sizeof *w + (n + 1) * sizeof(struct worker));
     if (!w)
         return -1;
     w->srv = srv;
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
+    for (int l = 0; l < LANES; l++)
+        pthread_cond_init(&w->lanes[l].cond, NULL);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     srv->workers = w;
-    for (; w->n < n; w->n++)
-        if (pthread_create(&w->threads[w->n], &attr, worker_main, w) != 0)
+    /* the readiness thread first: without it the server does not start */
+    for (; w->n < n + 1; w->n++) {
+        struct worker *t = &w->threads[w->n];
+        t->pool = w;
+        t->lane = w->n == 0 ? LANE_READY : LANE_LOOKUP;
+        if (pthread_create(&t->thread, &attr, worker_main, t) != 0)
             break;
+    }
     pthread_attr_destroy(&attr);
-    if (w->n == 0) {
+    if (w->n < 2) {
         httpd_workers_stop(srv);
         return -1;
     }
@@ -96,37 +128,42 @@ int httpd_workers_start(struct httpd *srv, unsigned n)
 void httpd_workers_submit(struct httpd *srv, struct httpd_job *job)
 {
     struct httpd_workers *w = srv->workers;
+    struct lane *lane = &w->lanes[job->kind == JOB_READY ? LANE_READY : LANE_LOOKUP];
     MHD_suspend_connection(job->conn); /* before any worker can resume it */
     pthread_mutex_lock(&w->lock);
     job->qnext = NULL;
-    if (w->tail)
-        w->tail->qnext = job;
+    if (lane->tail)
+        lane->tail->qnext = job;
     else
-        w->head = job;
-    w->tail = job;
+        lane->head = job;
+    lane->tail = job;
     job->oprev = NULL;
     job->onext = w->outstanding;
     if (w->outstanding)
         w->outstanding->oprev = job;
     w->outstanding = job;
-    pthread_cond_signal(&w->cond);
+    pthread_cond_signal(&lane->cond);
     pthread_mutex_unlock(&w->lock);
 }
 
-void httpd_workers_abandon(struct httpd *srv)
+unsigned httpd_workers_abandon(struct httpd *srv)
 {
     struct httpd_workers *w = srv->workers;
+    unsigned n = 0;
     if (!w)
-        return;
+        return 0;
     pthread_mutex_lock(&w->lock);
     for (struct httpd_job *job = w->outstanding; job; job = job->onext) {
         job->abandoned = 1;
         job->req->abandoned = 1;
         job->req->job = NULL;
+        atomic_fetch_add_explicit(&srv->abandoned_unanswered, 1, memory_order_relaxed);
+        n++;
         MHD_resume_connection(job->conn);
     }
     w->outstanding = NULL;
     pthread_mutex_unlock(&w->lock);
+    return n;
 }
 
 void httpd_workers_stop(struct httpd *srv)
@@ -136,12 +173,14 @@ void httpd_workers_stop(struct httpd *srv)
         return;
     pthread_mutex_lock(&w->lock);
     w->stop = 1;
-    pthread_cond_broadcast(&w->cond);
+    for (int l = 0; l < LANES; l++)
+        pthread_cond_broadcast(&w->lanes[l].cond);
     pthread_mutex_unlock(&w->lock);
     for (unsigned i = 0; i < w->n; i++)
-        pthread_join(w->threads[i], NULL);
+        pthread_join(w->threads[i].thread, NULL);
     pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->cond);
+    for (int l = 0; l < LANES; l++)
+        pthread_cond_destroy(&w->lanes[l].cond);
     free(w);
     srv->workers = NULL;
 }

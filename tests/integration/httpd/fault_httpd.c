@@ -5,6 +5,7 @@
  *   id 9001 → PAPI_EAUTH   9002 → PAPI_EUNAVAIL (Retry-After 7)   9003 → PAPI_ETIMEDOUT
  *   id 9004 → PAPI_EPROTO  9005 → PAPI_ESOURCE
  *   ids 1..100000 exist (synthetic rows); larger ids do not.
+ * Each failure carries a source code ("39" + the id) and a query id ("01b-query-" + the id).
  * PAPI_TEST_PING_FAIL=1 makes ping() answer PAPI_EUNAVAIL. Every injected failure is logged on
  * stderr as "fault injected: <status>", so a test can prove its fault happened. */
 #include <stdio.h>
@@ -54,12 +55,19 @@ static void sleep_ms(long ms)
         ;
 }
 
-static papi_status injected(papi_status st, papi_error *err, int retry_after_s)
+/* The detail a real source gives (its code, its statement's id) and text no client may see:
+ * a newline and a terminal escape, which the server must log escaped on one line. */
+static papi_status injected(papi_status st, papi_error *err, int retry_after_s, const char *code,
+                            const char *query_id)
 {
     httpd_log_line("warn", "fault injected: %s", papi_status_name(st));
-    papi_error_set(err, st, "test source: injected %s", papi_status_name(st));
-    if (err)
+    papi_error_set(err, st, "test source: injected %s\n\x1b[31m SECRET detail",
+                   papi_status_name(st));
+    if (err) {
         err->retry_after_s = retry_after_s;
+        snprintf(err->source_code, sizeof err->source_code, "%s", code);
+        snprintf(err->query_id, sizeof err->query_id, "%s", query_id);
+    }
     return st;
 }
 
@@ -73,17 +81,20 @@ static papi_status fault_fetch(void *state, const papi_dataset *ds, const papi_k
     for (size_t i = 0; i < n; i++) {
         if (keys[i].len != 4 || memcmp(keys[i].ptr, "900", 3) != 0)
             continue;
+        char code[8], qid[16];
+        snprintf(code, sizeof code, "39%.4s", keys[i].ptr);
+        snprintf(qid, sizeof qid, "01b-query-%.4s", keys[i].ptr);
         switch (keys[i].ptr[3]) {
         case '1':
-            return injected(PAPI_EAUTH, err, 0);
+            return injected(PAPI_EAUTH, err, 0, code, qid);
         case '2':
-            return injected(PAPI_EUNAVAIL, err, 7);
+            return injected(PAPI_EUNAVAIL, err, 7, code, qid);
         case '3':
-            return injected(PAPI_ETIMEDOUT, err, 0);
+            return injected(PAPI_ETIMEDOUT, err, 0, code, qid);
         case '4':
-            return injected(PAPI_EPROTO, err, 0);
+            return injected(PAPI_EPROTO, err, 0, code, qid);
         case '5':
-            return injected(PAPI_ESOURCE, err, 0);
+            return injected(PAPI_ESOURCE, err, 0, code, qid);
         default:
             break;
         }
@@ -96,7 +107,7 @@ static papi_status fault_ping(void *state, int64_t deadline_ms, papi_error *err)
     (void)deadline_ms;
     struct fault_state *s = state;
     if (s->ping_fail)
-        return injected(PAPI_EUNAVAIL, err, 0);
+        return injected(PAPI_EUNAVAIL, err, 0, "390002", "01b-ping");
     return PAPI_OK;
 }
 

@@ -90,6 +90,27 @@ class Shutdown(unittest.TestCase):
     def test_sigint_while_busy_loses_nothing(self):
         self._drain(signal.SIGINT)
 
+    def test_deadline_answers_503_to_requests_still_running(self):
+        # A11: the source holds the lookup past the 1 s drain deadline; the client must get
+        # the promised JSON 503, not a connection closed empty.
+        srv = harness.Server(binary=harness.FAULT_HTTPD, env={"PAPI_TEST_DELAY_MS": "4000"},
+                             args=["--shutdown-timeout", "1"])
+        try:
+            results = {}
+            t = threading.Thread(target=fetch, args=(srv, "/customer/4242", results, 0))
+            t.start()
+            time.sleep(0.5)  # the lookup now waits on the source
+            srv.proc.send_signal(signal.SIGTERM)
+            t.join(30)
+            st, h, body, _ = results[0]
+            self.assertEqual(st, 503, body)
+            self.assertEqual(json.loads(body)["code"], "DRAINING")
+            self.assertEqual(h["retry-after"], "1")
+            self.assertEqual(srv.proc.wait(timeout=30), 1)  # it did not finish everything
+            self.assertIn("still running at the deadline", srv.stderr())
+        finally:
+            srv.stop()
+
     def test_idle_exit_is_quick(self):
         srv = harness.Server(binary=harness.FAULT_HTTPD)
         try:
@@ -102,6 +123,68 @@ class Shutdown(unittest.TestCase):
             c.close()
         finally:
             srv.stop()
+
+
+class AbandonedClients(unittest.TestCase):
+    """A17: a client that hung up costs no fetch, and readiness never queues behind lookups."""
+
+    def test_no_fetch_for_a_client_that_hung_up(self):
+        srv = harness.Server(binary=harness.FAULT_HTTPD, env={"PAPI_TEST_DELAY_MS": "1500"},
+                             args=["--workers", "1"])
+        try:
+            before = srv.metrics()["papi_source_calls_total"]
+            busy = {}
+            t = threading.Thread(target=fetch, args=(srv, "/customer/500", busy, 0))
+            t.start()
+            time.sleep(0.3)  # the only worker now waits on the source for 1.5 s
+            for i in range(6):  # queued behind it, then abandoned by their clients
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+                s.sendall(b"GET /customer/%d HTTP/1.1\r\nHost: x\r\n\r\n" % (600 + i))
+                time.sleep(0.05)
+                s.close()
+            t.join(30)
+            self.assertEqual(busy[0][0], 200)
+            # the queued lookups are dropped as their turn comes: only the first reached the source
+            ok = harness_wait(lambda: srv.metrics().get("papi_http_client_gone_total", 0) >= 6)
+            self.assertTrue(ok, srv.metrics())
+            gone_lines = lambda: [l for l in srv.access_log() if l.get("closed") == "client"]
+            harness_wait(lambda: len(gone_lines()) >= 6)
+            gone = gone_lines()
+            self.assertEqual(sorted(l["path"] for l in gone),
+                             ["/customer/%d" % (600 + i) for i in range(6)])
+            self.assertTrue(all(l["status"] == 0 for l in gone), gone)
+            self.assertEqual(srv.metrics()["papi_source_calls_total"] - before, 1)
+            # and the server still serves
+            self.assertEqual(srv.request("GET", "/customer/700")[0], 200)
+        finally:
+            srv.stop()
+
+    def test_readiness_not_behind_lookups(self):
+        srv = harness.Server(binary=harness.FAULT_HTTPD, env={"PAPI_TEST_DELAY_MS": "6000"},
+                             args=["--workers", "1", "--ready-cache-ms", "0"])
+        try:
+            results = {}
+            t = threading.Thread(target=fetch, args=(srv, "/customer/800", results, "lookup"))
+            t.start()
+            time.sleep(0.3)  # the only worker is busy for 6 s
+            fetch(srv, "/readyz", results, "ready")
+            # answered while the lookup still holds the source (and the only worker)
+            self.assertEqual(srv.metrics()["papi_source_fetches_in_flight"], 1,
+                             "readiness waited for the lookup")
+            t.join(30)
+            self.assertEqual(results["ready"][0], 200, results["ready"])
+            self.assertEqual(results["lookup"][0], 200)
+        finally:
+            srv.stop()
+
+
+def harness_wait(pred, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
 
 
 class Limits(unittest.TestCase):
@@ -166,6 +249,34 @@ class Configuration(unittest.TestCase):
             p = subprocess.run([harness.HTTPD] + args, capture_output=True, timeout=20)
             self.assertNotEqual(p.returncode, 0, args)
             self.assertIn(b"error", p.stderr)
+
+    def test_api_keys_set_but_empty_refused(self):
+        # A6: a value that holds no key must not start a server open to everyone
+        import subprocess
+        for value in ("", " ", ",", " , ,"):
+            env = {"PAPI_API_KEYS": value, "PATH": "/usr/bin:/bin"}
+            p = subprocess.run([harness.HTTPD, "--listen", "127.0.0.1:0"], capture_output=True,
+                               timeout=20, env=env)
+            self.assertEqual(p.returncode, 2, (value, p.stderr))
+            self.assertIn(b"PAPI_API_KEYS is set but holds no key", p.stderr)
+
+    def test_bad_listen_is_a_usage_error(self):
+        # A16: like every other configuration error, exit 2
+        import subprocess
+        for spec in ("nowhere:port", "1.2.3.4:99999", "[::1", "no-such-host.invalid:80"):
+            p = subprocess.run([harness.HTTPD, "--listen", spec], capture_output=True, timeout=20)
+            self.assertEqual(p.returncode, 2, (spec, p.stderr))
+            self.assertIn(b"listen", p.stderr)
+
+    def test_start_logs_no_library_warnings(self):
+        # A16: the logger option must come first, and one thread is no "pool" to warn about
+        for args in ([], ["--threads", "1"], ["--threads", "3"]):
+            srv = harness.Server(binary=harness.FAULT_HTTPD, args=args)
+            try:
+                self.assertEqual(srv.request("GET", "/healthz")[0], 200)
+                self.assertNotIn("microhttpd", srv.stderr(), args)
+            finally:
+                srv.stop()
 
     def test_help_lists_library_options(self):
         import subprocess

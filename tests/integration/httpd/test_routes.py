@@ -292,20 +292,45 @@ class InjectedFaults(unittest.TestCase):
     def test_error_table(self):
         cases = {"9001": (502, "EAUTH"), "9002": (503, "EUNAVAIL"), "9003": (504, "ETIMEDOUT"),
                  "9004": (502, "EPROTO"), "9005": (502, "ESOURCE")}
+        sentences = {"EAUTH": "the source rejected the credentials",
+                     "EUNAVAIL": "the source is unavailable",
+                     "ETIMEDOUT": "the source did not answer in time",
+                     "EPROTO": "the source sent a malformed answer",
+                     "ESOURCE": "the source refused the query"}
         before = self.srv.metrics()["papi_source_errors_total"]
         for ident, (status, code) in cases.items():
-            st, h, body = self.srv.request("GET", "/customer/" + ident)
+            rid = "fault-" + ident
+            st, h, body = self.srv.request("GET", "/customer/" + ident, headers={"X-Request-Id": rid})
             self.assertEqual(st, status, (ident, body))
             self.assertEqual(h["content-type"], JSON_TYPE)
             doc = json.loads(body)
-            self.assertEqual(doc["code"], code)
-            self.assertIn("injected", doc["error"])
+            # A14: papi's own sentence and the source's code and query id, never its text
+            self.assertEqual(doc, {"error": sentences[code], "code": code,
+                                   "source_code": "39" + ident, "query_id": "01b-query-" + ident})
+            self.assertNotIn("injected", body.decode())
+            self.assertNotIn("SECRET", body.decode())
             if status == 503:
                 self.assertEqual(h["retry-after"], "7")
         log = self.srv.stderr()
-        for code in ("EAUTH", "EUNAVAIL", "ETIMEDOUT", "EPROTO", "ESOURCE"):
+        for ident, (_, code) in cases.items():
             self.assertIn("fault injected: " + code, log)
+            # the source's text is in the server's log, on one line, joined by the request id
+            lines = [json.loads(l) for l in log.splitlines() if "fault-" + ident in l]
+            self.assertEqual(len(lines), 1, lines)
+            msg = lines[0]["msg"]
+            self.assertIn("test source: injected " + code, msg)
+            self.assertIn("01b-query-" + ident, msg)
+            self.assertIn("\x1b[31m SECRET", msg)  # decoded from the escaped line
+        self.assertNotIn("\x1b", log)  # control bytes escaped, never raw
         self.assertGreaterEqual(self.srv.metrics()["papi_source_errors_total"] - before, 5)
+
+    def test_input_errors_keep_their_message(self):
+        # EINVAL quotes only what the client sent: it stays precise
+        st, _, body = self.srv.request("GET", "/customer/12x")
+        doc = json.loads(body)
+        self.assertEqual((st, doc["code"]), (400, "EINVAL"))
+        self.assertNotEqual(doc["error"], "invalid argument")
+        self.assertIn("12x", doc["error"])
 
     def test_rows_from_the_test_source(self):
         st, h, rows = self.srv.get_json("/customer/77")
@@ -316,7 +341,8 @@ class InjectedFaults(unittest.TestCase):
         try:
             st, h, body = srv.request("GET", "/readyz")
             self.assertEqual(st, 503)
-            self.assertEqual(json.loads(body)["code"], "EUNAVAIL")
+            self.assertEqual(json.loads(body), {"error": "the source is unavailable", "code": "EUNAVAIL",
+                                                "source_code": "390002", "query_id": "01b-ping"})
             self.assertIn("retry-after", h)
             self.assertIn("fault injected: EUNAVAIL", srv.stderr())
             self.assertEqual(srv.request("GET", "/healthz")[0], 200)

@@ -1,0 +1,191 @@
+/* The life of a request: made by the URI callback, finished (logged, counted, freed) exactly once,
+ * whether MHD completes it or drops it with its connection. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "httpd.h"
+
+int64_t httpd_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* We decode the path ourselves, strictly; MHD's lenient decoding would hide bad escapes. */
+size_t httpd_no_unescape(void *cls, struct MHD_Connection *conn, char *uri)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(uri);
+}
+
+const char *httpd_closed_name(enum httpd_closed c)
+{
+    switch (c) {
+    case CLOSED_NOT:
+        return NULL;
+    case CLOSED_CLIENT:
+        return "client";
+    case CLOSED_TIMEOUT:
+        return "timeout";
+    case CLOSED_DEADLINE:
+        return "deadline";
+    case CLOSED_EVICTED:
+        return "evicted";
+    case CLOSED_ERROR:
+        return "error";
+    case CLOSED_SHUTDOWN:
+        return "shutdown";
+    }
+    return "error";
+}
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static int request_id_sane(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (n >= HTTPD_REQUEST_ID_MAX ||
+            !(isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':'))
+            return 0;
+    }
+    return n > 0;
+}
+
+static void new_request_id(struct httpd *srv, struct httpd_request *req)
+{
+    uint64_t n = atomic_fetch_add_explicit(&srv->request_id_counter, 1, memory_order_relaxed);
+    snprintf(req->request_id, sizeof req->request_id, "%016llx",
+             (unsigned long long)splitmix64(srv->request_id_seed ^ n));
+}
+
+void httpd_set_request_id(struct MHD_Connection *conn, struct httpd_request *req,
+                          const char *method)
+{
+    snprintf(req->method, sizeof req->method, "%s", method ? method : "");
+    const char *in = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (in && request_id_sane(in))
+        memcpy(req->request_id, in, strlen(in) + 1);
+}
+
+/* MHD stores each query argument in the connection's memory pool; ~2,000 of them exhaust it,
+ * and 0.9.75 then queues its own error page and loses the request: never answered, never
+ * completed. papi reads no query argument. The URI handed to this callback points into MHD's
+ * writable read buffer, which MHD itself cuts at the '?' right after the callback returns:
+ * ending the string just past the '?' leaves it nothing to parse. */
+static void drop_query_arguments(const char *uri)
+{
+    char *q = uri ? strchr(uri, '?') : NULL;
+    if (q && q[1])
+        q[1] = '\0';
+}
+
+void *httpd_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct httpd *srv = cls;
+    struct httpd_conn *hc = httpd_conn_of(conn);
+    if (hc && hc->req)
+        httpd_request_finish(hc->req, CLOSED_ERROR); /* MHD moved on without completing it */
+    struct httpd_request *req = calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    req->srv = srv;
+    req->start_us = httpd_now_us();
+    req->cache = -1;
+    /* An id from the start, so that even a request MHD drops is logged with one; the client's
+     * own X-Request-Id replaces it once the headers are in. */
+    new_request_id(srv, req);
+    req->raw_uri = strdup(uri ? uri : "");
+    drop_query_arguments(uri);
+    if (hc) {
+        hc->req = req;
+        req->hc = hc;
+        httpd_conn_phase(hc, CONN_HEAD);
+    }
+    atomic_fetch_add_explicit(&srv->metrics.in_flight, 1, memory_order_relaxed);
+    return req;
+}
+
+size_t httpd_path_len(const char *uri)
+{
+    return strcspn(uri, "?#");
+}
+
+void httpd_request_finish(struct httpd_request *req, enum httpd_closed closed)
+{
+    struct httpd *srv = req->srv;
+    if (req->hc && req->hc->req == req)
+        req->hc->req = NULL;
+    req->closed = closed;
+    int64_t elapsed = httpd_now_us() - req->start_us;
+    if (closed != CLOSED_NOT)
+        atomic_fetch_add_explicit(&srv->metrics.connections_closed_early, 1, memory_order_relaxed);
+    if (req->status)
+        httpd_metrics_record(srv, req->route, req->status, elapsed);
+    if (srv->opt.access_log) {
+        const char *u = req->raw_uri ? req->raw_uri : "";
+        httpd_access_log(req, u, httpd_path_len(u));
+    }
+    httpd_job_free(req->job); /* the client left before its worker's answer was sent */
+    if (req->abandoned)
+        atomic_fetch_sub_explicit(&srv->abandoned_unanswered, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&srv->metrics.in_flight, 1, memory_order_relaxed);
+    free(req->raw_uri);
+    free(req);
+}
+
+static enum httpd_closed closed_of(const struct httpd_request *req,
+                                   enum MHD_RequestTerminationCode toe)
+{
+    int shut = req->hc ? atomic_load(&req->hc->shut) : 0;
+    if (shut)
+        return (enum httpd_closed)shut;
+    /* MHD may see the end of stream itself, on resume, before the handler takes the job. */
+    if (req->client_gone || (req->job && req->job->client_gone))
+        return CLOSED_CLIENT;
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        return CLOSED_NOT;
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return CLOSED_TIMEOUT;
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return CLOSED_SHUTDOWN;
+    case MHD_REQUEST_TERMINATED_READ_ERROR:
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+        return CLOSED_CLIENT;
+    case MHD_REQUEST_TERMINATED_WITH_ERROR:
+    default:
+        return CLOSED_ERROR;
+    }
+}
+
+void httpd_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+                        enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    struct httpd_request *req = *con_cls;
+    if (!req)
+        return;
+    *con_cls = NULL;
+    if (!req->status) {
+        /* MHD answered by itself (its own error page): log the status it sent, not 0. */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+        if (ci)
+            req->status = ci->http_status;
+    }
+    httpd_conn_phase(req->hc, CONN_IDLE);
+    httpd_request_finish(req, closed_of(req, toe));
+}
