@@ -67,6 +67,9 @@ static papi_status fake_fetch(void *state, const papi_dataset *ds, const papi_ke
     fake_source *f = state;
     int call = atomic_fetch_add(&f->calls, 1) + 1;
     atomic_fetch_add(&f->keys_asked, (int)n);
+    for (int m = atomic_load(&f->max_keys); (int)n > m;)
+        if (atomic_compare_exchange_weak(&f->max_keys, &m, (int)n))
+            break;
     pthread_mutex_lock(&f->lock);
     size_t at = 0;
     f->last_keys[0] = '\0';
@@ -77,7 +80,24 @@ static papi_status fake_fetch(void *state, const papi_dataset *ds, const papi_ke
         at += keys[i].len;
         f->last_keys[at] = '\0';
     }
+    size_t used = strlen(f->fetch_log);
+    if (used + at + 2 < sizeof f->fetch_log)
+        snprintf(f->fetch_log + used, sizeof f->fetch_log - used, "%s%s", used ? ";" : "",
+                 f->last_keys);
     pthread_mutex_unlock(&f->lock);
+    if (atomic_load(&f->gate_closed)) {
+        atomic_fetch_add(&f->gated, 1);
+        int waited = 0;
+        while (atomic_load(&f->gate_closed)) {
+            if (waited >= 20000) {
+                atomic_fetch_add(&f->block_timeouts, 1);
+                break;
+            }
+            sleep_ms(1);
+            waited += 1;
+        }
+        atomic_fetch_sub(&f->gated, 1);
+    }
     if (f->hold_ms)
         sleep_ms(f->hold_ms);
     if (f->block_until_waits && (!f->block_only_call || f->block_only_call == call)) {

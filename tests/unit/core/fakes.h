@@ -35,6 +35,13 @@ typedef struct fake_source {
     /* keys of the last fetch, joined by ',' */
     pthread_mutex_t lock;
     char last_keys[1024];
+    /* every fetch's keys in the order the fetches started: "1;2,3,4;5" (while it fits) */
+    char fetch_log[8192];
+    atomic_int max_keys; /* the most keys one fetch asked for */
+    /* while gate_closed is set, fetches wait (counted in gated) until it is cleared; each fetch
+     * gives up after 20 s and counts that in block_timeouts */
+    atomic_bool gate_closed;
+    atomic_int gated;
 } fake_source;
 
 void fake_source_init(fake_source *f, int max_id);

@@ -126,7 +126,9 @@ static void count_prepares(void *user, papi_log_level level, const char *message
         atomic_fetch_add(&prepared, 1);
 }
 
-static papi_client *client_for(const char *source, const char *pool, const char *timeout_ms)
+/* concurrency: the source-concurrency option, NULL for the transport's default (the cores) */
+static papi_client *client_for(const char *source, const char *pool, const char *timeout_ms,
+                               const char *concurrency)
 {
     papi_config *cfg = NULL;
     papi_error err = {0};
@@ -137,6 +139,8 @@ static papi_client *client_for(const char *source, const char *pool, const char 
     assert_int_equal(papi_config_set(cfg, "pool-size", pool, &err), PAPI_OK);
     if (timeout_ms)
         assert_int_equal(papi_config_set(cfg, "timeout-ms", timeout_ms, &err), PAPI_OK);
+    if (concurrency)
+        assert_int_equal(papi_config_set(cfg, "source-concurrency", concurrency, &err), PAPI_OK);
     assert_int_equal(papi_config_set_log(cfg, count_prepares, NULL, PAPI_LOG_DEBUG), PAPI_OK);
     papi_client *c = NULL;
     papi_status s = papi_client_create(cfg, &c, &err);
@@ -148,7 +152,7 @@ static papi_client *client_for(const char *source, const char *pool, const char 
 
 static papi_client *client_default(void)
 {
-    return client_for(source, "1", NULL);
+    return client_for(source, "1", NULL, NULL);
 }
 
 static papi_status lookup(papi_client *c, const char *ds, const char *ids, papi_result **out,
@@ -355,7 +359,7 @@ static void missing_or_foreign_file(void **state)
 static void writer_lock_is_unavailable_then_recovers(void **state)
 {
     (void)state;
-    papi_client *c = client_for(source, "1", "300");
+    papi_client *c = client_for(source, "1", "300", NULL);
     papi_result *r = NULL;
     papi_error err = {0};
     sqlite3 *w = NULL;
@@ -415,7 +419,9 @@ static void many_threads_share_a_small_pool(void **state)
 {
     (void)state;
     atomic_store(&prepared, 0);
-    papi_client *c = client_for(source, "3", NULL);
+    /* a slot for every thread: the 3 connections, not the dispatcher, make threads wait, and
+     * each fetch holds one request's ids (batches of several requests would prepare more) */
+    papi_client *c = client_for(source, "3", NULL, "8");
     enum { N = 8 };
     pthread_t t[N];
     worker w[N];
