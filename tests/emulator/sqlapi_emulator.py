@@ -13,9 +13,15 @@ Test hooks (not part of the SQL API):
                               "slow_ms": M, "hang": N, "hang_ms": M, "truncated": N,
                               "expired_token": N, "async": N, "async_ms": M, "sql_error": N,
                               "rename_column": [INDEX, NAME], "bare_partitions": true}
-  POST /_emulator/config     {"oauth_tokens": [...], "pats": [...], "rows_per_partition": N}
+  POST /_emulator/config     {"oauth_tokens": [...], "pats": [...], "rows_per_partition": N,
+                              "warehouse_slots": N, "statement_ms": M}
   POST /_emulator/reset      zero counters, records and faults
 
+A warehouse (--warehouse-slots N, --statement-ms M) runs N lookup statements at once, each for M ms
+(plus the query itself); more queue, first come first served, as a real warehouse's do above its
+MAX_CONCURRENCY_LEVEL. Its counters: wh_statements, wh_queued (statements that waited for a slot),
+wh_queue_wait_us and wh_queue_wait_max_us, wh_ids and wh_ids_max (distinct ids a statement asked
+for), wh_running_max (most statements running at once). N = 0 (the default): no limit.
 Every response carries X-Emulator-Time-Us: the emulator's own handling time (bench/).
 With --tls-cert/--tls-key it speaks HTTPS only: each accepted connection is one TLS handshake,
 counted as tls_handshakes (tls_failures when the client gives up, e.g. an untrusted CA), and
@@ -23,10 +29,11 @@ alpn_h2_offered counts ClientHellos that offered HTTP/2 (answered with HTTP/1.1:
 no HTTP/2).
 Usage: sqlapi_emulator.py --db DEMO.db --public-key KEY.pub --account ACC --user USER
        [--port 0] [--port-file F] [--oauth-token T]... [--pat T]... [--max-seconds S]
-       [--tls-cert CERT.pem --tls-key KEY.pem]
+       [--tls-cert CERT.pem --tls-key KEY.pem] [--warehouse-slots N] [--statement-ms M]
 """
 import argparse
 import base64
+import collections
 import gzip
 import hashlib
 import json
@@ -64,6 +71,53 @@ def b64url_decode(part):
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
+WAREHOUSE_COUNTERS = ("wh_statements", "wh_queued", "wh_queue_wait_us", "wh_queue_wait_max_us",
+                      "wh_ids", "wh_ids_max", "wh_running_max")
+
+
+class Warehouse:
+    """A warehouse's statement slots (MAX_CONCURRENCY_LEVEL): at most `slots` statements run at
+    once (0: no limit); the others wait in arrival order, each on its own event, and a finishing
+    statement hands its slot straight to the oldest waiter."""
+
+    def __init__(self, slots, statement_ms):
+        self.lock = threading.Lock()
+        self.slots = slots
+        self.statement_ms = statement_ms
+        self.running = 0
+        self.waiting = collections.deque()
+
+    def configure(self, slots=None, statement_ms=None):
+        with self.lock:
+            if slots is not None:
+                self.slots = int(slots)
+            if statement_ms is not None:
+                self.statement_ms = float(statement_ms)
+            while self.waiting and (not self.slots or self.running < self.slots):
+                self.running += 1
+                self.waiting.popleft().set()
+
+    def acquire(self):
+        """Takes a slot; returns (seconds waited for it, running statements then)."""
+        with self.lock:
+            if not self.slots or (self.running < self.slots and not self.waiting):
+                self.running += 1
+                return 0.0, self.running
+            ev = threading.Event()
+            self.waiting.append(ev)
+        t0 = time.monotonic()
+        ev.wait()
+        with self.lock:
+            return time.monotonic() - t0, self.running
+
+    def release(self):
+        with self.lock:
+            if self.waiting:
+                self.waiting.popleft().set()  # the slot passes on: running stays the same
+            else:
+                self.running -= 1
+
+
 class Emulator:
     def __init__(self, args):
         self.db_path = args.db
@@ -83,6 +137,7 @@ class Emulator:
                        "warehouse": args.warehouse, "role": args.role}
         self.lock = threading.Lock()
         self.rows_per_partition = args.rows_per_partition
+        self.warehouse = Warehouse(args.warehouse_slots, args.statement_ms)
         self.reset()
 
     def reset(self):
@@ -93,6 +148,7 @@ class Emulator:
                 "auth_failures", "retries", "deduplicated", "faults_injected", "gzip_accepted",
                 "handling_us", "rid_reuse_without_retry", "jwt_ok", "oauth_ok", "pat_ok",
                 "tls_handshakes", "tls_failures", "alpn_h2_offered", "jwt_expired")}
+            self.counters.update({k: 0 for k in WAREHOUSE_COUNTERS})
             self.records = []
             self.faults = {}
             self.by_rid = {}
@@ -182,6 +238,35 @@ class Emulator:
         return None
 
     # ------------------------------------------------------------------ statements
+    def run_statement(self, body):
+        """execute(), on the warehouse when the statement is a lookup: it waits for a free slot
+        and holds it statement_ms before running."""
+        stmt = body.get("statement")
+        if not isinstance(stmt, str) or not SELECT_RE.match(stmt):
+            return self.execute(body)
+        bindings = body.get("bindings")
+        ids = len({str(b.get("value")) for b in bindings.values() if isinstance(b, dict)}) \
+            if isinstance(bindings, dict) else 0
+        waited, running = self.warehouse.acquire()
+        try:
+            with self.lock:
+                c = self.counters
+                c["wh_statements"] += 1
+                c["wh_ids"] += ids
+                c["wh_ids_max"] = max(c["wh_ids_max"], ids)
+                c["wh_running_max"] = max(c["wh_running_max"], running)
+                if waited > 0:
+                    us = int(waited * 1e6)
+                    c["wh_queued"] += 1
+                    c["wh_queue_wait_us"] += us
+                    c["wh_queue_wait_max_us"] = max(c["wh_queue_wait_max_us"], us)
+                ms = self.warehouse.statement_ms
+            if ms:
+                time.sleep(ms / 1000.0)
+            return self.execute(body)
+        finally:
+            self.warehouse.release()
+
     def execute(self, body):
         """Returns (http status, payload dict) for a statement request body."""
         stmt = body.get("statement")
@@ -439,6 +524,7 @@ class Handler(BaseHTTPRequestHandler):
                         emu.pats = set(data["pats"])
                     if "rows_per_partition" in data:
                         emu.rows_per_partition = int(data["rows_per_partition"])
+                emu.warehouse.configure(data.get("warehouse_slots"), data.get("statement_ms"))
             elif url.path == "/_emulator/reset":
                 emu.reset()
             else:
@@ -499,7 +585,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             record["status"] = 400
             return self.error(400, "390142", "Incoming request does not contain a valid payload.")
-        status, res = emu.execute(body)
+        status, res = emu.run_statement(body)
         record["status"] = status
         if status != 200:
             return self.send(status, res)
@@ -590,6 +676,10 @@ def main():
                     help="exit after this long, so a forgotten emulator never lingers")
     ap.add_argument("--tls-cert", help="PEM certificate (chain): serve HTTPS")
     ap.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    ap.add_argument("--warehouse-slots", type=int, default=0,
+                    help="lookup statements running at once; more queue FIFO (0: no limit)")
+    ap.add_argument("--statement-ms", type=float, default=0,
+                    help="how long each lookup statement holds its warehouse slot")
     args = ap.parse_args()
     if bool(args.tls_cert) != bool(args.tls_key):
         sys.exit("emulator: --tls-cert and --tls-key go together")
