@@ -14,14 +14,17 @@ Test hooks (not part of the SQL API):
                               "expired_token": N, "async": N, "async_ms": M, "sql_error": N,
                               "rename_column": [INDEX, NAME], "bare_partitions": true}
   POST /_emulator/config     {"oauth_tokens": [...], "pats": [...], "rows_per_partition": N,
-                              "warehouse_slots": N, "statement_ms": M}
+                              "warehouse_slots": N, "statement_ms": M, "warehouse_paused": B}
   POST /_emulator/reset      zero counters, records and faults
 
 A warehouse (--warehouse-slots N, --statement-ms M) runs N lookup statements at once, each for M ms
 (plus the query itself); more queue, first come first served, as a real warehouse's do above its
 MAX_CONCURRENCY_LEVEL. Its counters: wh_statements, wh_queued (statements that waited for a slot),
 wh_queue_wait_us and wh_queue_wait_max_us, wh_ids and wh_ids_max (distinct ids a statement asked
-for), wh_running_max (most statements running at once). N = 0 (the default): no limit.
+for), wh_running_max (most statements running at once), wh_fifo_violations (statements given a
+slot before one queued earlier: always 0); gauges wh_running and wh_waiting; wh_batches, each
+lookup's distinct ids in the order statements started. N = 0 (the default): no limit. Tests can
+hold every statement in its slot with {"warehouse_paused": true} and let them go with false.
 Every response carries X-Emulator-Time-Us: the emulator's own handling time (bench/).
 With --tls-cert/--tls-key it speaks HTTPS only: each accepted connection is one TLS handshake,
 counted as tls_handshakes (tls_failures when the client gives up, e.g. an untrusted CA), and
@@ -72,7 +75,7 @@ def b64url_decode(part):
 
 
 WAREHOUSE_COUNTERS = ("wh_statements", "wh_queued", "wh_queue_wait_us", "wh_queue_wait_max_us",
-                      "wh_ids", "wh_ids_max", "wh_running_max")
+                      "wh_ids", "wh_ids_max", "wh_running_max", "wh_fifo_violations")
 
 
 class Warehouse:
@@ -86,36 +89,60 @@ class Warehouse:
         self.statement_ms = statement_ms
         self.running = 0
         self.waiting = collections.deque()
+        self.unpaused = threading.Event()
+        self.unpaused.set()
+        self.arrivals = 0  # tickets in arrival order, to check that slots are given FIFO
+        self.last_started = 0
 
-    def configure(self, slots=None, statement_ms=None):
+    def configure(self, slots=None, statement_ms=None, paused=None):
         with self.lock:
             if slots is not None:
                 self.slots = int(slots)
             if statement_ms is not None:
                 self.statement_ms = float(statement_ms)
+            if paused is not None:
+                (self.unpaused.clear if paused else self.unpaused.set)()
             while self.waiting and (not self.slots or self.running < self.slots):
                 self.running += 1
-                self.waiting.popleft().set()
+                self.hand(self.waiting.popleft())
 
     def acquire(self):
-        """Takes a slot; returns (seconds waited for it, running statements then)."""
+        """Takes a slot; returns (seconds waited for it, running statements then, True when it
+        got its slot before a statement that arrived earlier)."""
         with self.lock:
+            self.arrivals += 1
+            ticket = self.arrivals
             if not self.slots or (self.running < self.slots and not self.waiting):
                 self.running += 1
-                return 0.0, self.running
-            ev = threading.Event()
-            self.waiting.append(ev)
+                return 0.0, self.running, self.started(ticket)
+            waiter = [threading.Event(), ticket, False]
+            self.waiting.append(waiter)
         t0 = time.monotonic()
-        ev.wait()
+        waiter[0].wait()
         with self.lock:
-            return time.monotonic() - t0, self.running
+            return time.monotonic() - t0, self.running, waiter[2]
 
     def release(self):
         with self.lock:
-            if self.waiting:
-                self.waiting.popleft().set()  # the slot passes on: running stays the same
+            if self.waiting:  # the slot passes on: running stays the same
+                self.hand(self.waiting.popleft())
             else:
                 self.running -= 1
+
+    def hand(self, waiter):
+        waiter[2] = self.started(waiter[1])
+        waiter[0].set()
+
+    def started(self, ticket):
+        """Lock held, when a statement gets its slot: the order slots are given in."""
+        late = ticket < self.last_started
+        self.last_started = max(self.last_started, ticket)
+        return late
+
+    def gauges(self):
+        with self.lock:
+            return {"wh_running": self.running, "wh_waiting": len(self.waiting),
+                    "wh_paused": not self.unpaused.is_set()}
 
 
 class Emulator:
@@ -149,6 +176,7 @@ class Emulator:
                 "handling_us", "rid_reuse_without_retry", "jwt_ok", "oauth_ok", "pat_ok",
                 "tls_handshakes", "tls_failures", "alpn_h2_offered", "jwt_expired")}
             self.counters.update({k: 0 for k in WAREHOUSE_COUNTERS})
+            self.wh_batches = []
             self.records = []
             self.faults = {}
             self.by_rid = {}
@@ -245,13 +273,21 @@ class Emulator:
         if not isinstance(stmt, str) or not SELECT_RE.match(stmt):
             return self.execute(body)
         bindings = body.get("bindings")
-        ids = len({str(b.get("value")) for b in bindings.values() if isinstance(b, dict)}) \
-            if isinstance(bindings, dict) else 0
-        waited, running = self.warehouse.acquire()
+        ordered_ids = []  # distinct, in bind order (padding repeats the last id)
+        if isinstance(bindings, dict):
+            for k in sorted(bindings, key=lambda x: int(x) if x.isdigit() else 0):
+                b = bindings[k]
+                v = str(b.get("value")) if isinstance(b, dict) else None
+                if v is not None and v not in ordered_ids:
+                    ordered_ids.append(v)
+        ids = len(ordered_ids)
+        waited, running, late = self.warehouse.acquire()
         try:
             with self.lock:
                 c = self.counters
                 c["wh_statements"] += 1
+                c["wh_fifo_violations"] += int(late)
+                self.wh_batches.append(ordered_ids)
                 c["wh_ids"] += ids
                 c["wh_ids_max"] = max(c["wh_ids_max"], ids)
                 c["wh_running_max"] = max(c["wh_running_max"], running)
@@ -261,6 +297,7 @@ class Emulator:
                     c["wh_queue_wait_us"] += us
                     c["wh_queue_wait_max_us"] = max(c["wh_queue_wait_max_us"], us)
                 ms = self.warehouse.statement_ms
+            self.warehouse.unpaused.wait()
             if ms:
                 time.sleep(ms / 1000.0)
             return self.execute(body)
@@ -475,6 +512,8 @@ class Handler(BaseHTTPRequestHandler):
                 out = dict(emu.counters)
                 out["records"] = list(emu.records)
                 out["faults"] = dict(emu.faults)
+                out["wh_batches"] = list(emu.wh_batches)
+            out.update(emu.warehouse.gauges())
             return self.send(200, out)
         m = HANDLE_RE.match(url.path)
         if not m or m.group(2):
@@ -524,7 +563,8 @@ class Handler(BaseHTTPRequestHandler):
                         emu.pats = set(data["pats"])
                     if "rows_per_partition" in data:
                         emu.rows_per_partition = int(data["rows_per_partition"])
-                emu.warehouse.configure(data.get("warehouse_slots"), data.get("statement_ms"))
+                emu.warehouse.configure(data.get("warehouse_slots"), data.get("statement_ms"),
+                                        data.get("warehouse_paused"))
             elif url.path == "/_emulator/reset":
                 emu.reset()
             else:
