@@ -390,9 +390,11 @@ static size_t take_batch(papi__dispatcher *d, const ticket *sender, bool lingere
         if (it->t->ds == ds) {
             unqueue(d, it);
             it->state = I_SENDING;
-            /* sent at once by the thread that queued it: it did not wait for a slot */
+            /* sent at once by the thread that queued it: it did not wait for a slot. Bucket 0
+             * holds exactly those: an id that waited counts 1 us at least */
             bool at_once = it->t == sender && !sender->waited && !lingered;
-            hist_add(&h, at_once ? 0 : now - it->queued_us);
+            int64_t waited = now - it->queued_us;
+            hist_add(&h, at_once ? 0 : waited > 1 ? waited : 1);
             if (last)
                 last->next = it;
             else

@@ -331,8 +331,9 @@ typedef struct papi_stats {
     uint64_t fetch_ids_sum;       /**< Ids asked for by all fetches. */
     uint64_t queue_depth;         /**< Ids waiting for a free source slot now (a gauge). */
     /** Ids by the time they waited for a free source slot, one count per id sent in its own
-     *  bucket (not cumulative; bounds: ::PAPI_STATS_QUEUE_WAIT_BUCKETS). An id sent at once by
-     *  the request that queued it waited 0. */
+     *  bucket (not cumulative; bounds: ::PAPI_STATS_QUEUE_WAIT_BUCKETS). Bucket 0 (0 us) counts
+     *  exactly the ids sent at once by the request that queued them; an id that waited counts
+     *  1 us at least. */
     uint64_t queue_wait_bucket[PAPI_STATS_QUEUE_WAIT_BUCKETS];
     uint64_t queue_wait_us_sum;   /**< Sum of those waits, microseconds. */
     uint64_t fetches_at_limit;    /**< Fetches that took the last free slot (source-concurrency). */

@@ -258,6 +258,24 @@ class Batching(unittest.TestCase):
         self.assertEqual(len(rids), 1)  # one statement, retried with its own requestId
         self.assertEqual(self.metric(s, "papi_stale_served_total"), 2)
 
+    def test_bind_buckets(self):
+        """Statements pad their IN list to 1, 2, 4, ... 256 binds, then multiples of 256: few
+        distinct texts. A 256-id batch is one statement of 256 binds."""
+        def binds(s, ids):
+            before = self.emu.counters()["bound_values"]
+            status, _, body = s.request("GET", "/customer/" + ",".join(map(str, ids)))
+            self.assertEqual(status, 200, body)
+            self.assertEqual(len(json.loads(body)), len(ids))
+            return self.emu.counters()["bound_values"] - before
+
+        s = self.server("--max-ids", "300", "--cache", "none")
+        self.assertEqual(binds(s, range(1, 6)), 8)
+        self.assertEqual(binds(s, range(1, 257)), 256)
+        self.assertEqual(binds(s, range(1, 301)), 256 + 64)  # max-batch 256: two statements
+        big = self.server("--max-ids", "300", "--cache", "none", "--max-batch", "512")
+        self.assertEqual(binds(big, range(1, 301)), 512)
+        self.assertEqual(self.emu.counters()["wh_ids_max"], 300)
+
     def test_bad_options_refused_naming_them(self):
         for flags, env, name in (
                 (["--max-batch", "0"], {}, "max-batch"),
