@@ -43,6 +43,7 @@ struct ticket {
     size_t n;
     size_t unanswered;  /* items QUEUED or SENDING */
     bool handed;        /* a slot was handed to its thread */
+    bool sending;       /* its thread holds a slot now: hand it none until it is back */
     bool waited;        /* its thread slept or sent a batch: its ids' queue wait is measured */
     bool giving_up;     /* its deadline passed: hand it no slot */
     bool gone;          /* its request returned: the last answer frees the ticket */
@@ -275,7 +276,7 @@ static ticket *ticket_new(const papi_dataset *ds, const papi__want *w, size_t n,
     t->ds = ds;
     t->n = n;
     t->unanswered = n;
-    t->handed = t->waited = t->giving_up = t->gone = false;
+    t->handed = t->sending = t->waited = t->giving_up = t->gone = false;
     t->status = PAPI_OK;
     papi_error_set(&t->err, PAPI_OK, NULL);
     char *kb = (char *)(t->items + n);
@@ -326,7 +327,7 @@ static void unqueue(papi__dispatcher *d, item *it)
 }
 
 /* The sleeping request whose queued id comes first, to hand a slot to. *covered: some queued id
- * belongs to a request already handed one, which will send the head. */
+ * belongs to a request that holds or was handed a slot, and will send the head. */
 static ticket *next_owner(const papi__dispatcher *d, bool *covered)
 {
     *covered = false;
@@ -334,14 +335,14 @@ static ticket *next_owner(const papi__dispatcher *d, bool *covered)
         ticket *t = it->t;
         if (t->gone || t->giving_up)
             continue;
-        if (!t->handed)
+        if (!t->handed && !t->sending)
             return t;
         *covered = true;
     }
     return NULL;
 }
 
-/* Frees slots go to sleeping requesters while ids wait (after a batch left ids behind). */
+/* Free slots go to sleeping requesters while ids wait (after a batch left ids behind). */
 static void kick(papi__dispatcher *d)
 {
     while (d->head && !d->lingering && d->inflight < d->o.concurrency) {
@@ -475,6 +476,7 @@ static void answer(item *batch, const papi_error *ferr)
  * holds a slot (see release_slot). */
 static bool send_next(papi__dispatcher *d, ticket *sender)
 {
+    sender->sending = true;
     bool lingered = false;
     if (d->o.linger_us > 0 && !d->lingering && d->head &&
         papi__dispatch_depth(d) < d->o.max_batch) {
@@ -491,13 +493,14 @@ static bool send_next(papi__dispatcher *d, ticket *sender)
     size_t k = take_batch(d, sender, lingered, &batch);
     sender->waited = true; /* its ids sent later waited for this fetch */
     kick(d);
-    if (!k)
-        return release_slot(d);
-    pthread_mutex_unlock(&d->lock);
-    papi_error ferr;
-    run_batch(d, batch, k, at_limit, &ferr);
-    pthread_mutex_lock(&d->lock);
-    answer(batch, &ferr);
+    if (k) {
+        pthread_mutex_unlock(&d->lock);
+        papi_error ferr;
+        run_batch(d, batch, k, at_limit, &ferr);
+        pthread_mutex_lock(&d->lock);
+        answer(batch, &ferr);
+    }
+    sender->sending = false;
     return release_slot(d);
 }
 
