@@ -190,6 +190,20 @@ static void publish_failure(papi__dispatcher *d, const papi_dataset *ds, papi_ke
     d->o.publish(d->o.publish_ctx, ds, &ckey, &flight, &none, 1, st, err);
 }
 
+/* Out of memory before a request's ids could be queued or sent: each fails, flights finished. */
+static papi_status fail_wants(papi__dispatcher *d, const papi_dataset *ds, papi__want *w, size_t n,
+                              papi_error *err)
+{
+    papi_error ferr;
+    papi_error_set(&ferr, PAPI_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        publish_failure(d, ds, w[i].ckey, w[i].flight, PAPI_ENOMEM, &ferr);
+        w[i].row = NULL;
+        w[i].status = PAPI_ENOMEM;
+    }
+    return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+}
+
 /* Scratch arrays of one fetch: ckeys, ids, flights, rows. */
 typedef struct batch_arrays {
     papi_key *ckeys, *ids;
@@ -223,15 +237,8 @@ static papi_status fetch_direct(papi__dispatcher *d, const papi_dataset *ds, pap
     papi_status first = PAPI_OK;
     papi_error ferr;
     wait_hist h = {{0}, 0};
-    if (!arrays_alloc(&a, chunk)) {
-        papi_error_set(&ferr, PAPI_ENOMEM, "out of memory");
-        for (size_t i = 0; i < n; i++) {
-            publish_failure(d, ds, w[i].ckey, w[i].flight, PAPI_ENOMEM, &ferr);
-            w[i].row = NULL;
-            w[i].status = PAPI_ENOMEM;
-        }
-        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    }
+    if (!arrays_alloc(&a, chunk))
+        return fail_wants(d, ds, w, n, err);
     for (size_t off = 0; off < n; off += chunk) {
         size_t k = n - off < chunk ? n - off : chunk;
         for (size_t i = 0; i < k; i++) {
@@ -567,16 +574,8 @@ papi_status papi__dispatch_fetch(papi__dispatcher *d, const papi_dataset *ds, pa
     if (d->o.concurrency == 0)
         return fetch_direct(d, ds, w, n, deadline_ms, err);
     ticket *t = ticket_new(ds, w, n, deadline_ms);
-    if (!t) {
-        papi_error ferr;
-        papi_error_set(&ferr, PAPI_ENOMEM, "out of memory");
-        for (size_t i = 0; i < n; i++) {
-            publish_failure(d, ds, w[i].ckey, w[i].flight, PAPI_ENOMEM, &ferr);
-            w[i].row = NULL;
-            w[i].status = PAPI_ENOMEM;
-        }
-        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    }
+    if (!t)
+        return fail_wants(d, ds, w, n, err);
     papi__coalescer *co = d->o.client->coalescer;
     pthread_mutex_lock(&d->lock);
     for (size_t i = 0; i < n; i++)

@@ -318,3 +318,61 @@ papi_config *fake_config(fake_source *f, const char *cache)
     }
     return cfg;
 }
+
+/* ------------------------------------------------------------------ threads of lookups */
+
+void *lookup_job_run(void *arg)
+{
+    lookup_job *j = arg;
+    papi_result *r = NULL;
+    j->status = papi_lookup_list(j->client, "customer", j->list, strlen(j->list), &r, &j->err);
+    if (j->status == PAPI_OK) {
+        j->count = papi_result_count(r);
+        j->outcome = papi_result_outcome(r);
+        size_t len;
+        const char *row = papi_result_row_json(r, 0, &len);
+        snprintf(j->first, sizeof j->first, "%.*s", row ? (int)(len < 40 ? len : 40) : 0,
+                 row ? row : "");
+    }
+    papi_result_free(r);
+    return NULL;
+}
+
+
+void *stress_run(void *arg)
+{
+    stress *w = arg;
+    for (int i = 0; i < w->rounds; i++) {
+        int want[16], n = 1 + (int)(rand_r(&w->seed) % (unsigned)w->max_per), m = 0;
+        char list[256] = "";
+        for (int k = 0; k < n && k < 16; k++) {
+            int id = 1 + (int)(rand_r(&w->seed) % (unsigned)w->id_range);
+            char item[16];
+            snprintf(item, sizeof item, k ? ",%d" : "%d", id);
+            strcat(list, item);
+            bool seen = false;
+            for (int q = 0; q < m; q++)
+                seen = seen || want[q] == id;
+            if (!seen && id <= w->exist)
+                want[m++] = id;
+        }
+        papi_result *r = NULL;
+        papi_error err;
+        if (papi_lookup_list(w->client, "customer", list, strlen(list), &r, &err) != PAPI_OK) {
+            w->bad++;
+            continue;
+        }
+        if (papi_result_count(r) != (size_t)m)
+            w->bad++;
+        for (int q = 0; q < m && q < (int)papi_result_count(r); q++) {
+            char head[32];
+            snprintf(head, sizeof head, "{\"C_CUSTOMER_SK\":%d,", want[q]);
+            size_t len;
+            const char *row = papi_result_row_json(r, (size_t)q, &len);
+            if (len < strlen(head) || memcmp(row, head, strlen(head)) != 0)
+                w->bad++;
+        }
+        papi_result_free(r);
+    }
+    return NULL;
+}

@@ -17,40 +17,14 @@
 
 #include "fakes.h"
 
-typedef struct job {
-    papi_client *client;
-    char list[64];
-    papi_status status;
-    papi_error err;
-    size_t count;
-    papi_cache_outcome outcome;
-    char first[64];
-    pthread_t thread;
-} job;
-
-static void *run(void *arg)
-{
-    job *j = arg;
-    papi_result *r = NULL;
-    j->status = papi_lookup_list(j->client, "customer", j->list, strlen(j->list), &r, &j->err);
-    if (j->status == PAPI_OK) {
-        j->count = papi_result_count(r);
-        j->outcome = papi_result_outcome(r);
-        size_t len;
-        const char *row = papi_result_row_json(r, 0, &len);
-        snprintf(j->first, sizeof j->first, "%.*s", row ? (int)(len < 40 ? len : 40) : 0,
-                 row ? row : "");
-    }
-    papi_result_free(r);
-    return NULL;
-}
+typedef lookup_job job;
 
 static void start(job *j, papi_client *c, const char *list)
 {
     memset(j, 0, sizeof *j);
     j->client = c;
     snprintf(j->list, sizeof j->list, "%s", list);
-    assert_int_equal(pthread_create(&j->thread, NULL, run, j), 0);
+    assert_int_equal(pthread_create(&j->thread, NULL, lookup_job_run, j), 0);
 }
 
 static void finish(job *j)
@@ -500,63 +474,24 @@ static void test_default_concurrency_from_transport(void **state)
 
 /* Many threads, overlapping requests, 2 slots, small batches, a cache that evicts: every answer
  * holds exactly the existing asked ids in asked order, and nothing is left queued. */
-typedef struct stress {
-    papi_client *client;
-    unsigned seed;
-    int bad;
-} stress;
-
-static void *stress_run(void *arg)
-{
-    stress *w = arg;
-    for (int i = 0; i < 400; i++) {
-        int want[6], n = 1 + (int)(rand_r(&w->seed) % 6), m = 0;
-        char list[64] = "";
-        for (int k = 0; k < n; k++) {
-            int id = 1 + (int)(rand_r(&w->seed) % 300);
-            char item[16];
-            snprintf(item, sizeof item, k ? ",%d" : "%d", id);
-            strcat(list, item);
-            bool seen = false;
-            for (int q = 0; q < m; q++)
-                seen = seen || want[q] == id;
-            if (!seen && id <= 200)
-                want[m++] = id;
-        }
-        papi_result *r = NULL;
-        papi_error err;
-        if (papi_lookup_list(w->client, "customer", list, strlen(list), &r, &err) != PAPI_OK) {
-            w->bad++;
-            continue;
-        }
-        if (papi_result_count(r) != (size_t)m)
-            w->bad++;
-        for (int q = 0; q < m && q < (int)papi_result_count(r); q++) {
-            char head[32];
-            snprintf(head, sizeof head, "{\"C_CUSTOMER_SK\":%d,", want[q]);
-            size_t len;
-            const char *row = papi_result_row_json(r, (size_t)q, &len);
-            if (len < strlen(head) || memcmp(row, head, strlen(head)) != 0)
-                w->bad++;
-        }
-        papi_result_free(r);
-    }
-    return NULL;
-}
-
 static void test_stress(void **state)
 {
     (void)state;
     enum { T = 8 };
     fake_source src;
     fake_source_init(&src, 200);
-    const char *const opts[] = {"source-concurrency", "2", "max-batch", "5", "cache-max-entries",
-                                "32", NULL};
+    const char *const opts[] = {"source-concurrency", "2",  "max-batch", "5",
+                                "cache-max-entries",  "32", NULL};
     papi_client *c = make(&src, "memory", opts);
     pthread_t t[T];
     stress w[T];
     for (int i = 0; i < T; i++) {
-        w[i] = (stress){c, (unsigned)(i * 7919 + 5), 0};
+        w[i] = (stress){.client = c,
+                        .seed = (unsigned)(i * 7919 + 5),
+                        .rounds = 400,
+                        .max_per = 6,
+                        .id_range = 300,
+                        .exist = 200};
         assert_int_equal(pthread_create(&t[i], NULL, stress_run, &w[i]), 0);
     }
     for (int i = 0; i < T; i++) {
