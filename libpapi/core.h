@@ -97,6 +97,23 @@ papi_status papi__dispatch_fetch(papi__dispatcher *d, const papi_dataset *ds, pa
 /* Ids queued now (a gauge). */
 uint64_t papi__dispatch_depth(const papi__dispatcher *d);
 
+/* ------------------------------------------------------------- fetch.c */
+/* One fetch of the n ids (ckeys: their cache keys) through o's transport, rows rendered into
+ * rows[] (NULL: absent; all NULL after a failure, described in ferr), counted in the client's
+ * stats, then published through o->publish before the call returns. at_limit: it took the last
+ * free slot. */
+papi_status papi__fetch_publish(const papi__dispatch_opts *o, const papi_dataset *ds,
+                                const papi_key *ckeys, const papi_key *ids,
+                                papi__flight *const *flights, papi_blob **rows, size_t n,
+                                int64_t deadline_ms, bool at_limit, papi_error *ferr);
+/* Queue waits of a batch's ids, counted into the client's histogram once per bucket. */
+typedef struct papi__wait_hist {
+    uint64_t n[PAPI_STATS_QUEUE_WAIT_BUCKETS];
+    uint64_t sum_us;
+} papi__wait_hist;
+void papi__wait_hist_add(papi__wait_hist *h, int64_t us);
+void papi__wait_hist_count(papi_client *c, const papi__wait_hist *h);
+
 /* ------------------------------------------------------------- client.c */
 typedef struct papi__tier {
     const papi_cache_backend *backend;

@@ -62,10 +62,6 @@ struct papi__dispatcher {
     atomic_uint_fast64_t depth; /* written under the lock, read by papi_client_stats */
 };
 
-static const int64_t wait_bounds_us[PAPI_STATS_QUEUE_WAIT_BUCKETS - 1] = {
-    0,     100,   250,    500,    1000,   2500,    5000,   10000,
-    25000, 50000, 100000, 250000, 500000, 1000000, 2500000};
-
 papi__dispatcher *papi__dispatch_create(const papi__dispatch_opts *opts)
 {
     papi__dispatcher *d = calloc(1, sizeof *d);
@@ -107,80 +103,7 @@ static void depth_add(papi__dispatcher *d, size_t n, bool up)
     atomic_store_explicit(&d->depth, up ? v + n : v - n, memory_order_relaxed);
 }
 
-/* ------------------------------------------------------------- one fetch */
-
-static void count_fetch(papi_client *c, size_t n, bool at_limit)
-{
-    size_t b = 0;
-    while (b < PAPI_STATS_FETCH_IDS_BUCKETS - 1 && ((size_t)1 << b) < n)
-        b++;
-    PAPI__COUNT(c, source_calls, 1);
-    papi__count(c, PAPI__C_fetch_ids_bucket + (int)b, 1);
-    PAPI__COUNT(c, fetch_ids_sum, n);
-    PAPI__COUNT(c, fetches_at_limit, at_limit ? 1 : 0);
-}
-
-/* Queue waits of the ids of one batch, counted once per bucket rather than once per id. */
-typedef struct wait_hist {
-    uint64_t n[PAPI_STATS_QUEUE_WAIT_BUCKETS];
-    uint64_t sum_us;
-} wait_hist;
-
-static void hist_add(wait_hist *h, int64_t us)
-{
-    if (us < 0)
-        us = 0;
-    size_t b = 0;
-    while (b < PAPI_STATS_QUEUE_WAIT_BUCKETS - 1 && us > wait_bounds_us[b])
-        b++;
-    h->n[b]++;
-    h->sum_us += (uint64_t)us;
-}
-
-static void hist_count(papi_client *c, const wait_hist *h)
-{
-    for (size_t b = 0; b < PAPI_STATS_QUEUE_WAIT_BUCKETS; b++)
-        papi__count(c, PAPI__C_queue_wait_bucket + (int)b, h->n[b]);
-    PAPI__COUNT(c, queue_wait_us_sum, h->sum_us);
-}
-
-/* Sends one fetch and publishes its outcome (caches filled, flights finished) before anyone is
- * woken, so that a miss arriving afterwards finds the cache filled. rows[] are the caller's. */
-static papi_status fetch_publish(papi__dispatcher *d, const papi_dataset *ds, const papi_key *ckeys,
-                                 const papi_key *ids, papi__flight *const *flights,
-                                 papi_blob **rows, size_t n, int64_t deadline_ms, bool at_limit,
-                                 papi_error *ferr)
-{
-    papi_client *c = d->o.client;
-    papi_row_sink sink;
-    papi_status st;
-    papi_error_set(ferr, PAPI_OK, NULL);
-    if (!papi__sink_init(&sink, ds, ids, rows, n)) {
-        st = papi_error_set(ferr, PAPI_ENOMEM, "out of memory");
-    } else {
-        count_fetch(c, n, at_limit);
-        PAPI__COUNT(c, fetches_in_flight, 1);
-        int64_t t0 = papi__now_us();
-        st = d->o.transport->fetch(d->o.transport_state, ds, ids, n, &sink, deadline_ms, ferr);
-        int64_t dt = papi__now_us() - t0;
-        PAPI__COUNT(c, fetches_in_flight, UINT64_MAX); /* minus one, modulo 2^64 */
-        PAPI__COUNT(c, source_latency_us, (uint64_t)(dt > 0 ? dt : 0));
-    }
-    papi__sink_fini(&sink);
-    if (st != PAPI_OK) {
-        if (ferr->status != st)
-            papi_error_set(ferr, st, "the source fetch failed");
-        PAPI__COUNT(c, source_errors, 1);
-        papi__client_log(c, PAPI_LOG_WARN, "source fetch of %zu ids from %s failed: %s: %s", n,
-                         papi_dataset_name(ds), papi_status_name(st), ferr->message);
-        for (size_t i = 0; i < n; i++) { /* rows of a failed fetch may be partial */
-            papi_blob_unref(rows[i]);
-            rows[i] = NULL;
-        }
-    }
-    d->o.publish(d->o.publish_ctx, ds, ckeys, flights, rows, n, st, ferr);
-    return st;
-}
+/* ------------------------------------------------------------- out of memory, scratch */
 
 /* Fails ids that never reached a fetch (out of memory): their flights still need finishing. */
 static void publish_failure(papi__dispatcher *d, const papi_dataset *ds, papi_key ckey,
@@ -236,7 +159,7 @@ static papi_status fetch_direct(papi__dispatcher *d, const papi_dataset *ds, pap
     batch_arrays a;
     papi_status first = PAPI_OK;
     papi_error ferr;
-    wait_hist h = {{0}, 0};
+    papi__wait_hist h = {{0}, 0};
     if (!arrays_alloc(&a, chunk))
         return fail_wants(d, ds, w, n, err);
     for (size_t off = 0; off < n; off += chunk) {
@@ -246,10 +169,10 @@ static papi_status fetch_direct(papi__dispatcher *d, const papi_dataset *ds, pap
             a.ckeys[i] = x->ckey;
             a.ids[i] = (papi_key){x->ckey.ptr + x->id_off, x->ckey.len - x->id_off};
             a.flights[i] = x->flight;
-            hist_add(&h, 0);
+            papi__wait_hist_add(&h, 0);
         }
-        papi_status st =
-            fetch_publish(d, ds, a.ckeys, a.ids, a.flights, a.rows, k, deadline_ms, false, &ferr);
+        papi_status st = papi__fetch_publish(&d->o, ds, a.ckeys, a.ids, a.flights, a.rows, k,
+                                             deadline_ms, false, &ferr);
         for (size_t i = 0; i < k; i++) {
             w[off + i].row = a.rows[i];
             w[off + i].status = st;
@@ -260,7 +183,7 @@ static papi_status fetch_direct(papi__dispatcher *d, const papi_dataset *ds, pap
                 *err = ferr;
         }
     }
-    hist_count(d->o.client, &h);
+    papi__wait_hist_count(d->o.client, &h);
     arrays_free(&a);
     return first;
 }
@@ -391,7 +314,7 @@ static size_t take_batch(papi__dispatcher *d, const ticket *sender, bool lingere
         return 0;
     const papi_dataset *ds = it->t->ds;
     int64_t now = papi__now_us();
-    wait_hist h = {{0}, 0};
+    papi__wait_hist h = {{0}, 0};
     size_t k = 0;
     while (it && k < d->o.max_batch) {
         item *nx = it->next;
@@ -402,7 +325,7 @@ static size_t take_batch(papi__dispatcher *d, const ticket *sender, bool lingere
              * holds exactly those: an id that waited counts 1 us at least */
             bool at_once = it->t == sender && !sender->waited && !lingered;
             int64_t waited = now - it->queued_us;
-            hist_add(&h, at_once ? 0 : waited > 1 ? waited : 1);
+            papi__wait_hist_add(&h, at_once ? 0 : waited > 1 ? waited : 1);
             if (last)
                 last->next = it;
             else
@@ -413,7 +336,7 @@ static size_t take_batch(papi__dispatcher *d, const ticket *sender, bool lingere
         it = nx;
     }
     depth_add(d, k, false);
-    hist_count(d->o.client, &h);
+    papi__wait_hist_count(d->o.client, &h);
     return k;
 }
 
@@ -442,8 +365,8 @@ static void run_batch(papi__dispatcher *d, item *batch, size_t k, bool at_limit,
         if (it->deadline_ms > deadline_ms)
             deadline_ms = it->deadline_ms;
     }
-    papi_status st =
-        fetch_publish(d, ds, a.ckeys, a.ids, a.flights, a.rows, k, deadline_ms, at_limit, ferr);
+    papi_status st = papi__fetch_publish(&d->o, ds, a.ckeys, a.ids, a.flights, a.rows, k,
+                                         deadline_ms, at_limit, ferr);
     i = 0;
     for (item *it = batch; it; it = it->next, i++) {
         it->flight = NULL; /* finished by the publish */
