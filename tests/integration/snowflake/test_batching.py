@@ -233,7 +233,7 @@ class Batching(unittest.TestCase):
         s = self.server("--source-concurrency", "1", "--cache-ttl", "1", "--max-attempts", "2")
         status, _, _ = s.request("GET", "/customer/301,302")  # copies of 301 and 302
         self.assertEqual(status, 200)
-        time.sleep(1.2)  # past the TTL, within stale-max: expired copies
+        time.sleep(1.5)  # past the 1 s TTL, within stale-max: expired copies
         self.emu.config(warehouse_paused=True)
         head = Get(s, "/customer/300")
         self.wait_running(1)

@@ -280,14 +280,14 @@ static void test_deadline_while_queued_with_follower(void **state)
     fake_source src;
     fake_source_init(&src, 100);
     atomic_store(&src.gate_closed, true);
-    const char *const opts[] = {"source-concurrency", "1", "timeout-ms", "3000", NULL};
+    const char *const opts[] = {"source-concurrency", "1", "timeout-ms", "4000", NULL};
     papi_client *c = make(&src, "memory", opts);
     job a, b, f;
     start(&a, c, "1");
     wait_gated(&src, 1);
     start(&b, c, "2");
     wait_depth(c, 1);
-    sleep_ms(1500); /* the follower's deadline comes 1.5 s after b's */
+    sleep_ms(2000); /* the follower's deadline comes 2 s after b's: room for a loaded machine */
     start(&f, c, "2");
     wait_coalesced(c, 1);
     finish(&b);
