@@ -42,6 +42,7 @@ struct ticket {
     const papi_dataset *ds;
     size_t n;
     size_t unanswered;  /* items QUEUED or SENDING */
+    size_t queued;      /* items QUEUED */
     bool handed;        /* a slot was handed to its thread */
     bool sending;       /* its thread holds a slot now: hand it none until it is back */
     bool waited;        /* its thread slept or sent a batch: its ids' queue wait is measured */
@@ -205,7 +206,7 @@ static ticket *ticket_new(const papi_dataset *ds, const papi__want *w, size_t n,
     }
     t->ds = ds;
     t->n = n;
-    t->unanswered = n;
+    t->unanswered = t->queued = n;
     t->handed = t->sending = t->waited = t->giving_up = t->gone = false;
     t->status = PAPI_OK;
     papi_error_set(&t->err, PAPI_OK, NULL);
@@ -320,6 +321,7 @@ static size_t take_batch(papi__dispatcher *d, const ticket *sender, bool lingere
         item *nx = it->next;
         if (it->t->ds == ds) {
             unqueue(d, it);
+            it->t->queued--;
             it->state = I_SENDING;
             /* sent at once by the thread that queued it: it did not wait for a slot. Bucket 0
              * holds exactly those: an id that waited counts 1 us at least */
@@ -453,6 +455,7 @@ static void give_up(papi__dispatcher *d, ticket *t, papi__coalescer *co)
             it->flight = NULL;
             it->state = I_DROPPED;
             t->unanswered--;
+            t->queued--;
             queued++;
         } else {
             it->deadline_ms = budget;
@@ -517,8 +520,12 @@ papi_status papi__dispatch_fetch(papi__dispatcher *d, const papi_dataset *ds, pa
             t->handed = false;
             slot = true;
         }
-        if (slot && timed_out)
-            slot = release_slot(d); /* pass it on; true: we send the followers' ids ourselves */
+        /* a slot is for sending our own queued ids (and those before them): with none left
+         * queued, or past our deadline, it goes on to a requester that still waits, and we
+         * return as soon as our ids are answered. True: only ids kept for followers of requests
+         * that gave up are queued, and we send them ourselves */
+        if (slot && (timed_out || t->queued == 0))
+            slot = release_slot(d);
         if (slot) {
             slot = send_next(d, t);
             continue;
