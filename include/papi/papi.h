@@ -197,6 +197,13 @@ typedef struct papi_result papi_result;
 /**
  * @brief Looks up ids of a dataset. A repeated id is answered once; ids that do not exist are
  *        left out.
+ *
+ * Ids no cache holds are fetched from the source through its dispatcher: at most
+ * source-concurrency fetches are in flight, and while all are busy the misses of every calling
+ * thread queue and go, up to max-batch at a time, in one fetch. The library starts no thread: a
+ * calling thread whose ids are queued may be the one that sends a batch holding other calls'
+ * ids, and returns once its own are answered (or the timeout-ms deadline passes:
+ * PAPI_ETIMEDOUT).
  * @param client the client.
  * @param dataset a dataset name, e.g. "customer".
  * @param ids @p n ids as NUL-terminated text (a number key: ASCII digits only, no sign, at most
