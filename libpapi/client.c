@@ -3,9 +3,11 @@
  * atomic counters and what the backends guard themselves. */
 #include "core.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void host_log(void *ctx, papi_log_level level, const char *message)
 {
@@ -145,6 +147,38 @@ static papi_status open_transport(papi_client *c, papi_error *err)
     return PAPI_OK;
 }
 
+/* source-concurrency, or the transport's own default when it is unset. */
+static uint32_t source_concurrency(const papi_client *c)
+{
+    if (papi_config_get(c->cfg, "source-concurrency"))
+        return (uint32_t)papi__config_int(c->cfg, "source-concurrency");
+    const papi_transport_backend *b = c->transport;
+    uint32_t n = 0;
+    /* a table from before the member existed is shorter: it has no default of its own */
+    if (b->struct_size >= offsetof(papi_transport_backend, default_concurrency) + sizeof(uint32_t))
+        n = b->default_concurrency;
+    if (n == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cores > 0 ? (uint32_t)cores : 1;
+    }
+    return n > PAPI__MAX_SOURCE_CONCURRENCY ? PAPI__MAX_SOURCE_CONCURRENCY : n;
+}
+
+static papi__dispatch_opts dispatch_opts(papi_client *c)
+{
+    return (papi__dispatch_opts){
+        .client = c,
+        .transport = c->transport,
+        .transport_state = c->transport_state,
+        .concurrency = source_concurrency(c),
+        .max_batch = (size_t)papi__config_int(c->cfg, "max-batch"),
+        .linger_us = papi__config_int(c->cfg, "batch-linger-us"),
+        .timeout_ms = c->timeout_ms,
+        .publish = papi__lookup_publish,
+        .publish_ctx = c,
+    };
+}
+
 papi_status papi_client_create(const papi_config *cfg, papi_client **out, papi_error *err)
 {
     if (!out)
@@ -175,6 +209,12 @@ papi_status papi_client_create(const papi_config *cfg, papi_client **out, papi_e
     papi_status st = papi__datasets_load(path && *path ? path : NULL, &c->datasets, err);
     if (st == PAPI_OK)
         st = open_transport(c, err);
+    papi__dispatch_opts dopts = {0};
+    if (st == PAPI_OK) {
+        dopts = dispatch_opts(c);
+        if (!(c->dispatcher = papi__dispatch_create(&dopts)))
+            st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    }
     if (st == PAPI_OK)
         st = open_caches(c, err);
     if (st != PAPI_OK) {
@@ -185,6 +225,14 @@ papi_status papi_client_create(const papi_config *cfg, papi_client **out, papi_e
         papi__client_log(c, PAPI_LOG_INFO, "cache tier %zu: %s", i + 1, c->tiers[i].spec);
     papi__client_log(c, PAPI_LOG_INFO, "source: %s, %zu datasets", c->transport->name,
                      papi__datasets_count(c->datasets));
+    if (dopts.concurrency)
+        papi__client_log(c, PAPI_LOG_INFO,
+                         "source-concurrency %u: misses queue while %u fetches are in flight, "
+                         "then go %zu ids at most to a fetch",
+                         (unsigned)dopts.concurrency, (unsigned)dopts.concurrency,
+                         dopts.max_batch);
+    else
+        papi__client_log(c, PAPI_LOG_INFO, "source-concurrency 0: one fetch per request");
     *out = c;
     return PAPI_OK;
 }
@@ -198,6 +246,7 @@ void papi_client_destroy(papi_client *client)
             client->tiers[i].backend->close(client->tiers[i].state);
         free(client->tiers[i].spec);
     }
+    papi__dispatch_destroy(client->dispatcher);
     if (client->transport && client->transport->close)
         client->transport->close(client->transport_state);
     papi__datasets_free(client->datasets);
@@ -251,7 +300,15 @@ papi_status papi_client_stats(const papi_client *client, papi_stats *out)
         .token_renewals = v[PAPI__C_token_renewals],
         /* decrements were added as wrapped negatives: the sum is the gauge */
         .fetches_in_flight = v[PAPI__C_fetches_in_flight],
+        .fetch_ids_sum = v[PAPI__C_fetch_ids_sum],
+        .queue_depth = papi__dispatch_depth(client->dispatcher),
+        .queue_wait_us_sum = v[PAPI__C_queue_wait_us_sum],
+        .fetches_at_limit = v[PAPI__C_fetches_at_limit],
     };
+    for (size_t b = 0; b < PAPI_STATS_FETCH_IDS_BUCKETS; b++)
+        s.fetch_ids_bucket[b] = v[PAPI__C_fetch_ids_bucket + b];
+    for (size_t b = 0; b < PAPI_STATS_QUEUE_WAIT_BUCKETS; b++)
+        s.queue_wait_bucket[b] = v[PAPI__C_queue_wait_bucket + b];
     /* an older caller's struct is shorter: fill what it has */
     size_t n = out->struct_size < sizeof s ? out->struct_size : sizeof s;
     memcpy(out, &s, n);

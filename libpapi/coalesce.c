@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define NSHARDS 32
 
@@ -43,23 +42,16 @@ papi__coalescer *papi__coalesce_create(void)
     papi__coalescer *co = calloc(1, sizeof *co);
     if (!co)
         return NULL;
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0) {
-        free(co);
-        return NULL;
-    }
-    /* deadlines are on the monotonic clock (papi_now_ms) */
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     size_t i = 0;
     for (; i < NSHARDS; i++) {
         if (pthread_mutex_init(&co->shards[i].lock, NULL) != 0)
             break;
-        if (pthread_cond_init(&co->shards[i].done, &attr) != 0) {
+        /* deadlines are on the monotonic clock (papi_now_ms) */
+        if (papi__cond_init_monotonic(&co->shards[i].done) != 0) {
             pthread_mutex_destroy(&co->shards[i].lock);
             break;
         }
     }
-    pthread_condattr_destroy(&attr);
     if (i < NSHARDS) {
         while (i-- > 0) {
             pthread_cond_destroy(&co->shards[i].done);
@@ -141,21 +133,33 @@ void papi__coalesce_finish(papi__coalescer *co, papi__flight *f, papi_blob *row,
         release(f);
 }
 
+bool papi__coalesce_abandon(papi__coalescer *co, papi__flight *f)
+{
+    cshard *s = &co->shards[shard_index(f->key, f->key_len)];
+    pthread_mutex_lock(&s->lock);
+    bool alone = f->refs == 1;
+    if (alone)
+        for (papi__flight **pp = &s->flights; *pp; pp = &(*pp)->next)
+            if (*pp == f) {
+                *pp = f->next;
+                break;
+            }
+    pthread_mutex_unlock(&s->lock);
+    if (alone)
+        release(f);
+    return alone;
+}
+
 papi_status papi__coalesce_wait(papi__coalescer *co, papi__flight *f, int64_t deadline_ms,
                                 papi_blob **row, papi_error *err)
 {
     cshard *s = &co->shards[shard_index(f->key, f->key_len)];
-    struct timespec ts;
-    ts.tv_sec = (time_t)(deadline_ms / 1000);
-    ts.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
     papi_status st;
     *row = NULL;
     pthread_mutex_lock(&s->lock);
-    while (!f->done) {
-        int rc = pthread_cond_timedwait(&s->done, &s->lock, &ts);
-        if (rc == ETIMEDOUT && !f->done)
-            break;
-    }
+    while (!f->done &&
+           papi__cond_wait_until_us(&s->done, &s->lock, deadline_ms * 1000) != ETIMEDOUT)
+        ;
     if (!f->done) {
         st = papi_error_set(err, PAPI_ETIMEDOUT,
                             "timed out waiting for another request's fetch of the same id");

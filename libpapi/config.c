@@ -42,6 +42,13 @@ static const option options[] = {
     {"stale-max", "PAPI_STALE_MAX", "3600", parse_int, 0, 30 * DAY_S, false},
     {"datasets", "PAPI_DATASETS", NULL, parse_text, 0, 0, false},
     {"max-ids", "PAPI_MAX_IDS", "100", parse_int, 1, PAPI__MAX_IDS_LIMIT, false},
+    /* unset: the transport's default_concurrency; 0: no dispatcher, one fetch per request */
+    {"source-concurrency", "PAPI_SOURCE_CONCURRENCY", NULL, parse_int, 0,
+     PAPI__MAX_SOURCE_CONCURRENCY, false},
+    /* the SQL API's IN list takes at most 16,384 bind values */
+    {"max-batch", "PAPI_MAX_BATCH", "256", parse_int, 1, PAPI__MAX_BATCH_LIMIT, false},
+    {"batch-linger-us", "PAPI_BATCH_LINGER_US", "0", parse_int, 0, PAPI__MAX_BATCH_LINGER_US,
+     false},
     {"timeout-ms", "PAPI_TIMEOUT_MS", "10000", parse_int, 1, INT64_C(3600000), false},
     {"connect-timeout-ms", "PAPI_CONNECT_TIMEOUT_MS", "3000", parse_int, 1, INT64_C(3600000),
      false},

@@ -26,6 +26,94 @@ void papi__coalesce_finish(papi__coalescer *co, papi__flight *f, papi_blob *row,
 papi_status papi__coalesce_wait(papi__coalescer *co, papi__flight *f, int64_t deadline_ms,
                                 papi_blob **row, papi_error *err);
 
+/* Gives up a flight its leader no longer needs, when nobody follows it: it leaves the table (a
+ * later miss of the key leads a new one) and is freed; true. False when followers wait on it:
+ * the leader must still finish it. */
+bool papi__coalesce_abandon(papi__coalescer *co, papi__flight *f);
+
+/* ------------------------------------------------------------- sink.c */
+struct papi_row_sink {
+    const papi_dataset *ds;
+    papi_key_type type;
+    size_t key_index;
+    size_t ncols;
+    const papi_key *ids; /* the ids the fetch asked for */
+    papi_blob **rows;    /* rows[i]: ids[i]'s rendered row once the source sent it */
+    size_t n;
+    uint32_t *table; /* open addressing, index + 1; NULL: linear search (few ids) */
+    size_t mask;
+    papi__buf buf;
+};
+/* Sets rows[0..n) to NULL; false on ENOMEM (call papi__sink_fini all the same). The caller owns
+ * the rows the sink creates. */
+bool papi__sink_init(papi_row_sink *sink, const papi_dataset *ds, const papi_key *ids,
+                     papi_blob **rows, size_t n);
+void papi__sink_fini(papi_row_sink *sink);
+
+/* ------------------------------------------------------------- dispatch.c */
+/* The miss dispatcher of one source (DESIGN.md): at most `concurrency` fetches in flight; the
+ * misses of every request queue (FIFO) while all are busy and the next free slot takes up to
+ * `max_batch` of them in one fetch. It starts no thread: requests' own threads send the fetches. */
+typedef struct papi__dispatcher papi__dispatcher;
+
+/* One id a request leads. */
+typedef struct papi__want {
+    papi_key ckey;        /* the cache key "<dataset>:<shape>:<id>" */
+    size_t id_off;        /* the id is ckey's bytes from id_off on */
+    papi__flight *flight; /* handed over: whoever fetches the id finishes it (publish) */
+    papi_blob *row;       /* out, when status is PAPI_OK: a reference, or NULL (absent) */
+    papi_status status;   /* out: PAPI_OK, the fetch's failure, or PAPI_ETIMEDOUT */
+} papi__want;
+
+/* Called by the thread that ran a fetch, before any requester is woken: fills the caches and
+ * finishes the flights. rows[i] (NULL: absent) stay the caller's; on a failure rows are all NULL
+ * and err says why. */
+typedef void (*papi__publish_fn)(void *ctx, const papi_dataset *ds, const papi_key *ckeys,
+                                 papi__flight *const *flights, papi_blob *const *rows, size_t n,
+                                 papi_status status, const papi_error *err);
+
+typedef struct papi__dispatch_opts {
+    papi_client *client; /* counters and log lines */
+    const papi_transport_backend *transport;
+    void *transport_state;
+    uint32_t concurrency; /* 0: no queue, each request fetches its ids at once */
+    size_t max_batch;
+    int64_t linger_us;
+    int64_t timeout_ms; /* the budget of a fetch whose requester gave up but followers wait */
+    papi__publish_fn publish;
+    void *publish_ctx;
+} papi__dispatch_opts;
+
+papi__dispatcher *papi__dispatch_create(const papi__dispatch_opts *opts); /* NULL: ENOMEM */
+/* No fetch may be running. Accepts NULL. */
+void papi__dispatch_destroy(papi__dispatcher *d);
+/* Fetches the n ids of ds that the calling request leads, through the queue, and waits until
+ * each has its outcome in w[i] or deadline_ms passes (those then say PAPI_ETIMEDOUT and leave
+ * the queue unless a follower still waits on them). The calling thread may send batches holding
+ * other requests' ids meanwhile. Returns PAPI_OK when every w[i] is PAPI_OK, else the first
+ * failure, described in err. */
+papi_status papi__dispatch_fetch(papi__dispatcher *d, const papi_dataset *ds, papi__want *w,
+                                 size_t n, int64_t deadline_ms, papi_error *err);
+/* Ids queued now (a gauge). */
+uint64_t papi__dispatch_depth(const papi__dispatcher *d);
+
+/* ------------------------------------------------------------- fetch.c */
+/* One fetch of the n ids (ckeys: their cache keys) through o's transport, rows rendered into
+ * rows[] (NULL: absent; all NULL after a failure, described in ferr), counted in the client's
+ * stats, then published through o->publish before the call returns. at_limit: it took the last
+ * free slot. */
+papi_status papi__fetch_publish(const papi__dispatch_opts *o, const papi_dataset *ds,
+                                const papi_key *ckeys, const papi_key *ids,
+                                papi__flight *const *flights, papi_blob **rows, size_t n,
+                                int64_t deadline_ms, bool at_limit, papi_error *ferr);
+/* Queue waits of a batch's ids, counted into the client's histogram once per bucket. */
+typedef struct papi__wait_hist {
+    uint64_t n[PAPI_STATS_QUEUE_WAIT_BUCKETS];
+    uint64_t sum_us;
+} papi__wait_hist;
+void papi__wait_hist_add(papi__wait_hist *h, int64_t us);
+void papi__wait_hist_count(papi_client *c, const papi__wait_hist *h);
+
 /* ------------------------------------------------------------- client.c */
 typedef struct papi__tier {
     const papi_cache_backend *backend;
@@ -46,6 +134,11 @@ enum {
     PAPI__C_stale_served,
     PAPI__C_token_renewals,
     PAPI__C_fetches_in_flight,
+    PAPI__C_fetch_ids_bucket, /* PAPI_STATS_FETCH_IDS_BUCKETS counters from here */
+    PAPI__C_fetch_ids_sum = PAPI__C_fetch_ids_bucket + PAPI_STATS_FETCH_IDS_BUCKETS,
+    PAPI__C_queue_wait_bucket, /* PAPI_STATS_QUEUE_WAIT_BUCKETS counters from here */
+    PAPI__C_queue_wait_us_sum = PAPI__C_queue_wait_bucket + PAPI_STATS_QUEUE_WAIT_BUCKETS,
+    PAPI__C_fetches_at_limit,
     PAPI__C_COUNT
 };
 #define PAPI__STRIPES 16
@@ -61,6 +154,7 @@ struct papi_client {
     papi__tier tiers[PAPI__MAX_CACHE_TIERS];
     size_t ntiers;
     papi__coalescer *coalescer;
+    papi__dispatcher *dispatcher; /* of the one source */
     papi_host host;
     papi_log_fn log_fn;
     void *log_user;
@@ -88,6 +182,12 @@ static inline void papi__count(papi_client *c, int counter, uint64_t delta)
 
 void papi__client_log(const papi_client *client, papi_log_level level, const char *fmt, ...)
     PAPI__PRINTF(3, 4);
+
+/* ------------------------------------------------------------- lookup.c */
+/* The dispatcher's publish step (papi__publish_fn) for a client: ctx is the client. */
+void papi__lookup_publish(void *ctx, const papi_dataset *ds, const papi_key *ckeys,
+                          papi__flight *const *flights, papi_blob *const *rows, size_t n,
+                          papi_status status, const papi_error *err);
 
 /* ------------------------------------------------------------- result.c */
 /* Takes ownership of the n row references in rows. NULL on ENOMEM (rows are then released). */

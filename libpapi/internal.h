@@ -6,6 +6,7 @@
 #include <papi/papi.h>
 #include <papi/papi_backend.h>
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,6 +20,9 @@
 #define PAPI__MAX_IDS_LIMIT 10000 /* upper bound accepted for the max-ids option */
 #define PAPI__MAX_CACHE_TIERS 4
 #define PAPI__VARIANT_MAX_DEPTH 64 /* nesting of a VARIANT cell's JSON */
+#define PAPI__MAX_SOURCE_CONCURRENCY 4096 /* fetches in flight per source */
+#define PAPI__MAX_BATCH_LIMIT 16384       /* ids in one fetch: the SQL API's IN-list limit */
+#define PAPI__MAX_BATCH_LINGER_US 100000  /* a dispatch holds at most 100 ms for more ids */
 
 /* ------------------------------------------------------------- buf.c: growable byte buffer */
 typedef struct papi__buf {
@@ -158,6 +162,12 @@ bool papi__url_split(const char *spec, size_t len, papi_key *scheme, papi_key *u
 /* ------------------------------------------------------------- misc */
 /* The monotonic clock of papi_now_ms() in microseconds, for latency counters. */
 int64_t papi__now_us(void);
+/* Initializes cond to time its waits on that monotonic clock. 0 or an errno value. */
+int papi__cond_init_monotonic(pthread_cond_t *cond);
+/* One pthread_cond_timedwait on a cond made by papi__cond_init_monotonic(), until deadline_us
+ * (papi__now_us() clock). ETIMEDOUT when the deadline passed, else 0 (a wake-up, maybe
+ * spurious: callers re-check their condition). */
+int papi__cond_wait_until_us(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline_us);
 /* Copies src into a fixed buffer, always NUL-terminated, cutting at a UTF-8 boundary. */
 void papi__strlcpy(char *dst, const char *src, size_t cap);
 /* Fills err's source fields (code, SQL state, HTTP status); err may be NULL. */

@@ -1,7 +1,8 @@
-/* The flow of one lookup (DESIGN.md): validated ids → cache tiers in order → coalesced misses →
- * ONE transport fetch for every id this request leads → rows rendered once → caches filled →
- * the answer in asked order. Caches only ever degrade to misses; the source's failure is served
- * from an expired copy where one exists (stale-if-error). */
+/* The flow of one lookup (DESIGN.md), as named steps: the ids' cache keys → the cache tiers in
+ * order → the misses this request leads (coalesced with other requests') → fetched through the
+ * source's dispatcher, batched with other requests' misses when the source is busy → followers
+ * and stale copies → the answer in asked order. Caches only ever degrade to misses; the source's
+ * failure is served from an expired copy where one exists (stale-if-error). */
 #include "core.h"
 
 #include <stdlib.h>
@@ -15,121 +16,28 @@ typedef struct slot {
     papi_blob *row;
     papi_blob *stale; /* an expired copy a tier still had */
     papi__flight *flight;
+    papi_status failed; /* the source's failure for this id, when it led it */
     int state;
     bool lead;
 } slot;
 
-struct papi_row_sink {
+/* One lookup's state; the arrays are one scratch block, on the stack for small requests. */
+typedef struct lookup {
+    papi_client *c;
     const papi_dataset *ds;
-    papi_key_type type;
-    size_t key_index;
-    size_t ncols;
-    slot **want; /* the ids this fetch was asked for */
-    size_t n;
-    uint32_t *table; /* open addressing, index + 1; NULL: linear search (few ids) */
-    size_t mask;
-    papi__buf buf;
-};
-
-/* The key cell as ids.c normalizes ids: a number loses its leading zeros, and a ".0" some
- * sources append to integers is tolerated. */
-static papi_key normalize_cell(papi_key_type type, const char *p, size_t n)
-{
-    if (type == PAPI_KEY_NUMBER) {
-        const char *dot = memchr(p, '.', n);
-        if (dot) {
-            bool zeros = true;
-            for (const char *q = dot + 1; q < p + n; q++)
-                zeros = zeros && *q == '0';
-            if (zeros)
-                n = (size_t)(dot - p);
-        }
-        while (n > 1 && *p == '0') {
-            p++;
-            n--;
-        }
-    }
-    return (papi_key){p, n};
-}
-
-static slot *sink_match(papi_row_sink *sink, papi_key k)
-{
-    if (!sink->table) {
-        for (size_t i = 0; i < sink->n; i++) {
-            slot *s = sink->want[i];
-            if (s->id.len == k.len && memcmp(s->id.ptr, k.ptr, k.len) == 0)
-                return s;
-        }
-        return NULL;
-    }
-    for (size_t j = (size_t)papi__fnv1a(PAPI__FNV1A_SEED, k.ptr, k.len) & sink->mask;; j = (j + 1) & sink->mask) {
-        uint32_t v = sink->table[j];
-        if (v == 0)
-            return NULL;
-        slot *s = sink->want[v - 1];
-        if (s->id.len == k.len && memcmp(s->id.ptr, k.ptr, k.len) == 0)
-            return s;
-    }
-}
-
-static bool sink_init(papi_row_sink *sink, const papi_dataset *ds, slot **want, size_t n)
-{
-    sink->ds = ds;
-    sink->type = papi_dataset_key_type(ds);
-    sink->key_index = papi_dataset_key_index(ds);
-    sink->ncols = papi_dataset_column_count(ds);
-    sink->want = want;
-    sink->n = n;
-    sink->table = NULL;
-    sink->mask = 0;
-    papi__buf_init(&sink->buf);
-    if (n <= 16)
-        return true;
-    size_t cap = 32;
-    while (cap < n * 2)
-        cap *= 2;
-    sink->table = calloc(cap, sizeof *sink->table);
-    if (!sink->table)
-        return false;
-    sink->mask = cap - 1;
-    for (size_t i = 0; i < n; i++) {
-        size_t j = (size_t)papi__fnv1a(PAPI__FNV1A_SEED, want[i]->id.ptr, want[i]->id.len) & sink->mask;
-        while (sink->table[j])
-            j = (j + 1) & sink->mask;
-        sink->table[j] = (uint32_t)(i + 1);
-    }
-    return true;
-}
-
-static void sink_fini(papi_row_sink *sink)
-{
-    free(sink->table);
-    papi__buf_free(&sink->buf);
-}
-
-papi_status papi_sink_row(papi_row_sink *sink, const char *const *cells, const size_t *lens,
-                          size_t ncells, papi_error *err)
-{
-    if (!sink || (!cells && ncells) || (!lens && ncells))
-        return papi_error_set(err, PAPI_EINVAL, "sink, cells and lengths are required");
-    if (ncells != sink->ncols)
-        return papi_error_set(err, PAPI_EPROTO, "the source sent %zu columns, dataset %s has %zu",
-                              ncells, papi_dataset_name(sink->ds), sink->ncols);
-    const char *kc = cells[sink->key_index];
-    if (!kc)
-        return PAPI_OK; /* a NULL key answers no id */
-    slot *s = sink_match(sink, normalize_cell(sink->type, kc, lens[sink->key_index]));
-    if (!s || s->row)
-        return PAPI_OK; /* not asked, or a repeat */
-    papi__buf_reset(&sink->buf);
-    papi_status st = papi__render_row(sink->ds, cells, lens, ncells, &sink->buf, err);
-    if (st != PAPI_OK)
-        return st;
-    if (sink->buf.oom || !(s->row = papi_blob_create(sink->buf.data, sink->buf.len)))
-        return papi_error_set(err, PAPI_ENOMEM, "out of memory rendering a row");
-    s->state = S_FOUND;
-    return PAPI_OK;
-}
+    size_t m; /* distinct ids asked */
+    slot *slots;
+    slot **led;
+    papi__want *want;
+    papi_key *keys;
+    papi_cache_entry *ents;
+    size_t *idx;
+    papi_blob **rows;
+    papi_cache_outcome outcome;
+    int64_t deadline_ms;
+    papi_error ferr; /* the failure of this request's own fetches */
+    void *heap;      /* the scratch block when it did not fit the stack */
+} lookup;
 
 static void cache_failed(papi_client *c, size_t tier, const char *op, const papi_error *cerr)
 {
@@ -186,7 +94,52 @@ static void check_entry(papi_client *c, size_t t, const papi_dataset *ds, papi_k
                          t + 1, c->tiers[t].spec, papi_dataset_name(ds));
 }
 
-/* Asks each tier in turn for the ids still pending; a hit in a lower tier fills the ones above. */
+/* ------------------------------------------------------------- step 1: keys */
+
+/* Lays out the scratch arrays and writes each id's cache key. False on ENOMEM. */
+static bool lookup_keys(lookup *lk, const papi__ids *ids, void *stack, size_t stack_size)
+{
+    size_t m = ids->n;
+    const char *name = papi_dataset_name(lk->ds);
+    const char *hash = papi__dataset_shape_hash(lk->ds);
+    size_t nlen = strlen(name), hlen = strlen(hash), plen = nlen + hlen + 2;
+    size_t keybytes = 0;
+    for (size_t i = 0; i < m; i++)
+        keybytes += plen + ids->keys[i].len;
+    size_t per = sizeof(slot) + sizeof(slot *) + sizeof(papi__want) + sizeof(papi_key) +
+                 sizeof(papi_cache_entry) + sizeof(size_t) + sizeof(papi_blob *);
+    size_t need = m * per + keybytes;
+    char *mem = need <= stack_size ? stack : (lk->heap = malloc(need));
+    if (!mem)
+        return false;
+    lk->m = m;
+    lk->slots = (slot *)(void *)mem;
+    lk->want = (papi__want *)(void *)(lk->slots + m);
+    lk->led = (slot **)(void *)(lk->want + m);
+    lk->keys = (papi_key *)(void *)(lk->led + m);
+    lk->ents = (papi_cache_entry *)(void *)(lk->keys + m);
+    lk->idx = (size_t *)(void *)(lk->ents + m);
+    lk->rows = (papi_blob **)(void *)(lk->idx + m);
+    char *kb = (char *)(lk->rows + m);
+    for (size_t i = 0; i < m; i++) {
+        char *k = kb;
+        memcpy(kb, name, nlen);
+        kb += nlen;
+        *kb++ = ':';
+        memcpy(kb, hash, hlen);
+        kb += hlen;
+        *kb++ = ':';
+        memcpy(kb, ids->keys[i].ptr, ids->keys[i].len);
+        kb += ids->keys[i].len;
+        lk->slots[i] = (slot){.id = ids->keys[i], .ckey = {k, (size_t)(kb - k)}};
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------- step 2: cache tiers */
+
+/* Asks each tier in turn for the ids still pending; a hit in a lower tier fills the ones above.
+ * Returns the number of ids no tier answered. */
 static size_t read_tiers(papi_client *c, const papi_dataset *ds, slot *slots, size_t m,
                          papi_key *keys, papi_cache_entry *ents, size_t *idx, papi_blob **rows)
 {
@@ -250,59 +203,6 @@ static size_t read_tiers(papi_client *c, const papi_dataset *ds, slot *slots, si
             put_tier(c, u, keys, rows, nfill, &fill_ttl);
     }
     return pending;
-}
-
-/* Fetches the ids this request leads in one call, fills every tier and publishes the outcome
- * to the threads waiting on those ids. */
-static papi_status fetch_led(papi_client *c, const papi_dataset *ds, slot **led, size_t n,
-                             papi_key *keys, papi_blob **rows, int64_t deadline, papi_error *ferr)
-{
-    papi_row_sink sink;
-    papi_status st;
-    if (!sink_init(&sink, ds, led, n)) {
-        st = papi_error_set(ferr, PAPI_ENOMEM, "out of memory");
-    } else {
-        for (size_t k = 0; k < n; k++)
-            keys[k] = led[k]->id;
-        PAPI__COUNT(c, source_calls, 1);
-        PAPI__COUNT(c, fetches_in_flight, 1);
-        int64_t t0 = papi__now_us();
-        papi_error_set(ferr, PAPI_OK, NULL);
-        st = c->transport->fetch(c->transport_state, ds, keys, n, &sink, deadline, ferr);
-        int64_t dt = papi__now_us() - t0;
-        PAPI__COUNT(c, fetches_in_flight, UINT64_MAX); /* minus one, modulo 2^64 */
-        PAPI__COUNT(c, source_latency_us, (uint64_t)(dt > 0 ? dt : 0));
-    }
-    sink_fini(&sink);
-    if (st != PAPI_OK) {
-        if (ferr->status != st)
-            papi_error_set(ferr, st, "the source fetch failed");
-        PAPI__COUNT(c, source_errors, 1);
-        papi__client_log(c, PAPI_LOG_WARN, "source fetch of %zu ids from %s failed: %s: %s", n,
-                         papi_dataset_name(ds), papi_status_name(st), ferr->message);
-        for (size_t k = 0; k < n; k++) {
-            papi_blob_unref(led[k]->row); /* rows of a failed fetch may be partial */
-            led[k]->row = NULL;
-            led[k]->state = S_PENDING;
-            papi__coalesce_finish(c->coalescer, led[k]->flight, NULL, st, ferr);
-            led[k]->flight = NULL;
-        }
-        return st;
-    }
-    for (size_t k = 0; k < n; k++) {
-        if (!led[k]->row)
-            led[k]->state = S_ABSENT;
-        keys[k] = led[k]->ckey;
-        rows[k] = led[k]->row;
-    }
-    /* caches first, then wake the waiters: a later miss then finds the cache filled */
-    for (size_t t = 0; t < c->ntiers; t++)
-        put_tier(c, t, keys, rows, n, &c->ttl);
-    for (size_t k = 0; k < n; k++) {
-        papi__coalesce_finish(c->coalescer, led[k]->flight, led[k]->row, PAPI_OK, NULL);
-        led[k]->flight = NULL;
-    }
-    return PAPI_OK;
 }
 
 /* A fetch that finished between our cache read and our join has filled the first tier and
@@ -386,129 +286,164 @@ static papi_status lookup_first_tier(papi_client *c, slot *slots, size_t m, papi
     return ok ? papi_error_set(err, PAPI_ENOMEM, "out of memory") : PAPI_OK;
 }
 
-static papi_status lookup_ids(papi_client *c, const papi_dataset *ds, const papi__ids *ids,
-                              bool cached_only, papi_result **out, papi_error *err)
+/* ------------------------------------------------------------- step 3: lead */
+
+/* Joins or starts the flight of every pending id; returns the number this request leads. */
+static size_t lead_misses(lookup *lk)
 {
-    size_t m = ids->n;
-
-    const char *name = papi_dataset_name(ds);
-    const char *hash = papi__dataset_shape_hash(ds);
-    size_t nlen = strlen(name), hlen = strlen(hash), plen = nlen + hlen + 2;
-    size_t keybytes = 0;
-    for (size_t i = 0; i < m; i++)
-        keybytes += plen + ids->keys[i].len;
-    /* one scratch block, on the stack for the common small request (no allocation on a hit) */
-    size_t per = sizeof(slot) + sizeof(slot *) + sizeof(papi_key) + sizeof(papi_cache_entry) +
-                 sizeof(size_t) + sizeof(papi_blob *);
-    size_t need = m * per + keybytes;
-    union {
-        max_align_t align;
-        char bytes[2048];
-    } stack;
-    char *mem = need <= sizeof stack.bytes ? stack.bytes : malloc(need);
-    if (!mem)
-        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    slot *slots = (slot *)(void *)mem;
-    slot **led = (slot **)(void *)(slots + m);
-    papi_key *keys = (papi_key *)(void *)(led + m);
-    papi_cache_entry *ents = (papi_cache_entry *)(void *)(keys + m);
-    size_t *idx = (size_t *)(void *)(ents + m);
-    papi_blob **rows = (papi_blob **)(void *)(idx + m);
-    char *kb = (char *)(rows + m);
-    for (size_t i = 0; i < m; i++) {
-        char *k = kb;
-        memcpy(kb, name, nlen);
-        kb += nlen;
-        *kb++ = ':';
-        memcpy(kb, hash, hlen);
-        kb += hlen;
-        *kb++ = ':';
-        memcpy(kb, ids->keys[i].ptr, ids->keys[i].len);
-        kb += ids->keys[i].len;
-        slots[i] = (slot){.id = ids->keys[i], .ckey = {k, (size_t)(kb - k)}};
+    papi_client *c = lk->c;
+    size_t nled = 0;
+    for (size_t i = 0; i < lk->m; i++) {
+        slot *s = &lk->slots[i];
+        if (s->state != S_PENDING)
+            continue;
+        s->lead = papi__coalesce_join(c->coalescer, s->ckey.ptr, s->ckey.len, &s->flight);
+        if (s->lead)
+            lk->led[nled++] = s;
     }
+    return recheck_first_tier(c, lk->ds, lk->led, nled, lk->keys, lk->ents);
+}
 
-    papi_cache_outcome outcome = PAPI_OUTCOME_HIT;
+/* ------------------------------------------------------------- step 4: fetch */
+
+/* The dispatcher's publish step, run by whichever thread sent the fetch: every tier first, then
+ * the flights, so a miss arriving after the wake-up finds the cache filled. */
+void papi__lookup_publish(void *ctx, const papi_dataset *ds, const papi_key *ckeys,
+                          papi__flight *const *flights, papi_blob *const *rows, size_t n,
+                          papi_status status, const papi_error *err)
+{
+    (void)ds;
+    papi_client *c = ctx;
+    if (status == PAPI_OK)
+        for (size_t t = 0; t < c->ntiers; t++)
+            put_tier(c, t, ckeys, rows, n, &c->ttl);
+    for (size_t k = 0; k < n; k++)
+        papi__coalesce_finish(c->coalescer, flights[k], status == PAPI_OK ? rows[k] : NULL,
+                              status, err);
+}
+
+/* Hands the ids this request leads to the source's dispatcher and takes their outcomes. The
+ * flights go with them: whoever fetches an id finishes its flight. */
+static void fetch_led(lookup *lk, size_t nled)
+{
+    size_t plen = lk->slots[0].ckey.len - lk->slots[0].id.len; /* "<dataset>:<hash>:" */
+    for (size_t k = 0; k < nled; k++) {
+        slot *s = lk->led[k];
+        lk->want[k] = (papi__want){.ckey = s->ckey, .id_off = plen, .flight = s->flight};
+        s->flight = NULL;
+    }
+    papi_error_set(&lk->ferr, PAPI_OK, NULL);
+    papi__dispatch_fetch(lk->c->dispatcher, lk->ds, lk->want, nled, lk->deadline_ms, &lk->ferr);
+    for (size_t k = 0; k < nled; k++) {
+        slot *s = lk->led[k];
+        if (lk->want[k].status == PAPI_OK) {
+            s->row = lk->want[k].row;
+            s->state = s->row ? S_FOUND : S_ABSENT;
+        } else {
+            s->failed = lk->want[k].status;
+        }
+    }
+}
+
+/* ------------------------------------------------------------- step 5: followers, stale */
+
+/* Waits for the ids other requests fetch; an id the source failed on is answered from its
+ * expired copy where one exists, else the request fails with the first such error. */
+static papi_status wait_and_stale(lookup *lk, papi_error *err)
+{
+    papi_client *c = lk->c;
     papi_status st = PAPI_OK;
-    if (cached_only) {
-        st = lookup_first_tier(c, slots, m, keys, ents, rows, out, err);
-        if (mem != stack.bytes)
-            free(mem);
-        return st;
-    }
-    PAPI__COUNT(c, lookups, 1);
-    size_t pending = read_tiers(c, ds, slots, m, keys, ents, idx, rows);
-    PAPI__COUNT(c, cache_misses, pending);
-    if (pending) {
-        outcome = PAPI_OUTCOME_MISS;
-        /* the clock is read only when the source is needed: a hit never waits */
-        int64_t deadline = papi_now_ms() + c->timeout_ms;
-        size_t nled = 0;
-        for (size_t i = 0; i < m; i++)
-            if (slots[i].state == S_PENDING) {
-                slots[i].lead = papi__coalesce_join(c->coalescer, slots[i].ckey.ptr,
-                                                    slots[i].ckey.len, &slots[i].flight);
-                if (slots[i].lead)
-                    led[nled++] = &slots[i];
-            }
-        nled = recheck_first_tier(c, ds, led, nled, keys, ents);
-        /* lead our own fetch before waiting on others': two requests that each lead what the
-         * other waits for then both finish */
-        papi_error ferr;
-        papi_status fst = PAPI_OK;
-        if (nled)
-            fst = fetch_led(c, ds, led, nled, keys, rows, deadline, &ferr);
-        papi_error werr;
-        for (size_t i = 0; i < m; i++) {
-            slot *s = &slots[i];
-            if (s->state != S_PENDING)
+    papi_error werr;
+    for (size_t i = 0; i < lk->m; i++) {
+        slot *s = &lk->slots[i];
+        if (s->state != S_PENDING)
+            continue;
+        papi_status sst = s->failed;
+        const papi_error *serr = &lk->ferr;
+        if (!s->lead) {
+            PAPI__COUNT(c, coalesced_waits, 1);
+            papi_blob *row = NULL;
+            sst = papi__coalesce_wait(c->coalescer, s->flight, lk->deadline_ms, &row, &werr);
+            s->flight = NULL;
+            serr = &werr;
+            if (sst == PAPI_OK) {
+                s->row = row;
+                s->state = row ? S_FOUND : S_ABSENT;
                 continue;
-            papi_status sst = fst;
-            const papi_error *serr = &ferr;
-            if (!s->lead) {
-                PAPI__COUNT(c, coalesced_waits, 1);
-                papi_blob *row = NULL;
-                sst = papi__coalesce_wait(c->coalescer, s->flight, deadline, &row, &werr);
-                s->flight = NULL;
-                serr = &werr;
-                if (sst == PAPI_OK) {
-                    s->row = row;
-                    s->state = row ? S_FOUND : S_ABSENT;
-                    continue;
-                }
-            }
-            if (s->stale) {
-                s->row = s->stale;
-                s->stale = NULL;
-                s->state = S_FOUND;
-                outcome = PAPI_OUTCOME_STALE;
-                PAPI__COUNT(c, stale_served, 1);
-            } else if (st == PAPI_OK) {
-                st = sst;
-                if (err)
-                    *err = *serr;
             }
         }
-        if (outcome == PAPI_OUTCOME_STALE)
-            papi__client_log(c, PAPI_LOG_WARN, "served expired copies of %s rows: source failed",
-                             name);
+        if (s->stale) {
+            s->row = s->stale;
+            s->stale = NULL;
+            s->state = S_FOUND;
+            lk->outcome = PAPI_OUTCOME_STALE;
+            PAPI__COUNT(c, stale_served, 1);
+        } else if (st == PAPI_OK) {
+            st = sst;
+            if (err)
+                *err = *serr;
+        }
     }
+    if (lk->outcome == PAPI_OUTCOME_STALE)
+        papi__client_log(c, PAPI_LOG_WARN, "served expired copies of %s rows: source failed",
+                         papi_dataset_name(lk->ds));
+    return st;
+}
 
+/* ------------------------------------------------------------- step 6: collect */
+
+/* The answer in asked order (on success), every reference the lookup held released. */
+static papi_status collect(lookup *lk, papi_status st, papi_result **out, papi_error *err)
+{
     size_t nrows = 0;
-    for (size_t i = 0; i < m; i++) {
-        papi_blob_unref(slots[i].stale);
-        if (slots[i].state == S_FOUND && st == PAPI_OK)
-            rows[nrows++] = slots[i].row;
+    for (size_t i = 0; i < lk->m; i++) {
+        slot *s = &lk->slots[i];
+        papi_blob_unref(s->stale);
+        if (s->state == S_FOUND && st == PAPI_OK)
+            lk->rows[nrows++] = s->row;
         else
-            papi_blob_unref(slots[i].row);
+            papi_blob_unref(s->row);
     }
     if (st == PAPI_OK) {
-        *out = papi__result_create(rows, nrows, outcome);
+        *out = papi__result_create(lk->rows, nrows, lk->outcome);
         if (!*out)
             st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
     }
-    if (mem != stack.bytes)
-        free(mem);
+    return st;
+}
+
+static papi_status lookup_ids(papi_client *c, const papi_dataset *ds, const papi__ids *ids,
+                              bool cached_only, papi_result **out, papi_error *err)
+{
+    union {
+        max_align_t align;
+        char bytes[2048];
+    } stack; /* no allocation on a hit of a small request */
+    lookup lk = {.c = c, .ds = ds, .outcome = PAPI_OUTCOME_HIT};
+    if (!lookup_keys(&lk, ids, stack.bytes, sizeof stack.bytes))
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    papi_status st = PAPI_OK;
+    if (cached_only) {
+        st = lookup_first_tier(c, lk.slots, lk.m, lk.keys, lk.ents, lk.rows, out, err);
+        free(lk.heap);
+        return st;
+    }
+    PAPI__COUNT(c, lookups, 1);
+    size_t pending = read_tiers(c, lk.ds, lk.slots, lk.m, lk.keys, lk.ents, lk.idx, lk.rows);
+    PAPI__COUNT(c, cache_misses, pending);
+    if (pending) {
+        lk.outcome = PAPI_OUTCOME_MISS;
+        /* the clock is read only when the source is needed: a hit never waits */
+        lk.deadline_ms = papi_now_ms() + c->timeout_ms;
+        size_t nled = lead_misses(&lk);
+        /* our own ids before waiting on others': two requests that each lead what the other
+         * waits for then both finish */
+        if (nled)
+            fetch_led(&lk, nled);
+        st = wait_and_stale(&lk, err);
+    }
+    st = collect(&lk, st, out, err);
+    free(lk.heap);
     return st;
 }
 

@@ -416,11 +416,12 @@ static papi_status run_statement(sf *s, const char *body, size_t body_len,
 
 static size_t bucket(size_t n)
 {
-    /* few distinct statement texts, so plans can be reused (4.3) */
+    /* few distinct statement texts, so plans can be reused (4.3): powers of two up to the
+     * dispatcher's default batch of 256, then multiples of 256 up to max-batch */
     size_t b = 1;
-    while (b < n && b < 128)
+    while (b < n && b < 256)
         b <<= 1;
-    return n <= 128 ? b : (n + 127) / 128 * 128;
+    return n <= 256 ? b : (n + 255) / 256 * 256;
 }
 
 static papi_status sf_fetch(void *state, const papi_dataset *ds, const papi_key *keys, size_t n,
@@ -560,4 +561,6 @@ const papi_transport_backend papi__transport_snowflake = {
     .close = sf_close,
     .fetch = sf_fetch,
     .ping = sf_ping,
+    /* an X-Small warehouse runs 8 statements at once (MAX_CONCURRENCY_LEVEL) */
+    .default_concurrency = 8,
 };

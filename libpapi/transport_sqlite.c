@@ -606,4 +606,6 @@ const papi_transport_backend papi__transport_sqlite = {
     .close = sqlite_close,
     .fetch = sqlite_fetch,
     .ping = sqlite_ping,
+    /* the cores: SQLite reads run on this machine */
+    .default_concurrency = 0,
 };

@@ -98,6 +98,43 @@ static void gauge(struct httpd_sb *sb, const char *name, const char *help, doubl
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
+/* A histogram from papi_stats' per-bucket counts: Prometheus wants them cumulative. bounds has
+ * nb - 1 entries; the last bucket is +Inf. */
+static void histogram(struct httpd_sb *sb, const char *name, const char *help,
+                      const double *bounds, const uint64_t *counts, size_t nb, double sum)
+{
+    sb_printf(sb, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (size_t b = 0; b < nb; b++) {
+        cum += counts[b];
+        if (b + 1 < nb)
+            sb_printf(sb, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b], (unsigned long long)cum);
+        else
+            sb_printf(sb, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+    }
+    sb_printf(sb, "%s_sum %.6f\n%s_count %llu\n", name, sum, name, (unsigned long long)cum);
+}
+
+/* papi.h documents the bounds of papi_stats' histograms. */
+static const double fetch_ids_bounds[PAPI_STATS_FETCH_IDS_BUCKETS - 1] = {
+    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384};
+static const double queue_wait_bounds_s[PAPI_STATS_QUEUE_WAIT_BUCKETS - 1] = {
+    0, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+
+static void dispatcher_metrics(struct httpd_sb *sb, const papi_stats *st)
+{
+    histogram(sb, "papi_source_fetch_ids", "Ids asked for by each source fetch.", fetch_ids_bounds,
+              st->fetch_ids_bucket, PAPI_STATS_FETCH_IDS_BUCKETS, (double)st->fetch_ids_sum);
+    gauge(sb, "papi_source_queue_depth", "Ids waiting for a free source slot.",
+          (double)st->queue_depth);
+    histogram(sb, "papi_source_queue_wait_seconds",
+              "Time each fetched id waited for a free source slot.", queue_wait_bounds_s,
+              st->queue_wait_bucket, PAPI_STATS_QUEUE_WAIT_BUCKETS,
+              (double)st->queue_wait_us_sum / 1e6);
+    counter(sb, "papi_source_fetches_at_limit_total",
+            "Fetches that took the last free slot (source-concurrency).", st->fetches_at_limit);
+}
+
 char *httpd_metrics_render(struct httpd *srv, size_t *len)
 {
     struct httpd_sb sb = {0};
@@ -201,6 +238,7 @@ char *httpd_metrics_render(struct httpd *srv, size_t *len)
         counter(&sb, "papi_token_renewals_total", "Credentials minted or re-read.", st.token_renewals);
         gauge(&sb, "papi_source_fetches_in_flight", "Source fetches running now.",
               (double)st.fetches_in_flight);
+        dispatcher_metrics(&sb, &st);
     }
     gauge(&sb, "process_resident_memory_bytes", "Resident memory size in bytes.",
           (double)resident_bytes());

@@ -24,7 +24,7 @@ static const struct {
     {"max-connections-per-ip", "PAPI_MAX_CONNECTIONS_PER_IP",
      "concurrent connections from one address (default 0: no limit; keep 0 behind a proxy)"},
     {"threads", "PAPI_THREADS", "event-loop threads answering cache hits (default: the cores)"},
-    {"workers", "PAPI_WORKERS", "threads for lookups that reach the source (default 128)"},
+    {"workers", "PAPI_WORKERS", "threads for lookups that reach the source (default 512)"},
     {"connection-timeout", "PAPI_CONNECTION_TIMEOUT",
      "seconds a connection may stay silent (default 30)"},
     {"header-timeout", "PAPI_HEADER_TIMEOUT",
@@ -236,8 +236,10 @@ static int configure(struct httpd *srv, papi_config *cfg, int argc, char **argv)
     o->max_connections = 1024;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cores > 0 && cores <= 256 ? (unsigned)cores : 1;
-    /* enough for 500 requests/s of misses against a 100 ms source, with room */
-    o->workers = 128;
+    /* a request that misses holds its worker while its ids wait for a batch: workers needed =
+     * miss rate x miss latency (Little's law), e.g. 3,000/s x 100 ms = 300 (bench/misses:
+     * 128 workers fell behind at 3,000 misses/s, 512 kept up); idle threads cost little */
+    o->workers = 512;
     o->connection_timeout_s = 30;
     o->header_timeout_s = 10;
     o->shutdown_timeout_s = 20;

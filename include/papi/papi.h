@@ -197,6 +197,13 @@ typedef struct papi_result papi_result;
 /**
  * @brief Looks up ids of a dataset. A repeated id is answered once; ids that do not exist are
  *        left out.
+ *
+ * Ids no cache holds are fetched from the source through its dispatcher: at most
+ * source-concurrency fetches are in flight, and while all are busy the misses of every calling
+ * thread queue and go, up to max-batch at a time, in one fetch. The library starts no thread: a
+ * calling thread whose ids are queued may be the one that sends a batch holding other calls'
+ * ids, and returns once its own are answered (or the timeout-ms deadline passes:
+ * PAPI_ETIMEDOUT).
  * @param client the client.
  * @param dataset a dataset name, e.g. "customer".
  * @param ids @p n ids as NUL-terminated text (a number key: ASCII digits only, no sign, at most
@@ -300,6 +307,18 @@ PAPI_API size_t papi_client_dataset_count(const papi_client *client);
  */
 PAPI_API const char *papi_client_dataset_name(const papi_client *client, size_t index);
 
+/**
+ * @brief Buckets of papi_stats::fetch_ids_bucket. Bucket i (0 .. 14) counts fetches of at most
+ *        2^i ids and more than 2^(i-1) (1, 2, 3-4, 5-8, ..., 8193-16384); bucket 15 is +Inf.
+ */
+#define PAPI_STATS_FETCH_IDS_BUCKETS 16
+/**
+ * @brief Buckets of papi_stats::queue_wait_bucket. Upper bounds in microseconds: 0, 100, 250,
+ *        500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
+ *        then +Inf.
+ */
+#define PAPI_STATS_QUEUE_WAIT_BUCKETS 16
+
 /** @brief Counters since the client was created, for metrics. Grows by appending members. */
 typedef struct papi_stats {
     uint32_t struct_size;         /**< Set by the caller to sizeof(papi_stats). */
@@ -315,6 +334,18 @@ typedef struct papi_stats {
     uint64_t stale_served;        /**< Ids answered from an expired copy after a source failure. */
     uint64_t token_renewals;      /**< Credentials minted or re-read by the transport. */
     uint64_t fetches_in_flight;   /**< Fetches running now (a gauge). */
+    /** Fetches by the number of ids they asked for, one count per fetch in its own bucket (not
+     *  cumulative; bounds: ::PAPI_STATS_FETCH_IDS_BUCKETS). Their sum is source_calls. */
+    uint64_t fetch_ids_bucket[PAPI_STATS_FETCH_IDS_BUCKETS];
+    uint64_t fetch_ids_sum;       /**< Ids asked for by all fetches. */
+    uint64_t queue_depth;         /**< Ids waiting for a free source slot now (a gauge). */
+    /** Ids by the time they waited for a free source slot, one count per id sent in its own
+     *  bucket (not cumulative; bounds: ::PAPI_STATS_QUEUE_WAIT_BUCKETS). Bucket 0 (0 us) counts
+     *  exactly the ids sent at once by the request that queued them; an id that waited counts
+     *  1 us at least. */
+    uint64_t queue_wait_bucket[PAPI_STATS_QUEUE_WAIT_BUCKETS];
+    uint64_t queue_wait_us_sum;   /**< Sum of those waits, microseconds. */
+    uint64_t fetches_at_limit;    /**< Fetches that took the last free slot (source-concurrency). */
 } papi_stats;
 
 /**

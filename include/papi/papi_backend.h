@@ -173,6 +173,9 @@ typedef struct papi_transport_backend {
                          papi_row_sink *sink, int64_t deadline_ms, papi_error *err);
     /** Checks that the source answers. Thread-safe. May be NULL (always ready). */
     papi_status (*ping)(void *state, int64_t deadline_ms, papi_error *err);
+    /** Fetches in flight at once when the source-concurrency option is unset; 0: the number of
+     *  online cores. Read only when struct_size covers it (older tables: the cores). */
+    uint32_t default_concurrency;
 } papi_transport_backend;
 
 /**

@@ -17,7 +17,8 @@ Test hooks (not part of the SQL API):
                               "pad_bytes": N}
   POST /_emulator/config     {"oauth_tokens": [...], "pats": [...], "rows_per_partition": N,
                               "shuffle_seed": S|null, "sync_window_ms": M, "exec_ms": M,
-                              "spcs_token_form": "bearer"|"snowflake"}
+                              "spcs_token_form": "bearer"|"snowflake",
+                              "warehouse_slots": N, "statement_ms": M, "warehouse_paused": B}
   POST /_emulator/reset      zero counters, records and faults
 
 Realism (each also a command-line option):
@@ -39,6 +40,14 @@ Realism (each also a command-line option):
   422 and 408 answers name the statementHandle; requests refused at authentication are recorded
   too (status 401), so a requestId reused without retry=true after a 401 is counted.
 
+A warehouse (--warehouse-slots N, --statement-ms M) runs N lookup statements at once, each for M ms
+(plus the query itself); more queue, first come first served, as a real warehouse's do above its
+MAX_CONCURRENCY_LEVEL. Its counters: wh_statements, wh_queued (statements that waited for a slot),
+wh_queue_wait_us and wh_queue_wait_max_us, wh_ids and wh_ids_max (distinct ids a statement asked
+for), wh_running_max (most statements running at once), wh_fifo_violations (statements given a
+slot before one queued earlier: always 0); gauges wh_running and wh_waiting; wh_batches, each
+lookup's distinct ids in the order statements started. N = 0 (the default): no limit. Tests can
+hold every statement in its slot with {"warehouse_paused": true} and let them go with false.
 Every response carries X-Emulator-Time-Us: the emulator's own handling time (bench/).
 With --tls-cert/--tls-key it speaks HTTPS only: each accepted connection is one TLS handshake,
 counted as tls_handshakes (tls_failures when the client gives up, e.g. an untrusted CA), and
@@ -46,10 +55,11 @@ alpn_h2_offered counts ClientHellos that offered HTTP/2 (answered with HTTP/1.1:
 no HTTP/2).
 Usage: sqlapi_emulator.py --db DEMO.db --public-key KEY.pub --account ACC --user USER
        [--port 0] [--port-file F] [--oauth-token T]... [--pat T]... [--max-seconds S]
-       [--tls-cert CERT.pem --tls-key KEY.pem]
+       [--tls-cert CERT.pem --tls-key KEY.pem] [--warehouse-slots N] [--statement-ms M]
 """
 import argparse
 import base64
+import collections
 import gzip
 import hashlib
 import json
@@ -88,6 +98,77 @@ def b64url_decode(part):
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
+WAREHOUSE_COUNTERS = ("wh_statements", "wh_queued", "wh_queue_wait_us", "wh_queue_wait_max_us",
+                      "wh_ids", "wh_ids_max", "wh_running_max", "wh_fifo_violations")
+
+
+class Warehouse:
+    """A warehouse's statement slots (MAX_CONCURRENCY_LEVEL): at most `slots` statements run at
+    once (0: no limit); the others wait in arrival order, each on its own event, and a finishing
+    statement hands its slot straight to the oldest waiter."""
+
+    def __init__(self, slots, statement_ms):
+        self.lock = threading.Lock()
+        self.slots = slots
+        self.statement_ms = statement_ms
+        self.running = 0
+        self.waiting = collections.deque()
+        self.unpaused = threading.Event()
+        self.unpaused.set()
+        self.arrivals = 0  # tickets in arrival order, to check that slots are given FIFO
+        self.last_started = 0
+
+    def configure(self, slots=None, statement_ms=None, paused=None):
+        with self.lock:
+            if slots is not None:
+                self.slots = int(slots)
+            if statement_ms is not None:
+                self.statement_ms = float(statement_ms)
+            if paused is not None:
+                (self.unpaused.clear if paused else self.unpaused.set)()
+            while self.waiting and (not self.slots or self.running < self.slots):
+                self.running += 1
+                self.hand(self.waiting.popleft())
+
+    def acquire(self):
+        """Takes a slot; returns (seconds waited for it, running statements then, True when it
+        got its slot before a statement that arrived earlier)."""
+        with self.lock:
+            self.arrivals += 1
+            ticket = self.arrivals
+            if not self.slots or (self.running < self.slots and not self.waiting):
+                self.running += 1
+                return 0.0, self.running, self.started(ticket)
+            waiter = [threading.Event(), ticket, False]
+            self.waiting.append(waiter)
+        t0 = time.monotonic()
+        waiter[0].wait()
+        with self.lock:
+            return time.monotonic() - t0, self.running, waiter[2]
+
+    def release(self):
+        with self.lock:
+            if self.waiting:  # the slot passes on: running stays the same
+                self.hand(self.waiting.popleft())
+            else:
+                self.running -= 1
+
+    def hand(self, waiter):
+        waiter[2] = self.started(waiter[1])
+        waiter[0].set()
+
+    def started(self, ticket):
+        """Lock held, when a statement gets its slot: the order slots are given in."""
+        late = ticket < self.last_started
+        self.last_started = max(self.last_started, ticket)
+        return late
+
+    def gauges(self):
+        with self.lock:
+            return {"wh_running": self.running, "wh_waiting": len(self.waiting),
+                    "wh_paused": not self.unpaused.is_set()}
+
+
 class Emulator:
     def __init__(self, args):
         self.db_path = args.db
@@ -112,6 +193,7 @@ class Emulator:
         self.exec_ms = args.exec_ms
         self.spcs_tokens = {}  # token -> expiry (time.monotonic())
         self.spcs_token_form = "bearer"
+        self.warehouse = Warehouse(args.warehouse_slots, args.statement_ms)
         self.reset()
 
     def reset(self):
@@ -124,6 +206,8 @@ class Emulator:
                 "tls_handshakes", "tls_failures", "alpn_h2_offered", "jwt_expired",
                 "oauth_expired", "spcs_rotations", "snowflake_token_form_ok", "timeouts_408",
                 "sync_window_202", "rows_shuffled")}
+            self.counters.update({k: 0 for k in WAREHOUSE_COUNTERS})
+            self.wh_batches = []
             self.records = []
             self.faults = {}
             self.by_rid = {}
@@ -260,6 +344,44 @@ class Emulator:
             self.issue_spcs_token(path, ttl_ms)
 
     # ------------------------------------------------------------------ statements
+    def run_statement(self, body):
+        """execute(), on the warehouse when the statement is a lookup: it waits for a free slot
+        and holds it statement_ms before running."""
+        stmt = body.get("statement")
+        if not isinstance(stmt, str) or not SELECT_RE.match(stmt):
+            return self.execute(body)
+        bindings = body.get("bindings")
+        ordered_ids = []  # distinct, in bind order (padding repeats the last id)
+        if isinstance(bindings, dict):
+            for k in sorted(bindings, key=lambda x: int(x) if x.isdigit() else 0):
+                b = bindings[k]
+                v = str(b.get("value")) if isinstance(b, dict) else None
+                if v is not None and v not in ordered_ids:
+                    ordered_ids.append(v)
+        ids = len(ordered_ids)
+        waited, running, late = self.warehouse.acquire()
+        try:
+            with self.lock:
+                c = self.counters
+                c["wh_statements"] += 1
+                c["wh_fifo_violations"] += int(late)
+                self.wh_batches.append(ordered_ids)
+                c["wh_ids"] += ids
+                c["wh_ids_max"] = max(c["wh_ids_max"], ids)
+                c["wh_running_max"] = max(c["wh_running_max"], running)
+                if waited > 0:
+                    us = int(waited * 1e6)
+                    c["wh_queued"] += 1
+                    c["wh_queue_wait_us"] += us
+                    c["wh_queue_wait_max_us"] = max(c["wh_queue_wait_max_us"], us)
+                ms = self.warehouse.statement_ms
+            self.warehouse.unpaused.wait()
+            if ms:
+                time.sleep(ms / 1000.0)
+            return self.execute(body)
+        finally:
+            self.warehouse.release()
+
     def execute(self, body):
         """Returns (http status, payload dict) for a statement request body."""
         stmt = body.get("statement")
@@ -513,6 +635,8 @@ class Handler(BaseHTTPRequestHandler):
                 out = dict(emu.counters)
                 out["records"] = list(emu.records)
                 out["faults"] = dict(emu.faults)
+                out["wh_batches"] = list(emu.wh_batches)
+            out.update(emu.warehouse.gauges())
             return self.send(200, out)
         m = HANDLE_RE.match(url.path)
         if not m or m.group(2):
@@ -569,6 +693,8 @@ class Handler(BaseHTTPRequestHandler):
                                       ("exec_ms", int), ("spcs_token_form", str)):
                         if key in data:
                             setattr(emu, key, conv(data[key]))
+                emu.warehouse.configure(data.get("warehouse_slots"), data.get("statement_ms"),
+                                        data.get("warehouse_paused"))
             elif url.path == "/_emulator/reset":
                 emu.reset()
             else:
@@ -637,7 +763,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             record["status"] = 400
             return self.error(400, "390142", "Incoming request does not contain a valid payload.")
-        status, res = emu.execute(body)
+        status, res = emu.run_statement(body)
         record["status"] = status
         handle = str(uuid.uuid4())
         record["handle"] = handle
@@ -782,6 +908,10 @@ def main():
                     help="exit after this long, so a forgotten emulator never lingers")
     ap.add_argument("--tls-cert", help="PEM certificate (chain): serve HTTPS")
     ap.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    ap.add_argument("--warehouse-slots", type=int, default=0,
+                    help="lookup statements running at once; more queue FIFO (0: no limit)")
+    ap.add_argument("--statement-ms", type=float, default=0,
+                    help="how long each lookup statement holds its warehouse slot")
     args = ap.parse_args()
     if bool(args.tls_cert) != bool(args.tls_key):
         sys.exit("emulator: --tls-cert and --tls-key go together")

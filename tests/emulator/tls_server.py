@@ -49,6 +49,9 @@ def client_hello_alpn(sock):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # a thread per connection; the listen backlog (5 by default) must hold a burst of hundreds of
+    # connections, or the kernel drops SYNs and clients stall for a second
+    request_queue_size = 1024
     tls = None  # ssl.SSLContext when serving HTTPS
     count = staticmethod(lambda key, n=1: None)  # the emulator's counter
 

@@ -103,6 +103,11 @@ class LookupTest(unittest.TestCase):
             self.assertEqual(s["cache_misses"], 2)
             self.assertEqual(s["source_calls"], 1)
             self.assertEqual(set(s), set(papi._lib.STATS_FIELDS))
+            # the one fetch asked for 2 ids: bucket "<= 2" of the ids-per-fetch histogram
+            self.assertEqual(s["fetch_ids_bucket"], [0, 1] + [0] * 14)
+            self.assertEqual(s["fetch_ids_sum"], 2)
+            self.assertEqual(s["queue_depth"], 0)
+            self.assertEqual(sum(s["queue_wait_bucket"]), 2)
 
     def test_option_value_spellings(self):
         # Lists join with commas (cache tiers), numbers become text, paths are accepted.

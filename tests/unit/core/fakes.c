@@ -67,6 +67,9 @@ static papi_status fake_fetch(void *state, const papi_dataset *ds, const papi_ke
     fake_source *f = state;
     int call = atomic_fetch_add(&f->calls, 1) + 1;
     atomic_fetch_add(&f->keys_asked, (int)n);
+    for (int m = atomic_load(&f->max_keys); (int)n > m;)
+        if (atomic_compare_exchange_weak(&f->max_keys, &m, (int)n))
+            break;
     pthread_mutex_lock(&f->lock);
     size_t at = 0;
     f->last_keys[0] = '\0';
@@ -77,7 +80,24 @@ static papi_status fake_fetch(void *state, const papi_dataset *ds, const papi_ke
         at += keys[i].len;
         f->last_keys[at] = '\0';
     }
+    size_t used = strlen(f->fetch_log);
+    if (used + at + 2 < sizeof f->fetch_log)
+        snprintf(f->fetch_log + used, sizeof f->fetch_log - used, "%s%s", used ? ";" : "",
+                 f->last_keys);
     pthread_mutex_unlock(&f->lock);
+    if (atomic_load(&f->gate_closed)) {
+        atomic_fetch_add(&f->gated, 1);
+        int waited = 0;
+        while (atomic_load(&f->gate_closed)) {
+            if (waited >= 20000) {
+                atomic_fetch_add(&f->block_timeouts, 1);
+                break;
+            }
+            sleep_ms(1);
+            waited += 1;
+        }
+        atomic_fetch_sub(&f->gated, 1);
+    }
     if (f->hold_ms)
         sleep_ms(f->hold_ms);
     if (f->block_until_waits && (!f->block_only_call || f->block_only_call == call)) {
@@ -321,4 +341,62 @@ papi_config *fake_config(fake_source *f, const char *cache)
         return NULL;
     }
     return cfg;
+}
+
+/* ------------------------------------------------------------------ threads of lookups */
+
+void *lookup_job_run(void *arg)
+{
+    lookup_job *j = arg;
+    papi_result *r = NULL;
+    j->status = papi_lookup_list(j->client, "customer", j->list, strlen(j->list), &r, &j->err);
+    if (j->status == PAPI_OK) {
+        j->count = papi_result_count(r);
+        j->outcome = papi_result_outcome(r);
+        size_t len;
+        const char *row = papi_result_row_json(r, 0, &len);
+        snprintf(j->first, sizeof j->first, "%.*s", row ? (int)(len < 40 ? len : 40) : 0,
+                 row ? row : "");
+    }
+    papi_result_free(r);
+    return NULL;
+}
+
+
+void *stress_run(void *arg)
+{
+    stress *w = arg;
+    for (int i = 0; i < w->rounds; i++) {
+        int want[16], n = 1 + (int)(rand_r(&w->seed) % (unsigned)w->max_per), m = 0;
+        char list[256] = "";
+        for (int k = 0; k < n && k < 16; k++) {
+            int id = 1 + (int)(rand_r(&w->seed) % (unsigned)w->id_range);
+            char item[16];
+            snprintf(item, sizeof item, k ? ",%d" : "%d", id);
+            strcat(list, item);
+            bool seen = false;
+            for (int q = 0; q < m; q++)
+                seen = seen || want[q] == id;
+            if (!seen && id <= w->exist)
+                want[m++] = id;
+        }
+        papi_result *r = NULL;
+        papi_error err;
+        if (papi_lookup_list(w->client, "customer", list, strlen(list), &r, &err) != PAPI_OK) {
+            w->bad++;
+            continue;
+        }
+        if (papi_result_count(r) != (size_t)m)
+            w->bad++;
+        for (int q = 0; q < m && q < (int)papi_result_count(r); q++) {
+            char head[32];
+            snprintf(head, sizeof head, "{\"C_CUSTOMER_SK\":%d,", want[q]);
+            size_t len;
+            const char *row = papi_result_row_json(r, (size_t)q, &len);
+            if (len < strlen(head) || memcmp(row, head, strlen(head)) != 0)
+                w->bad++;
+        }
+        papi_result_free(r);
+    }
+    return NULL;
 }

@@ -35,6 +35,13 @@ typedef struct fake_source {
     /* keys of the last fetch, joined by ',' */
     pthread_mutex_t lock;
     char last_keys[1024];
+    /* every fetch's keys in the order the fetches started: "1;2,3,4;5" (while it fits) */
+    char fetch_log[8192];
+    atomic_int max_keys; /* the most keys one fetch asked for */
+    /* while gate_closed is set, fetches wait (counted in gated) until it is cleared; each fetch
+     * gives up after 20 s and counts that in block_timeouts */
+    atomic_bool gate_closed;
+    atomic_int gated;
 } fake_source;
 
 void fake_source_init(fake_source *f, int max_id);
@@ -75,6 +82,31 @@ typedef struct log_sink {
 } log_sink;
 void log_sink_init(log_sink *l);
 void log_sink_fn(void *user, papi_log_level level, const char *message);
+
+/* One lookup of `list` in dataset customer, run in a thread by lookup_job_run(); the outcome,
+ * the row count and the first row's first 40 bytes are kept for the test to check. */
+typedef struct lookup_job {
+    papi_client *client;
+    char list[64];
+    papi_status status;
+    papi_error err;
+    size_t count;
+    papi_cache_outcome outcome;
+    char first[64];
+    pthread_t thread;
+} lookup_job;
+void *lookup_job_run(void *arg);
+
+/* A thread's share of a stress run: `rounds` lookups of 1..max_per random ids among 1..id_range
+ * (ids above `exist` do not exist); every answer must hold exactly the existing asked ids, in
+ * asked order, or it counts in `bad`. Run stress_run() in a thread. */
+typedef struct stress {
+    papi_client *client;
+    unsigned seed;
+    int rounds, max_per, id_range, exist;
+    int bad;
+} stress;
+void *stress_run(void *arg);
 
 /* A config with the fake transport attached and the given cache spec ("memory", "none"). */
 papi_config *fake_config(fake_source *f, const char *cache);

@@ -17,30 +17,7 @@
 
 enum { N = 4 };
 
-typedef struct job {
-    papi_client *client;
-    const char *list;
-    papi_status status;
-    papi_error err;
-    size_t count;
-    char first[64];
-} job;
-
-static void *run(void *arg)
-{
-    job *j = arg;
-    papi_result *r = NULL;
-    j->status = papi_lookup_list(j->client, "customer", j->list, strlen(j->list), &r, &j->err);
-    if (j->status == PAPI_OK) {
-        j->count = papi_result_count(r);
-        size_t len;
-        const char *row = papi_result_row_json(r, 0, &len);
-        snprintf(j->first, sizeof j->first, "%.*s", row ? (int)(len < 40 ? len : 40) : 0,
-                 row ? row : "");
-    }
-    papi_result_free(r);
-    return NULL;
-}
+typedef lookup_job job;
 
 static papi_client *make(fake_source *src, const char *cache, const char *timeout_ms)
 {
@@ -76,7 +53,7 @@ static void same_id_from(const char *cache, papi_status fail)
     job jobs[N];
     for (int i = 0; i < N; i++) {
         jobs[i] = (job){.client = c, .list = "42"};
-        assert_int_equal(pthread_create(&t[i], NULL, run, &jobs[i]), 0);
+        assert_int_equal(pthread_create(&t[i], NULL, lookup_job_run, &jobs[i]), 0);
     }
     for (int i = 0; i < N; i++)
         pthread_join(t[i], NULL);
@@ -132,7 +109,7 @@ static void test_absent_reaches_waiters(void **state)
     job jobs[N];
     for (int i = 0; i < N; i++) {
         jobs[i] = (job){.client = c, .list = "77"}; /* does not exist */
-        assert_int_equal(pthread_create(&t[i], NULL, run, &jobs[i]), 0);
+        assert_int_equal(pthread_create(&t[i], NULL, lookup_job_run, &jobs[i]), 0);
     }
     for (int i = 0; i < N; i++) {
         pthread_join(t[i], NULL);
@@ -169,9 +146,9 @@ static void test_lead_then_wait(void **state)
     papi_client *c = make(&src, "memory", NULL);
     pthread_t ta, tb;
     job a = {.client = c, .list = "1,2"}, b = {.client = c, .list = "2,3"};
-    assert_int_equal(pthread_create(&ta, NULL, run, &a), 0);
+    assert_int_equal(pthread_create(&ta, NULL, lookup_job_run, &a), 0);
     wait_calls(&src, 1);
-    assert_int_equal(pthread_create(&tb, NULL, run, &b), 0);
+    assert_int_equal(pthread_create(&tb, NULL, lookup_job_run, &b), 0);
     pthread_join(ta, NULL);
     pthread_join(tb, NULL);
     assert_int_equal(atomic_load(&src.block_timeouts), 0);
@@ -197,10 +174,10 @@ static void test_wait_bounded_by_deadline(void **state)
     papi_client *c = make(&src, "memory", "300");
     pthread_t ta, tb;
     job a = {.client = c, .list = "5"}, b = {.client = c, .list = "5"};
-    assert_int_equal(pthread_create(&ta, NULL, run, &a), 0);
+    assert_int_equal(pthread_create(&ta, NULL, lookup_job_run, &a), 0);
     wait_calls(&src, 1);
     int64_t t0 = papi_now_ms();
-    assert_int_equal(pthread_create(&tb, NULL, run, &b), 0);
+    assert_int_equal(pthread_create(&tb, NULL, lookup_job_run, &b), 0);
     pthread_join(tb, NULL);
     int64_t waited = papi_now_ms() - t0;
     assert_int_equal(b.status, PAPI_ETIMEDOUT);
@@ -214,50 +191,6 @@ static void test_wait_bounded_by_deadline(void **state)
 
 /* Many threads, overlapping random requests, a small cache that evicts all the time: every
  * answer holds exactly the existing asked ids, in asked order. */
-typedef struct stress {
-    papi_client *client;
-    unsigned seed;
-    int bad;
-} stress;
-
-static void *stress_run(void *arg)
-{
-    stress *w = arg;
-    for (int i = 0; i < 1500; i++) {
-        int want[5], n = 1 + (int)(rand_r(&w->seed) % 5), m = 0;
-        char list[64] = "";
-        for (int k = 0; k < n; k++) {
-            int id = 1 + (int)(rand_r(&w->seed) % 300);
-            char item[16];
-            snprintf(item, sizeof item, k ? ",%d" : "%d", id);
-            strcat(list, item);
-            bool seen = false;
-            for (int q = 0; q < m; q++)
-                seen = seen || want[q] == id;
-            if (!seen && id <= 200)
-                want[m++] = id;
-        }
-        papi_result *r = NULL;
-        papi_error err;
-        if (papi_lookup_list(w->client, "customer", list, strlen(list), &r, &err) != PAPI_OK) {
-            w->bad++;
-            continue;
-        }
-        if (papi_result_count(r) != (size_t)m)
-            w->bad++;
-        for (int q = 0; q < m && q < (int)papi_result_count(r); q++) {
-            char head[32];
-            snprintf(head, sizeof head, "{\"C_CUSTOMER_SK\":%d,", want[q]);
-            size_t len;
-            const char *row = papi_result_row_json(r, (size_t)q, &len);
-            if (len < strlen(head) || memcmp(row, head, strlen(head)) != 0)
-                w->bad++;
-        }
-        papi_result_free(r);
-    }
-    return NULL;
-}
-
 static void test_stress(void **state)
 {
     (void)state;
@@ -271,7 +204,8 @@ static void test_stress(void **state)
     pthread_t t[N];
     stress w[N];
     for (int i = 0; i < N; i++) {
-        w[i] = (stress){c, (unsigned)(i * 31337 + 3), 0};
+        w[i] = (stress){.client = c, .seed = (unsigned)(i * 31337 + 3), .rounds = 1500,
+                        .max_per = 5, .id_range = 300, .exist = 200};
         assert_int_equal(pthread_create(&t[i], NULL, stress_run, &w[i]), 0);
     }
     for (int i = 0; i < N; i++) {

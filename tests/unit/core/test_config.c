@@ -171,6 +171,16 @@ static void test_bad_values(void **state)
     expect_bad("source", "sqlite:");
     expect_bad("snowflake-protocol", "gopher");
     expect_bad("snowflake-authenticator", "PASSWORD");
+    /* the miss dispatcher's options (issue 9) */
+    expect_bad("source-concurrency", "-1");
+    expect_bad("source-concurrency", "4097");
+    expect_bad("source-concurrency", "eight");
+    expect_bad("source-concurrency", "");
+    expect_bad("max-batch", "0");
+    expect_bad("max-batch", "16385");
+    expect_bad("max-batch", "256k");
+    expect_bad("batch-linger-us", "100001");
+    expect_bad("batch-linger-us", "-5");
 
     papi_config *cfg = new_config();
     papi_error err;
@@ -179,6 +189,12 @@ static void test_bad_values(void **state)
     assert_int_equal(papi_config_set(NULL, "cache", "none", &err), PAPI_EINVAL);
     assert_int_equal(papi_config_set(cfg, "snowflake-authenticator", "oauth", &err), PAPI_OK);
     assert_int_equal(papi_config_set(cfg, "snowflake-protocol", "http", &err), PAPI_OK);
+    /* the edges of the dispatcher's ranges are accepted; max-batch may exceed max-ids */
+    assert_int_equal(papi_config_set(cfg, "source-concurrency", "0", &err), PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "source-concurrency", "4096", &err), PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "max-batch", "1", &err), PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "max-batch", "16384", &err), PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "batch-linger-us", "100000", &err), PAPI_OK);
     assert_int_equal(papi_config_set(cfg, "cache", "memory,redis://:pw@127.0.0.1:6379/0", &err),
                      PAPI_OK);
     papi_config_destroy(cfg);
@@ -196,6 +212,32 @@ static void test_bad_env_names_variable(void **state)
     assert_int_equal(papi_config_load_env(cfg, &err), PAPI_ECONFIG);
     assert_non_null(strstr(err.message, "PAPI_MAX_IDS"));
     assert_non_null(strstr(err.message, "max-ids"));
+    papi_config_destroy(cfg);
+    clear_env();
+}
+
+/* Unset source-concurrency means the transport's default; the environment names the option. */
+static void test_dispatcher_options(void **state)
+{
+    (void)state;
+    clear_env();
+    papi_config *cfg = new_config();
+    assert_null(papi_config_get(cfg, "source-concurrency"));
+    assert_string_equal(papi_config_get(cfg, "max-batch"), "256");
+    assert_string_equal(papi_config_get(cfg, "batch-linger-us"), "0");
+    papi_error err;
+    setenv("PAPI_SOURCE_CONCURRENCY", "3", 1);
+    setenv("PAPI_MAX_BATCH", "512", 1);
+    setenv("PAPI_BATCH_LINGER_US", "250", 1);
+    assert_int_equal(papi_config_load_env(cfg, &err), PAPI_OK);
+    assert_int_equal(papi__config_int(cfg, "source-concurrency"), 3);
+    assert_int_equal(papi__config_int(cfg, "max-batch"), 512);
+    assert_int_equal(papi__config_int(cfg, "batch-linger-us"), 250);
+    setenv("PAPI_MAX_BATCH", "20000", 1);
+    assert_int_equal(papi_config_load_env(cfg, &err), PAPI_ECONFIG);
+    assert_non_null(strstr(err.message, "PAPI_MAX_BATCH"));
+    assert_non_null(strstr(err.message, "max-batch"));
+    assert_non_null(strstr(err.message, "1..16384"));
     papi_config_destroy(cfg);
     clear_env();
 }
@@ -260,7 +302,7 @@ static void test_attach_checks_abi(void **state)
     (void)state;
     papi_config *cfg = new_config();
     papi_transport_backend t = {
-        PAPI_TRANSPORT_ABI_VERSION, sizeof t, "t", 0, t_open, NULL, t_fetch, NULL};
+        PAPI_TRANSPORT_ABI_VERSION, sizeof t, "t", 0, t_open, NULL, t_fetch, NULL, 0};
     assert_int_equal(papi_config_set_transport(cfg, &t, "spec", NULL), PAPI_OK);
     assert_non_null(papi__config_transport(cfg));
     assert_string_equal(papi__config_transport(cfg)->spec, "spec");
@@ -329,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_env_then_flags),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_bad_env_names_variable),
+        cmocka_unit_test(test_dispatcher_options),
         cmocka_unit_test(test_secrets_never_echoed),
         cmocka_unit_test(test_attach_checks_abi),
         cmocka_unit_test(test_log_setting),

@@ -126,7 +126,10 @@ static void count_prepares(void *user, papi_log_level level, const char *message
         atomic_fetch_add(&prepared, 1);
 }
 
-static papi_client *client_for(const char *source, const char *pool, const char *timeout_ms)
+/* concurrency: the source-concurrency option, NULL for the transport's default (the cores);
+ * max_ids: NULL for the default */
+static papi_client *client_with(const char *source, const char *pool, const char *timeout_ms,
+                                const char *concurrency, const char *max_ids)
 {
     papi_config *cfg = NULL;
     papi_error err = {0};
@@ -137,6 +140,10 @@ static papi_client *client_for(const char *source, const char *pool, const char 
     assert_int_equal(papi_config_set(cfg, "pool-size", pool, &err), PAPI_OK);
     if (timeout_ms)
         assert_int_equal(papi_config_set(cfg, "timeout-ms", timeout_ms, &err), PAPI_OK);
+    if (concurrency)
+        assert_int_equal(papi_config_set(cfg, "source-concurrency", concurrency, &err), PAPI_OK);
+    if (max_ids)
+        assert_int_equal(papi_config_set(cfg, "max-ids", max_ids, &err), PAPI_OK);
     assert_int_equal(papi_config_set_log(cfg, count_prepares, NULL, PAPI_LOG_DEBUG), PAPI_OK);
     papi_client *c = NULL;
     papi_status s = papi_client_create(cfg, &c, &err);
@@ -146,9 +153,15 @@ static papi_client *client_for(const char *source, const char *pool, const char 
     return c;
 }
 
+static papi_client *client_for(const char *source, const char *pool, const char *timeout_ms,
+                               const char *concurrency)
+{
+    return client_with(source, pool, timeout_ms, concurrency, NULL);
+}
+
 static papi_client *client_default(void)
 {
-    return client_for(source, "1", NULL);
+    return client_for(source, "1", NULL, NULL);
 }
 
 static papi_status lookup(papi_client *c, const char *ds, const char *ids, papi_result **out,
@@ -257,6 +270,42 @@ static void a_hundred_ids_in_one_statement(void **state)
     papi_client_destroy(c);
 }
 
+/* The dispatcher's default batch, 256 ids, is one statement with 256 placeholders; a request
+ * of 1,000 ids goes in fetches of max-batch (256) ids, through that same statement. */
+static void a_full_batch_in_one_statement(void **state)
+{
+    (void)state;
+    atomic_store(&prepared, 0);
+    papi_client *c = client_with(source, "1", NULL, NULL, "1000");
+    char *ids = malloc(8 * 1000);
+    assert_non_null(ids);
+    ids[0] = '\0';
+    for (int i = 201; i <= 456; i++)
+        sprintf(ids + strlen(ids), "%s%d", i > 201 ? "," : "", i);
+    papi_result *r = NULL;
+    papi_error err = {0};
+    assert_int_equal(lookup(c, "customer", ids, &r, &err), PAPI_OK);
+    assert_int_equal(papi_result_count(r), 256);
+    char *last = row(r, 255);
+    assert_contains(last, "\"C_CUSTOMER_SK\":456,");
+    free(last);
+    papi_result_free(r);
+    assert_int_equal(atomic_load(&prepared), 1);
+    ids[0] = '\0';
+    for (int i = 1; i <= 1000; i++) /* ids past 500 do not exist */
+        sprintf(ids + strlen(ids), "%s%d", i > 1 ? "," : "", i);
+    assert_int_equal(lookup(c, "customer", ids, &r, &err), PAPI_OK);
+    assert_int_equal(papi_result_count(r), 500);
+    papi_result_free(r);
+    assert_int_equal(atomic_load(&prepared), 1);
+    papi_stats st = {.struct_size = sizeof st};
+    assert_int_equal(papi_client_stats(c, &st), PAPI_OK);
+    assert_int_equal(st.source_calls, 1 + 4);      /* no cache: all 1,000 fetched again */
+    assert_int_equal(st.fetch_ids_bucket[8], 1 + 4); /* 129-256 ids each: 256, 256, 256, 232 */
+    free(ids);
+    papi_client_destroy(c);
+}
+
 static void ids_are_only_values(void **state)
 {
     (void)state;
@@ -356,7 +405,7 @@ static void missing_or_foreign_file(void **state)
 static void writer_lock_is_unavailable_then_recovers(void **state)
 {
     (void)state;
-    papi_client *c = client_for(source, "1", "300");
+    papi_client *c = client_for(source, "1", "300", NULL);
     papi_result *r = NULL;
     papi_error err = {0};
     sqlite3 *w = NULL;
@@ -416,7 +465,9 @@ static void many_threads_share_a_small_pool(void **state)
 {
     (void)state;
     atomic_store(&prepared, 0);
-    papi_client *c = client_for(source, "3", NULL);
+    /* a slot for every thread: the 3 connections, not the dispatcher, make threads wait, and
+     * each fetch holds one request's ids (batches of several requests would prepare more) */
+    papi_client *c = client_for(source, "3", NULL, "8");
     enum { N = 8 };
     pthread_t t[N];
     worker w[N];
@@ -444,6 +495,7 @@ int main(void)
         cmocka_unit_test(customer_rows_and_cells),
         cmocka_unit_test(statements_prepared_once_per_bucket),
         cmocka_unit_test(a_hundred_ids_in_one_statement),
+        cmocka_unit_test(a_full_batch_in_one_statement),
         cmocka_unit_test(ids_are_only_values),
         cmocka_unit_test(text_keys_and_cell_types),
         cmocka_unit_test(missing_table_and_column),

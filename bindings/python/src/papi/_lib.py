@@ -51,14 +51,26 @@ class ErrorStruct(ctypes.Structure):
 STATS_FIELDS = (
     "lookups", "cache_hits", "cache_negative_hits", "cache_misses", "cache_errors",
     "coalesced_waits", "source_calls", "source_errors", "source_latency_us", "stale_served",
-    "token_renewals", "fetches_in_flight",
+    "token_renewals", "fetches_in_flight", "fetch_ids_bucket", "fetch_ids_sum", "queue_depth",
+    "queue_wait_bucket", "queue_wait_us_sum", "fetches_at_limit",
 )
+# Histogram members: arrays of this many counters (PAPI_STATS_*_BUCKETS in papi.h), one count per
+# bucket, not cumulative.
+STATS_ARRAYS = {"fetch_ids_bucket": 16, "queue_wait_bucket": 16}
+# Upper bounds of those buckets (the last one is +Inf): ids per fetch, queue wait in microseconds.
+STATS_BOUNDS = {
+    "fetch_ids_bucket": tuple(2 ** i for i in range(15)) + (float("inf"),),
+    "queue_wait_bucket": (0, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
+                          500000, 1000000, 2500000, float("inf")),
+}
 
 
 class StatsStruct(ctypes.Structure):
     """struct papi_stats (papi.h); struct_size tells an older library how much we can take."""
 
-    _fields_ = [("struct_size", ctypes.c_uint32)] + [(f, ctypes.c_uint64) for f in STATS_FIELDS]
+    _fields_ = [("struct_size", ctypes.c_uint32)] + [
+        (f, ctypes.c_uint64 * STATS_ARRAYS[f] if f in STATS_ARRAYS else ctypes.c_uint64)
+        for f in STATS_FIELDS]
 
 
 class CallState:

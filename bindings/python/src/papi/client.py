@@ -368,7 +368,8 @@ class Client:
             self._leave()
 
     def stats(self):
-        """The client's counters (papi_stats) as a dict."""
+        """The client's counters (papi_stats) as a dict; histograms (papi._lib.STATS_ARRAYS) are
+        lists of per-bucket counts."""
         s = _lib.StatsStruct()
         s.struct_size = ctypes.sizeof(s)
         handle = self._enter()
@@ -378,7 +379,8 @@ class Client:
             self._leave()
         if st != 0:
             _raise(self._lib, st, _lib.ErrorStruct())
-        return {f: getattr(s, f) for f in _lib.STATS_FIELDS}
+        return {f: list(getattr(s, f)) if f in _lib.STATS_ARRAYS else getattr(s, f)
+                for f in _lib.STATS_FIELDS}
 
     def __repr__(self):
         return "<papi.Client %s>" % ("closed" if self._closed else "open")
