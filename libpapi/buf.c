@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void papi__buf_init(papi__buf *b)
+void papi_buf_init(papi_buf *b)
 {
     b->data = NULL;
     b->len = 0;
@@ -14,15 +14,15 @@ void papi__buf_init(papi__buf *b)
     b->oom = false;
 }
 
-void papi__buf_free(papi__buf *b)
+void papi_buf_free(papi_buf *b)
 {
     if (!b)
         return;
     free(b->data);
-    papi__buf_init(b);
+    papi_buf_init(b);
 }
 
-void papi__buf_reset(papi__buf *b)
+void papi_buf_reset(papi_buf *b)
 {
     b->len = 0;
     b->oom = false;
@@ -30,7 +30,7 @@ void papi__buf_reset(papi__buf *b)
         b->data[0] = '\0';
 }
 
-bool papi__buf_reserve(papi__buf *b, size_t extra)
+int papi_buf_reserve(papi_buf *b, size_t extra)
 {
     if (b->oom)
         return false;
@@ -54,9 +54,9 @@ bool papi__buf_reserve(papi__buf *b, size_t extra)
     return true;
 }
 
-void papi__buf_append(papi__buf *b, const void *p, size_t n)
+void papi_buf_append(papi_buf *b, const void *p, size_t n)
 {
-    if (!papi__buf_reserve(b, n))
+    if (!papi_buf_reserve(b, n))
         return;
     if (n)
         memcpy(b->data + b->len, p, n);
@@ -64,20 +64,20 @@ void papi__buf_append(papi__buf *b, const void *p, size_t n)
     b->data[b->len] = '\0';
 }
 
-void papi__buf_puts(papi__buf *b, const char *s)
+void papi_buf_puts(papi_buf *b, const char *s)
 {
-    papi__buf_append(b, s, strlen(s));
+    papi_buf_append(b, s, strlen(s));
 }
 
-void papi__buf_putc(papi__buf *b, char c)
+void papi_buf_putc(papi_buf *b, char c)
 {
-    if (!papi__buf_reserve(b, 1))
+    if (!papi_buf_reserve(b, 1))
         return;
     b->data[b->len++] = c;
     b->data[b->len] = '\0';
 }
 
-void papi__buf_printf(papi__buf *b, const char *fmt, ...)
+void papi_buf_printf(papi_buf *b, const char *fmt, ...)
 {
     if (b->oom)
         return;
@@ -91,7 +91,7 @@ void papi__buf_printf(papi__buf *b, const char *fmt, ...)
         return;
     }
     if ((size_t)n >= room) {
-        if (!papi__buf_reserve(b, (size_t)n))
+        if (!papi_buf_reserve(b, (size_t)n))
             return;
         va_start(ap, fmt);
         vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -100,7 +100,7 @@ void papi__buf_printf(papi__buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-const char *papi__buf_cstr(papi__buf *b)
+const char *papi_buf_cstr(papi_buf *b)
 {
     if (b->oom)
         return NULL;
@@ -109,22 +109,22 @@ const char *papi__buf_cstr(papi__buf *b)
     return b->data;
 }
 
-char *papi__buf_steal(papi__buf *b, size_t *len)
+char *papi_buf_steal(papi_buf *b, size_t *len)
 {
     if (b->oom) {
-        papi__buf_free(b);
+        papi_buf_free(b);
         return NULL;
     }
-    if (!papi__buf_reserve(b, 0))
+    if (!papi_buf_reserve(b, 0))
         return NULL;
     char *p = b->data;
     if (len)
         *len = b->len;
-    papi__buf_init(b);
+    papi_buf_init(b);
     return p;
 }
 
-uint64_t papi__fnv1a(uint64_t h, const void *p, size_t n)
+uint64_t papi_hash64(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i++) {

@@ -46,7 +46,7 @@ typedef struct mcache {
 /* FNV-1a, then mixed so both the shard bits (top) and the bucket bits (bottom) are good. */
 static uint64_t hash_key(const char *p, size_t n)
 {
-    uint64_t h = papi__fnv1a(PAPI__FNV1A_SEED, p, n);
+    uint64_t h = papi_hash64(PAPI_HASH64_SEED, p, n);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;

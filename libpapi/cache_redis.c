@@ -238,8 +238,8 @@ static papi_status redis_put(void *state, const papi_key *keys, papi_blob *const
     const char **argv = malloc(n * 5 * sizeof *argv);
     size_t *lens = malloc(n * 5 * sizeof *lens);
     char *store = argv && lens ? prefixed_keys(keys, n, argv, lens, 1, 5) : NULL;
-    papi__buf vals;
-    papi__buf_init(&vals);
+    papi_buf vals;
+    papi_buf_init(&vals);
     size_t *offs = malloc(n * sizeof *offs);
     char pxtxt[2][24];
     snprintf(pxtxt[0], sizeof pxtxt[0], "%lld", (long long)row_px);
@@ -254,10 +254,10 @@ static papi_status redis_put(void *state, const papi_key *keys, papi_blob *const
         if (rows[i] && papi_blob_len(rows[i]) > row_max) {
             continue; /* no reader would accept it: shared through the source instead */
         } else if (rows[i]) {
-            papi__buf_printf(&vals, "F%lld:", (long long)fresh_until);
-            papi__buf_append(&vals, papi_blob_data(rows[i]), papi_blob_len(rows[i]));
+            papi_buf_printf(&vals, "F%lld:", (long long)fresh_until);
+            papi_buf_append(&vals, papi_blob_data(rows[i]), papi_blob_len(rows[i]));
         } else {
-            papi__buf_putc(&vals, 'A');
+            papi_buf_putc(&vals, 'A');
         }
     }
     if (vals.oom) {
@@ -322,7 +322,7 @@ static papi_status redis_put(void *state, const papi_key *keys, papi_blob *const
     }
     free(replies);
 done:
-    papi__buf_free(&vals);
+    papi_buf_free(&vals);
     free(offs);
     free(store);
     free(argv);

@@ -33,7 +33,7 @@ struct papi__coalescer {
 
 static size_t shard_index(const char *key, size_t len)
 {
-    uint64_t h = papi__fnv1a(PAPI__FNV1A_SEED, key, len);
+    uint64_t h = papi_hash64(PAPI_HASH64_SEED, key, len);
     return (size_t)(h ^ (h >> 32)) % NSHARDS;
 }
 

@@ -42,7 +42,7 @@ struct papi_row_sink {
     size_t n;
     uint32_t *table; /* open addressing, index + 1; NULL: linear search (few ids) */
     size_t mask;
-    papi__buf buf;
+    papi_buf buf;
 };
 /* Sets rows[0..n) to NULL; false on ENOMEM (call papi__sink_fini all the same). The caller owns
  * the rows the sink creates. */

@@ -97,16 +97,16 @@ static void dataset_free(papi_dataset *ds)
  * serves an old shape from a shared cache. */
 static void compute_shape(papi_dataset *ds)
 {
-    uint64_t h = PAPI__FNV1A_SEED;
+    uint64_t h = PAPI_HASH64_SEED;
     unsigned char sep = 0;
-    h = papi__fnv1a(h, ds->table, strlen(ds->table) + 1);
-    h = papi__fnv1a(h, ds->cols[ds->key_index], strlen(ds->cols[ds->key_index]) + 1);
+    h = papi_hash64(h, ds->table, strlen(ds->table) + 1);
+    h = papi_hash64(h, ds->cols[ds->key_index], strlen(ds->cols[ds->key_index]) + 1);
     sep = (unsigned char)ds->key_type;
-    h = papi__fnv1a(h, &sep, 1);
+    h = papi_hash64(h, &sep, 1);
     for (size_t i = 0; i < ds->ncols; i++) {
-        h = papi__fnv1a(h, ds->cols[i], strlen(ds->cols[i]) + 1);
+        h = papi_hash64(h, ds->cols[i], strlen(ds->cols[i]) + 1);
         sep = (unsigned char)ds->types[i];
-        h = papi__fnv1a(h, &sep, 1);
+        h = papi_hash64(h, &sep, 1);
     }
     snprintf(ds->shape_hash, sizeof ds->shape_hash, "%016llx", (unsigned long long)h);
 }
@@ -129,21 +129,21 @@ papi_dataset *papi__dataset_new(const char *name, const char *table, size_t key_
     ds->ncols = ncols;
     ds->key_index = key_index;
     ds->key_type = key_type;
-    papi__buf list;
-    papi__buf_init(&list);
+    papi_buf list;
+    papi_buf_init(&list);
     for (size_t i = 0; i < ncols; i++) {
         ds->cols[i] = strdup(cols[i]);
         ds->types[i] = types[i];
         if (!ds->cols[i]) {
-            papi__buf_free(&list);
+            papi_buf_free(&list);
             dataset_free(ds);
             return NULL;
         }
         if (i)
-            papi__buf_append(&list, ", ", 2);
-        papi__buf_puts(&list, cols[i]);
+            papi_buf_append(&list, ", ", 2);
+        papi_buf_puts(&list, cols[i]);
     }
-    ds->select_list = papi__buf_steal(&list, &ds->select_list_len);
+    ds->select_list = papi_buf_steal(&list, &ds->select_list_len);
     if (!ds->select_list) {
         dataset_free(ds);
         return NULL;

@@ -142,13 +142,13 @@ void papi__http_response_init(papi__http_response *r)
     r->status = 0;
     r->retry_after_s = 0;
     r->permanent = false;
-    papi__buf_init(&r->body);
+    papi_buf_init(&r->body);
 }
 
 void papi__http_response_free(papi__http_response *r)
 {
     if (r)
-        papi__buf_free(&r->body);
+        papi_buf_free(&r->body);
 }
 
 static CURL *acquire(papi__http *h, int64_t deadline_ms)
@@ -213,7 +213,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *user)
         x->too_big = true;
         return 0; /* cut here: a hostile or broken server cannot make us buffer without bound */
     }
-    papi__buf_append(&x->resp->body, p, len);
+    papi_buf_append(&x->resp->body, p, len);
     return x->resp->body.oom ? 0 : len;
 }
 
@@ -235,7 +235,7 @@ static bool on_content_length(exchange *x, const char *p, size_t len)
         x->too_big = true;
         return false;
     }
-    papi__buf_reserve(&x->resp->body, (size_t)n); /* gzip: decoded is larger, grows from here */
+    papi_buf_reserve(&x->resp->body, (size_t)n); /* gzip: decoded is larger, grows from here */
     return true;
 }
 
@@ -273,7 +273,7 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
     r->status = 0;
     r->retry_after_s = 0;
     r->permanent = false;
-    papi__buf_reset(&r->body);
+    papi_buf_reset(&r->body);
     if (papi_now_ms() >= req->deadline_ms)
         return papi_error_set(err, PAPI_ETIMEDOUT, "deadline passed before the request was sent");
     for (size_t i = 0; i < req->nheaders; i++) /* CR or LF would start another header */

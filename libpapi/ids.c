@@ -97,7 +97,7 @@ static papi_status check_one(const char *id, size_t len, papi_key_type type, siz
      * as text by every source. Anything else (quotes, ';', '%') is kept as a value. */
     const unsigned char *u = (const unsigned char *)id;
     for (size_t i = 0; i < len;) {
-        size_t k = u[i] ? papi__utf8_seq(u + i, len - i) : 0;
+        size_t k = u[i] ? papi_utf8_seq(u + i, len - i) : 0;
         if (k == 0) {
             name_id(who, sizeof who, pos, id, len);
             return papi_error_set(err, PAPI_EINVAL, "%s is not valid text: %s", who,
@@ -148,7 +148,7 @@ static papi_status dedupe(papi__ids *ids, papi_error *err)
     if (!slot)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory for %zu ids", n);
     for (size_t i = 0; i < n; i++) {
-        size_t h = (size_t)papi__fnv1a(PAPI__FNV1A_SEED, k[i].ptr, k[i].len) & (size - 1);
+        size_t h = (size_t)papi_hash64(PAPI_HASH64_SEED, k[i].ptr, k[i].len) & (size - 1);
         while (slot[h] && !same_key(&k[slot[h] - 1], &k[i]))
             h = (h + 1) & (size - 1);
         if (!slot[h]) {

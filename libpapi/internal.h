@@ -24,44 +24,17 @@
 #define PAPI__MAX_BATCH_LIMIT 16384       /* ids in one fetch: the SQL API's IN-list limit */
 #define PAPI__MAX_BATCH_LINGER_US 100000  /* a dispatch holds at most 100 ms for more ids */
 
-/* ------------------------------------------------------------- buf.c: growable byte buffer */
-typedef struct papi__buf {
-    char *data; /* NUL-terminated when len > 0 or after papi__buf_cstr() */
-    size_t len;
-    size_t cap;
-    bool oom; /* sticky: any failed append sets it; check once at the end */
-} papi__buf;
-
-void papi__buf_init(papi__buf *b);
-void papi__buf_free(papi__buf *b);
-void papi__buf_reset(papi__buf *b); /* len = 0, keeps memory */
-bool papi__buf_reserve(papi__buf *b, size_t extra);
-void papi__buf_append(papi__buf *b, const void *p, size_t n);
-void papi__buf_puts(papi__buf *b, const char *s);
-void papi__buf_putc(papi__buf *b, char c);
-void papi__buf_printf(papi__buf *b, const char *fmt, ...) PAPI__PRINTF(2, 3);
-const char *papi__buf_cstr(papi__buf *b); /* "" when empty; NULL on oom */
-char *papi__buf_steal(papi__buf *b, size_t *len); /* caller frees; buffer reset */
-
-/* FNV-1a 64 over n bytes, continuing from h (start with PAPI__FNV1A_SEED): the one hash of
- * ids, keys and dataset shapes. Shape hashes name shared cache keys: never change it. */
-#define PAPI__FNV1A_SEED 0xcbf29ce484222325ULL
-uint64_t papi__fnv1a(uint64_t h, const void *p, size_t n);
+/* buf.c (papi_buf), the hash, papi_utf8_seq and papi_json_string are public SPI:
+ * papi_backend.h. */
 
 /* ------------------------------------------------------------- render.c: JSON writing */
-/* Length of the valid UTF-8 sequence at s (n >= 1 bytes left), 0 when invalid: no overlong
- * forms, no surrogates, nothing past U+10FFFF. */
-size_t papi__utf8_seq(const unsigned char *s, size_t n);
 /* Length of the JSON number at the start of s (n bytes, any number of digits), 0 when there is
  * none. */
 size_t papi__json_number_len(const char *s, size_t n);
-/* Appends s as a JSON string with quotes: UTF-8 kept, control characters and invalid UTF-8
- * escaped (invalid bytes become U+FFFD). */
-void papi__json_string(papi__buf *b, const char *s, size_t len);
 /* Renders one row (cells in column order, NULL cell = SQL NULL) as a JSON object.
  * PAPI_EPROTO when a cell does not fit its column type (message names the column). */
 papi_status papi__render_row(const papi_dataset *ds, const char *const *cells, const size_t *lens,
-                             size_t ncells, papi__buf *out, papi_error *err);
+                             size_t ncells, papi_buf *out, papi_error *err);
 
 /* ------------------------------------------------------------- rowcheck.c */
 /* true when s (n bytes) is one JSON value, strictly: UTF-8 throughout, no lone surrogate

@@ -21,38 +21,38 @@ struct papi__jwt_signer {
     char fingerprint[64];  /* SHA256:... */
 };
 
-static void b64(papi__buf *out, const void *data, size_t len, const char *alphabet, bool pad)
+static void b64(papi_buf *out, const void *data, size_t len, const char *alphabet, bool pad)
 {
     const unsigned char *p = data;
     size_t i = 0;
-    if (!papi__buf_reserve(out, (len + 2) / 3 * 4 + 1))
+    if (!papi_buf_reserve(out, (len + 2) / 3 * 4 + 1))
         return;
-    papi__buf_append(out, "", 0); /* NUL-terminated even when len is 0 */
+    papi_buf_append(out, "", 0); /* NUL-terminated even when len is 0 */
     for (; i + 2 < len; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
         char q[4] = {alphabet[v >> 18], alphabet[(v >> 12) & 63], alphabet[(v >> 6) & 63],
                      alphabet[v & 63]};
-        papi__buf_append(out, q, 4);
+        papi_buf_append(out, q, 4);
     }
     if (i < len) {
         uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
-        papi__buf_putc(out, alphabet[v >> 18]);
-        papi__buf_putc(out, alphabet[(v >> 12) & 63]);
+        papi_buf_putc(out, alphabet[v >> 18]);
+        papi_buf_putc(out, alphabet[(v >> 12) & 63]);
         if (i + 1 < len)
-            papi__buf_putc(out, alphabet[(v >> 6) & 63]);
+            papi_buf_putc(out, alphabet[(v >> 6) & 63]);
         else if (pad)
-            papi__buf_putc(out, '=');
+            papi_buf_putc(out, '=');
         if (pad)
-            papi__buf_putc(out, '=');
+            papi_buf_putc(out, '=');
     }
 }
 
-void papi__b64url(papi__buf *out, const void *data, size_t len)
+void papi__b64url(papi_buf *out, const void *data, size_t len)
 {
     b64(out, data, len, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", false);
 }
 
-void papi__b64std(papi__buf *out, const void *data, size_t len)
+void papi__b64std(papi_buf *out, const void *data, size_t len)
 {
     b64(out, data, len, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", true);
 }
@@ -137,17 +137,17 @@ static papi_status fingerprint(EVP_PKEY *key, char *out, size_t cap, papi_error 
     OPENSSL_free(der);
     if (!ok)
         return papi_error_set(err, PAPI_EINTERNAL, "SHA-256 failed");
-    papi__buf b;
-    papi__buf_init(&b);
-    papi__buf_puts(&b, "SHA256:");
+    papi_buf b;
+    papi_buf_init(&b);
+    papi_buf_puts(&b, "SHA256:");
     papi__b64std(&b, md, mdlen);
-    const char *s = papi__buf_cstr(&b);
+    const char *s = papi_buf_cstr(&b);
     if (!s || strlen(s) + 1 > cap) {
-        papi__buf_free(&b);
+        papi_buf_free(&b);
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
     }
     memcpy(out, s, strlen(s) + 1);
-    papi__buf_free(&b);
+    papi_buf_free(&b);
     return PAPI_OK;
 }
 
@@ -227,7 +227,7 @@ const char *papi__jwt_signer_subject(const papi__jwt_signer *s)
 }
 
 papi_status papi__jwt_claims(const char *subject, const char *fingerprint, int64_t iat_s,
-                             int64_t exp_s, papi__buf *out, papi_error *err)
+                             int64_t exp_s, papi_buf *out, papi_error *err)
 {
     char iss[400];
     snprintf(iss, sizeof iss, "%s.%s", subject, fingerprint);
@@ -237,7 +237,7 @@ papi_status papi__jwt_claims(const char *subject, const char *fingerprint, int64
     json_decref(o);
     if (!s)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    papi__buf_puts(out, s);
+    papi_buf_puts(out, s);
     free(s);
     return out->oom ? papi_error_set(err, PAPI_ENOMEM, "out of memory") : PAPI_OK;
 }
@@ -255,26 +255,26 @@ int64_t papi__jwt_iat_s(int64_t now_s, int64_t lifetime_s)
 }
 
 papi_status papi__jwt_signer_mint(const papi__jwt_signer *s, int64_t now_s, int64_t lifetime_s,
-                                  papi__buf *out, papi_error *err)
+                                  papi_buf *out, papi_error *err)
 {
     static const char header[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
     if (!s->subject[0])
         return papi_error_set(err, PAPI_ECONFIG, "snowflake-account and snowflake-user are required");
     lifetime_s = papi__jwt_lifetime_s(lifetime_s);
     int64_t iat_s = papi__jwt_iat_s(now_s, lifetime_s);
-    papi__buf claims;
-    papi__buf_init(&claims);
+    papi_buf claims;
+    papi_buf_init(&claims);
     papi_status st =
         papi__jwt_claims(s->subject, s->fingerprint, iat_s, iat_s + lifetime_s, &claims, err);
     if (st != PAPI_OK) {
-        papi__buf_free(&claims);
+        papi_buf_free(&claims);
         return st;
     }
     size_t start = out->len;
     papi__b64url(out, header, sizeof header - 1);
-    papi__buf_putc(out, '.');
+    papi_buf_putc(out, '.');
     papi__b64url(out, claims.data, claims.len);
-    papi__buf_free(&claims);
+    papi_buf_free(&claims);
     if (out->oom)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
 
@@ -292,7 +292,7 @@ papi_status papi__jwt_signer_mint(const papi__jwt_signer *s, int64_t now_s, int6
         ERR_clear_error();
         return papi_error_set(err, PAPI_EINTERNAL, "RS256 signing failed");
     }
-    papi__buf_putc(out, '.');
+    papi_buf_putc(out, '.');
     papi__b64url(out, sig, siglen);
     return out->oom ? papi_error_set(err, PAPI_ENOMEM, "out of memory") : PAPI_OK;
 }

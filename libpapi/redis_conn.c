@@ -151,7 +151,7 @@ static size_t reply_budget(size_t nreplies, const papi__redis_limits *lim)
 /* ---------------------------------------------------------------- commands */
 
 /* "<lead><n>\r\n", the header of a RESP array or string */
-static void put_header(papi__buf *b, char lead, size_t n)
+static void put_header(papi_buf *b, char lead, size_t n)
 {
     char text[24];
     size_t at = sizeof text;
@@ -162,7 +162,7 @@ static void put_header(papi__buf *b, char lead, size_t n)
         n /= 10;
     } while (n);
     text[--at] = lead;
-    papi__buf_append(b, text + at, sizeof text - at);
+    papi_buf_append(b, text + at, sizeof text - at);
 }
 
 bool papi__redis_conn_append(papi__redis_conn *conn, int argc, const char **argv,
@@ -172,8 +172,8 @@ bool papi__redis_conn_append(papi__redis_conn *conn, int argc, const char **argv
     put_header(&conn->out, '*', (size_t)argc);
     for (int i = 0; i < argc; i++) {
         put_header(&conn->out, '$', lens[i]);
-        papi__buf_append(&conn->out, argv[i], lens[i]);
-        papi__buf_append(&conn->out, "\r\n", 2);
+        papi_buf_append(&conn->out, argv[i], lens[i]);
+        papi_buf_append(&conn->out, "\r\n", 2);
     }
     return !conn->out.oom;
 }
@@ -225,7 +225,7 @@ bool papi__redis_conn_exchange(papi__redis_conn *conn, size_t nreplies,
     for (size_t i = 0; i < nreplies; i++)
         replies[i] = NULL;
     bool ok = send_out(conn, deadline_ms, why, why_cap);
-    papi__buf_reset(&conn->out);
+    papi_buf_reset(&conn->out);
     conn->guard.lim = *lim;
     conn->guard.refused = false;
     size_t budget = reply_budget(nreplies, lim), fed = 0;
@@ -304,7 +304,7 @@ papi__redis_conn *papi__redis_conn_open(const char *host, int port, const char *
         snprintf(why, why_cap, "out of memory");
         return NULL;
     }
-    papi__buf_init(&conn->out);
+    papi_buf_init(&conn->out);
     conn->ctx = redisConnectNonBlock(host, port);
     if (!conn->ctx) {
         snprintf(why, why_cap, "out of memory");
@@ -336,6 +336,6 @@ void papi__redis_conn_close(papi__redis_conn *conn)
         return;
     if (conn->ctx)
         redisFree(conn->ctx);
-    papi__buf_free(&conn->out);
+    papi_buf_free(&conn->out);
     free(conn);
 }

@@ -27,7 +27,7 @@ typedef struct papi__redis_conn {
     redisContext *ctx;
     uint64_t gen;
     papi__redis_guard guard;
-    papi__buf out; /* formatted commands not yet sent */
+    papi_buf out; /* formatted commands not yet sent */
 } papi__redis_conn;
 
 /* Connects, sends AUTH (when password is not NULL) and SELECT (when db != 0), all before

@@ -10,7 +10,7 @@
 
 static const char hex_digits[] = "0123456789abcdef";
 
-size_t papi__utf8_seq(const unsigned char *s, size_t n)
+size_t papi_utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     if (c < 0x80)
@@ -35,7 +35,7 @@ size_t papi__utf8_seq(const unsigned char *s, size_t n)
 }
 
 /* Appends the body of a JSON string (no quotes). Runs of plain bytes are copied in one go. */
-static void string_body(papi__buf *b, const unsigned char *s, size_t len)
+static void string_body(papi_buf *b, const unsigned char *s, size_t len)
 {
     size_t run = 0; /* start of the pending run of bytes copied as they are */
     for (size_t i = 0; i < len;) {
@@ -44,14 +44,14 @@ static void string_body(papi__buf *b, const unsigned char *s, size_t len)
             i++;
             continue;
         }
-        size_t k = c >= 0x80 ? papi__utf8_seq(s + i, len - i) : 0;
+        size_t k = c >= 0x80 ? papi_utf8_seq(s + i, len - i) : 0;
         if (k) {
             i += k;
             continue;
         }
-        papi__buf_append(b, s + run, i - run);
+        papi_buf_append(b, s + run, i - run);
         if (c >= 0x80) {
-            papi__buf_append(b, "\xEF\xBF\xBD", 3); /* U+FFFD for each byte that is not UTF-8 */
+            papi_buf_append(b, "\xEF\xBF\xBD", 3); /* U+FFFD for each byte that is not UTF-8 */
         } else {
             char esc[6] = {'\\', 0, 0, 0, 0, 0};
             size_t n = 2;
@@ -69,18 +69,18 @@ static void string_body(papi__buf *b, const unsigned char *s, size_t len)
                 esc[5] = hex_digits[c & 15];
                 n = 6;
             }
-            papi__buf_append(b, esc, n);
+            papi_buf_append(b, esc, n);
         }
         run = ++i;
     }
-    papi__buf_append(b, s + run, len - run);
+    papi_buf_append(b, s + run, len - run);
 }
 
-void papi__json_string(papi__buf *b, const char *s, size_t len)
+void papi_json_string(papi_buf *b, const char *s, size_t len)
 {
-    papi__buf_putc(b, '"');
+    papi_buf_putc(b, '"');
     string_body(b, (const unsigned char *)s, len);
-    papi__buf_putc(b, '"');
+    papi_buf_putc(b, '"');
 }
 
 static bool is_digit(char c)
@@ -122,7 +122,7 @@ size_t papi__json_number_len(const char *s, size_t n)
 
 /* NUMBER(p,0): optional '-', digits, and a ".0" some clients add; written without leading
  * zeros (JSON forbids them) and with every digit kept. */
-static bool render_integer(papi__buf *b, const char *s, size_t n)
+static bool render_integer(papi_buf *b, const char *s, size_t n)
 {
     size_t i = 0, end = n;
     bool neg = n > 0 && s[0] == '-';
@@ -147,8 +147,8 @@ static bool render_integer(papi__buf *b, const char *s, size_t n)
     if (end - i > PAPI__MAX_NUMBER_DIGITS)
         return false;
     if (neg && !(end - i == 1 && s[i] == '0'))
-        papi__buf_putc(b, '-');
-    papi__buf_append(b, s + i, end - i);
+        papi_buf_putc(b, '-');
+    papi_buf_append(b, s + i, end - i);
     return true;
 }
 
@@ -160,12 +160,12 @@ static bool ieq(const char *s, size_t n, const char *word)
 /* FLOAT/DOUBLE: a JSON number as written when it is one; NaN and infinities as strings, since
  * JSON has no spelling for them; other strtod-readable forms (".5", "1.") rewritten. A value
  * beyond a double's range is not a REAL and is refused, like text. */
-static bool render_real(papi__buf *b, const char *s, size_t n)
+static bool render_real(papi_buf *b, const char *s, size_t n)
 {
     const char *p = s + (n && (s[0] == '-' || s[0] == '+'));
     size_t pn = n - (size_t)(p - s);
     if (ieq(p, pn, "nan") || ieq(p, pn, "inf") || ieq(p, pn, "infinity")) {
-        papi__buf_puts(b, ieq(p, pn, "nan")  ? "\"NaN\""
+        papi_buf_puts(b, ieq(p, pn, "nan")  ? "\"NaN\""
                           : s[0] == '-'      ? "\"-Infinity\""
                                              : "\"Infinity\"");
         return true;
@@ -180,23 +180,23 @@ static bool render_real(papi__buf *b, const char *s, size_t n)
     if (end != tmp + n || !isfinite(d) || strpbrk(tmp, "xXpP"))
         return false;
     if (papi__json_number_len(s, n) == n) {
-        papi__buf_append(b, s, n);
+        papi_buf_append(b, s, n);
         return true;
     }
     size_t at = b->len;
-    papi__buf_printf(b, "%.17g", d);
+    papi_buf_printf(b, "%.17g", d);
     for (size_t k = at; !b->oom && k < b->len; k++)
         if (b->data[k] == ',') /* a host's setlocale() must not make invalid JSON */
             b->data[k] = '.';
     return true;
 }
 
-static bool render_boolean(papi__buf *b, const char *s, size_t n)
+static bool render_boolean(papi_buf *b, const char *s, size_t n)
 {
     if (ieq(s, n, "true") || (n == 1 && s[0] == '1'))
-        papi__buf_append(b, "true", 4);
+        papi_buf_append(b, "true", 4);
     else if (ieq(s, n, "false") || (n == 1 && s[0] == '0'))
-        papi__buf_append(b, "false", 5);
+        papi_buf_append(b, "false", 5);
     else
         return false;
     return true;
@@ -226,8 +226,8 @@ static size_t skip_ws(const char *s, size_t n, size_t i)
 }
 
 /* Copies the JSON string at s[i] (opening quote), checking its escapes; invalid UTF-8 becomes
- * U+FFFD as in papi__json_string(). Returns the index past the closing quote, 0 when invalid. */
-static size_t variant_string(papi__buf *b, const char *s, size_t n, size_t i)
+ * U+FFFD as in papi_json_string(). Returns the index past the closing quote, 0 when invalid. */
+static size_t variant_string(papi_buf *b, const char *s, size_t n, size_t i)
 {
     size_t start = ++i;
     while (i < n && s[i] != '"') {
@@ -254,7 +254,7 @@ static size_t variant_string(papi__buf *b, const char *s, size_t n, size_t i)
     if (i >= n)
         return 0;
     /* Escapes are valid JSON already and are copied as they are; raw bytes get UTF-8 repair. */
-    papi__buf_putc(b, '"');
+    papi_buf_putc(b, '"');
     size_t run = start;
     for (size_t k = start; k < i;) {
         unsigned char c = (unsigned char)s[k];
@@ -271,28 +271,28 @@ static size_t variant_string(papi__buf *b, const char *s, size_t n, size_t i)
                 k += pair ? 12 : 6;
                 continue;
             }
-            papi__buf_append(b, s + run, k - run);
-            papi__buf_append(b, "\\ufffd", 6);
+            papi_buf_append(b, s + run, k - run);
+            papi_buf_append(b, "\\ufffd", 6);
             run = k += 6;
             continue;
         }
-        size_t l = c < 0x80 ? 1 : papi__utf8_seq((const unsigned char *)s + k, i - k);
+        size_t l = c < 0x80 ? 1 : papi_utf8_seq((const unsigned char *)s + k, i - k);
         if (l) {
             k += l;
             continue;
         }
-        papi__buf_append(b, s + run, k - run);
-        papi__buf_append(b, "\xEF\xBF\xBD", 3);
+        papi_buf_append(b, s + run, k - run);
+        papi_buf_append(b, "\xEF\xBF\xBD", 3);
         run = ++k;
     }
-    papi__buf_append(b, s + run, i - run);
-    papi__buf_putc(b, '"');
+    papi_buf_append(b, s + run, i - run);
+    papi_buf_putc(b, '"');
     return i + 1;
 }
 
 /* VARIANT/OBJECT/ARRAY: checks the JSON and writes it compact (whitespace outside strings
  * dropped), keeping numbers as written. A fixed stack of open containers: no allocation. */
-static bool render_variant(papi__buf *b, const char *s, size_t n)
+static bool render_variant(papi_buf *b, const char *s, size_t n)
 {
     char stack[PAPI__VARIANT_MAX_DEPTH];
     size_t depth = 0;
@@ -306,11 +306,11 @@ static bool render_variant(papi__buf *b, const char *s, size_t n)
         char c = s[i];
         if (expect == 4) {
             if (c == ',') {
-                papi__buf_putc(b, ',');
+                papi_buf_putc(b, ',');
                 i++;
                 expect = stack[depth - 1] == '{' ? 2 : 0;
             } else if (c == (stack[depth - 1] == '{' ? '}' : ']')) {
-                papi__buf_putc(b, c);
+                papi_buf_putc(b, c);
                 i++;
                 if (--depth == 0)
                     break;
@@ -320,12 +320,12 @@ static bool render_variant(papi__buf *b, const char *s, size_t n)
         } else if (expect == 3) {
             if (c != ':')
                 return false;
-            papi__buf_putc(b, ':');
+            papi_buf_putc(b, ':');
             i++;
             expect = 0;
         } else if (expect == 1 || expect == 2) {
             if (c == '}' && expect == 1) {
-                papi__buf_putc(b, '}');
+                papi_buf_putc(b, '}');
                 i++;
                 if (--depth == 0)
                     break;
@@ -338,7 +338,7 @@ static bool render_variant(papi__buf *b, const char *s, size_t n)
                 return false;
             }
         } else if (c == ']' && expect == 5) {
-            papi__buf_putc(b, ']');
+            papi_buf_putc(b, ']');
             i++;
             if (--depth == 0)
                 break;
@@ -347,7 +347,7 @@ static bool render_variant(papi__buf *b, const char *s, size_t n)
             if (depth == PAPI__VARIANT_MAX_DEPTH)
                 return false;
             stack[depth++] = c;
-            papi__buf_putc(b, c);
+            papi_buf_putc(b, c);
             i++;
             expect = c == '{' ? 1 : 5;
         } else {
@@ -356,13 +356,13 @@ static bool render_variant(papi__buf *b, const char *s, size_t n)
                 if (!(i = variant_string(b, s, n, i)))
                     return false;
             } else if ((l = papi__json_number_len(s + i, n - i)) != 0) {
-                papi__buf_append(b, s + i, l);
+                papi_buf_append(b, s + i, l);
                 i += l;
             } else if (n - i >= 4 && (!memcmp(s + i, "true", 4) || !memcmp(s + i, "null", 4))) {
-                papi__buf_append(b, s + i, 4);
+                papi_buf_append(b, s + i, 4);
                 i += 4;
             } else if (n - i >= 5 && !memcmp(s + i, "false", 5)) {
-                papi__buf_append(b, s + i, 5);
+                papi_buf_append(b, s + i, 5);
                 i += 5;
             } else {
                 return false;
@@ -377,7 +377,7 @@ static bool render_variant(papi__buf *b, const char *s, size_t n)
 }
 
 papi_status papi__render_row(const papi_dataset *ds, const char *const *cells, const size_t *lens,
-                             size_t ncells, papi__buf *out, papi_error *err)
+                             size_t ncells, papi_buf *out, papi_error *err)
 {
     size_t ncols = papi_dataset_column_count(ds);
     if (ncells != ncols)
@@ -387,20 +387,20 @@ papi_status papi__render_row(const papi_dataset *ds, const char *const *cells, c
     size_t need = 2;
     for (size_t i = 0; i < ncols; i++)
         need += (cells[i] ? lens[i] + 8 : 4) + strlen(papi_dataset_column_name(ds, i)) + 4;
-    papi__buf_reserve(out, need);
-    papi__buf_putc(out, '{');
+    papi_buf_reserve(out, need);
+    papi_buf_putc(out, '{');
     for (size_t i = 0; i < ncols; i++) {
         const char *name = papi_dataset_column_name(ds, i);
         if (i)
-            papi__buf_putc(out, ',');
+            papi_buf_putc(out, ',');
         /* Column names are checked identifiers: nothing in them needs escaping. */
-        papi__buf_putc(out, '"');
-        papi__buf_puts(out, name);
-        papi__buf_append(out, "\":", 2);
+        papi_buf_putc(out, '"');
+        papi_buf_puts(out, name);
+        papi_buf_append(out, "\":", 2);
         const char *s = cells[i];
         size_t n = s ? lens[i] : 0;
         if (!s) {
-            papi__buf_append(out, "null", 4);
+            papi_buf_append(out, "null", 4);
             continue;
         }
         bool ok = true;
@@ -413,7 +413,7 @@ papi_status papi__render_row(const papi_dataset *ds, const char *const *cells, c
         case PAPI_COL_DECIMAL:
             ok = n > 0 && papi__json_number_len(s, n) == n;
             if (ok)
-                papi__buf_append(out, s, n);
+                papi_buf_append(out, s, n);
             what = "a decimal number";
             break;
         case PAPI_COL_REAL:
@@ -433,7 +433,7 @@ papi_status papi__render_row(const papi_dataset *ds, const char *const *cells, c
         case PAPI_COL_TIME:
         case PAPI_COL_TIMESTAMP:
         case PAPI_COL_BINARY:
-            papi__json_string(out, s, n);
+            papi_json_string(out, s, n);
             break;
         }
         if (!ok) {
@@ -444,7 +444,7 @@ papi_status papi__render_row(const papi_dataset *ds, const char *const *cells, c
                                   papi_dataset_name(ds), name, what);
         }
     }
-    papi__buf_putc(out, '}');
+    papi_buf_putc(out, '}');
     if (out->oom) {
         out->len = mark;
         return papi_error_set(err, PAPI_ENOMEM, "out of memory rendering a row");

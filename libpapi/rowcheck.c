@@ -94,7 +94,7 @@ static bool string(cursor *c, papi_key *body)
         } else if (ch < 0x80) {
             c->i++;
         } else {
-            size_t k = papi__utf8_seq((const unsigned char *)c->s + c->i, c->n - c->i);
+            size_t k = papi_utf8_seq((const unsigned char *)c->s + c->i, c->n - c->i);
             if (!k)
                 return false;
             c->i += k;

@@ -88,7 +88,7 @@ static bool compatible(papi__sf_type s, int scale, papi_column_type t)
 
 papi_status papi__sf_statement_body(const papi__sf_context *ctx, const char *sql,
                                     papi_key_type key_type, const papi_key *keys, size_t n,
-                                    size_t nparams, papi__buf *out, papi_error *err)
+                                    size_t nparams, papi_buf *out, papi_error *err)
 {
     if (n == 0 || nparams < n)
         return papi_error_set(err, PAPI_EINTERNAL, "bad bind count");
@@ -121,7 +121,7 @@ papi_status papi__sf_statement_body(const papi__sf_context *ctx, const char *sql
     json_decref(root);
     if (!s) /* json_string() refuses invalid UTF-8: a text key we cannot send */
         return papi_error_set(err, PAPI_EINVAL, "cannot encode the statement (invalid UTF-8?)");
-    papi__buf_puts(out, s);
+    papi_buf_puts(out, s);
     free(s);
     return out->oom ? papi_error_set(err, PAPI_ENOMEM, "out of memory") : PAPI_OK;
 }

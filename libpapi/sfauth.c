@@ -88,16 +88,16 @@ static papi_status read_token_file(papi__sf_auth *a, papi_error *err)
 
 static papi_status mint_jwt(papi__sf_auth *a, papi_error *err)
 {
-    papi__buf b;
-    papi__buf_init(&b);
+    papi_buf b;
+    papi_buf_init(&b);
     int64_t now = (int64_t)time(NULL);
     papi_status st = papi__jwt_signer_mint(a->signer, now, a->jwt_lifetime_s, &b, err);
     if (st != PAPI_OK) {
-        papi__buf_free(&b);
+        papi_buf_free(&b);
         return st;
     }
     free(a->token);
-    a->token = papi__buf_steal(&b, NULL);
+    a->token = papi_buf_steal(&b, NULL);
     a->token_iat_s = papi__jwt_iat_s(now, a->jwt_lifetime_s); /* renewal counts from the claim */
     a->token_gen++;
     count_renewal(a);
@@ -134,20 +134,20 @@ static papi_status refresh_locked(papi__sf_auth *a, bool force, uint64_t used_ge
 }
 
 papi_status papi__sf_auth_header(papi__sf_auth *a, bool force, bool alternate, uint64_t *gen,
-                                 papi__sf_form *form, papi__buf *line, papi_error *err)
+                                 papi__sf_form *form, papi_buf *line, papi_error *err)
 {
     pthread_mutex_lock(&a->lock);
     papi_status st = refresh_locked(a, force, *gen, err);
     if (st == PAPI_OK) {
         *form = alternate ? PAPI__SF_FORM_SNOWFLAKE_TOKEN : a->form;
-        papi__buf_reset(line);
+        papi_buf_reset(line);
         if (*form == PAPI__SF_FORM_SNOWFLAKE_TOKEN) {
-            papi__buf_puts(line, "Authorization: Snowflake Token=\"");
-            papi__buf_puts(line, a->token);
-            papi__buf_putc(line, '"');
+            papi_buf_puts(line, "Authorization: Snowflake Token=\"");
+            papi_buf_puts(line, a->token);
+            papi_buf_putc(line, '"');
         } else {
-            papi__buf_puts(line, "Authorization: Bearer ");
-            papi__buf_puts(line, a->token);
+            papi_buf_puts(line, "Authorization: Bearer ");
+            papi_buf_puts(line, a->token);
         }
         *gen = a->token_gen;
     }
@@ -358,8 +358,8 @@ papi_status papi__sf_base_url(const papi_config *cfg, char **out, papi_error *er
         proto = "https";
     if (strcmp(proto, "https") != 0 && strcmp(proto, "http") != 0)
         return papi_error_set(err, PAPI_ECONFIG, "snowflake-protocol must be https or http");
-    papi__buf b;
-    papi__buf_init(&b);
+    papi_buf b;
+    papi_buf_init(&b);
     bool lower = false;
     const char *h = host && *host ? host : account;
     if (!h || !*h) {
@@ -367,26 +367,26 @@ papi_status papi__sf_base_url(const papi_config *cfg, char **out, papi_error *er
                               "set snowflake-account (SNOWFLAKE_ACCOUNT) or snowflake-host");
     }
     if (strstr(h, "://")) { /* SPCS and users sometimes give a URL: accept it whole */
-        papi__buf_puts(&b, h);
+        papi_buf_puts(&b, h);
     } else {
-        papi__buf_printf(&b, "%s://%s", proto, h);
+        papi_buf_printf(&b, "%s://%s", proto, h);
         if (h == account) {
             lower = true;
             if (!strstr(h, ".snowflakecomputing."))
-                papi__buf_puts(&b, ".snowflakecomputing.com");
+                papi_buf_puts(&b, ".snowflakecomputing.com");
         }
         if (port && *port && !strchr(h, ':'))
-            papi__buf_printf(&b, ":%s", port);
+            papi_buf_printf(&b, ":%s", port);
     }
     while (b.len > 0 && b.data[b.len - 1] == '/')
         b.data[--b.len] = '\0';
     if (b.oom) {
-        papi__buf_free(&b);
+        papi_buf_free(&b);
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
     }
     const char *rest = strstr(b.data, "://") + 3;
     if (!host_chars_ok(rest) || strchr(rest, '/')) {
-        papi__buf_free(&b);
+        papi_buf_free(&b);
         return papi_error_set(err, PAPI_ECONFIG,
                               "%s has characters a host name cannot have (letters, digits, "
                               "'.', '-', '_', ':' and [] only)",
@@ -396,6 +396,6 @@ papi_status papi__sf_base_url(const papi_config *cfg, char **out, papi_error *er
     if (lower)
         for (char *p = b.data; *p; p++)
             *p = (char)tolower((unsigned char)*p);
-    *out = papi__buf_steal(&b, NULL);
+    *out = papi_buf_steal(&b, NULL);
     return PAPI_OK;
 }

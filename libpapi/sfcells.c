@@ -24,15 +24,15 @@ static void civil(int64_t days, int64_t *y, unsigned *m, unsigned *d)
     *y = yy + (*m <= 2);
 }
 
-static void put_date(papi__buf *out, int64_t days)
+static void put_date(papi_buf *out, int64_t days)
 {
     int64_t y;
     unsigned m, d;
     civil(days, &y, &m, &d);
     if (y >= 0 && y <= 9999)
-        papi__buf_printf(out, "%04" PRId64 "-%02u-%02u", y, m, d);
+        papi_buf_printf(out, "%04" PRId64 "-%02u-%02u", y, m, d);
     else /* ISO 8601 expanded years */
-        papi__buf_printf(out, "%+05" PRId64 "-%02u-%02u", y, m, d);
+        papi_buf_printf(out, "%+05" PRId64 "-%02u-%02u", y, m, d);
 }
 
 /* "[-]S[.fffffffff]" → whole seconds (floored) and nanoseconds in [0, 1e9). No '.' and more than
@@ -81,7 +81,7 @@ static int64_t floordiv(int64_t a, int64_t b)
     return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
-static void put_fraction(papi__buf *out, int32_t nanos, int scale)
+static void put_fraction(papi_buf *out, int32_t nanos, int scale)
 {
     if (scale < 0 || scale > 9)
         scale = 9;
@@ -89,13 +89,13 @@ static void put_fraction(papi__buf *out, int32_t nanos, int scale)
         return;
     char f[16];
     snprintf(f, sizeof f, "%09d", (int)nanos);
-    papi__buf_putc(out, '.');
-    papi__buf_append(out, f, (size_t)scale);
+    papi_buf_putc(out, '.');
+    papi_buf_append(out, f, (size_t)scale);
 }
 
-static void put_clock(papi__buf *out, int64_t secs_of_day, int32_t nanos, int scale)
+static void put_clock(papi_buf *out, int64_t secs_of_day, int32_t nanos, int scale)
 {
-    papi__buf_printf(out, "%02d:%02d:%02d", (int)(secs_of_day / 3600), (int)(secs_of_day / 60 % 60),
+    papi_buf_printf(out, "%02d:%02d:%02d", (int)(secs_of_day / 3600), (int)(secs_of_day / 60 % 60),
                      (int)(secs_of_day % 60));
     put_fraction(out, nanos, scale);
 }
@@ -107,7 +107,7 @@ static papi_status bad_cell(papi_error *err, const papi__sf_column *col)
 }
 
 papi_status papi__sf_decode_cell(const papi__sf_column *col, const char *cell, size_t len,
-                                 papi__buf *out, papi_error *err)
+                                 papi_buf *out, papi_error *err)
 {
     int64_t secs;
     int32_t nanos;
@@ -158,13 +158,13 @@ papi_status papi__sf_decode_cell(const papi__sf_column *col, const char *cell, s
         int64_t local = secs + (int64_t)offset_min * 60;
         int64_t days = floordiv(local, 86400);
         put_date(out, days);
-        papi__buf_putc(out, 'T');
+        papi_buf_putc(out, 'T');
         put_clock(out, local - days * 86400, nanos, col->scale);
         if (col->type == PAPI__SF_TIMESTAMP_LTZ) {
-            papi__buf_putc(out, 'Z'); /* the session time zone is UTC (parameters.timezone) */
+            papi_buf_putc(out, 'Z'); /* the session time zone is UTC (parameters.timezone) */
         } else if (col->type == PAPI__SF_TIMESTAMP_TZ) {
             int a = offset_min < 0 ? -offset_min : offset_min;
-            papi__buf_printf(out, "%c%02d:%02d", offset_min < 0 ? '-' : '+', a / 60, a % 60);
+            papi_buf_printf(out, "%c%02d:%02d", offset_min < 0 ? '-' : '+', a / 60, a % 60);
         }
         break;
     }
@@ -172,7 +172,7 @@ papi_status papi__sf_decode_cell(const papi__sf_column *col, const char *cell, s
         for (size_t i = 0; i < len; i++)
             if (!isxdigit((unsigned char)cell[i]))
                 return bad_cell(err, col);
-        papi__buf_append(out, cell, len);
+        papi_buf_append(out, cell, len);
         break;
     case PAPI__SF_VARIANT: {
         /* may be pretty-printed: re-serialize for stable output; integers beyond int64 make
@@ -181,10 +181,10 @@ papi_status papi__sf_decode_cell(const papi__sf_column *col, const char *cell, s
         char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER) : NULL;
         json_decref(v);
         if (s) {
-            papi__buf_puts(out, s);
+            papi_buf_puts(out, s);
             free(s);
         } else {
-            papi__buf_append(out, cell, len);
+            papi_buf_append(out, cell, len);
         }
         break;
     }
@@ -194,7 +194,7 @@ papi_status papi__sf_decode_cell(const papi__sf_column *col, const char *cell, s
     case PAPI__SF_TEXT:
     case PAPI__SF_BOOLEAN:
     case PAPI__SF_UNKNOWN:
-        papi__buf_append(out, cell, len);
+        papi_buf_append(out, cell, len);
         break;
     }
     return out->oom ? papi_error_set(err, PAPI_ENOMEM, "out of memory") : PAPI_OK;

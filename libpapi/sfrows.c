@@ -48,7 +48,7 @@ static int hex4(const unsigned char *p)
     return v;
 }
 
-static void put_utf8(papi__buf *out, uint32_t cp)
+static void put_utf8(papi_buf *out, uint32_t cp)
 {
     char u[4];
     size_t n;
@@ -71,11 +71,11 @@ static void put_utf8(papi__buf *out, uint32_t cp)
         u[3] = (char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    papi__buf_append(out, u, n);
+    papi_buf_append(out, u, n);
 }
 
 /* At the opening quote: reads one JSON string, unescaped into out when out is not NULL. */
-static bool string(scan *s, papi__buf *out)
+static bool string(scan *s, papi_buf *out)
 {
     if (s->p >= s->end || *s->p != '"')
         return false;
@@ -84,7 +84,7 @@ static bool string(scan *s, papi__buf *out)
         unsigned char c = *s->p;
         if (c == '"' || c == '\\') {
             if (out)
-                papi__buf_append(out, run, (size_t)(s->p - run));
+                papi_buf_append(out, run, (size_t)(s->p - run));
             s->p++;
             if (c == '"')
                 return true;
@@ -94,7 +94,7 @@ static bool string(scan *s, papi__buf *out)
             const char *simple = strchr("\"\\/bfnrt", e);
             if (e && simple) {
                 if (out)
-                    papi__buf_putc(out, "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"]);
+                    papi_buf_putc(out, "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"]);
             } else if (e == 'u') {
                 int hi = s->end - s->p >= 4 ? hex4(s->p) : -1;
                 if (hi <= 0) /* \u0000 is refused, as jansson does without JSON_ALLOW_NUL */
@@ -121,7 +121,7 @@ static bool string(scan *s, papi__buf *out)
         } else if (c < 0x20) {
             return false;
         } else if (c >= 0x80) {
-            size_t k = papi__utf8_seq(s->p, (size_t)(s->end - s->p));
+            size_t k = papi_utf8_seq(s->p, (size_t)(s->end - s->p));
             if (!k)
                 return false;
             s->p += k;
@@ -252,7 +252,7 @@ papi_status papi__sf_parse_partition(const char *body, size_t len, const char **
 }
 
 /* One row: '[' then exactly nc cells (string or null) then ']'; cells[c] NULL for null. */
-static papi_status read_row(scan *s, const papi__sf_result *r, papi__buf *raw, papi__buf *bufs,
+static papi_status read_row(scan *s, const papi__sf_result *r, papi_buf *raw, papi_buf *bufs,
                             const char **cells, size_t *lens, size_t row, papi_error *err)
 {
     size_t nc = r->ncols;
@@ -262,8 +262,8 @@ static papi_status read_row(scan *s, const papi__sf_result *r, papi__buf *raw, p
         if (c > 0 && !eat(s, ','))
             return papi_error_set(err, PAPI_EPROTO, "row %zu does not have %zu cells", row, nc);
         ws(s);
-        papi__buf_reset(&raw[c]);
-        papi__buf_reset(&bufs[c]);
+        papi_buf_reset(&raw[c]);
+        papi_buf_reset(&bufs[c]);
         if (literal(s, "null")) {
             cells[c] = NULL;
             lens[c] = 0;
@@ -280,7 +280,7 @@ static papi_status read_row(scan *s, const papi__sf_result *r, papi__buf *raw, p
                                               raw[c].len, &bufs[c], err);
         if (st != PAPI_OK)
             return st;
-        cells[c] = papi__buf_cstr(&bufs[c]);
+        cells[c] = papi_buf_cstr(&bufs[c]);
         lens[c] = bufs[c].len;
     }
     if (!eat(s, ']'))
@@ -289,8 +289,8 @@ static papi_status read_row(scan *s, const papi__sf_result *r, papi__buf *raw, p
 }
 
 static papi_status scan_rows(scan *s, const papi__sf_result *r, int64_t expect_rows,
-                             int64_t deadline_ms, papi__sf_row_fn fn, void *user, papi__buf *raw,
-                             papi__buf *bufs, const char **cells, size_t *lens, papi_error *err)
+                             int64_t deadline_ms, papi__sf_row_fn fn, void *user, papi_buf *raw,
+                             papi_buf *bufs, const char **cells, size_t *lens, papi_error *err)
 {
     if (!eat(s, '['))
         return papi_error_set(err, PAPI_EPROTO, "rows are not an array");
@@ -327,7 +327,7 @@ papi_status papi__sf_emit_rows(const papi__sf_result *r, const char *rows, size_
                                void *user, papi_error *err)
 {
     size_t nc = r->ncols ? r->ncols : 1;
-    papi__buf *raw = calloc(nc, sizeof *raw), *bufs = calloc(nc, sizeof *bufs);
+    papi_buf *raw = calloc(nc, sizeof *raw), *bufs = calloc(nc, sizeof *bufs);
     const char **cells = calloc(nc, sizeof *cells);
     size_t *lens = calloc(nc, sizeof *lens);
     papi_status st;
@@ -335,15 +335,15 @@ papi_status papi__sf_emit_rows(const papi__sf_result *r, const char *rows, size_
         st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
     } else {
         for (size_t i = 0; i < nc; i++) {
-            papi__buf_init(&raw[i]);
-            papi__buf_init(&bufs[i]);
+            papi_buf_init(&raw[i]);
+            papi_buf_init(&bufs[i]);
         }
         scan s = {(const unsigned char *)(rows ? rows : ""),
                   (const unsigned char *)(rows ? rows : "") + (rows ? rows_len : 0)};
         st = scan_rows(&s, r, expect_rows, deadline_ms, fn, user, raw, bufs, cells, lens, err);
         for (size_t i = 0; i < nc; i++) {
-            papi__buf_free(&raw[i]);
-            papi__buf_free(&bufs[i]);
+            papi_buf_free(&raw[i]);
+            papi_buf_free(&bufs[i]);
         }
     }
     free(raw);

@@ -40,7 +40,7 @@ static size_t sink_match(const papi_row_sink *sink, papi_key k)
                 return i;
         return sink->n;
     }
-    for (size_t j = (size_t)papi__fnv1a(PAPI__FNV1A_SEED, k.ptr, k.len) & sink->mask;;
+    for (size_t j = (size_t)papi_hash64(PAPI_HASH64_SEED, k.ptr, k.len) & sink->mask;;
          j = (j + 1) & sink->mask) {
         uint32_t v = sink->table[j];
         if (v == 0)
@@ -62,7 +62,7 @@ bool papi__sink_init(papi_row_sink *sink, const papi_dataset *ds, const papi_key
     sink->n = n;
     sink->table = NULL;
     sink->mask = 0;
-    papi__buf_init(&sink->buf);
+    papi_buf_init(&sink->buf);
     memset(rows, 0, n * sizeof *rows);
     if (n <= 16)
         return true; /* a linear scan beats hashing */
@@ -74,7 +74,7 @@ bool papi__sink_init(papi_row_sink *sink, const papi_dataset *ds, const papi_key
         return false;
     sink->mask = cap - 1;
     for (size_t i = 0; i < n; i++) {
-        size_t j = (size_t)papi__fnv1a(PAPI__FNV1A_SEED, ids[i].ptr, ids[i].len) & sink->mask;
+        size_t j = (size_t)papi_hash64(PAPI_HASH64_SEED, ids[i].ptr, ids[i].len) & sink->mask;
         while (sink->table[j])
             j = (j + 1) & sink->mask;
         sink->table[j] = (uint32_t)(i + 1);
@@ -86,7 +86,7 @@ void papi__sink_fini(papi_row_sink *sink)
 {
     free(sink->table);
     sink->table = NULL;
-    papi__buf_free(&sink->buf);
+    papi_buf_free(&sink->buf);
 }
 
 papi_status papi_sink_row(papi_row_sink *sink, const char *const *cells, const size_t *lens,
@@ -103,7 +103,7 @@ papi_status papi_sink_row(papi_row_sink *sink, const char *const *cells, const s
     size_t i = sink_match(sink, normalize_cell(sink->type, kc, lens[sink->key_index]));
     if (i == sink->n || sink->rows[i])
         return PAPI_OK; /* not asked, or a repeat */
-    papi__buf_reset(&sink->buf);
+    papi_buf_reset(&sink->buf);
     papi_status st = papi__render_row(sink->ds, cells, lens, ncells, &sink->buf, err);
     if (st != PAPI_OK)
         return st;

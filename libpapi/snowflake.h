@@ -12,8 +12,8 @@
 
 /* ------------------------------------------------------------- jwt.c */
 /* base64url without padding (JWT parts) and standard padded base64 (key fingerprint). */
-void papi__b64url(papi__buf *out, const void *data, size_t len);
-void papi__b64std(papi__buf *out, const void *data, size_t len);
+void papi__b64url(papi_buf *out, const void *data, size_t len);
+void papi__b64std(papi_buf *out, const void *data, size_t len);
 
 /* The account part of iss/sub (snowflake-sql-api.md 3.3): scheme, .snowflakecomputing.* suffix,
  * region/cloud/privatelink dropped, uppercased. PAPI_ECONFIG for an empty or SQL-form
@@ -37,11 +37,11 @@ const char *papi__jwt_signer_fingerprint(const papi__jwt_signer *s);
 const char *papi__jwt_signer_subject(const papi__jwt_signer *s);
 /* Appends the compact claims JSON (iss, sub, iat, exp in that order) to out. */
 papi_status papi__jwt_claims(const char *subject, const char *fingerprint, int64_t iat_s,
-                             int64_t exp_s, papi__buf *out, papi_error *err);
+                             int64_t exp_s, papi_buf *out, papi_error *err);
 /* Appends a signed RS256 JWT minted at now_s (Unix seconds): iat = papi__jwt_iat_s(now_s,
  * lifetime_s), exp = iat + lifetime_s (papi__jwt_lifetime_s: at most an hour). */
 papi_status papi__jwt_signer_mint(const papi__jwt_signer *s, int64_t now_s, int64_t lifetime_s,
-                                  papi__buf *out, papi_error *err);
+                                  papi_buf *out, papi_error *err);
 
 /* The default of snowflake-jwt-lifetime. */
 #define PAPI__JWT_LIFETIME_S (59 * 60)
@@ -84,7 +84,7 @@ typedef struct papi__http_response {
     long status;           /* HTTP status, 0 when none arrived */
     int32_t retry_after_s; /* Retry-After in seconds, 0 when absent */
     bool permanent;        /* connection failure retrying cannot fix (untrusted certificate) */
-    papi__buf body;        /* decoded (gzip undone) */
+    papi_buf body;        /* decoded (gzip undone) */
 } papi__http_response;
 
 /* PAPI_ECONFIG when opts->ca_file is set but unreadable. Header lines given to papi__http_do
@@ -184,7 +184,7 @@ typedef papi_status (*papi__sf_row_fn)(void *user, const char *const *cells, con
  * context and parameters query_tag=papi, timezone=UTC. */
 papi_status papi__sf_statement_body(const papi__sf_context *ctx, const char *sql,
                                     papi_key_type key_type, const papi_key *keys, size_t n,
-                                    size_t nparams, papi__buf *out, papi_error *err);
+                                    size_t nparams, papi_buf *out, papi_error *err);
 /* Parses a ResultSet: metadata with jansson, `data` left in place for papi__sf_emit_rows.
  * PAPI_EPROTO for anything malformed, more partitions than lim allows or row counts that do not
  * add up; PAPI_ETIMEDOUT when lim->deadline_ms has passed by the end. */
@@ -212,7 +212,7 @@ papi_status papi__sf_emit_rows(const papi__sf_result *r, const char *rows, size_
                                void *user, papi_error *err);
 /* One cell from Snowflake's encoding (5.4) to the canonical text of col->target. */
 papi_status papi__sf_decode_cell(const papi__sf_column *col, const char *cell, size_t len,
-                                 papi__buf *out, papi_error *err);
+                                 papi_buf *out, papi_error *err);
 bool papi__sf_handle_ok(const char *handle);
 const char *papi__sf_type_name(papi__sf_type t);
 /* A context name (database, schema, warehouse, role) as the SQL API wants it, the case SHOW
@@ -261,7 +261,7 @@ void papi__sf_auth_destroy(papi__sf_auth *a);
  * generation written, *form to the form: the Snowflake Token form when alternate, else the form
  * that works. Thread-safe. */
 papi_status papi__sf_auth_header(papi__sf_auth *a, bool force, bool alternate, uint64_t *gen,
-                                 papi__sf_form *form, papi__buf *line, papi_error *err);
+                                 papi__sf_form *form, papi_buf *line, papi_error *err);
 /* True when a 401 to the Bearer form is worth one try in the Snowflake Token form: token file
  * (SPCS) auth whose Bearer form has not worked yet. Thread-safe. */
 bool papi__sf_auth_alternate_ok(papi__sf_auth *a);

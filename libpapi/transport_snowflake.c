@@ -39,7 +39,7 @@ typedef struct call {
     papi__sf_limits lim;
     size_t body_used; /* result bytes taken so far, against lim.max_body_bytes */
     papi__http_response resp;
-    papi__buf auth; /* the Authorization line */
+    papi_buf auth; /* the Authorization line */
     uint64_t auth_gen;
     papi__sf_form form; /* of that line */
     bool auth_renewed;  /* a 401 renews once per fetch */
@@ -78,7 +78,7 @@ static papi_status exchange(call *c, const char *method, const char *url, const 
 {
     char type[80];
     snprintf(type, sizeof type, "X-Snowflake-Authorization-Token-Type: %s", papi__sf_auth_token_type(c->s->auth));
-    const char *headers[] = {papi__buf_cstr(&c->auth), "Content-Type: application/json",
+    const char *headers[] = {papi_buf_cstr(&c->auth), "Content-Type: application/json",
                              "Accept: application/json", type};
     size_t left = c->lim.max_body_bytes > c->body_used ? c->lim.max_body_bytes - c->body_used : 0;
     if (left == 0)
@@ -158,7 +158,7 @@ static bool retryable_status(long s)
  * it: messages go to logs. */
 static void drop_credential(call *c, char *message, size_t cap)
 {
-    const char *line = papi__buf_cstr(&c->auth);
+    const char *line = papi_buf_cstr(&c->auth);
     const char *tok = line ? strchr(line, ' ') : NULL; /* "Authorization: <scheme> <token>" */
     tok = tok ? strchr(tok + 1, ' ') : NULL;
     if (!tok)
@@ -315,7 +315,7 @@ static papi_status take_result(call *c, papi_error *err)
     if (!c->expect)
         return take_ping(c, err);
     papi__sf_result r;
-    papi__buf *body = &c->resp.body;
+    papi_buf *body = &c->resp.body;
     papi_status st =
         papi__sf_parse_result(body->data ? body->data : "", body->len, c->expect, &c->lim, &r, err);
     if (st != PAPI_OK)
@@ -323,7 +323,7 @@ static papi_status take_result(call *c, papi_error *err)
     c->body_used += body->len;
     st = papi__sf_emit_rows(&r, r.data, r.data_len, r.row_counts[0], c->deadline_ms, sink_row,
                             c->sink, err);
-    papi__buf_free(body); /* partition 0 is read: its body goes before any other comes */
+    papi_buf_free(body); /* partition 0 is read: its body goes before any other comes */
     if (st == PAPI_OK)
         st = take_partitions(c, &r, err);
     if (st != PAPI_OK)
@@ -393,7 +393,7 @@ static papi_status run_statement(sf *s, const char *body, size_t body_len,
 {
     call c = {.s = s, .expect = expect, .sink = sink, .deadline_ms = lim->deadline_ms, .lim = *lim};
     papi__http_response_init(&c.resp);
-    papi__buf_init(&c.auth);
+    papi_buf_init(&c.auth);
     char rid[37], url[600], retry_url[640];
     uuid4(rid);
     snprintf(url, sizeof url, "%s/api/v2/statements?requestId=%s", s->base_url, rid);
@@ -408,7 +408,7 @@ static papi_status run_statement(sf *s, const char *body, size_t body_len,
             st = http_failure(&c, err);
     }
     papi__http_response_free(&c.resp);
-    papi__buf_free(&c.auth);
+    papi_buf_free(&c.auth);
     return st;
 }
 
@@ -434,8 +434,8 @@ static papi_status sf_fetch(void *state, const papi_dataset *ds, const papi_key 
     size_t ncols = papi_dataset_column_count(ds);
     const char **names = calloc(ncols ? ncols : 1, sizeof *names);
     papi_column_type *types = calloc(ncols ? ncols : 1, sizeof *types);
-    papi__buf body;
-    papi__buf_init(&body);
+    papi_buf body;
+    papi_buf_init(&body);
     char *sql = NULL;
     papi_status st;
     size_t need = papi_dataset_select_sql(ds, NULL, nparams, NULL, 0);
@@ -456,7 +456,7 @@ static papi_status sf_fetch(void *state, const papi_dataset *ds, const papi_key 
     if (st == PAPI_OK)
         st = run_statement(s, body.data, body.len, &expect, &lim, sink, err);
 done:
-    papi__buf_free(&body);
+    papi_buf_free(&body);
     free(sql);
     free(names);
     free(types);

@@ -14,7 +14,7 @@ const char *papi_cmd_shown(char *dst, size_t cap, const char *s)
     size_t n = strlen((const char *)u), o = 0, mark = 0;
     for (size_t i = 0; i < n;) {
         unsigned c = u[i];
-        size_t k = c < 0x80 ? 1 : papi__utf8_seq(u + i, n - i);
+        size_t k = c < 0x80 ? 1 : papi_utf8_seq(u + i, n - i);
         char esc[12];
         int elen = 0;
         if (c == '\n' || c == '\r' || c == '\t')

@@ -65,7 +65,7 @@ static int options(int argc, char **argv, const extra *extras, size_t nextras, c
     return PAPI_EXIT_OK;
 }
 
-static int make_jwt(const papi_config *cfg, int64_t lifetime_s, papi__buf *jwt)
+static int make_jwt(const papi_config *cfg, int64_t lifetime_s, papi_buf *jwt)
 {
     papi_error err = {0};
     papi__jwt_signer *signer = NULL;
@@ -99,12 +99,12 @@ int papi_cmd_jwt(int argc, char **argv)
         papi_config_destroy(cfg);
         return PAPI_EXIT_INPUT;
     }
-    papi__buf jwt;
-    papi__buf_init(&jwt);
+    papi_buf jwt;
+    papi_buf_init(&jwt);
     rc = make_jwt(cfg, life, &jwt);
     if (rc == PAPI_EXIT_OK)
         printf("%s\n", jwt.data);
-    papi__buf_free(&jwt);
+    papi_buf_free(&jwt);
     papi_config_destroy(cfg);
     return rc;
 }
@@ -130,24 +130,24 @@ int papi_cmd_fingerprint(int argc, char **argv)
     return rc;
 }
 
-static void form_escape(papi__buf *b, const char *s)
+static void form_escape(papi_buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
             strchr("-._~", c)) {
-            papi__buf_putc(b, (char)c);
+            papi_buf_putc(b, (char)c);
         } else {
-            papi__buf_putc(b, '%');
-            papi__buf_putc(b, hex[c >> 4]);
-            papi__buf_putc(b, hex[c & 15]);
+            papi_buf_putc(b, '%');
+            papi_buf_putc(b, hex[c >> 4]);
+            papi_buf_putc(b, hex[c & 15]);
         }
     }
 }
 
 /* The 200 answer is the token as plain text (7.2); some deployments answer JSON. */
-static const char *token_of(papi__buf *body, json_t **holder)
+static const char *token_of(papi_buf *body, json_t **holder)
 {
     json_t *j = json_loadb(body->data ? body->data : "", body->len, 0, NULL);
     if (json_is_object(j)) {
@@ -182,10 +182,10 @@ int papi_cmd_token(int argc, char **argv)
     size_t hlen = strcspn(host, "/");
 
     papi_error err = {0};
-    papi__buf jwt, form, scope;
-    papi__buf_init(&jwt);
-    papi__buf_init(&form);
-    papi__buf_init(&scope);
+    papi_buf jwt, form, scope;
+    papi_buf_init(&jwt);
+    papi_buf_init(&form);
+    papi_buf_init(&scope);
     char *base = NULL, *url = NULL;
     papi__http *http = NULL;
     papi__http_response resp;
@@ -199,14 +199,14 @@ int papi_cmd_token(int argc, char **argv)
         goto out;
     }
     if (role && *role)
-        papi__buf_printf(&scope, "session:role:%s ", role);
-    papi__buf_append(&scope, host, hlen);
-    papi__buf_puts(&form, "grant_type=");
+        papi_buf_printf(&scope, "session:role:%s ", role);
+    papi_buf_append(&scope, host, hlen);
+    papi_buf_puts(&form, "grant_type=");
     form_escape(&form, "urn:ietf:params:oauth:grant-type:jwt-bearer");
-    papi__buf_puts(&form, "&scope=");
-    form_escape(&form, papi__buf_cstr(&scope));
-    papi__buf_puts(&form, "&assertion=");
-    papi__buf_puts(&form, jwt.data);
+    papi_buf_puts(&form, "&scope=");
+    form_escape(&form, papi_buf_cstr(&scope));
+    papi_buf_puts(&form, "&assertion=");
+    papi_buf_puts(&form, jwt.data);
     url = malloc(strlen(base) + 16);
     char ua[64];
     snprintf(ua, sizeof ua, "papi/%s", papi_version());
@@ -244,9 +244,9 @@ out:
     papi__http_destroy(http);
     free(url);
     free(base);
-    papi__buf_free(&jwt);
-    papi__buf_free(&form);
-    papi__buf_free(&scope);
+    papi_buf_free(&jwt);
+    papi_buf_free(&form);
+    papi_buf_free(&scope);
     papi_config_destroy(cfg);
     return rc;
 }

@@ -118,6 +118,81 @@ PAPI_API void papi_host_logf(const papi_host *host, papi_log_level level, const 
 #endif
     ;
 
+/* ---------------------------------------------------------------- helpers for plug-ins and tools */
+
+/**
+ * @brief A growable byte buffer whose out-of-memory state is sticky, so a writer appends freely
+ *        and checks ::papi_buf::oom once at the end. Caller-owned; initialize with
+ *        papi_buf_init() (or zero it), release with papi_buf_free(). Its layout is part of the
+ *        ABI. Object-confined.
+ */
+typedef struct papi_buf {
+    char *data; /**< The bytes, NUL-terminated once anything was appended; NULL when empty. */
+    size_t len; /**< Bytes written, excluding the NUL. */
+    size_t cap; /**< Bytes allocated. */
+    int oom;    /**< Non-zero once an append failed; later appends do nothing. */
+} papi_buf;
+
+/** @brief Makes @p b empty, owning nothing. Object-confined. */
+PAPI_API void papi_buf_init(papi_buf *b);
+/** @brief Frees what @p b owns and makes it empty; accepts NULL. Object-confined. */
+PAPI_API void papi_buf_free(papi_buf *b);
+/** @brief Empties @p b and clears its oom state, keeping its memory. Object-confined. */
+PAPI_API void papi_buf_reset(papi_buf *b);
+/**
+ * @brief Makes room for @p extra more bytes (and the NUL).
+ * @return 1, or 0 when out of memory (oom is then set). Object-confined.
+ */
+PAPI_API int papi_buf_reserve(papi_buf *b, size_t extra);
+/** @brief Appends @p n bytes from @p p. Object-confined. */
+PAPI_API void papi_buf_append(papi_buf *b, const void *p, size_t n);
+/** @brief Appends the NUL-terminated @p s. Object-confined. */
+PAPI_API void papi_buf_puts(papi_buf *b, const char *s);
+/** @brief Appends one byte. Object-confined. */
+PAPI_API void papi_buf_putc(papi_buf *b, char c);
+/** @brief Appends printf-formatted text. Object-confined. */
+PAPI_API void papi_buf_printf(papi_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/**
+ * @brief The bytes as a C string.
+ * @return a string borrowed from @p b ("" when empty), valid until @p b changes; NULL when an
+ *         append failed. Object-confined.
+ */
+PAPI_API const char *papi_buf_cstr(papi_buf *b);
+/**
+ * @brief Takes the bytes out of @p b, which becomes empty.
+ * @param b the buffer.
+ * @param[out] len their length (may be NULL).
+ * @return a NUL-terminated string the caller frees with free(); NULL when an append failed or
+ *         out of memory. Object-confined.
+ */
+PAPI_API char *papi_buf_steal(papi_buf *b, size_t *len);
+
+/** @brief The starting value of papi_hash64(). */
+#define PAPI_HASH64_SEED 0xcbf29ce484222325ULL
+/**
+ * @brief FNV-1a 64 over @p n bytes at @p p, continuing from @p h (start with
+ *        ::PAPI_HASH64_SEED). It names shared cache keys (the dataset shape hash), so it never
+ *        changes. Thread-safe.
+ */
+PAPI_API uint64_t papi_hash64(uint64_t h, const void *p, size_t n);
+
+/**
+ * @brief Length of the valid UTF-8 sequence at @p s (@p n >= 1 bytes available): 1 to 4, or 0
+ *        when invalid (overlong forms, surrogates and code points past U+10FFFF are invalid).
+ *        Thread-safe.
+ */
+PAPI_API size_t papi_utf8_seq(const unsigned char *s, size_t n);
+
+/**
+ * @brief Appends @p len bytes of @p s to @p b as a JSON string with its quotes: valid UTF-8 kept,
+ *        control characters escaped, each invalid byte written as U+FFFD. Object-confined (@p b).
+ */
+PAPI_API void papi_json_string(papi_buf *b, const char *s, size_t len);
+
 /* ---------------------------------------------------------------- errors */
 
 /**

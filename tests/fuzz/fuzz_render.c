@@ -36,8 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (; c < 10; c++)
         cells[c] = NULL;
-    papi__buf b;
-    papi__buf_init(&b);
+    papi_buf b;
+    papi_buf_init(&b);
     papi_error err;
     papi_status st = papi__render_row(ds, cells, lens, 10, &b, &err);
     if (st == PAPI_OK) {
@@ -52,6 +52,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (st != PAPI_EPROTO || b.len != 0) {
         abort();
     }
-    papi__buf_free(&b);
+    papi_buf_free(&b);
     return 0;
 }

@@ -61,8 +61,8 @@ static void compare_with_jansson(const char *s, size_t n)
 static void render_and_check(const papi_dataset *ds, const char *const *cells, const size_t *lens,
                              size_t ncells, const char *id, size_t id_len)
 {
-    papi__buf b;
-    papi__buf_init(&b);
+    papi_buf b;
+    papi_buf_init(&b);
     if (papi__render_row(ds, cells, lens, ncells, &b, NULL) == PAPI_OK && !b.oom) {
         if (!papi__json_valid(b.data, b.len) || !papi__row_check(ds, id, id_len, b.data, b.len))
             abort(); /* papi's own row refused */
@@ -72,7 +72,7 @@ static void render_and_check(const papi_dataset *ds, const char *const *cells, c
         if (papi__row_check(ds, other, id_len + 1, b.data, b.len))
             abort(); /* another id's row accepted */
     }
-    papi__buf_free(&b);
+    papi_buf_free(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -28,7 +28,7 @@ static papi_status check_row(void *user, const char *const *cells, const size_t 
             abort();
         if (i == 1) /* text arrives as UTF-8 or not at all */
             for (size_t k = 0; k < lens[i];) {
-                size_t q = papi__utf8_seq((const unsigned char *)cells[i] + k, lens[i] - k);
+                size_t q = papi_utf8_seq((const unsigned char *)cells[i] + k, lens[i] - k);
                 if (!q)
                     abort();
                 k += q;

@@ -241,21 +241,21 @@ static void test_limits(void **state)
     papi__datasets_free(set);
     bad("{\"datasets\":[],\"x\":\"[[[[[[[[[[[[[[[[\"}", "unknown top-level field", NULL);
 
-    papi__buf b;
-    papi__buf_init(&b);
-    papi__buf_puts(&b, "{\"datasets\":[");
+    papi_buf b;
+    papi_buf_init(&b);
+    papi_buf_puts(&b, "{\"datasets\":[");
     for (int i = 0; i < 65; i++)
-        papi__buf_printf(&b, "%s{\"name\":\"d%d\",\"table\":\"T\",\"key\":\"ID\"," COLS "}",
+        papi_buf_printf(&b, "%s{\"name\":\"d%d\",\"table\":\"T\",\"key\":\"ID\"," COLS "}",
                          i ? "," : "", i);
-    papi__buf_puts(&b, "]}");
+    papi_buf_puts(&b, "]}");
     bad(b.data, "more than 64 datasets", NULL);
 
-    papi__buf_reset(&b);
-    papi__buf_puts(&b, "{\"datasets\":[]}");
+    papi_buf_reset(&b);
+    papi_buf_puts(&b, "{\"datasets\":[]}");
     while (b.len <= 1024 * 1024)
-        papi__buf_append(&b, "                ", 16);
+        papi_buf_append(&b, "                ", 16);
     bad(b.data, "larger than", NULL);
-    papi__buf_free(&b);
+    papi_buf_free(&b);
 }
 
 static void test_identifiers(void **state)

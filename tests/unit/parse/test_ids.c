@@ -120,18 +120,18 @@ static void test_max_ids(void **state)
     expect_bad("1,1,1,1", 7, PAPI_KEY_NUMBER, 3, "too many ids", NULL);
 
     /* 10,000 allowed at the configured maximum, 10,001 refused */
-    papi__buf b;
-    papi__buf_init(&b);
+    papi_buf b;
+    papi_buf_init(&b);
     for (int i = 1; i <= 10000; i++)
-        papi__buf_printf(&b, i > 1 ? ",%d" : "%d", i);
+        papi_buf_printf(&b, i > 1 ? ",%d" : "%d", i);
     assert_int_equal(papi__ids_parse_list(b.data, b.len, PAPI_KEY_NUMBER, 10000, &ids, &err),
                      PAPI_OK);
     assert_int_equal(ids.n, 10000);
     assert_memory_equal(ids.keys[9999].ptr, "10000", 5);
     papi__ids_free(&ids);
-    papi__buf_puts(&b, ",10001");
+    papi_buf_puts(&b, ",10001");
     expect_bad(b.data, b.len, PAPI_KEY_NUMBER, 10000, "10001 given, at most 10000", NULL);
-    papi__buf_free(&b);
+    papi_buf_free(&b);
 }
 
 static void test_dedupe_keeps_first_order(void **state)
@@ -141,10 +141,10 @@ static void test_dedupe_keeps_first_order(void **state)
     expect_keys("b,a,b,A", PAPI_KEY_TEXT, (const char *[]){"b", "a", "A"}, 3);
 
     /* large lists go through the hash table: same answer as the linear path */
-    papi__buf b;
-    papi__buf_init(&b);
+    papi_buf b;
+    papi_buf_init(&b);
     for (int i = 0; i < 3000; i++)
-        papi__buf_printf(&b, i ? ",%d" : "%d", (i * 7919) % 1000);
+        papi_buf_printf(&b, i ? ",%d" : "%d", (i * 7919) % 1000);
     papi__ids ids;
     papi_error err;
     assert_int_equal(papi__ids_parse_list(b.data, b.len, PAPI_KEY_NUMBER, 5000, &ids, &err),
@@ -157,7 +157,7 @@ static void test_dedupe_keeps_first_order(void **state)
         assert_memory_equal(ids.keys[i].ptr, want, strlen(want));
     }
     papi__ids_free(&ids);
-    papi__buf_free(&b);
+    papi_buf_free(&b);
 }
 
 static void test_text_keys_are_values(void **state)

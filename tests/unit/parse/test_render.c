@@ -60,13 +60,13 @@ static papi_status render_cell(size_t col, const char *cell, size_t len, char *o
     size_t lens[10] = {0};
     cells[col] = cell;
     lens[col] = len;
-    papi__buf b;
-    papi__buf_init(&b);
-    papi__buf_puts(&b, "prefix");
+    papi_buf b;
+    papi_buf_init(&b);
+    papi_buf_puts(&b, "prefix");
     papi_status st = papi__render_row(ds, cells, lens, 10, &b, err);
     if (st != PAPI_OK) {
         assert_string_equal(b.data, "prefix"); /* left as it was */
-        papi__buf_free(&b);
+        papi_buf_free(&b);
         return st;
     }
     assert_memory_equal(b.data, "prefix{", 7);
@@ -92,7 +92,7 @@ static papi_status render_cell(size_t col, const char *cell, size_t len, char *o
     assert_true(n < cap);
     memcpy(out, b.data + hl, n);
     out[n] = '\0';
-    papi__buf_free(&b);
+    papi_buf_free(&b);
     return PAPI_OK;
 }
 
@@ -134,8 +134,8 @@ static void test_whole_row(void **state)
     size_t lens[18];
     for (int i = 0; i < 18; i++)
         lens[i] = cells[i] ? strlen(cells[i]) : 0;
-    papi__buf b;
-    papi__buf_init(&b);
+    papi_buf b;
+    papi_buf_init(&b);
     assert_int_equal(papi__render_row(ds, cells, lens, 18, &b, NULL), PAPI_OK);
     assert_string_equal(
         b.data,
@@ -157,7 +157,7 @@ static void test_whole_row(void **state)
     assert_int_equal(papi__render_row(ds, cells, lens, 17, &b, &err), PAPI_EPROTO);
     assert_non_null(strstr(err.message, "17 cells, not 18"));
     assert_int_equal(b.len, 2 * first);
-    papi__buf_free(&b);
+    papi_buf_free(&b);
 }
 
 static void test_number(void **state)
@@ -237,11 +237,11 @@ static void test_text(void **state)
     assert_int_equal(render_cell(3, "a\0b", 3, got, sizeof got, NULL), PAPI_OK);
     assert_string_equal(got, "\"a\\u0000b\"");
 
-    papi__buf b;
-    papi__buf_init(&b);
-    papi__json_string(&b, "x\"\n", 3);
+    papi_buf b;
+    papi_buf_init(&b);
+    papi_json_string(&b, "x\"\n", 3);
     assert_string_equal(b.data, "\"x\\\"\\n\"");
-    papi__buf_free(&b);
+    papi_buf_free(&b);
 }
 
 static void test_boolean_and_strings(void **state)

@@ -156,8 +156,8 @@ static void test_rendered_rows_pass(void **state)
     const char *cells[3] = {"Zo\xc3\xab \"O'Brien\"\n\x01", "0001885.0",
                             "{\"deep\": [1, 2.50, \"x\"], \"n\": 123456789012345678901234567890}"};
     size_t lens[3] = {strlen(cells[0]), strlen(cells[1]), strlen(cells[2])};
-    papi__buf b;
-    papi__buf_init(&b);
+    papi_buf b;
+    papi_buf_init(&b);
     assert_int_equal(papi__render_row(ds, cells, lens, 3, &b, NULL), PAPI_OK);
     assert_true(papi__json_valid(b.data, b.len));
     assert_true(papi__row_check(ds, "1885", 4, b.data, b.len));
@@ -169,11 +169,11 @@ static void test_rendered_rows_pass(void **state)
     const char *id = "a\"b\\c/d\te\x01\xc3\xa9\xf0\x9f\x98\x80";
     const char *tcells[2] = {id, "7"};
     size_t tlens[2] = {strlen(id), 1};
-    papi__buf_reset(&b);
+    papi_buf_reset(&b);
     assert_int_equal(papi__render_row(ts, tcells, tlens, 2, &b, NULL), PAPI_OK);
     assert_true(papi__row_check(ts, id, strlen(id), b.data, b.len));
     assert_false(papi__row_check(ts, "a", 1, b.data, b.len));
-    papi__buf_free(&b);
+    papi_buf_free(&b);
 }
 
 static void test_key_member(void **state)

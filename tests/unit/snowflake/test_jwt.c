@@ -30,18 +30,18 @@ static const char claims_b64[] =
 
 static char *url(const void *p, size_t n)
 {
-    papi__buf b;
-    papi__buf_init(&b);
+    papi_buf b;
+    papi_buf_init(&b);
     papi__b64url(&b, p, n);
-    return papi__buf_steal(&b, NULL);
+    return papi_buf_steal(&b, NULL);
 }
 
 static char *std64(const void *p, size_t n)
 {
-    papi__buf b;
-    papi__buf_init(&b);
+    papi_buf b;
+    papi_buf_init(&b);
     papi__b64std(&b, p, n);
-    return papi__buf_steal(&b, NULL);
+    return papi_buf_steal(&b, NULL);
 }
 
 static void test_b64url_vectors(void **state)
@@ -80,14 +80,14 @@ static void test_b64url_vectors(void **state)
 static void test_claims_json(void **state)
 {
     (void)state;
-    papi__buf b;
-    papi__buf_init(&b);
+    papi_buf b;
+    papi_buf_init(&b);
     assert_int_equal(papi__jwt_claims("MYORG-MYACCOUNT.SVC_PAPI",
                                       "SHA256:ENDTsdonRVI0A1F49SXOCPinOWA8F6I745pk833AOwY=",
                                       1735689600, 1735689600 + 59 * 60, &b, NULL),
                      PAPI_OK);
     assert_string_equal(b.data, claims_json);
-    papi__buf_free(&b);
+    papi_buf_free(&b);
 }
 
 static void test_account_normalization(void **state)
@@ -257,8 +257,8 @@ static void test_mint_verifies(void **state)
         papi__jwt_signer_create(k->p8, NULL, "myorg-myaccount.privatelink", "svc_papi", &s, NULL),
         PAPI_OK);
     assert_string_equal(papi__jwt_signer_subject(s), "MYORG-MYACCOUNT.SVC_PAPI");
-    papi__buf jwt;
-    papi__buf_init(&jwt);
+    papi_buf jwt;
+    papi_buf_init(&jwt);
     /* minted one minute after the example's iat: iat is backdated by 60 s for clock skew */
     assert_int_equal(papi__jwt_signer_mint(s, 1735689660, PAPI__JWT_LIFETIME_S, &jwt, NULL),
                      PAPI_OK);
@@ -284,7 +284,7 @@ static void test_mint_verifies(void **state)
                      1);
     EVP_MD_CTX_free(ctx);
     /* an over-long lifetime is capped to Snowflake's one hour rule (59 minutes) */
-    papi__buf_reset(&jwt);
+    papi_buf_reset(&jwt);
     assert_int_equal(papi__jwt_signer_mint(s, 160, 7200, &jwt, NULL), PAPI_OK);
     free(claims);
     d1 = strchr(jwt.data, '.');
@@ -293,7 +293,7 @@ static void test_mint_verifies(void **state)
     assert_non_null(memmem(claims, clen, "\"exp\":3640", 10));
     free(claims);
     free(sig);
-    papi__buf_free(&jwt);
+    papi_buf_free(&jwt);
     papi__jwt_signer_destroy(s);
 }
 

@@ -54,8 +54,8 @@ static void test_statement_body(void **state)
     papi_key keys[] = {{"1885", 4}, {"42", 2}, {"7", 1}};
     papi__sf_context ctx = {.database = "API", .schema = NULL, .warehouse = "",
                             .role = "DATA_API_ROLE", .timeout_s = 10};
-    papi__buf b;
-    papi__buf_init(&b);
+    papi_buf b;
+    papi_buf_init(&b);
     assert_int_equal(papi__sf_statement_body(&ctx, "SELECT 1 WHERE K IN (?, ?, ?, ?)",
                                              PAPI_KEY_NUMBER, keys, 3, 4, &b, NULL),
                      PAPI_OK);
@@ -78,16 +78,16 @@ static void test_statement_body(void **state)
     assert_string_equal(json_string_value(json_object_get(params, "query_tag")), "papi");
     assert_string_equal(json_string_value(json_object_get(params, "timezone")), "UTC");
     json_decref(j);
-    papi__buf_reset(&b);
+    papi_buf_reset(&b);
     papi_key text[] = {{"a\"b", 3}};
     assert_int_equal(papi__sf_statement_body(&ctx, "S", PAPI_KEY_TEXT, text, 1, 1, &b, NULL),
                      PAPI_OK);
     assert_non_null(strstr(b.data, "{\"type\":\"TEXT\",\"value\":\"a\\\"b\"}"));
-    papi__buf_reset(&b);
+    papi_buf_reset(&b);
     papi_key bad[] = {{"\xff", 1}};
     assert_int_equal(papi__sf_statement_body(&ctx, "S", PAPI_KEY_TEXT, bad, 1, 1, &b, NULL),
                      PAPI_EINVAL);
-    papi__buf_free(&b);
+    papi_buf_free(&b);
 }
 
 static void test_parse_result(void **state)
@@ -353,18 +353,18 @@ static void test_deadline_after_parsing(void **state)
         papi__sf_emit_rows(&r, r.data, r.data_len, 2, papi_now_ms() - 1, collect, &got, &err),
         PAPI_ETIMEDOUT);
     /* many rows: the clock is looked at while reading, not only at the end */
-    papi__buf many;
-    papi__buf_init(&many);
-    papi__buf_putc(&many, '[');
+    papi_buf many;
+    papi_buf_init(&many);
+    papi_buf_putc(&many, '[');
     for (int i = 0; i < 2000; i++)
-        papi__buf_printf(&many, "%s[\"%d\",\"x\"]", i ? "," : "", i);
-    papi__buf_putc(&many, ']');
+        papi_buf_printf(&many, "%s[\"%d\",\"x\"]", i ? "," : "", i);
+    papi_buf_putc(&many, ']');
     got = (rows){0};
     assert_int_equal(
         papi__sf_emit_rows(&r, many.data, many.len, -1, papi_now_ms() - 1, collect, &got, &err),
         PAPI_ETIMEDOUT);
     assert_true(got.n < 2000);
-    papi__buf_free(&many);
+    papi_buf_free(&many);
     papi__sf_result_free(&r);
 }
 
@@ -441,17 +441,17 @@ static void expect_cell(papi__sf_type t, int scale, papi_column_type target, con
                         const char *want)
 {
     papi__sf_column col = {t, scale, target};
-    papi__buf b;
-    papi__buf_init(&b);
+    papi_buf b;
+    papi_buf_init(&b);
     papi_error err = {0};
     papi_status st = papi__sf_decode_cell(&col, in, strlen(in), &b, &err);
     if (want) {
         assert_int_equal(st, PAPI_OK);
-        assert_string_equal(papi__buf_cstr(&b), want);
+        assert_string_equal(papi_buf_cstr(&b), want);
     } else {
         assert_int_equal(st, PAPI_EPROTO);
     }
-    papi__buf_free(&b);
+    papi_buf_free(&b);
 }
 
 static void test_cells(void **state)

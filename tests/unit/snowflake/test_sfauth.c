@@ -182,8 +182,8 @@ static void test_authorization_forms(void **state)
     papi__sf_auth *a = NULL;
     papi_error err = {0};
     assert_int_equal(papi__sf_auth_create(f->cfg, &f->host, f->session, &a, &err), PAPI_OK);
-    papi__buf line;
-    papi__buf_init(&line);
+    papi_buf line;
+    papi_buf_init(&line);
     uint64_t gen = 0;
     papi__sf_form form;
     assert_int_equal(papi__sf_auth_header(a, false, false, &gen, &form, &line, &err), PAPI_OK);
@@ -212,7 +212,7 @@ static void test_authorization_forms(void **state)
     assert_int_equal(papi__sf_auth_create(f->cfg, &f->host, f->session, &a, &err), PAPI_OK);
     assert_false(papi__sf_auth_alternate_ok(a));
     papi__sf_auth_destroy(a);
-    papi__buf_free(&line);
+    papi_buf_free(&line);
 }
 
 int main(void)
