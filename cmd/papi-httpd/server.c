@@ -13,104 +13,88 @@
 #include <unistd.h>
 
 #include "httpd.h"
+#include "opts.h"
 
 #define EXIT_USAGE 2
 
-static const struct {
-    const char *flag, *env, *help;
-} server_flags[] = {
-    {"listen", "PAPI_LISTEN", "address:port to listen on (default 0.0.0.0:8001)"},
-    {"max-connections", "PAPI_MAX_CONNECTIONS", "concurrent connections (default 1024)"},
-    {"max-connections-per-ip", "PAPI_MAX_CONNECTIONS_PER_IP",
-     "concurrent connections from one address (default 0: no limit; keep 0 behind a proxy)"},
-    {"threads", "PAPI_THREADS", "event-loop threads answering cache hits (default: the cores)"},
-    {"workers", "PAPI_WORKERS", "threads for lookups that reach the source (default 512)"},
-    {"connection-timeout", "PAPI_CONNECTION_TIMEOUT",
-     "seconds a connection may stay silent (default 30)"},
-    {"header-timeout", "PAPI_HEADER_TIMEOUT",
-     "seconds a client has to send a whole request (default 10)"},
-    {"shutdown-timeout", "PAPI_SHUTDOWN_TIMEOUT",
-     "seconds to finish requests after SIGTERM (default 20)"},
-    {"ready-cache-ms", "PAPI_READY_CACHE_MS",
-     "how long a readiness probe's answer is reused (default 2000)"},
-    {"access-log", "PAPI_ACCESS_LOG", "1 to write JSON access lines on stdout, 0 not (default 1)"},
-    {"log-level", "PAPI_LOG_LEVEL",
-     "error|warn|info|debug for library messages on stderr (default info)"},
+#define OPTS(m) CMD_FIELD(struct httpd_options, m)
+
+/* The server's own options, one row each: the descriptor (key, env var, type, default, min, max,
+ * flags, help, check), then where the value goes. --help and the parser read only this. */
+static const cmd_flag server_flags[] = {
+    {.opt = {"listen", "PAPI_LISTEN", CMD_OPTION_TEXT, "0.0.0.0:8001", 0, 0, 0,
+             "address to listen on: host:port, [v6]:port or port", NULL},
+     .store = cmd_store_chars,
+     OPTS(listen)},
+    {.opt = {"max-connections", "PAPI_MAX_CONNECTIONS", CMD_OPTION_INT, "1024", 1, 65536, 0,
+             "concurrent connections", NULL},
+     .store = cmd_store_uint,
+     OPTS(max_connections)},
+    {.opt = {"max-connections-per-ip", "PAPI_MAX_CONNECTIONS_PER_IP", CMD_OPTION_INT, "0", 0, 65536,
+             0, "concurrent connections from one address; 0: no limit (keep 0 behind a proxy)",
+             NULL},
+     .store = cmd_store_uint,
+     OPTS(max_connections_per_ip)},
+    /* the default, the cores, is set by configure() */
+    {.opt = {"threads", "PAPI_THREADS", CMD_OPTION_INT, NULL, 1, 256, 0,
+             "event-loop threads answering cache hits (default: the cores)", NULL},
+     .store = cmd_store_uint,
+     OPTS(threads)},
+    /* a request that misses holds its worker while its ids wait for a batch: workers needed =
+     * miss rate x miss latency (Little's law), e.g. 3,000/s x 100 ms = 300 (bench/misses:
+     * 128 workers fell behind at 3,000 misses/s, 512 kept up); idle threads cost little */
+    {.opt = {"workers", "PAPI_WORKERS", CMD_OPTION_INT, "512", 1, 4096, 0,
+             "threads for lookups that reach the source", NULL},
+     .store = cmd_store_uint,
+     OPTS(workers)},
+    {.opt = {"connection-timeout", "PAPI_CONNECTION_TIMEOUT", CMD_OPTION_INT, "30", 1, 86400, 0,
+             "seconds a connection may stay silent", NULL},
+     .store = cmd_store_uint,
+     OPTS(connection_timeout_s)},
+    {.opt = {"header-timeout", "PAPI_HEADER_TIMEOUT", CMD_OPTION_INT, "10", 1, 3600, 0,
+             "seconds a client has to send a whole request", NULL},
+     .store = cmd_store_uint,
+     OPTS(header_timeout_s)},
+    {.opt = {"shutdown-timeout", "PAPI_SHUTDOWN_TIMEOUT", CMD_OPTION_INT, "20", 0, 3600, 0,
+             "seconds to finish requests after SIGTERM", NULL},
+     .store = cmd_store_uint,
+     OPTS(shutdown_timeout_s)},
+    {.opt = {"ready-cache-ms", "PAPI_READY_CACHE_MS", CMD_OPTION_INT, "2000", 0, 3600000, 0,
+             "how long a readiness probe's answer is reused", NULL},
+     .store = cmd_store_uint,
+     OPTS(ready_cache_ms)},
+    {.opt = {"access-log", "PAPI_ACCESS_LOG", CMD_OPTION_BOOL, "1", 0, 0, 0,
+             "write JSON access lines on stdout", NULL},
+     .store = cmd_store_bool,
+     OPTS(access_log)},
+    {.opt = {"log-level", "PAPI_LOG_LEVEL", CMD_OPTION_TEXT, "info", 0, 0, 0,
+             "error, warn, info or debug: library messages on stderr", NULL},
+     .store = cmd_store_log_level,
+     OPTS(log_level)},
+    /* read by load_api_keys(), which checks it; listed for --help */
+    {.opt = {NULL, "PAPI_API_KEYS", CMD_OPTION_TEXT, NULL, 0, 0, CMD_OPTION_SECRET,
+             "comma-separated bearer keys; unset: no keys needed", NULL}},
 };
 #define NSERVER_FLAGS (sizeof server_flags / sizeof server_flags[0])
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: papi-httpd [--flag value | --flag=value]...\n\nServer flags (env):\n");
-    for (size_t i = 0; i < NSERVER_FLAGS; i++)
-        fprintf(f, "  --%-26s (%s) %s\n", server_flags[i].flag, server_flags[i].env, server_flags[i].help);
-    fprintf(f, "  %-28s (PAPI_API_KEYS, env only) comma-separated bearer keys; unset: no keys needed\n", "");
-    fprintf(f, "\nLibrary options (flags win over env):\n");
-    size_t n = papi_config_option_count();
-    for (size_t i = 0; i < n; i++) {
-        const char *env = NULL;
-        int secret = 0;
-        const char *key = papi_config_option_key(i, &env, &secret);
-        fprintf(f, "  --%-26s (%s)%s\n", key, env ? env : "no env", secret ? " secret" : "");
-    }
+    fprintf(f, "usage: papi-httpd [--option value | --option=value]...\n\n"
+               "Server options (flags win over environment variables):\n");
+    cmd_opts_help(f, server_flags, NSERVER_FLAGS);
+    fprintf(f, "\nLibrary options (flags win over environment variables):\n");
+    cmd_opts_help_library(f);
 }
 
-static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+static int parse_port(const char *s, unsigned *out)
 {
     char *end;
     errno = 0;
     unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
+    if (errno || end == s || *end || s[0] == '-' || v > 65535)
         return -1;
     *out = (unsigned)v;
     return 0;
-}
-
-static int set_server_option(struct httpd_options *o, const char *flag, const char *v)
-{
-    if (strcmp(flag, "listen") == 0) {
-        if (strlen(v) >= sizeof o->listen)
-            return -1;
-        snprintf(o->listen, sizeof o->listen, "%s", v);
-        return 0;
-    }
-    if (strcmp(flag, "max-connections") == 0)
-        return parse_uint(v, 1, 65536, &o->max_connections);
-    if (strcmp(flag, "max-connections-per-ip") == 0)
-        return parse_uint(v, 0, 65536, &o->max_connections_per_ip);
-    if (strcmp(flag, "header-timeout") == 0)
-        return parse_uint(v, 1, 3600, &o->header_timeout_s);
-    if (strcmp(flag, "threads") == 0)
-        return parse_uint(v, 1, 256, &o->threads);
-    if (strcmp(flag, "workers") == 0)
-        return parse_uint(v, 1, 4096, &o->workers);
-    if (strcmp(flag, "connection-timeout") == 0)
-        return parse_uint(v, 1, 86400, &o->connection_timeout_s);
-    if (strcmp(flag, "shutdown-timeout") == 0)
-        return parse_uint(v, 0, 3600, &o->shutdown_timeout_s);
-    if (strcmp(flag, "ready-cache-ms") == 0)
-        return parse_uint(v, 0, 3600000, &o->ready_cache_ms);
-    if (strcmp(flag, "access-log") == 0) {
-        unsigned b;
-        if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0)
-            b = 1;
-        else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0)
-            b = 0;
-        else if (parse_uint(v, 0, 1, &b) != 0)
-            return -1;
-        o->access_log = (int)b;
-        return 0;
-    }
-    if (strcmp(flag, "log-level") == 0) {
-        static const char *const lv[] = {"error", "warn", "info", "debug"};
-        for (int i = 0; i < 4; i++)
-            if (strcmp(v, lv[i]) == 0) {
-                o->log_level = (papi_log_level)i;
-                return 0;
-            }
-        return -1;
-    }
-    return 1; /* not a server flag */
 }
 
 static int load_api_keys(struct httpd *srv)
@@ -214,7 +198,7 @@ static int resolve_listen(const char *spec, struct sockaddr_storage *ss, socklen
         snprintf(port, sizeof port, "%s", spec);
     }
     unsigned p;
-    if (parse_uint(port, 0, 65535, &p) != 0)
+    if (parse_port(port, &p) != 0)
         return -1;
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -228,90 +212,33 @@ static int resolve_listen(const char *spec, struct sockaddr_storage *ss, socklen
     return 0;
 }
 
-/* Options in order: defaults, environment, then flags (flags win). */
+/* Options in order: defaults, environment, then flags (flags win). Returns 0, -1 when done
+ * (--help, --version), or the exit code. */
 static int configure(struct httpd *srv, papi_config *cfg, int argc, char **argv)
 {
     struct httpd_options *o = &srv->opt;
-    snprintf(o->listen, sizeof o->listen, "0.0.0.0:8001");
-    o->max_connections = 1024;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cores > 0 && cores <= 256 ? (unsigned)cores : 1;
-    /* a request that misses holds its worker while its ids wait for a batch: workers needed =
-     * miss rate x miss latency (Little's law), e.g. 3,000/s x 100 ms = 300 (bench/misses:
-     * 128 workers fell behind at 3,000 misses/s, 512 kept up); idle threads cost little */
-    o->workers = 512;
-    o->connection_timeout_s = 30;
-    o->header_timeout_s = 10;
-    o->shutdown_timeout_s = 20;
-    o->ready_cache_ms = 2000;
-    o->access_log = 1;
-    o->log_level = PAPI_LOG_INFO;
-
+    cmd_parser p = {
+        .flags = server_flags, .nflags = NSERVER_FLAGS, .target = o, .cfg = cfg, .version = true};
     papi_error err = {0};
-    if (papi_config_load_env(cfg, &err) != PAPI_OK) {
-        httpd_log_line("error", "environment: %s", err.message);
+    switch (cmd_opts_parse(&p, argc, argv, &err)) {
+    case CMD_OPTS_OK:
+        break;
+    case CMD_OPTS_HELP:
+        usage(stdout);
+        return -1;
+    case CMD_OPTS_VERSION:
+        printf("papi-httpd %s (libpapi %s)\n", PAPI_VERSION_STRING, papi_version());
+        return -1;
+    case CMD_OPTS_EUSAGE:
+        httpd_log_line("error", "%s (see --help)", err.message);
         return EXIT_USAGE;
-    }
-    for (size_t i = 0; i < NSERVER_FLAGS; i++) {
-        const char *v = getenv(server_flags[i].env);
-        if (v && set_server_option(o, server_flags[i].flag, v) != 0) {
-            httpd_log_line("error", "environment: bad value for %s", server_flags[i].env);
-            return EXIT_USAGE;
-        }
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return -1;
-        }
-        if (strcmp(a, "--version") == 0) {
-            printf("papi-httpd %s (libpapi %s)\n", PAPI_VERSION_STRING, papi_version());
-            return -1;
-        }
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-            httpd_log_line("error", "unexpected argument %s (see --help)", a);
-            return EXIT_USAGE;
-        }
-        char flag[128];
-        const char *eq = strchr(a + 2, '='), *value;
-        size_t flen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        if (flen >= sizeof flag) {
-            httpd_log_line("error", "unknown flag");
-            return EXIT_USAGE;
-        }
-        memcpy(flag, a + 2, flen);
-        flag[flen] = '\0';
-        if (eq) {
-            value = eq + 1;
-        } else if (i + 1 < argc) {
-            value = argv[++i];
-        } else {
-            httpd_log_line("error", "--%s needs a value", flag);
-            return EXIT_USAGE;
-        }
-        int r = set_server_option(o, flag, value);
-        if (r < 0) {
-            httpd_log_line("error", "bad value for --%s", flag);
-            return EXIT_USAGE;
-        }
-        if (r == 0)
-            continue;
-        int known = 0;
-        for (size_t k = 0, n = papi_config_option_count(); k < n; k++) {
-            const char *key = papi_config_option_key(k, NULL, NULL);
-            if (key && strcmp(key, flag) == 0)
-                known = 1;
-        }
-        if (!known) {
-            httpd_log_line("error", "unknown flag --%s (see --help)", flag);
-            return EXIT_USAGE;
-        }
-        if (papi_config_set(cfg, flag, value, &err) != PAPI_OK) {
-            /* the library's message names the option, never a secret value */
-            httpd_log_line("error", "--%s: %s", flag, err.message);
-            return EXIT_USAGE;
-        }
+    case CMD_OPTS_EVALUE:
+    case CMD_OPTS_ELIBRARY:
+        /* the message names the option, never a value (a value may be a secret) */
+        httpd_log_line("error", "%s", err.message);
+        return err.status == PAPI_ENOMEM ? 1 : EXIT_USAGE;
     }
     if (papi_config_set_log(cfg, lib_log, srv, o->log_level) != PAPI_OK)
         return EXIT_USAGE;
