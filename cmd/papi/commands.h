@@ -6,6 +6,8 @@
 
 #include <papi/papi.h>
 
+#include <stdio.h>
+
 /* Exit codes shared by every command. */
 enum {
     PAPI_EXIT_OK = 0,
@@ -18,6 +20,12 @@ enum {
 /* The exit code for a failed call's status (main.c). */
 int papi_cmd_exit_code(papi_status status);
 
+/* `papi help`: the commands and every option (main.c); each command's own options come from its
+ * option table (lookup.c, demo_cmd.c). */
+void papi_cmd_usage(FILE *out);
+void papi_cmd_lookup_help(FILE *out);
+void papi_cmd_demo_db_help(FILE *out);
+
 /* Copies s into dst (cap bytes) for printing on one line: C0 and C1 controls and DEL as \n, \r,
  * \t, \xHH or \u00HH, each byte of invalid UTF-8 as \xHH, the rest as is; "..." ends a cut.
  * Every message from the library, the source or the command line goes through it (shown.c).
@@ -25,7 +33,7 @@ int papi_cmd_exit_code(papi_status status);
 #define PAPI_CMD_SHOWN_MAX 1024 /* a papi_error message, every byte escaped */
 const char *papi_cmd_shown(char *dst, size_t cap, const char *s);
 
-/* `papi lookup`, `papi demo-db` (main.c, demo_db.c). */
+/* `papi lookup`, `papi demo-db` (lookup.c, demo_cmd.c). */
 int papi_cmd_lookup(int argc, char **argv);
 int papi_cmd_demo_db(int argc, char **argv);
 

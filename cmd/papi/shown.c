@@ -1,7 +1,8 @@
 /* Text from the library or the source goes to a terminal: a control byte in a Snowflake message
  * or a file name could move the cursor, rewrite earlier lines or forge a second "papi:" line. */
 #include "commands.h"
-#include "internal.h"
+
+#include <papi/papi_backend.h>
 
 #include <stdio.h>
 #include <string.h>

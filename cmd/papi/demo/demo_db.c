@@ -1,10 +1,8 @@
-/* `papi demo-db`: writes the demo database, a TPC-DS shaped `hybrid_customer` table like the one
- * Snowflake's personalization tutorial creates. Generated rows are a pure function of the id
- * (splitmix64 seeded by it), so customer 1885 is the same whatever --rows says, and the same
- * --rows gives byte-identical files with the same SQLite library. */
+/* The demo database, a TPC-DS shaped `hybrid_customer` table like the one Snowflake's
+ * personalization tutorial creates: the writer and the generator. Generated rows are a pure
+ * function of the id (splitmix64 seeded by it), so customer 1885 is the same whatever --rows
+ * says, and the same --rows gives byte-identical files with the same SQLite library. */
 #include "demo_db.h"
-
-#include "commands.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -310,67 +308,4 @@ demo_rc demo_db_generate(const char *path, int64_t rows, char *msg, size_t cap)
         }
     }
     return demo_writer_commit(&w, msg, cap);
-}
-
-/* ------------------------------------------------------------- the command */
-
-static int usage(const char *why)
-{
-    fprintf(stderr,
-            "papi: demo-db: %s\n"
-            "usage: papi demo-db PATH [--rows N]   (generated customers 1..N, default 10000)\n"
-            "       papi demo-db PATH --csv FILE   (load a CSV export of the 18 columns)\n",
-            why);
-    return DEMO_EINPUT;
-}
-
-int papi_cmd_demo_db(int argc, char **argv)
-{
-    const char *path = NULL, *csv = NULL, *rows_arg = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = strcmp(a, "--rows") == 0  ? &rows_arg
-                            : strcmp(a, "--csv") == 0 ? &csv
-                                                      : NULL;
-        if (slot) {
-            if (i + 1 >= argc)
-                return usage("an option lacks its value");
-            *slot = argv[++i];
-        } else if (strncmp(a, "--rows=", 7) == 0) {
-            rows_arg = a + 7;
-        } else if (strncmp(a, "--csv=", 6) == 0) {
-            csv = a + 6;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage("unknown option");
-        } else if (!path) {
-            path = a;
-        } else {
-            return usage("more than one PATH");
-        }
-    }
-    if (!path || !*path)
-        return usage("PATH is missing");
-    if (csv && rows_arg)
-        return usage("--rows and --csv exclude each other");
-    int64_t rows = 10000;
-    if (rows_arg) {
-        char *end = NULL;
-        errno = 0;
-        long long v = strtoll(rows_arg, &end, 10);
-        if (errno || end == rows_arg || *end || rows_arg[0] == '-' || v < 1 || v > DEMO_MAX_ROWS)
-            return usage("--rows must be a whole number from 1 to 100000000");
-        rows = v;
-    }
-    char msg[512] = "";
-    demo_rc rc = csv ? demo_db_load_csv(path, csv, &rows, msg, sizeof msg)
-                     : demo_db_generate(path, rows, msg, sizeof msg);
-    if (rc != DEMO_OK) {
-        char shown[4 * sizeof msg];
-        fprintf(stderr, "papi: demo-db: %s\n", papi_cmd_shown(shown, sizeof shown, msg));
-        return rc;
-    }
-    char shown[PAPI_CMD_SHOWN_MAX];
-    printf("%s: %" PRId64 " customers in table %s\n", papi_cmd_shown(shown, sizeof shown, path),
-           rows, DEMO_TABLE);
-    return DEMO_OK;
 }

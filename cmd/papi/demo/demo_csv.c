@@ -1,10 +1,13 @@
-/* `papi demo-db PATH --csv FILE`: loads a CSV export of the customer table (RFC 4180).
+/* The demo database from a CSV export of the customer table (RFC 4180; `papi demo-db PATH --csv
+ * FILE`).
  *
  * The first record is a header naming the 18 columns, in any order, case ignored. A field that is
  * empty and unquoted is SQL NULL; "" is an empty string. Quoted fields may hold commas, doubled
  * quotes and line breaks. Lines end in LF or CRLF; a UTF-8 byte order mark and blank lines are
  * skipped. Any malformed record stops the load with its line number and nothing is written. */
 #include "demo_db.h"
+
+#include <papi/papi_backend.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -126,27 +129,9 @@ static bool blank_record(const csv_reader *r)
 
 static bool utf8_ok(const unsigned char *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                                 : (c & 0xF8) == 0xF0   ? 4 : 0;
-        if (len == 0 || i + len > n || (len == 2 && c < 0xC2) || (len == 4 && c > 0xF4))
+    for (size_t i = 0, k; i < n; i += k)
+        if ((k = papi_utf8_seq(s + i, n - i)) == 0)
             return false;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-        if (len == 3) {
-            unsigned cp = ((c & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu);
-            if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))
-                return false;
-        } else if (len == 4) {
-            unsigned cp = ((c & 0x07u) << 18) | ((s[i + 1] & 0x3Fu) << 12);
-            if (cp < 0x10000 || cp > 0x10FFFF)
-                return false;
-        }
-        i += len;
-    }
     return true;
 }
 

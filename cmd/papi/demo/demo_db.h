@@ -1,5 +1,7 @@
 /* The demo database: a SQLite file holding a TPC-DS shaped `hybrid_customer` table, either
- * generated (deterministic) or loaded from a CSV export. Shared by `papi demo-db` and the bench. */
+ * generated (deterministic) or loaded from a CSV export. A small static library over SQLite and
+ * libpapi's public headers (papi_utf8_seq), shared by `papi demo-db` and the benches. Messages go
+ * into msg as they are: the caller escapes them for its terminal. */
 #ifndef PAPI_CMD_DEMO_DB_H
 #define PAPI_CMD_DEMO_DB_H
 
