@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Results double as the command's exit codes. */
+/* What went wrong: the file system or SQLite, or the input. */
 typedef enum demo_rc {
     DEMO_OK = 0,
     DEMO_EIO = 1,    /* the file system or SQLite failed */
