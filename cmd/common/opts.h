@@ -15,9 +15,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The library's option descriptor (DESIGN-11.md, papi_option), member for member. Until libpapi
- * exports papi_option and papi_config_option_info(), the tools carry this copy; then it becomes
- * `typedef papi_option cmd_option;` (see opts_library.c). */
+/* The library's option descriptor (papi_option, issue 11), member for member and in its order.
+ * Until libpapi exports papi_option and papi_config_option_info(), the tools carry this copy;
+ * then it becomes `typedef papi_option cmd_option;` and the CMD_OPTION_ names the PAPI_OPTION_
+ * ones (see opts_library.c). */
 typedef enum cmd_option_type {
     CMD_OPTION_TEXT = 0,
     CMD_OPTION_INT = 1, /* digits only, min..max */
@@ -86,7 +87,8 @@ typedef enum cmd_opts_rc {
     CMD_OPTS_VERSION, /* --version (when cmd_parser.version); nothing was applied */
     CMD_OPTS_EUSAGE,  /* unknown flag, missing value, stray argument; nothing was applied */
     CMD_OPTS_EVALUE,  /* a bad value for one of the tool's options */
-    CMD_OPTS_ELIBRARY /* libpapi refused an option (bad value, env var); err->status is why */
+    CMD_OPTS_ELIBRARY /* libpapi refused an option (bad value, env var) or memory ran out;
+                         err->status says which */
 } cmd_opts_rc;
 
 /* Parses argv[1..argc-1] into p->target and p->cfg. On failure err->message names the flag or the
