@@ -108,7 +108,9 @@ class Help(unittest.TestCase):
         self.assertIn("--verbose, -v ", self.helps["papi"])
 
 
-class Cli(unittest.TestCase):
+class WithDemoDb(unittest.TestCase):
+    """A ten-customer demo database for the class, in cls.src."""
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="papi-options-")
@@ -121,6 +123,8 @@ class Cli(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
+
+class Cli(WithDemoDb):
     def test_flag_beats_env_for_a_tool_option(self):
         env = {"PAPI_LOG_LEVEL": "debug"}
         r = run(PAPI, "lookup", "--source", self.src, "1", env=env)
@@ -151,19 +155,7 @@ class Cli(unittest.TestCase):
                 self.assertNotIn(SECRET, r.stdout + r.stderr)
 
 
-class Httpd(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="papi-options-")
-        cls.db = os.path.join(cls.tmp.name, "demo.db")
-        r = run(PAPI, "demo-db", cls.db, "--rows", "10")
-        assert r.returncode == 0, r.stderr
-        cls.src = "sqlite:" + cls.db
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
-
+class Httpd(WithDemoDb):
     def serve(self, args, env):
         """Starts papi-httpd; returns (process, its "listening on" line, stderr file)."""
         err = tempfile.TemporaryFile(dir=self.tmp.name)
