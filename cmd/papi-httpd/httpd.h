@@ -329,14 +329,13 @@ char *httpd_metrics_render(struct httpd *srv, size_t *len);
  * should a browser ever render it as markup. */
 void httpd_json_inert(papi_buf *b, const char *s, size_t n);
 int httpd_utf8_valid(const unsigned char *s, size_t n);
-/* Appends v in decimal. */
-void httpd_put_u64(papi_buf *b, uint64_t v);
 
 /* logline.c: the server's own log lines (JSON, one a line, on stderr) and its clocks */
 void httpd_log_line(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int64_t httpd_now_us(void);
-/* Appends the wall-clock time as "2026-11-29T22:53:16.123Z". */
-void httpd_put_iso_now(papi_buf *b);
+/* Writes the wall-clock time as "2026-11-29T22:53:16.123Z" and returns its length. */
+#define HTTPD_ISO_NOW_BYTES 32
+size_t httpd_iso_now(char out[HTTPD_ISO_NOW_BYTES]);
 /* Writes all n bytes to fd (a short write is continued, a failed one dropped). */
 void httpd_write_all(int fd, const char *p, size_t n);
 

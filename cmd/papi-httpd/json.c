@@ -44,14 +44,3 @@ int httpd_utf8_valid(const unsigned char *s, size_t n)
     }
     return 1;
 }
-
-void httpd_put_u64(papi_buf *b, uint64_t v)
-{
-    char tmp[20];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    papi_buf_append(b, tmp + i, sizeof tmp - i);
-}

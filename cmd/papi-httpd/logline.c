@@ -21,7 +21,7 @@ static _Thread_local struct {
     size_t len;
 } iso_cache = {.sec = -1};
 
-void httpd_put_iso_now(papi_buf *b)
+size_t httpd_iso_now(char out[HTTPD_ISO_NOW_BYTES])
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -32,10 +32,15 @@ void httpd_put_iso_now(papi_buf *b)
         iso_cache.sec = ts.tv_sec;
     }
     unsigned ms = (unsigned)(ts.tv_nsec / 1000000L);
-    char frac[6] = {
-        '.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z', 0};
-    papi_buf_append(b, iso_cache.text, iso_cache.len);
-    papi_buf_append(b, frac, 5);
+    memcpy(out, iso_cache.text, iso_cache.len);
+    char *p = out + iso_cache.len;
+    *p++ = '.';
+    *p++ = (char)('0' + ms / 100);
+    *p++ = (char)('0' + ms / 10 % 10);
+    *p++ = (char)('0' + ms % 10);
+    *p++ = 'Z';
+    *p = '\0';
+    return (size_t)(p - out);
 }
 
 void httpd_write_all(int fd, const char *p, size_t left)
@@ -58,8 +63,9 @@ void httpd_log_line(const char *level, const char *fmt, ...)
     va_end(ap);
     papi_buf b;
     papi_buf_init(&b);
+    char ts[HTTPD_ISO_NOW_BYTES];
     papi_buf_puts(&b, "{\"ts\":\"");
-    httpd_put_iso_now(&b);
+    papi_buf_append(&b, ts, httpd_iso_now(ts));
     papi_buf_puts(&b, "\",\"level\":");
     papi_json_string(&b, level, strlen(level));
     papi_buf_puts(&b, ",\"msg\":");
