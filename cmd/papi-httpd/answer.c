@@ -1,5 +1,6 @@
 /* Every answer papi-httpd sends, and what a failed lookup may tell its client. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "httpd.h"
@@ -37,13 +38,14 @@ enum MHD_Result httpd_send_json(struct MHD_Connection *conn, struct httpd_reques
     return httpd_send(conn, req, status, NULL, copy_body(body, strlen(body)));
 }
 
-static void json_member(struct httpd_sb *sb, const char *name, const char *value)
+static void json_member(papi_buf *b, const char *name, const char *value)
 {
     if (!value || !value[0])
         return;
-    sb_printf(sb, ", \"%s\": \"", name);
-    sb_json_str(sb, value, strlen(value));
-    sb_puts(sb, "\"");
+    papi_buf_puts(b, ", \"");
+    papi_buf_puts(b, name);
+    papi_buf_puts(b, "\": ");
+    httpd_json_inert(b, value, strlen(value));
 }
 
 /* {"error": message, "code": code[, "source_code": ..., "query_id": ...]} */
@@ -51,25 +53,28 @@ static enum MHD_Result send_error_detail(struct MHD_Connection *conn, struct htt
                                          unsigned status, const char *message, const char *code,
                                          int retry_after_s, const papi_error *detail)
 {
-    char stack[512];
-    struct httpd_sb sb = {.p = stack, .cap = sizeof stack};
-    sb_puts(&sb, "{\"error\": \"");
-    sb_json_str(&sb, message, strlen(message));
-    sb_puts(&sb, "\"");
-    json_member(&sb, "code", code);
+    papi_buf b;
+    papi_buf_init(&b);
+    papi_buf_puts(&b, "{\"error\": ");
+    httpd_json_inert(&b, message, strlen(message));
+    json_member(&b, "code", code);
     if (detail) {
-        json_member(&sb, "source_code", detail->source_code);
-        json_member(&sb, "query_id", detail->query_id);
+        json_member(&b, "source_code", detail->source_code);
+        json_member(&b, "query_id", detail->query_id);
     }
-    sb_puts(&sb, "}");
-    if (sb.oom) {
-        sb_free(&sb);
+    papi_buf_puts(&b, "}");
+    if (b.oom) {
+        papi_buf_free(&b);
         return MHD_NO;
     }
-    struct MHD_Response *resp = copy_body(sb.p, sb.len);
-    sb_free(&sb);
-    if (resp && status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    size_t len = 0;
+    char *body = papi_buf_steal(&b, &len);
+    struct MHD_Response *resp =
+        body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!resp)
+        free(body);
+    if (resp && req->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
     if (resp && status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"papi\"");
     if (resp && retry_after_s > 0) {
@@ -85,6 +90,27 @@ enum MHD_Result httpd_send_error(struct MHD_Connection *conn, struct httpd_reque
                                  int retry_after_s)
 {
     return send_error_detail(conn, req, status, message, code, retry_after_s, NULL);
+}
+
+enum MHD_Result httpd_send_not_allowed(struct MHD_Connection *conn, struct httpd_request *req,
+                                       unsigned methods)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {
+        {HTTPD_GET, "GET"}, {HTTPD_HEAD, "HEAD"}, {HTTPD_POST, "POST"}, {HTTPD_OPTIONS, "OPTIONS"}};
+    char allow[64] = "";
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (methods & names[i].bit) {
+            if (allow[0])
+                strcat(allow, ", ");
+            strcat(allow, names[i].name);
+        }
+    req->allow = allow;
+    enum MHD_Result r = send_error_detail(conn, req, 405, "method not allowed", "EMETHOD", 0, NULL);
+    req->allow = NULL;
+    return r;
 }
 
 /* DESIGN.md's error table; HTTP codes are the server's business, not the library's. */
@@ -175,7 +201,7 @@ enum MHD_Result httpd_send_result(struct httpd *srv, struct MHD_Connection *conn
     static const char *const names[] = {"HIT", "MISS", "STALE"};
     int idx = (oc == PAPI_OUTCOME_HIT) ? 0 : (oc == PAPI_OUTCOME_STALE) ? 2 : 1;
     req->cache = idx;
-    atomic_fetch_add_explicit(&srv->metrics.x_cache[idx], 1, memory_order_relaxed);
+    httpd_count(srv, COUNT_XCACHE_HIT + idx);
     MHD_add_response_header(resp, "X-Cache", names[idx]);
     return httpd_send(conn, req, 200, NULL, resp);
 }

@@ -33,7 +33,7 @@ static int64_t since_of(uint64_t v)
     return (int64_t)(v >> 2);
 }
 
-void httpd_conn_phase(struct httpd_conn *hc, enum httpd_conn_phase phase)
+void httpd_conn_phase(struct httpd_conn *hc, enum httpd_conn_phase phase, int64_t now_us)
 {
     if (!hc)
         return;
@@ -41,7 +41,7 @@ void httpd_conn_phase(struct httpd_conn *hc, enum httpd_conn_phase phase)
     /* A request that began while idle keeps the earlier start the sweeper may have seen. */
     if (phase == CONN_HEAD && phase_of(old) == CONN_HEAD)
         return;
-    atomic_store_explicit(&hc->state, pack(phase, httpd_now_us()), memory_order_relaxed);
+    atomic_store_explicit(&hc->state, pack(phase, now_us), memory_order_relaxed);
 }
 
 struct httpd_conn *httpd_conn_of(struct MHD_Connection *conn)
@@ -57,12 +57,12 @@ unsigned httpd_mhd_connection_limit(const struct httpd *srv)
     return max + max / 8 + 8;
 }
 
-static void conn_opened(struct httpd *srv, struct MHD_Connection *conn, void **socket_context)
+struct httpd_conn *httpd_conn_open(struct httpd *srv, struct MHD_Connection *conn)
 {
+    atomic_fetch_add_explicit(&srv->connections, 1, memory_order_relaxed);
     struct httpd_conn *hc = calloc(1, sizeof *hc);
-    *socket_context = hc;
     if (!hc)
-        return; /* served all the same, without a deadline or a place in the eviction order */
+        return NULL; /* served all the same, without a deadline or a place in the eviction order */
     hc->srv = srv;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -74,14 +74,14 @@ static void conn_opened(struct httpd *srv, struct MHD_Connection *conn, void **s
         srv->conns->prev = hc;
     srv->conns = hc;
     pthread_mutex_unlock(&srv->conns_lock);
+    return hc;
 }
 
-static void conn_closed(struct httpd *srv, void **socket_context)
+enum httpd_closed httpd_conn_close(struct httpd *srv, struct httpd_conn *hc)
 {
-    struct httpd_conn *hc = *socket_context;
+    atomic_fetch_sub_explicit(&srv->connections, 1, memory_order_relaxed);
     if (!hc)
-        return;
-    *socket_context = NULL;
+        return CLOSED_ERROR;
     /* MHD closes the socket only after this returns: once unlinked, nobody shuts it down. */
     pthread_mutex_lock(&srv->conns_lock);
     if (hc->prev)
@@ -92,24 +92,8 @@ static void conn_closed(struct httpd *srv, void **socket_context)
         hc->next->prev = hc->prev;
     enum httpd_closed why = hc->shut ? (enum httpd_closed)hc->shut : CLOSED_ERROR;
     pthread_mutex_unlock(&srv->conns_lock);
-    /* MHD ended this request without its completion callback (it does so when its own parser
-     * gives up half-way): the request is finished here, so nothing leaks and the gauge drops. */
-    if (hc->req)
-        httpd_request_finish(hc->req, why);
     free(hc);
-}
-
-void httpd_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                             enum MHD_ConnectionNotificationCode toe)
-{
-    struct httpd *srv = cls;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        atomic_fetch_add_explicit(&srv->connections, 1, memory_order_relaxed);
-        conn_opened(srv, conn, socket_context);
-    } else {
-        atomic_fetch_sub_explicit(&srv->connections, 1, memory_order_relaxed);
-        conn_closed(srv, socket_context);
-    }
+    return why;
 }
 
 /* Under conns_lock. The socket is only shut down: MHD sees the end on its own thread and closes
@@ -137,7 +121,7 @@ static int make_room(struct httpd *srv)
     }
     if (oldest) {
         shut(oldest, CLOSED_EVICTED);
-        atomic_fetch_add_explicit(&srv->metrics.evicted, 1, memory_order_relaxed);
+        httpd_count(srv, COUNT_EVICTED);
     }
     pthread_mutex_unlock(&srv->conns_lock);
     return oldest != NULL;
@@ -192,7 +176,7 @@ void httpd_conns_sweep(struct httpd *srv)
         }
         if (phase_of(v) == CONN_HEAD && now - since_of(v) > limit) {
             shut(hc, CLOSED_DEADLINE);
-            atomic_fetch_add_explicit(&srv->metrics.head_deadline, 1, memory_order_relaxed);
+            httpd_count(srv, COUNT_HEAD_DEADLINE);
         }
     }
     pthread_mutex_unlock(&srv->conns_lock);

@@ -9,6 +9,7 @@
 
 #include <microhttpd.h>
 #include <papi/papi.h>
+#include <papi/papi_backend.h> /* papi_buf, papi_json_string, papi_utf8_seq */
 
 #define HTTPD_MAX_URL_BYTES 8192
 #define HTTPD_MAX_DATASETS 32
@@ -16,36 +17,62 @@
 #define HTTPD_MAX_API_KEY_BYTES 256
 #define HTTPD_REQUEST_ID_MAX 64
 #define HTTPD_MAX_BODY_BYTES 65536
+/* libmicrohttpd's memory for each connection: the request head must fit in it (server.c). */
+#define HTTPD_CONNECTION_MEMORY_BYTES (32 * 1024)
 
-/* Routes as metrics see them; datasets follow ROUTE_DATASET0. */
-enum httpd_route {
-    ROUTE_NONE = 0, /* not routed yet (refused before routing) */
-    ROUTE_ROOT,
-    ROUTE_TEST,
-    ROUTE_HEALTHZ,
-    ROUTE_READYZ,
-    ROUTE_METRICS,
-    ROUTE_NOTFOUND,
-    ROUTE_DATASET0
-};
+/* Metrics index of a request: refused before routing, no route, then the route table's rows
+ * (routes.c), then one per dataset. */
+#define ROUTE_NONE 0
+#define ROUTE_NOTFOUND 1
+#define HTTPD_FIXED_ROUTES 8 /* room for the table's rows but the dataset row */
+#define ROUTE_DATASET0 (2 + HTTPD_FIXED_ROUTES)
 #define HTTPD_ROUTES (ROUTE_DATASET0 + HTTPD_MAX_DATASETS)
 
 /* Status codes counted one by one; anything else lands in the last slot. */
 #define HTTPD_STATUS_SLOTS 15
 #define HTTPD_LATENCY_BUCKETS 15
 
-struct httpd_metrics {
-    _Atomic uint64_t requests[HTTPD_ROUTES][HTTPD_STATUS_SLOTS];
+/* The server's counters: X(id, metric name, help). The three X-Cache outcomes come first, in
+ * papi_cache_outcome order, and are rendered as one labelled family. */
+#define HTTPD_COUNTERS(X)                                                                          \
+    X(XCACHE_HIT, NULL, NULL)                                                                      \
+    X(XCACHE_MISS, NULL, NULL)                                                                     \
+    X(XCACHE_STALE, NULL, NULL)                                                                    \
+    X(UNAUTHORIZED, "papi_http_unauthorized_total",                                                \
+      "Requests refused for a missing or wrong API key.")                                          \
+    X(CLOSED_EARLY, "papi_http_aborted_total",                                                     \
+      "Requests whose connection ended before the answer was sent.")                               \
+    X(CLIENT_GONE, "papi_http_client_gone_total",                                                  \
+      "Lookups not started because their client had hung up.")                                     \
+    X(HEAD_DEADLINE, "papi_http_header_timeouts_total",                                            \
+      "Connections closed because a request was not in by --header-timeout.")                      \
+    X(EVICTED, "papi_http_evicted_total",                                                          \
+      "Connections slow to send a request, closed to make room while the server was full.")        \
+    X(READINESS_PROBES, "papi_readiness_probes_total", "Readiness checks that reached the source.")
+
+enum httpd_counter {
+#define HTTPD_COUNTER_ENUM(id, name, help) COUNT_##id,
+    HTTPD_COUNTERS(HTTPD_COUNTER_ENUM)
+#undef HTTPD_COUNTER_ENUM
+        HTTPD_NCOUNTERS
+};
+
+/* One thread's share of the metrics. Each thread counts in its own shard, so a request touches
+ * no cache line another thread writes; /metrics sums the shards. Threads past the number of
+ * shards share one, which the atomics keep correct. */
+#define HTTPD_METRIC_SHARDS 16
+struct httpd_metrics_shard {
+    _Alignas(64) _Atomic uint64_t requests[HTTPD_ROUTES][HTTPD_STATUS_SLOTS];
     _Atomic uint64_t latency_bucket[HTTPD_ROUTES][HTTPD_LATENCY_BUCKETS];
     _Atomic uint64_t latency_us_sum[HTTPD_ROUTES];
-    _Atomic uint64_t in_flight;
-    _Atomic uint64_t x_cache[3]; /* HIT, MISS, STALE answers */
-    _Atomic uint64_t unauthorized;
-    _Atomic uint64_t readiness_probes;
-    _Atomic uint64_t connections_closed_early;
-    _Atomic uint64_t client_gone;   /* lookups not started: their client had hung up */
-    _Atomic uint64_t head_deadline; /* connections closed: request not in by --header-timeout */
-    _Atomic uint64_t evicted;       /* connections closed to make room for a new one */
+    _Atomic uint64_t counter[HTTPD_NCOUNTERS];
+    _Atomic int64_t in_flight; /* this shard's starts minus its finishes: may be negative */
+    _Atomic uint64_t request_ids;
+};
+
+struct httpd_metrics {
+    struct httpd_metrics_shard shard[HTTPD_METRIC_SHARDS];
+    _Atomic unsigned next_shard; /* handed to threads in turn */
 };
 
 struct httpd_options {
@@ -90,7 +117,6 @@ struct httpd {
     struct httpd_conn *conns;
     _Atomic unsigned abandoned_unanswered; /* drain: resumed with a 503 not yet sent */
     uint64_t request_id_seed;
-    _Atomic uint64_t request_id_counter;
     int64_t started_ms;
 
     pthread_mutex_t ready_lock;
@@ -98,6 +124,7 @@ struct httpd {
     papi_status ready_status;
     papi_error ready_err; /* the last probe's detail: logged, never sent but its code and id */
 
+    const char *route_label[HTTPD_ROUTES]; /* metrics labels, from the route table */
     struct httpd_metrics metrics;
     struct httpd_workers *workers;
     struct httpd_log_budget mhd_log;
@@ -140,7 +167,7 @@ struct httpd_request {
     struct httpd *srv;
     struct httpd_conn *hc; /* NULL when MHD gave no connection state (out of memory) */
     int64_t start_us;
-    char *raw_uri;
+    char *raw_uri; /* uri_inline when it fits, else on the heap */
     int route;
     unsigned status; /* the status MHD accepted to send; 0 while none */
     enum httpd_closed closed;
@@ -152,6 +179,9 @@ struct httpd_request {
     char request_id[HTTPD_REQUEST_ID_MAX + 1];
     struct httpd_job *job; /* set while suspended for a worker and until its answer is sent */
     int abandoned;         /* the drain deadline passed before the worker finished */
+    const struct httpd_route *body_route; /* the route taking this request's body, if any */
+    const char *allow;                    /* the Allow header of a 405 being sent */
+    char uri_inline[256];
 };
 
 /* workers.c: requests that may block (a lookup past the first cache tier, a readiness probe)
@@ -183,8 +213,12 @@ unsigned httpd_workers_abandon(struct httpd *srv);
 /* Joins the workers (each finishes the lookup it runs) and frees the pool. */
 void httpd_workers_stop(struct httpd *srv);
 void httpd_job_free(struct httpd_job *job);
-/* Pings the source at most once per --ready-cache-ms (readiness thread only); a failure is
- * logged with request_id. */
+
+/* ready.c: the source's readiness, probed at most once per --ready-cache-ms */
+/* The last probe's answer if it is younger than --ready-cache-ms: 1, and *st, *err set; else 0. */
+int httpd_ready_cached(struct httpd *srv, papi_status *st, papi_error *err);
+/* Pings the source unless a fresh answer exists (readiness thread only); a failure is logged
+ * with request_id. */
 papi_status httpd_ready_probe(struct httpd *srv, const char *request_id, papi_error *out);
 
 /* Lets a test binary attach its own backends to the configuration before the client is made. */
@@ -194,10 +228,13 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user);
 
 /* conn.c: connections, the request-head deadline, room for new clients, clients that left */
 enum MHD_Result httpd_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen);
-void httpd_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                             enum MHD_ConnectionNotificationCode toe);
+/* Makes and links the state of a connection MHD opened (NULL when out of memory). */
+struct httpd_conn *httpd_conn_open(struct httpd *srv, struct MHD_Connection *conn);
+/* Unlinks and frees it; returns why it closed, as its request's log line says it. */
+enum httpd_closed httpd_conn_close(struct httpd *srv, struct httpd_conn *hc);
 struct httpd_conn *httpd_conn_of(struct MHD_Connection *conn);
-void httpd_conn_phase(struct httpd_conn *hc, enum httpd_conn_phase phase);
+/* Enters a phase at now_us (httpd_now_us()). */
+void httpd_conn_phase(struct httpd_conn *hc, enum httpd_conn_phase phase, int64_t now_us);
 /* Closes the connections whose request is overdue; called about every HTTPD_SWEEP_MS. */
 void httpd_conns_sweep(struct httpd *srv);
 #define HTTPD_SWEEP_MS 250
@@ -219,6 +256,8 @@ enum httpd_head_verdict httpd_head_check(struct MHD_Connection *conn, const char
 
 /* request.c: a request's life */
 void *httpd_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn);
+void httpd_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                             enum MHD_ConnectionNotificationCode toe);
 void httpd_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
                         enum MHD_RequestTerminationCode toe);
 /* Logs, counts and frees a request; its connection no longer points to it. */
@@ -229,9 +268,24 @@ void httpd_set_request_id(struct MHD_Connection *conn, struct httpd_request *req
 size_t httpd_no_unescape(void *cls, struct MHD_Connection *conn, char *uri);
 /* Length of the path part of a URI (before '?' or '#'). */
 size_t httpd_path_len(const char *uri);
-int64_t httpd_now_us(void);
 
-/* routes.c */
+/* routes.c: the route table and the handler MHD calls */
+enum httpd_method { HTTPD_GET = 1, HTTPD_HEAD = 2, HTTPD_POST = 4, HTTPD_OPTIONS = 8 };
+struct httpd_path;
+typedef enum MHD_Result (*httpd_route_fn)(struct httpd *srv, struct MHD_Connection *conn,
+                                          struct httpd_request *req, const struct httpd_path *p);
+/* Takes n bytes of the request's body (called as they arrive); MHD_NO ends the connection. */
+typedef enum MHD_Result (*httpd_body_fn)(struct httpd_request *req, const char *data, size_t n);
+struct httpd_route {
+    const char *segment;    /* the path's one segment ("healthz"), or NULL: /<dataset>/<ids> */
+    const char *label;      /* its route label in /metrics */
+    unsigned methods;       /* enum httpd_method bits; any other method is answered 405 */
+    int open;               /* served without an API key */
+    httpd_route_fn handler; /* answers once the request is in */
+    httpd_body_fn body;     /* takes the body; NULL: a body is read and dropped */
+};
+/* Fills srv->route_label from the table. */
+void httpd_routes_init(struct httpd *srv);
 enum MHD_Result httpd_handler(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **con_cls);
@@ -244,6 +298,9 @@ enum MHD_Result httpd_send_json(struct MHD_Connection *conn, struct httpd_reques
 enum MHD_Result httpd_send_error(struct MHD_Connection *conn, struct httpd_request *req,
                                  unsigned status, const char *message, const char *code,
                                  int retry_after_s);
+/* 405 with an Allow header naming the route's methods. */
+enum MHD_Result httpd_send_not_allowed(struct MHD_Connection *conn, struct httpd_request *req,
+                                       unsigned methods);
 /* A failed lookup: input errors keep their message; a source failure's message goes to the
  * log only, the client gets papi's sentence, the source's code and its query id. */
 enum MHD_Result httpd_send_papi_error(struct MHD_Connection *conn, struct httpd_request *req,
@@ -257,30 +314,41 @@ enum MHD_Result httpd_send_result(struct httpd *srv, struct MHD_Connection *conn
 void httpd_log_source_error(const char *request_id, const char *what, papi_status st,
                             const papi_error *err);
 
-/* metrics.c */
+/* metrics.c: counted per thread (struct httpd_metrics_shard), summed when read */
 void httpd_metrics_record(struct httpd *srv, int route, unsigned status, int64_t elapsed_us);
+void httpd_count(struct httpd *srv, enum httpd_counter c);
+/* A request started (+1) or finished (-1); httpd_in_flight() sums them. */
+void httpd_in_flight_add(struct httpd *srv, int64_t d);
+uint64_t httpd_in_flight(struct httpd *srv);
+/* A number no other call returns during this run (this thread's shard, then its count). */
+uint64_t httpd_next_request_number(struct httpd *srv);
 char *httpd_metrics_render(struct httpd *srv, size_t *len);
 
-/* accesslog.c: JSON helpers and the access log */
-struct httpd_sb {
-    char *p;
-    size_t len, cap;
-    int oom;
-    int on_heap;
-};
-void sb_free(struct httpd_sb *sb);
-void sb_put(struct httpd_sb *sb, const char *s, size_t n);
-void sb_puts(struct httpd_sb *sb, const char *s);
-void sb_printf(struct httpd_sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends @p n bytes as the inside of a JSON string; invalid UTF-8 becomes U+FFFD. */
-void sb_json_str(struct httpd_sb *sb, const char *s, size_t n);
+/* json.c: JSON text over libpapi's papi_buf and papi_json_string */
+/* Appends s as a JSON string with its quotes, '<' and '>' escaped too: an answer stays inert
+ * should a browser ever render it as markup. */
+void httpd_json_inert(papi_buf *b, const char *s, size_t n);
 int httpd_utf8_valid(const unsigned char *s, size_t n);
-void httpd_access_log(const struct httpd_request *req, const char *path, size_t path_len);
-/* Starts the thread that writes access lines in batches; without it each line is written at once. */
-int httpd_access_log_start(void);
-/* Writes what is buffered and joins the thread. */
-void httpd_access_log_stop(void);
+
+/* logline.c: the server's own log lines (JSON, one a line, on stderr) and its clocks */
 void httpd_log_line(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int64_t httpd_now_us(void);
+/* Writes the wall-clock time as "2026-11-29T22:53:16.123Z" and returns its length. */
+#define HTTPD_ISO_NOW_BYTES 32
+size_t httpd_iso_now(char out[HTTPD_ISO_NOW_BYTES]);
+/* Writes all n bytes to fd (a short write is continued, a failed one dropped). */
+void httpd_write_all(int fd, const char *p, size_t n);
+
+/* alog.c: the access log's writer thread, which writes lines in batches */
+/* Starts the thread; without it each line is written at once. */
+int httpd_alog_start(void);
+/* Writes what is buffered and joins the thread. */
+void httpd_alog_stop(void);
+/* Queues whole lines (or writes them at once when the thread is not running or is behind). */
+void httpd_alog_append(const char *lines, size_t n);
+
+/* accesslog.c: one JSON line per finished request on stdout */
+void httpd_access_log(const struct httpd_request *req, const char *path, size_t path_len);
 
 /* page.c (generated from page.html) */
 extern const char httpd_page_html[];

@@ -21,56 +21,86 @@ static int status_slot(unsigned status)
     return HTTPD_STATUS_SLOTS - 1;
 }
 
+/* The calling thread's shard, handed out in turn on its first count. */
+static _Thread_local int my_shard = -1;
+
+static struct httpd_metrics_shard *shard(struct httpd *srv)
+{
+    if (my_shard < 0)
+        my_shard =
+            (int)(atomic_fetch_add_explicit(&srv->metrics.next_shard, 1, memory_order_relaxed) %
+                  HTTPD_METRIC_SHARDS);
+    return &srv->metrics.shard[my_shard];
+}
+
+#define ADD(x, v) atomic_fetch_add_explicit(&(x), (v), memory_order_relaxed)
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
 void httpd_metrics_record(struct httpd *srv, int route, unsigned status, int64_t elapsed_us)
 {
-    struct httpd_metrics *m = &srv->metrics;
+    struct httpd_metrics_shard *m = shard(srv);
     if (route < 0 || route >= HTTPD_ROUTES)
         route = ROUTE_NONE;
     if (elapsed_us < 0)
         elapsed_us = 0;
-    atomic_fetch_add_explicit(&m->requests[route][status_slot(status)], 1, memory_order_relaxed);
+    ADD(m->requests[route][status_slot(status)], 1);
     int b = 0;
     while (b < HTTPD_LATENCY_BUCKETS - 1 && elapsed_us > bucket_us[b])
         b++;
     /* Buckets are stored non-cumulative (one increment per request); rendering sums them. */
-    atomic_fetch_add_explicit(&m->latency_bucket[route][b], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->latency_us_sum[route], (uint64_t)elapsed_us, memory_order_relaxed);
+    ADD(m->latency_bucket[route][b], 1);
+    ADD(m->latency_us_sum[route], (uint64_t)elapsed_us);
 }
 
-static const char *route_name(const struct httpd *srv, int r)
+void httpd_count(struct httpd *srv, enum httpd_counter c)
 {
-    switch (r) {
-    case ROUTE_NONE:
-        return "none";
-    case ROUTE_ROOT:
-        return "/";
-    case ROUTE_TEST:
-        return "/test";
-    case ROUTE_HEALTHZ:
-        return "/healthz";
-    case ROUTE_READYZ:
-        return "/readyz";
-    case ROUTE_METRICS:
-        return "/metrics";
-    case ROUTE_NOTFOUND:
-        return "notfound";
-    default:
-        break;
-    }
-    size_t i = (size_t)(r - ROUTE_DATASET0);
-    return i < srv->ndatasets ? srv->datasets[i] : NULL;
+    ADD(shard(srv)->counter[c], 1);
 }
 
-static void label(struct httpd_sb *sb, const struct httpd *srv, int r)
+void httpd_in_flight_add(struct httpd *srv, int64_t d)
 {
-    const char *name = route_name(srv, r);
-    sb_puts(sb, "route=\"");
-    if (r >= ROUTE_DATASET0)
-        sb_puts(sb, "/"); /* dataset names are checked identifiers: nothing to escape */
-    sb_puts(sb, name);
-    if (r >= ROUTE_DATASET0)
-        sb_puts(sb, "/:ids");
-    sb_puts(sb, "\"");
+    ADD(shard(srv)->in_flight, d);
+}
+
+uint64_t httpd_in_flight(struct httpd *srv)
+{
+    int64_t n = 0;
+    for (int i = 0; i < HTTPD_METRIC_SHARDS; i++)
+        n += LOAD(srv->metrics.shard[i].in_flight);
+    return n > 0 ? (uint64_t)n : 0;
+}
+
+uint64_t httpd_next_request_number(struct httpd *srv)
+{
+    struct httpd_metrics_shard *m = shard(srv);
+    return ((uint64_t)my_shard << 56) | ADD(m->request_ids, 1);
+}
+
+/* The sum over the shards of the counter at in_shard0's place in shard 0, read one shard at a
+ * time: a scrape may straddle a request. */
+static uint64_t sum(const struct httpd *srv, const _Atomic uint64_t *in_shard0)
+{
+    size_t off = (size_t)((const char *)in_shard0 - (const char *)&srv->metrics.shard[0]);
+    uint64_t s = 0;
+    for (int i = 0; i < HTTPD_METRIC_SHARDS; i++)
+        s += LOAD(*(const _Atomic uint64_t *)((const char *)&srv->metrics.shard[i] + off));
+    return s;
+}
+#define SUM(srv, field) sum((srv), &(srv)->metrics.shard[0].field)
+
+static const struct {
+    const char *name, *help;
+} counter_info[HTTPD_NCOUNTERS] = {
+#define HTTPD_COUNTER_INFO(id, name, help) {name, help},
+    HTTPD_COUNTERS(HTTPD_COUNTER_INFO)
+#undef HTTPD_COUNTER_INFO
+};
+
+static void label(papi_buf *b, const struct httpd *srv, int r)
+{
+    papi_buf_puts(b, "route=\"");
+    papi_buf_puts(b, srv->route_label[r] ? srv->route_label[r] : "none");
+    papi_buf_putc(b, '"');
 }
 
 static long resident_bytes(void)
@@ -85,34 +115,33 @@ static long resident_bytes(void)
     return rss * 4096L;
 }
 
-static void counter(struct httpd_sb *sb, const char *name, const char *help, uint64_t v)
+static void counter(papi_buf *sb, const char *name, const char *help, uint64_t v)
 {
-    sb_printf(sb, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
-              (unsigned long long)v);
+    papi_buf_printf(sb, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+                    (unsigned long long)v);
 }
 
-static void gauge(struct httpd_sb *sb, const char *name, const char *help, double v)
+static void gauge(papi_buf *sb, const char *name, const char *help, double v)
 {
-    sb_printf(sb, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
+    papi_buf_printf(sb, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
 }
-
-#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
 /* A histogram from papi_stats' per-bucket counts: Prometheus wants them cumulative. bounds has
  * nb - 1 entries; the last bucket is +Inf. */
-static void histogram(struct httpd_sb *sb, const char *name, const char *help,
-                      const double *bounds, const uint64_t *counts, size_t nb, double sum)
+static void histogram(papi_buf *sb, const char *name, const char *help, const double *bounds,
+                      const uint64_t *counts, size_t nb, double sum)
 {
-    sb_printf(sb, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    papi_buf_printf(sb, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     uint64_t cum = 0;
     for (size_t b = 0; b < nb; b++) {
         cum += counts[b];
         if (b + 1 < nb)
-            sb_printf(sb, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b], (unsigned long long)cum);
+            papi_buf_printf(sb, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b],
+                            (unsigned long long)cum);
         else
-            sb_printf(sb, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+            papi_buf_printf(sb, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
     }
-    sb_printf(sb, "%s_sum %.6f\n%s_count %llu\n", name, sum, name, (unsigned long long)cum);
+    papi_buf_printf(sb, "%s_sum %.6f\n%s_count %llu\n", name, sum, name, (unsigned long long)cum);
 }
 
 /* papi.h documents the bounds of papi_stats' histograms. */
@@ -121,7 +150,7 @@ static const double fetch_ids_bounds[PAPI_STATS_FETCH_IDS_BUCKETS - 1] = {
 static const double queue_wait_bounds_s[PAPI_STATS_QUEUE_WAIT_BUCKETS - 1] = {
     0, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
-static void dispatcher_metrics(struct httpd_sb *sb, const papi_stats *st)
+static void dispatcher_metrics(papi_buf *sb, const papi_stats *st)
 {
     histogram(sb, "papi_source_fetch_ids", "Ids asked for by each source fetch.", fetch_ids_bounds,
               st->fetch_ids_bucket, PAPI_STATS_FETCH_IDS_BUCKETS, (double)st->fetch_ids_sum);
@@ -137,31 +166,34 @@ static void dispatcher_metrics(struct httpd_sb *sb, const papi_stats *st)
 
 char *httpd_metrics_render(struct httpd *srv, size_t *len)
 {
-    struct httpd_sb sb = {0};
-    struct httpd_metrics *m = &srv->metrics;
+    papi_buf sb;
+    papi_buf_init(&sb);
     int nroutes = ROUTE_DATASET0 + (int)srv->ndatasets;
 
-    sb_puts(&sb, "# HELP papi_http_requests_total HTTP requests answered, by route and status.\n"
-                 "# TYPE papi_http_requests_total counter\n");
+    papi_buf_puts(&sb,
+                  "# HELP papi_http_requests_total HTTP requests answered, by route and status.\n"
+                  "# TYPE papi_http_requests_total counter\n");
     for (int r = 0; r < nroutes; r++)
         for (int s = 0; s < HTTPD_STATUS_SLOTS; s++) {
-            uint64_t v = LOAD(m->requests[r][s]);
+            uint64_t v = SUM(srv, requests[r][s]);
             if (!v)
                 continue;
-            sb_puts(&sb, "papi_http_requests_total{");
+            papi_buf_puts(&sb, "papi_http_requests_total{");
             label(&sb, srv, r);
             if (status_codes[s])
-                sb_printf(&sb, ",code=\"%u\"} %llu\n", status_codes[s], (unsigned long long)v);
+                papi_buf_printf(&sb, ",code=\"%u\"} %llu\n", status_codes[s],
+                                (unsigned long long)v);
             else
-                sb_printf(&sb, ",code=\"other\"} %llu\n", (unsigned long long)v);
+                papi_buf_printf(&sb, ",code=\"other\"} %llu\n", (unsigned long long)v);
         }
 
-    sb_puts(&sb, "# HELP papi_http_request_duration_seconds Time from request line to answer sent.\n"
-                 "# TYPE papi_http_request_duration_seconds histogram\n");
+    papi_buf_puts(
+        &sb, "# HELP papi_http_request_duration_seconds Time from request line to answer sent.\n"
+             "# TYPE papi_http_request_duration_seconds histogram\n");
     for (int r = 0; r < nroutes; r++) {
         uint64_t cum = 0, counts[HTTPD_LATENCY_BUCKETS];
         for (int b = 0; b < HTTPD_LATENCY_BUCKETS; b++)
-            counts[b] = LOAD(m->latency_bucket[r][b]);
+            counts[b] = SUM(srv, latency_bucket[r][b]);
         for (int b = 0; b < HTTPD_LATENCY_BUCKETS; b++)
             cum += counts[b];
         if (!cum)
@@ -169,48 +201,37 @@ char *httpd_metrics_render(struct httpd *srv, size_t *len)
         cum = 0;
         for (int b = 0; b < HTTPD_LATENCY_BUCKETS; b++) {
             cum += counts[b];
-            sb_puts(&sb, "papi_http_request_duration_seconds_bucket{");
+            papi_buf_puts(&sb, "papi_http_request_duration_seconds_bucket{");
             label(&sb, srv, r);
             if (b < HTTPD_LATENCY_BUCKETS - 1)
-                sb_printf(&sb, ",le=\"%g\"} %llu\n", (double)bucket_us[b] / 1e6,
-                          (unsigned long long)cum);
+                papi_buf_printf(&sb, ",le=\"%g\"} %llu\n", (double)bucket_us[b] / 1e6,
+                                (unsigned long long)cum);
             else
-                sb_printf(&sb, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+                papi_buf_printf(&sb, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
         }
-        sb_puts(&sb, "papi_http_request_duration_seconds_sum{");
+        papi_buf_puts(&sb, "papi_http_request_duration_seconds_sum{");
         label(&sb, srv, r);
-        sb_printf(&sb, "} %.6f\n", (double)LOAD(m->latency_us_sum[r]) / 1e6);
-        sb_puts(&sb, "papi_http_request_duration_seconds_count{");
+        papi_buf_printf(&sb, "} %.6f\n", (double)SUM(srv, latency_us_sum[r]) / 1e6);
+        papi_buf_puts(&sb, "papi_http_request_duration_seconds_count{");
         label(&sb, srv, r);
-        sb_printf(&sb, "} %llu\n", (unsigned long long)cum);
+        papi_buf_printf(&sb, "} %llu\n", (unsigned long long)cum);
     }
 
-    sb_puts(&sb, "# HELP papi_http_responses_by_cache_total Lookup answers by X-Cache.\n"
-                 "# TYPE papi_http_responses_by_cache_total counter\n");
+    papi_buf_puts(&sb, "# HELP papi_http_responses_by_cache_total Lookup answers by X-Cache.\n"
+                       "# TYPE papi_http_responses_by_cache_total counter\n");
     static const char *const xc[] = {"HIT", "MISS", "STALE"};
     for (int i = 0; i < 3; i++)
-        sb_printf(&sb, "papi_http_responses_by_cache_total{cache=\"%s\"} %llu\n", xc[i],
-                  (unsigned long long)LOAD(m->x_cache[i]));
+        papi_buf_printf(&sb, "papi_http_responses_by_cache_total{cache=\"%s\"} %llu\n", xc[i],
+                        (unsigned long long)SUM(srv, counter[COUNT_XCACHE_HIT + i]));
     /* The scrape itself is in flight; report the others. */
-    uint64_t inflight = LOAD(m->in_flight);
+    uint64_t inflight = httpd_in_flight(srv);
     gauge(&sb, "papi_http_requests_in_flight", "Requests received and not yet answered.",
           (double)(inflight ? inflight - 1 : 0));
-    counter(&sb, "papi_http_unauthorized_total", "Requests refused for a missing or wrong API key.",
-            LOAD(m->unauthorized));
-    counter(&sb, "papi_http_aborted_total", "Requests whose connection ended before the answer was sent.",
-            LOAD(m->connections_closed_early));
-    counter(&sb, "papi_http_client_gone_total",
-            "Lookups not started because their client had hung up.", LOAD(m->client_gone));
-    counter(&sb, "papi_http_header_timeouts_total",
-            "Connections closed because a request was not in by --header-timeout.",
-            LOAD(m->head_deadline));
-    counter(&sb, "papi_http_evicted_total",
-            "Connections slow to send a request, closed to make room while the server was full.",
-            LOAD(m->evicted));
+    for (int c = 0; c < HTTPD_NCOUNTERS; c++)
+        if (counter_info[c].name)
+            counter(&sb, counter_info[c].name, counter_info[c].help, SUM(srv, counter[c]));
     gauge(&sb, "papi_http_connections", "Open client connections.",
           (double)atomic_load_explicit(&srv->connections, memory_order_relaxed));
-    counter(&sb, "papi_readiness_probes_total", "Readiness checks that reached the source.",
-            LOAD(m->readiness_probes));
     gauge(&sb, "papi_draining", "1 while shutting down.", (double)atomic_load(&srv->draining));
 
     papi_stats st;
@@ -228,11 +249,11 @@ char *httpd_metrics_render(struct httpd *srv, size_t *len)
                 st.coalesced_waits);
         counter(&sb, "papi_source_calls_total", "Fetches sent to the source.", st.source_calls);
         counter(&sb, "papi_source_errors_total", "Fetches that failed.", st.source_errors);
-        sb_printf(&sb,
-                  "# HELP papi_source_latency_seconds_total Time spent in source fetches.\n"
-                  "# TYPE papi_source_latency_seconds_total counter\n"
-                  "papi_source_latency_seconds_total %.6f\n",
-                  (double)st.source_latency_us / 1e6);
+        papi_buf_printf(&sb,
+                        "# HELP papi_source_latency_seconds_total Time spent in source fetches.\n"
+                        "# TYPE papi_source_latency_seconds_total counter\n"
+                        "papi_source_latency_seconds_total %.6f\n",
+                        (double)st.source_latency_us / 1e6);
         counter(&sb, "papi_stale_served_total", "Ids served from an expired copy after a source failure.",
                 st.stale_served);
         counter(&sb, "papi_token_renewals_total", "Credentials minted or re-read.", st.token_renewals);
@@ -242,13 +263,9 @@ char *httpd_metrics_render(struct httpd *srv, size_t *len)
     }
     gauge(&sb, "process_resident_memory_bytes", "Resident memory size in bytes.",
           (double)resident_bytes());
-    sb_printf(&sb, "# HELP papi_build_info Library version.\n# TYPE papi_build_info gauge\n"
-                   "papi_build_info{version=\"%s\"} 1\n",
-              papi_version());
-    if (sb.oom) {
-        sb_free(&sb);
-        return NULL;
-    }
-    *len = sb.len;
-    return sb.p;
+    papi_buf_printf(&sb,
+                    "# HELP papi_build_info Library version.\n# TYPE papi_build_info gauge\n"
+                    "papi_build_info{version=\"%s\"} 1\n",
+                    papi_version());
+    return papi_buf_steal(&sb, len);
 }

@@ -8,40 +8,12 @@
 
 #include "httpd.h"
 
-int64_t httpd_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* We decode the path ourselves, strictly; MHD's lenient decoding would hide bad escapes. */
 size_t httpd_no_unescape(void *cls, struct MHD_Connection *conn, char *uri)
 {
     (void)cls;
     (void)conn;
     return strlen(uri);
-}
-
-const char *httpd_closed_name(enum httpd_closed c)
-{
-    switch (c) {
-    case CLOSED_NOT:
-        return NULL;
-    case CLOSED_CLIENT:
-        return "client";
-    case CLOSED_TIMEOUT:
-        return "timeout";
-    case CLOSED_DEADLINE:
-        return "deadline";
-    case CLOSED_EVICTED:
-        return "evicted";
-    case CLOSED_ERROR:
-        return "error";
-    case CLOSED_SHUTDOWN:
-        return "shutdown";
-    }
-    return "error";
 }
 
 static uint64_t splitmix64(uint64_t x)
@@ -64,17 +36,22 @@ static int request_id_sane(const char *s)
     return n > 0;
 }
 
+/* splitmix64 is a bijection, so distinct request numbers give distinct ids. */
 static void new_request_id(struct httpd *srv, struct httpd_request *req)
 {
-    uint64_t n = atomic_fetch_add_explicit(&srv->request_id_counter, 1, memory_order_relaxed);
-    snprintf(req->request_id, sizeof req->request_id, "%016llx",
-             (unsigned long long)splitmix64(srv->request_id_seed ^ n));
+    static const char hex[] = "0123456789abcdef";
+    uint64_t id = splitmix64(srv->request_id_seed ^ httpd_next_request_number(srv));
+    for (int i = 15; i >= 0; i--, id >>= 4)
+        req->request_id[i] = hex[id & 15];
+    req->request_id[16] = '\0';
 }
 
 void httpd_set_request_id(struct MHD_Connection *conn, struct httpd_request *req,
                           const char *method)
 {
-    snprintf(req->method, sizeof req->method, "%s", method ? method : "");
+    size_t n = method ? strnlen(method, sizeof req->method - 1) : 0;
+    memcpy(req->method, method ? method : "", n);
+    req->method[n] = '\0';
     const char *in = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     if (in && request_id_sane(in))
         memcpy(req->request_id, in, strlen(in) + 1);
@@ -107,14 +84,19 @@ void *httpd_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
     /* An id from the start, so that even a request MHD drops is logged with one; the client's
      * own X-Request-Id replaces it once the headers are in. */
     new_request_id(srv, req);
-    req->raw_uri = strdup(uri ? uri : "");
+    size_t n = uri ? strlen(uri) : 0;
+    req->raw_uri = n < sizeof req->uri_inline ? req->uri_inline : malloc(n + 1);
+    if (req->raw_uri) {
+        memcpy(req->raw_uri, uri ? uri : "", n);
+        req->raw_uri[n] = '\0';
+    }
     drop_query_arguments(uri);
     if (hc) {
         hc->req = req;
         req->hc = hc;
-        httpd_conn_phase(hc, CONN_HEAD);
+        httpd_conn_phase(hc, CONN_HEAD, req->start_us);
     }
-    atomic_fetch_add_explicit(&srv->metrics.in_flight, 1, memory_order_relaxed);
+    httpd_in_flight_add(srv, 1);
     return req;
 }
 
@@ -131,7 +113,7 @@ void httpd_request_finish(struct httpd_request *req, enum httpd_closed closed)
     req->closed = closed;
     int64_t elapsed = httpd_now_us() - req->start_us;
     if (closed != CLOSED_NOT)
-        atomic_fetch_add_explicit(&srv->metrics.connections_closed_early, 1, memory_order_relaxed);
+        httpd_count(srv, COUNT_CLOSED_EARLY);
     if (req->status)
         httpd_metrics_record(srv, req->route, req->status, elapsed);
     if (srv->opt.access_log) {
@@ -141,8 +123,9 @@ void httpd_request_finish(struct httpd_request *req, enum httpd_closed closed)
     httpd_job_free(req->job); /* the client left before its worker's answer was sent */
     if (req->abandoned)
         atomic_fetch_sub_explicit(&srv->abandoned_unanswered, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&srv->metrics.in_flight, 1, memory_order_relaxed);
-    free(req->raw_uri);
+    httpd_in_flight_add(srv, -1);
+    if (req->raw_uri != req->uri_inline)
+        free(req->raw_uri);
     free(req);
 }
 
@@ -186,6 +169,29 @@ void httpd_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (ci)
             req->status = ci->http_status;
     }
-    httpd_conn_phase(req->hc, CONN_IDLE);
+    httpd_conn_phase(req->hc, CONN_IDLE, httpd_now_us());
     httpd_request_finish(req, closed_of(req, toe));
+}
+
+void httpd_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                             enum MHD_ConnectionNotificationCode toe)
+{
+    struct httpd *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = httpd_conn_open(srv, conn);
+        return;
+    }
+    struct httpd_conn *hc = *socket_context;
+    *socket_context = NULL;
+    /* MHD ended this request without its completion callback (it does so when its own parser
+     * gives up half-way): it is finished here, once its connection is gone, so nothing leaks and
+     * the gauge drops. */
+    struct httpd_request *req = hc ? hc->req : NULL;
+    if (req) {
+        hc->req = NULL;
+        req->hc = NULL;
+    }
+    enum httpd_closed why = httpd_conn_close(srv, hc);
+    if (req)
+        httpd_request_finish(req, why);
 }

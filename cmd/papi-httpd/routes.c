@@ -1,4 +1,5 @@
-/* Request handling: the checks of a request head, the path's segments, routing and the routes. */
+/* Request handling: the path's segments, the checks of a request head, the route table and its
+ * routes, and the handler MHD calls for each step of a request. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,7 @@ static long percent_decode(const char *in, size_t n, char *out)
 
 /* The path cut at its raw '/' first, then each segment decoded: an encoded slash (%2F) is a
  * byte of its segment, never a separator, so "/customer%2F1885" is one segment. */
-struct path {
+struct httpd_path {
     size_t n;         /* segments */
     const char *s[2]; /* the first two, decoded */
     size_t len[2];
@@ -59,7 +60,7 @@ struct path {
     char buf[HTTPD_MAX_URL_BYTES + 2];
 };
 
-static void split_path(const char *raw, size_t raw_len, struct path *p)
+static void split_path(const char *raw, size_t raw_len, struct httpd_path *p)
 {
     p->n = 0;
     p->error = NULL;
@@ -89,30 +90,9 @@ static void split_path(const char *raw, size_t raw_len, struct path *p)
     }
 }
 
-static int segment_is(const struct path *p, size_t i, const char *name)
+static int segment_is(const struct httpd_path *p, size_t i, const char *name)
 {
     return p->len[i] == strlen(name) && memcmp(p->s[i], name, p->len[i]) == 0;
-}
-
-static int route_of(const struct httpd *srv, const struct path *p)
-{
-    static const struct {
-        const char *name;
-        int route;
-    } fixed[] = {{"", ROUTE_ROOT},
-                 {"healthz", ROUTE_HEALTHZ},
-                 {"readyz", ROUTE_READYZ},
-                 {"test", ROUTE_TEST},
-                 {"metrics", ROUTE_METRICS}};
-    if (p->n == 1)
-        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-            if (segment_is(p, 0, fixed[i].name))
-                return fixed[i].route;
-    if (p->n == 2)
-        for (size_t i = 0; i < srv->ndatasets; i++)
-            if (segment_is(p, 0, srv->datasets[i]))
-                return ROUTE_DATASET0 + (int)i;
-    return ROUTE_NOTFOUND;
 }
 
 /* ------------------------------------------------------------------ checks */
@@ -188,6 +168,17 @@ static struct httpd_job *job_new(struct httpd_request *req, struct MHD_Connectio
     return job;
 }
 
+/* Suspends the request until a worker has run the job (finish_job() answers it then). */
+static enum MHD_Result submit(struct httpd *srv, struct MHD_Connection *conn,
+                              struct httpd_request *req, struct httpd_job *job)
+{
+    if (!job)
+        return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
+    req->job = job;
+    httpd_workers_submit(srv, job);
+    return MHD_YES;
+}
+
 static enum MHD_Result send_ready(struct MHD_Connection *conn, struct httpd_request *req,
                                   papi_status st, const papi_error *err)
 {
@@ -196,78 +187,141 @@ static enum MHD_Result send_ready(struct MHD_Connection *conn, struct httpd_requ
     return httpd_send_unready(conn, req, st, err);
 }
 
-static enum MHD_Result route_readyz(struct httpd *srv, struct MHD_Connection *conn,
-                                    struct httpd_request *req)
+static enum MHD_Result route_root(struct httpd *srv, struct MHD_Connection *conn,
+                                  struct httpd_request *req, const struct httpd_path *p)
 {
+    (void)srv;
+    (void)p;
+    return httpd_send_json(conn, req, 200, "{\"result\":\"Nothing to see here\"}");
+}
+
+static enum MHD_Result route_healthz(struct httpd *srv, struct MHD_Connection *conn,
+                                     struct httpd_request *req, const struct httpd_path *p)
+{
+    (void)srv;
+    (void)p;
+    return httpd_send_json(conn, req, 200, "{\"status\": \"ok\"}");
+}
+
+static enum MHD_Result route_readyz(struct httpd *srv, struct MHD_Connection *conn,
+                                    struct httpd_request *req, const struct httpd_path *p)
+{
+    (void)p;
     if (atomic_load(&srv->draining))
         return httpd_send_error(conn, req, 503, "shutting down", "DRAINING", 1);
     papi_status st;
     papi_error err;
-    int64_t now_ms = httpd_now_us() / 1000;
-    /* A fresh answer is sent from here; a probe of the source waits in the readiness thread. */
-    pthread_mutex_lock(&srv->ready_lock);
-    int fresh = srv->ready_checked_ms != 0 &&
-                now_ms - srv->ready_checked_ms < (int64_t)srv->opt.ready_cache_ms;
-    st = srv->ready_status;
-    err = srv->ready_err;
-    pthread_mutex_unlock(&srv->ready_lock);
-    if (fresh)
+    if (httpd_ready_cached(srv, &st, &err))
         return send_ready(conn, req, st, &err);
-    struct httpd_job *job = job_new(req, conn, JOB_READY, NULL, 0);
-    if (!job)
-        return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
-    req->job = job;
-    httpd_workers_submit(srv, job);
-    return MHD_YES;
+    return submit(srv, conn, req, job_new(req, conn, JOB_READY, NULL, 0));
 }
 
-papi_status httpd_ready_probe(struct httpd *srv, const char *request_id, papi_error *out)
+static enum MHD_Result route_test(struct httpd *srv, struct MHD_Connection *conn,
+                                  struct httpd_request *req, const struct httpd_path *p)
 {
-    /* Probes run on the readiness thread alone, so one at a time reaches the source; the lock
-     * is never held across the ping, since /readyz reads the last answer on the event loop. */
-    int64_t now_ms = httpd_now_us() / 1000;
-    pthread_mutex_lock(&srv->ready_lock);
-    int stale = srv->ready_checked_ms == 0 ||
-                now_ms - srv->ready_checked_ms >= (int64_t)srv->opt.ready_cache_ms;
-    papi_status st = srv->ready_status;
-    *out = srv->ready_err;
-    pthread_mutex_unlock(&srv->ready_lock);
-    if (!stale)
-        return st;
-    papi_error err = {0};
-    st = papi_client_ping(srv->client, &err);
-    atomic_fetch_add_explicit(&srv->metrics.readiness_probes, 1, memory_order_relaxed);
-    if (st != PAPI_OK)
-        httpd_log_source_error(request_id, "readiness probe", st, &err);
-    pthread_mutex_lock(&srv->ready_lock);
-    srv->ready_status = st;
-    srv->ready_err = err;
-    srv->ready_checked_ms = httpd_now_us() / 1000;
-    pthread_mutex_unlock(&srv->ready_lock);
-    *out = err;
-    return st;
+    (void)srv;
+    (void)p;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        httpd_page_html_len, (void *)httpd_page_html, MHD_RESPMEM_PERSISTENT);
+    if (resp)
+        MHD_add_response_header(resp, "Content-Security-Policy", spcs_csp);
+    return httpd_send(conn, req, 200, html_type, resp);
+}
+
+static enum MHD_Result route_metrics(struct httpd *srv, struct MHD_Connection *conn,
+                                     struct httpd_request *req, const struct httpd_path *p)
+{
+    (void)p;
+    size_t len = 0;
+    char *text = httpd_metrics_render(srv, &len);
+    if (!text)
+        return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
+    return httpd_send(conn, req, 200, metrics_type,
+                      MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE));
 }
 
 static enum MHD_Result route_lookup(struct httpd *srv, struct MHD_Connection *conn,
-                                    struct httpd_request *req, const char *dataset, const char *ids,
-                                    size_t ids_len)
+                                    struct httpd_request *req, const struct httpd_path *p)
 {
+    const char *dataset = srv->datasets[req->route - ROUTE_DATASET0];
     papi_result *res = NULL;
     papi_error err = {0};
     /* On the event loop only what the first cache tier answers; the rest goes to a worker. */
-    papi_status st = papi_lookup_list_cached(srv->client, dataset, ids, ids_len, &res, &err);
+    papi_status st = papi_lookup_list_cached(srv->client, dataset, p->s[1], p->len[1], &res, &err);
     if (st != PAPI_OK)
         return httpd_send_papi_error(conn, req, st, &err);
     if (res)
         return httpd_send_result(srv, conn, req, res);
-    struct httpd_job *job = job_new(req, conn, JOB_LOOKUP, ids, ids_len);
-    if (!job)
-        return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
-    job->dataset = dataset;
-    req->job = job;
-    httpd_workers_submit(srv, job);
-    return MHD_YES;
+    struct httpd_job *job = job_new(req, conn, JOB_LOOKUP, p->s[1], p->len[1]);
+    if (job)
+        job->dataset = dataset;
+    return submit(srv, conn, req, job);
 }
+
+/* The routes. Probes and the page are open: orchestrators need no key, the page holds no data,
+ * and a browser cannot attach a bearer key to a navigation. The last row is every dataset's. */
+#define GET_HEAD (HTTPD_GET | HTTPD_HEAD)
+static const struct httpd_route route_table[] = {
+    {"", "/", GET_HEAD, 0, route_root, NULL},
+    {"healthz", "/healthz", GET_HEAD, 1, route_healthz, NULL},
+    {"readyz", "/readyz", GET_HEAD, 1, route_readyz, NULL},
+    {"test", "/test", GET_HEAD, 1, route_test, NULL},
+    {"metrics", "/metrics", GET_HEAD, 0, route_metrics, NULL},
+    {NULL, "/:ids", GET_HEAD, 0, route_lookup, NULL},
+};
+#define NROUTES (sizeof route_table / sizeof route_table[0])
+_Static_assert(NROUTES - 1 <= HTTPD_FIXED_ROUTES, "HTTPD_FIXED_ROUTES is too small");
+static const struct httpd_route *const dataset_route = &route_table[NROUTES - 1];
+
+/* The metrics index of the path's route and the route (NULL when none). */
+static int route_of(const struct httpd *srv, const struct httpd_path *p,
+                    const struct httpd_route **rt)
+{
+    *rt = NULL;
+    if (p->n == 1)
+        for (size_t i = 0; i + 1 < NROUTES; i++)
+            if (segment_is(p, 0, route_table[i].segment)) {
+                *rt = &route_table[i];
+                return 2 + (int)i;
+            }
+    if (p->n == 2)
+        for (size_t i = 0; i < srv->ndatasets; i++)
+            if (segment_is(p, 0, srv->datasets[i])) {
+                *rt = dataset_route;
+                return ROUTE_DATASET0 + (int)i;
+            }
+    return ROUTE_NOTFOUND;
+}
+
+void httpd_routes_init(struct httpd *srv)
+{
+    static char dataset_labels[HTTPD_MAX_DATASETS][160];
+    srv->route_label[ROUTE_NONE] = "none";
+    srv->route_label[ROUTE_NOTFOUND] = "notfound";
+    for (size_t i = 0; i + 1 < NROUTES; i++)
+        srv->route_label[2 + i] = route_table[i].label;
+    /* dataset names are checked identifiers: nothing to escape */
+    for (size_t i = 0; i < srv->ndatasets; i++) {
+        snprintf(dataset_labels[i], sizeof dataset_labels[i], "/%s%s", srv->datasets[i],
+                 dataset_route->label);
+        srv->route_label[ROUTE_DATASET0 + i] = dataset_labels[i];
+    }
+}
+
+static unsigned method_bit(const char *m)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } methods[] = {
+        {"GET", HTTPD_GET}, {"HEAD", HTTPD_HEAD}, {"POST", HTTPD_POST}, {"OPTIONS", HTTPD_OPTIONS}};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strcmp(m, methods[i].name) == 0)
+            return methods[i].bit;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the handler's steps */
 
 /* The handler's second call for a request a worker finished. */
 static enum MHD_Result finish_job(struct httpd *srv, struct MHD_Connection *conn,
@@ -292,105 +346,96 @@ static enum MHD_Result finish_job(struct httpd *srv, struct MHD_Connection *conn
     return r;
 }
 
-static int is_get(const char *m)
+/* The head is in. Answer once the request is complete: MHD closes a connection whose answer
+ * was queued before the request ended, and keep-alive is what makes cache hits cheap. */
+static enum MHD_Result head_in(struct MHD_Connection *conn, struct httpd_request *req,
+                               const char *url, const char *method, const char *version)
 {
-    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+    req->headers_done = 1;
+    httpd_set_request_id(conn, req, method);
+    enum MHD_Result r = check_head(conn, req, url, method, version);
+    if (req->status || r == MHD_NO)
+        httpd_conn_phase(req->hc, CONN_SERVING, req->start_us);
+    return r;
 }
 
-static enum MHD_Result route_fixed(struct httpd *srv, struct MHD_Connection *conn,
-                                   struct httpd_request *req)
+/* The route that takes this request's body, once it may: NULL for the rest, whose bodies (of a
+ * known, bounded length) are read and dropped. */
+static const struct httpd_route *body_route(struct httpd *srv, struct MHD_Connection *conn,
+                                            struct httpd_request *req)
 {
-    switch (req->route) {
-    case ROUTE_ROOT:
-        return httpd_send_json(conn, req, 200, "{\"result\":\"Nothing to see here\"}");
-    case ROUTE_HEALTHZ:
-        return httpd_send_json(conn, req, 200, "{\"status\": \"ok\"}");
-    case ROUTE_READYZ:
-        return route_readyz(srv, conn, req);
-    case ROUTE_TEST: {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-            httpd_page_html_len, (void *)httpd_page_html, MHD_RESPMEM_PERSISTENT);
-        if (resp)
-            MHD_add_response_header(resp, "Content-Security-Policy", spcs_csp);
-        return httpd_send(conn, req, 200, html_type, resp);
-    }
-    case ROUTE_METRICS: {
-        size_t len = 0;
-        char *text = httpd_metrics_render(srv, &len);
-        if (!text)
-            return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
-        return httpd_send(conn, req, 200, metrics_type,
-                          MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE));
-    }
-    default:
-        return httpd_send_error(conn, req, 404, "Not found!", NULL, 0);
-    }
+    if (!req->raw_uri)
+        return NULL;
+    struct httpd_path path;
+    const struct httpd_route *rt = NULL;
+    split_path(req->raw_uri, httpd_path_len(req->raw_uri), &path);
+    if (!path.error)
+        route_of(srv, &path, &rt);
+    if (!rt || !rt->body || !(rt->methods & method_bit(req->method)))
+        return NULL;
+    return srv->napi_keys == 0 || rt->open || api_key_ok(srv, conn) ? rt : NULL;
+}
+
+static enum MHD_Result body_in(struct httpd *srv, struct MHD_Connection *conn,
+                               struct httpd_request *req, const char *data, size_t *size)
+{
+    size_t n = *size;
+    *size = 0;
+    if (req->body_bytes == 0)
+        req->body_route = body_route(srv, conn, req);
+    req->body_bytes += n;
+    /* check_head() refused a longer body; MHD never hands more than announced. */
+    if (req->body_bytes > HTTPD_MAX_BODY_BYTES)
+        return MHD_NO;
+    return req->body_route ? req->body_route->body(req, data, n) : MHD_YES;
 }
 
 /* The whole request is in: check it, route it, answer it (or hand it to a worker). */
 static enum MHD_Result answer(struct httpd *srv, struct MHD_Connection *conn,
                               struct httpd_request *req, const char *method)
 {
-    httpd_conn_phase(req->hc, CONN_SERVING);
+    httpd_conn_phase(req->hc, CONN_SERVING, req->start_us);
     if (!req->raw_uri)
         return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
     const char *raw = req->raw_uri;
     if (strlen(raw) > HTTPD_MAX_URL_BYTES)
         return httpd_send_error(conn, req, MHD_HTTP_URI_TOO_LONG, "URL longer than 8192 bytes",
                                 "EURITOOLONG", 0);
-    struct path path, *p = &path;
-    split_path(raw, httpd_path_len(raw), p);
-    int route = p->error ? ROUTE_NONE : route_of(srv, p);
-    /* Probes stay open so orchestrators need no key; the page holds no data and a browser
-     * cannot attach a bearer key to a navigation. */
-    int exempt = route == ROUTE_HEALTHZ || route == ROUTE_READYZ || route == ROUTE_TEST;
-    if (srv->napi_keys > 0 && !exempt && !api_key_ok(srv, conn)) {
-        atomic_fetch_add_explicit(&srv->metrics.unauthorized, 1, memory_order_relaxed);
+    struct httpd_path path;
+    const struct httpd_route *rt = NULL;
+    split_path(raw, httpd_path_len(raw), &path);
+    int route = path.error ? ROUTE_NONE : route_of(srv, &path, &rt);
+    if (srv->napi_keys > 0 && !(rt && rt->open) && !api_key_ok(srv, conn)) {
+        httpd_count(srv, COUNT_UNAUTHORIZED);
         return httpd_send_error(conn, req, MHD_HTTP_UNAUTHORIZED, "missing or invalid API key",
                                 "EUNAUTHORIZED", 0);
     }
-    if (p->error)
-        return httpd_send_error(conn, req, 400, p->error, "EINVAL", 0);
+    if (path.error)
+        return httpd_send_error(conn, req, 400, path.error, "EINVAL", 0);
     req->route = route;
-    if (route != ROUTE_NOTFOUND && !is_get(method))
-        return httpd_send_error(conn, req, 405, "method not allowed", "EMETHOD", 0);
-    if (route >= ROUTE_DATASET0)
-        return route_lookup(srv, conn, req, srv->datasets[route - ROUTE_DATASET0], p->s[1],
-                            p->len[1]);
-    return route_fixed(srv, conn, req);
+    if (!rt)
+        return httpd_send_error(conn, req, 404, "Not found!", NULL, 0);
+    if (!(rt->methods & method_bit(method)))
+        return httpd_send_not_allowed(conn, req, rt->methods);
+    return rt->handler(srv, conn, req, &path);
 }
 
 enum MHD_Result httpd_handler(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **con_cls)
 {
-    (void)upload_data;
     struct httpd *srv = cls;
     struct httpd_request *req = *con_cls;
     if (!req)
         return MHD_NO; /* the URI callback ran out of memory */
     if (req->status) {
-        /* Answered already; swallow any body the client still sends. */
-        *upload_data_size = 0;
+        *upload_data_size = 0; /* answered already: swallow what the client still sends */
         return MHD_YES;
     }
-    /* The head is in. Answer once the request is complete: MHD closes a connection whose answer
-     * was queued before the request ended, and keep-alive is what makes cache hits cheap. A
-     * body (no route takes one) of a known, bounded length is read and dropped. */
-    if (!req->headers_done) {
-        req->headers_done = 1;
-        httpd_set_request_id(conn, req, method);
-        enum MHD_Result r = check_head(conn, req, url, method, version);
-        if (req->status || r == MHD_NO)
-            httpd_conn_phase(req->hc, CONN_SERVING);
-        return r;
-    }
-    if (*upload_data_size > 0) {
-        req->body_bytes += *upload_data_size;
-        *upload_data_size = 0;
-        /* check_head() refused a longer body; MHD never hands more than announced. */
-        return req->body_bytes <= HTTPD_MAX_BODY_BYTES ? MHD_YES : MHD_NO;
-    }
+    if (!req->headers_done)
+        return head_in(conn, req, url, method, version);
+    if (*upload_data_size > 0)
+        return body_in(srv, conn, req, upload_data, upload_data_size);
     if (req->abandoned)
         return httpd_send_error(conn, req, 503, "shutting down", "DRAINING", 1);
     if (req->job)

@@ -270,9 +270,11 @@ static struct MHD_Daemon *start_daemon(struct httpd *srv)
          (intptr_t)(httpd_mhd_connection_limit(srv) * srv->opt.threads), NULL},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)srv->opt.max_connections_per_ip, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)srv->opt.connection_timeout_s, NULL},
-        /* Room for a 64 KiB request line, so that URLs past 8 KiB get our JSON 414 rather
-         * than MHD's page; beyond this, MHD refuses the request itself. */
-        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(128 * 1024), NULL},
+        /* MHD zeroes this whole pool before each request of a keep-alive connection: at 128 KiB
+         * that was a fifth of a cache hit's CPU (docs/PERFORMANCE.md). 32 KiB still holds a
+         * request line of about 30 KiB, so URLs past our 8 KiB limit get our JSON 414 up to
+         * there; a longer request line gets MHD's own 414 page (docs/HTTP.md). */
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTPD_CONNECTION_MEMORY_BYTES, NULL},
         {MHD_OPTION_THREAD_STACK_SIZE, (intptr_t)(512 * 1024), NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)httpd_uri_cb, srv},
@@ -316,13 +318,13 @@ static int drain(struct httpd *srv, sigset_t *sigs, int64_t *next_sweep_us)
         close(fd);
     int64_t deadline = httpd_now_us() + (int64_t)srv->opt.shutdown_timeout_s * 1000000;
     uint64_t left;
-    while ((left = atomic_load(&srv->metrics.in_flight)) > 0 && httpd_now_us() < deadline) {
+    while ((left = httpd_in_flight(srv)) > 0 && httpd_now_us() < deadline) {
         if (wait_signal(srv, sigs, 10 * 1000, next_sweep_us) > 0) {
             httpd_log_line("warn", "second signal: stopping now");
             break;
         }
     }
-    left = atomic_load(&srv->metrics.in_flight);
+    left = httpd_in_flight(srv);
     if (left)
         httpd_log_line("warn", "%llu requests still running at the deadline", (unsigned long long)left);
     /* MHD may not stop with connections suspended, and those still waiting for a worker were
@@ -392,7 +394,8 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
     if (nds > HTTPD_MAX_DATASETS)
         httpd_log_line("warn", "only the first %d datasets get routes", HTTPD_MAX_DATASETS);
 
-    if (srv->opt.access_log && httpd_access_log_start() != 0)
+    httpd_routes_init(srv);
+    if (srv->opt.access_log && httpd_alog_start() != 0)
         httpd_log_line("warn", "access log: no writer thread, writing each line at once");
     if (httpd_workers_start(srv, srv->opt.workers) != 0) {
         httpd_log_line("error", "cannot start worker threads");
@@ -421,7 +424,7 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
         ;
     httpd_log_line("info", "signal %d: draining (up to %u s)", sig, srv->opt.shutdown_timeout_s);
     rc = drain(srv, &sigs, &next_sweep_us);
-    httpd_access_log_stop();
+    httpd_alog_stop();
     papi_client_destroy(srv->client);
     httpd_log_line("info", "stopped");
     return rc;

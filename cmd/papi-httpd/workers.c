@@ -53,7 +53,7 @@ static int gone(struct httpd *srv, struct httpd_job *job)
 {
     if (job->kind != JOB_LOOKUP || !httpd_client_gone(job->conn))
         return 0;
-    atomic_fetch_add_explicit(&srv->metrics.client_gone, 1, memory_order_relaxed);
+    httpd_count(srv, COUNT_CLIENT_GONE);
     return 1;
 }
 

@@ -196,16 +196,26 @@ class BadInput(DemoServer):
         st, _, rows = self.srv.get_json("/customer/" + ids)
         self.assertEqual((st, len(rows)), (200, 100))
 
+    def assertLibraryUriTooLong(self, path):
+        # past the request line libmicrohttpd's connection memory holds (32 KiB, docs/HTTP.md),
+        # MHD answers 414 itself and closes the connection; the server lives on
+        st, h, _ = self.srv.request("GET", path)
+        self.assertEqual(st, 414)
+        self.assertEqual(h.get("connection"), "close")
+        self.assertEqual(self.srv.request("GET", "/healthz")[0], 200)
+
     def test_ten_thousand_and_one_ids(self):
-        # 10,001 ids make a URL past the 8 KB limit: refused before any parsing.
-        ids = ",".join(str(i) for i in range(1, 10002))
-        self.assertJsonError(414, "/customer/" + ids, code="EURITOOLONG")
+        # 10,001 ids make a URL past the 8 KB limit: refused before any parsing. Short ids fit in
+        # MHD's memory, so the answer is papi's; long ones (48 KB) are MHD's own 414.
         ids = ",".join(["1"] * 10001)
         self.assertJsonError(414, "/customer/" + ids, code="EURITOOLONG")
+        ids = ",".join(str(i) for i in range(1, 10002))
+        self.assertLibraryUriTooLong("/customer/" + ids)
 
     def test_long_urls(self):
-        self.assertJsonError(414, "/customer/" + "1" * (64 * 1024), code="EURITOOLONG")
         self.assertJsonError(414, "/customer/" + "1" * 8200, code="EURITOOLONG")
+        self.assertJsonError(414, "/customer/" + "1" * (24 * 1024), code="EURITOOLONG")
+        self.assertLibraryUriTooLong("/customer/" + "1" * (64 * 1024))
         # Past the per-connection memory limit MHD itself refuses; the server lives on.
         data = self.srv.raw(b"GET /customer/" + b"1" * (300 * 1024) + b" HTTP/1.1\r\nHost: x\r\n\r\n")
         if data:
