@@ -43,7 +43,7 @@ void papi__client_log(const papi_client *client, papi_log_level level, const cha
 static char *redacted_spec(const char *spec, size_t len)
 {
     papi_key scheme, userinfo, rest;
-    if (!papi__url_split(spec, len, &scheme, &userinfo, &rest) || !userinfo.ptr) {
+    if (!papi_url_split(spec, len, &scheme, &userinfo, &rest) || !userinfo.ptr) {
         char *out = malloc(len + 1);
         if (out) {
             memcpy(out, spec, len);

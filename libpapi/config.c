@@ -283,7 +283,7 @@ papi_status papi_config_load_env(papi_config *cfg, papi_error *err)
             if (err) {
                 /* the message already names the key; say where the value came from */
                 char msg[sizeof err->message];
-                papi__strlcpy(msg, err->message, sizeof msg);
+                papi_strlcpy(msg, err->message, sizeof msg);
                 papi_error_set(err, st, "environment %s: %s", options[i].env, msg);
             }
             return st;

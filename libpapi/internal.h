@@ -123,15 +123,6 @@ static inline int papi__hex_value(char c)
     return -1;
 }
 
-/* ------------------------------------------------------------- url.c */
-/* Splits a URL-shaped spec "scheme://[userinfo@]rest" (a cache tier such as
- * redis://:password@host:6379/0). false when spec holds no "scheme://". Else *scheme is what
- * precedes "://", *userinfo the bytes up to the LAST '@' ({NULL, 0} without one: a password may
- * hold '@', a host never does) and *rest what follows. Log redaction and the Redis URL parser
- * both use it, so what a log line shows as the host is what is connected to. */
-bool papi__url_split(const char *spec, size_t len, papi_key *scheme, papi_key *userinfo,
-                     papi_key *rest);
-
 /* ------------------------------------------------------------- misc */
 /* The monotonic clock of papi_now_ms() in microseconds, for latency counters. */
 int64_t papi__now_us(void);
@@ -141,9 +132,5 @@ int papi__cond_init_monotonic(pthread_cond_t *cond);
  * (papi__now_us() clock). ETIMEDOUT when the deadline passed, else 0 (a wake-up, maybe
  * spurious: callers re-check their condition). */
 int papi__cond_wait_until_us(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline_us);
-/* Copies src into a fixed buffer, always NUL-terminated, cutting at a UTF-8 boundary. */
-void papi__strlcpy(char *dst, const char *src, size_t cap);
-/* Fills err's source fields (code, SQL state, HTTP status); err may be NULL. */
-void papi__error_source(papi_error *err, int http_status, const char *code, const char *sql_state);
 
 #endif /* PAPI_INTERNAL_H */

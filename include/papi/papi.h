@@ -93,6 +93,12 @@ PAPI_API const char *papi_status_name(papi_status status);
  */
 PAPI_API const char *papi_version(void);
 
+/**
+ * @brief Frees memory the library allocated for the caller (e.g. a string from
+ *        papi_snowflake_jwt()); accepts NULL. Thread-safe.
+ */
+PAPI_API void papi_free(void *p);
+
 /** @brief Options for a client: string-keyed, filled from defaults, environment and setters. */
 typedef struct papi_config papi_config;
 

@@ -207,6 +207,46 @@ PAPI_API papi_status papi_error_set(papi_error *err, papi_status status, const c
 #endif
     ;
 
+/**
+ * @brief Fills the source's detail into @p err (which may be NULL) after papi_error_set() gave
+ *        it a status and message: the HTTP status, the source's error code, SQL state and the id
+ *        of the failed statement (Snowflake's statementHandle, which its support asks for). Texts
+ *        are cut to their fields' sizes at a UTF-8 boundary. Never allocates.
+ * @param err the error to complete.
+ * @param http_status the source's HTTP status, 0 when none.
+ * @param code the source's error code, e.g. "390144"; NULL leaves papi_error::source_code as it is.
+ * @param sql_state the SQL state, e.g. "42S02"; NULL leaves papi_error::sql_state as it is.
+ * @param query_id the statement's id; NULL leaves papi_error::query_id as it is.
+ * @return the status @p err holds (PAPI_OK when @p err is NULL), so that
+ *         `return papi_error_set_source(err, ...)` follows a papi_error_set(). Thread-safe (for
+ *         different @p err).
+ */
+PAPI_API papi_status papi_error_set_source(papi_error *err, int32_t http_status, const char *code,
+                                           const char *sql_state, const char *query_id);
+
+/**
+ * @brief Copies the NUL-terminated @p src (NULL: "") into @p dst of @p cap bytes, always
+ *        NUL-terminated when @p cap > 0; a cut never splits a UTF-8 sequence.
+ * @return the bytes written, excluding the NUL. Thread-safe (for different @p dst).
+ */
+PAPI_API size_t papi_strlcpy(char *dst, const char *src, size_t cap);
+
+/**
+ * @brief Splits a URL-shaped spec `scheme://[userinfo@]rest` (a cache tier such as
+ *        `redis://:password@host:6379/0`) without copying. The userinfo ends at the last '@' (a
+ *        password may hold '@', a host never does). papi's log redaction uses it, so what a log
+ *        line shows as the host is what a backend that splits with it connects to.
+ * @param spec the spec, @p len bytes (need not be NUL-terminated).
+ * @param len its length.
+ * @param[out] scheme what precedes "://".
+ * @param[out] userinfo the bytes before the last '@'; {NULL, 0} when there is no '@'.
+ * @param[out] rest what follows the userinfo (or "://").
+ * @return 1, or 0 when @p spec holds no "scheme://" (the outputs are then unspecified).
+ *         Thread-safe.
+ */
+PAPI_API int papi_url_split(const char *spec, size_t len, papi_key *scheme, papi_key *userinfo,
+                            papi_key *rest);
+
 /* ---------------------------------------------------------------- transports */
 
 /** @brief Receives the rows of one fetch; given to papi_transport_backend::fetch by the client. */

@@ -116,11 +116,11 @@ static papi_status set_password(papi__redis_pool *pool, papi_key userinfo, papi_
 }
 
 /* redis://[:password@]host[:port][/db]; the password may be percent-encoded. The userinfo is
- * split off by papi__url_split(), the function log redaction uses too. */
+ * split off by papi_url_split(), the function log redaction uses too. */
 static papi_status parse_url(papi__redis_pool *pool, const char *spec, papi_error *err)
 {
     papi_key scheme, userinfo, rest;
-    if (!papi__url_split(spec, strlen(spec), &scheme, &userinfo, &rest) || scheme.len != 5 ||
+    if (!papi_url_split(spec, strlen(spec), &scheme, &userinfo, &rest) || scheme.len != 5 ||
         memcmp(scheme.ptr, "redis", 5) != 0)
         return papi_error_set(err, PAPI_ECONFIG, "redis cache: the spec must start with redis://");
     if (userinfo.ptr) {

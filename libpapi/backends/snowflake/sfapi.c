@@ -288,7 +288,7 @@ papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_e
     papi_status st = PAPI_EPROTO;
     json_t *h = json_object_get(root, "statementHandle");
     if (json_is_string(h) && papi__sf_handle_ok(json_string_value(h)))
-        papi__strlcpy(out->handle, json_string_value(h), sizeof out->handle);
+        papi_strlcpy(out->handle, json_string_value(h), sizeof out->handle);
     json_t *meta = json_object_get(root, "resultSetMetaData");
     json_t *rowtype = json_object_get(meta, "rowType");
     json_t *code = json_object_get(root, "code");
@@ -414,11 +414,11 @@ papi_status papi__sf_parse_status(const char *body, size_t len, char *handle, si
     if (!papi__sf_handle_ok(h)) {
         st = papi_error_set(err, PAPI_EPROTO, "202 answer without a valid statementHandle");
     } else {
-        papi__strlcpy(handle, h, hcap);
+        papi_strlcpy(handle, h, hcap);
         /* the status URL must be a path on the same host; otherwise build it from the handle */
         if (u && strncmp(u, "/api/v2/statements/", 19) == 0 && strlen(u) < ucap &&
             !strpbrk(u, " \r\n\"\\#"))
-            papi__strlcpy(url, u, ucap);
+            papi_strlcpy(url, u, ucap);
         else
             snprintf(url, ucap, "/api/v2/statements/%s", h);
     }
@@ -436,16 +436,16 @@ void papi__sf_parse_error(const char *body, size_t len, papi__sf_error *out)
     }
     json_t *code = json_object_get(root, "code");
     if (json_is_string(code))
-        papi__strlcpy(out->code, json_string_value(code), sizeof out->code);
+        papi_strlcpy(out->code, json_string_value(code), sizeof out->code);
     else if (json_is_integer(code))
         snprintf(out->code, sizeof out->code, "%06" JSON_INTEGER_FORMAT, json_integer_value(code));
     const char *s = json_string_value(json_object_get(root, "sqlState"));
-    papi__strlcpy(out->sql_state, s ? s : "", sizeof out->sql_state);
+    papi_strlcpy(out->sql_state, s ? s : "", sizeof out->sql_state);
     s = json_string_value(json_object_get(root, "message"));
     papi__sf_escape_controls(out->message, sizeof out->message, s ? s : "");
     s = json_string_value(json_object_get(root, "statementHandle"));
     if (papi__sf_handle_ok(s))
-        papi__strlcpy(out->handle, s, sizeof out->handle);
+        papi_strlcpy(out->handle, s, sizeof out->handle);
     json_decref(root);
 }
 

@@ -66,8 +66,8 @@ static papi_status credential(call *c, bool force, papi_error *err)
 /* The statement an answer named, for support (papi_error.query_id); after the status is set. */
 static papi_status with_query_id(papi_error *err, papi_status st, const char *handle)
 {
-    if (err && handle && *handle)
-        papi__strlcpy(err->query_id, handle, sizeof err->query_id);
+    if (handle && *handle)
+        papi_error_set_source(err, err ? err->http_status : 0, NULL, NULL, handle);
     return st;
 }
 
@@ -170,7 +170,7 @@ static void drop_credential(call *c, char *message, size_t cap)
     if (n < 8)
         return;
     char probe[17];
-    papi__strlcpy(probe, tok, n < sizeof probe ? n + 1 : sizeof probe);
+    papi_strlcpy(probe, tok, n < sizeof probe ? n + 1 : sizeof probe);
     char *at = strstr(message, probe);
     if (at)
         snprintf(at, cap - (size_t)(at - message), "[credential removed]");
@@ -194,7 +194,7 @@ static papi_status http_failure(call *c, papi_error *err)
         hint = " (token invalid or expired)";
     papi_error_set(err, st, "Snowflake answered HTTP %ld%s%s%s%s%s", hs, e.code[0] ? " code " : "",
                    e.code, e.message[0] ? ": " : "", e.message, hint);
-    papi__error_source(err, (int)hs, e.code, e.sql_state);
+    papi_error_set_source(err, (int32_t)hs, e.code, e.sql_state, NULL);
     if (err && retryable_status(hs))
         err->retry_after_s = c->resp.retry_after_s;
     return with_query_id(err, st, e.handle);

@@ -211,7 +211,7 @@ static papi_status map_error(conn *c, int rc, const char *what, const papi_datas
                            sqlite3_errstr(rc));
     char code[16];
     snprintf(code, sizeof code, "%d", rc);
-    papi__error_source(err, 0, code, NULL);
+    papi_error_set_source(err, 0, code, NULL, NULL);
     return s;
 }
 
