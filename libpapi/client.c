@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void host_log(void *ctx, papi_log_level level, const char *message)
@@ -27,6 +28,21 @@ static void host_count(void *ctx, papi_host_counter counter, uint64_t delta)
         PAPI__COUNT(c, cache_errors, delta);
         return;
     }
+}
+
+/* The system's monotonic clock, read directly: this runs on every cache hit. */
+static int64_t host_now_default(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t host_now_injected(void *ctx)
+{
+    const papi_client *c = ctx;
+    return c->clock_fn(c->clock_user);
 }
 
 void papi__client_log(const papi_client *client, papi_log_level level, const char *fmt, ...)
@@ -191,14 +207,23 @@ papi_status papi_client_create(const papi_config *cfg, papi_client **out, papi_e
     if (!c)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
     memset(c, 0, sizeof *c);
-    c->host = (papi_host){.ctx = c, .log = host_log, .count = host_count};
     c->cfg = papi__config_copy(cfg);
-    c->coalescer = papi__coalesce_create();
-    if (!c->cfg || !c->coalescer) {
+    if (!c->cfg) {
         papi_client_destroy(c);
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
     }
     papi__config_log(c->cfg, &c->log_fn, &c->log_user, &c->log_max);
+    papi__config_clock(c->cfg, &c->clock_fn, &c->clock_user);
+    c->host = (papi_host){.struct_size = sizeof(papi_host),
+                          .ctx = c,
+                          .log = host_log,
+                          .count = host_count,
+                          .now_ms = c->clock_fn ? host_now_injected : host_now_default};
+    c->coalescer = papi__coalesce_create(&c->host);
+    if (!c->coalescer) {
+        papi_client_destroy(c);
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    }
     c->ttl.found_ms = papi__config_int(c->cfg, "cache-ttl") * 1000;
     c->ttl.absent_ms = papi__config_int(c->cfg, "negative-ttl") * 1000;
     c->ttl.stale_ms = papi__config_int(c->cfg, "stale-max") * 1000;
@@ -261,8 +286,8 @@ papi_status papi_client_ping(papi_client *client, papi_error *err)
         return papi_error_set(err, PAPI_EINVAL, "client is required");
     if (!client->transport->ping)
         return PAPI_OK;
-    return client->transport->ping(client->transport_state, papi_now_ms() + client->timeout_ms,
-                                   err);
+    return client->transport->ping(client->transport_state,
+                                   papi__client_now_ms(client) + client->timeout_ms, err);
 }
 
 size_t papi_client_dataset_count(const papi_client *client)

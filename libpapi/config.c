@@ -93,6 +93,8 @@ struct papi_config {
     papi_log_fn log_fn;
     void *log_user;
     papi_log_level log_max;
+    papi_clock_fn clock_fn; /* NULL: papi_now_ms */
+    void *clock_user;
 };
 
 static papi_status parse_text(const option *o, const char *v, int64_t *num, papi_error *err)
@@ -337,6 +339,15 @@ papi_status papi_config_set_log(papi_config *cfg, papi_log_fn fn, void *user,
     return PAPI_OK;
 }
 
+papi_status papi_config_set_clock(papi_config *cfg, papi_clock_fn now_ms, void *user)
+{
+    if (!cfg)
+        return PAPI_EINVAL;
+    cfg->clock_fn = now_ms;
+    cfg->clock_user = now_ms ? user : NULL;
+    return PAPI_OK;
+}
+
 /* The struct sizes of ABI version 1: a newer header may append members, never remove them. */
 #define TRANSPORT_V1_SIZE (offsetof(papi_transport_backend, ping) + sizeof(void (*)(void)))
 #define CACHE_V1_SIZE (offsetof(papi_cache_backend, put) + sizeof(void (*)(void)))
@@ -414,6 +425,12 @@ size_t papi__config_caches(const papi_config *cfg, const papi__attached **out)
 {
     *out = cfg->caches;
     return cfg->ncaches;
+}
+
+void papi__config_clock(const papi_config *cfg, papi_clock_fn *fn, void **user)
+{
+    *fn = cfg->clock_fn;
+    *user = cfg->clock_user;
 }
 
 void papi__config_log(const papi_config *cfg, papi_log_fn *fn, void **user,

@@ -11,7 +11,8 @@
 typedef struct papi__coalescer papi__coalescer;
 typedef struct papi__flight papi__flight;
 
-papi__coalescer *papi__coalesce_create(void);
+/* clock: the deadlines of papi__coalesce_wait (the client's host); kept, not copied. */
+papi__coalescer *papi__coalesce_create(const papi_host *clock);
 void papi__coalesce_destroy(papi__coalescer *co);
 /* Joins the fetch in flight for key, or starts one. Returns true when the caller leads (it must
  * call papi__coalesce_finish); false when it follows (it must call papi__coalesce_wait). *out may
@@ -159,6 +160,8 @@ struct papi_client {
     papi_log_fn log_fn;
     void *log_user;
     papi_log_level log_max;
+    papi_clock_fn clock_fn; /* papi_config_set_clock(); NULL: the system's monotonic clock */
+    void *clock_user;
     papi_cache_ttl ttl;
     int64_t timeout_ms;
     size_t max_ids;
@@ -178,6 +181,12 @@ static inline void papi__count(papi_client *c, int counter, uint64_t delta)
     atomic_fetch_add_explicit(&c->stripes[s].v[counter], (uint_fast64_t)delta,
                               memory_order_relaxed);
 }
+/* The client's clock (host.now_ms): every deadline and TTL of the core is on it. */
+static inline int64_t papi__client_now_ms(const papi_client *c)
+{
+    return c->host.now_ms(c->host.ctx);
+}
+
 #define PAPI__COUNT(client, field, delta) papi__count((client), PAPI__C_##field, (uint64_t)(delta))
 
 void papi__client_log(const papi_client *client, papi_log_level level, const char *fmt, ...)

@@ -94,6 +94,8 @@ const papi__attached *papi__config_transport(const papi_config *cfg); /* NULL: n
 size_t papi__config_caches(const papi_config *cfg, const papi__attached **out);
 void papi__config_log(const papi_config *cfg, papi_log_fn *fn, void **user,
                       papi_log_level *max_level);
+/* The clock papi_config_set_clock() gave; *fn is NULL for papi_now_ms(). */
+void papi__config_clock(const papi_config *cfg, papi_clock_fn *fn, void **user);
 
 /* ------------------------------------------------------------- backends.c: built-ins by name */
 extern const papi_transport_backend papi__transport_sqlite;
@@ -132,5 +134,10 @@ int papi__cond_init_monotonic(pthread_cond_t *cond);
  * (papi__now_us() clock). ETIMEDOUT when the deadline passed, else 0 (a wake-up, maybe
  * spurious: callers re-check their condition). */
 int papi__cond_wait_until_us(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline_us);
+/* The same until deadline_ms on clock's time (papi_host_now_ms(clock): NULL is papi_now_ms()):
+ * the wait lasts as long as the deadline is ahead of that clock now. ETIMEDOUT once the clock
+ * has reached the deadline, else 0. Every wait for a deadline goes through it. */
+int papi__cond_wait_until_ms(pthread_cond_t *cond, pthread_mutex_t *lock, const papi_host *clock,
+                             int64_t deadline_ms);
 
 #endif /* PAPI_INTERNAL_H */

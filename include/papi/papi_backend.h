@@ -97,16 +97,29 @@ typedef enum papi_host_counter {
 } papi_host_counter;
 
 /**
- * @brief What the client offers a backend: logging and counters. Valid while the backend is open.
- *        Both functions are thread-safe.
+ * @brief What the client offers a backend: logging, counters and the clock. Given to the
+ *        backend's open() and valid until its close() returns. Every function is thread-safe.
+ *        Members are only ever appended: read one only when ::papi_host::struct_size covers it
+ *        (papi_host_now_ms() does that for the clock).
  */
 typedef struct papi_host {
-    void *ctx; /**< Pass as first argument of the functions below. */
+    uint32_t struct_size; /**< sizeof(papi_host) of the library that filled it. */
+    void *ctx;            /**< Pass as first argument of the functions below. */
     /** Logs a finished line (never a secret) through the client's log callback. */
     void (*log)(void *ctx, papi_log_level level, const char *message);
     /** Adds @p delta to a counter. */
     void (*count)(void *ctx, papi_host_counter counter, uint64_t delta);
+    /** The client's monotonic clock in milliseconds: papi_now_ms(), or the clock a test gave
+     *  papi_config_set_clock(). Every deadline a backend is given is on this clock, and its own
+     *  timeouts, TTLs and backoffs should read it too. */
+    int64_t (*now_ms)(void *ctx);
 } papi_host;
+
+/**
+ * @brief The clock of @p host in milliseconds: host->now_ms when @p host carries one, else
+ *        papi_now_ms() (also for a NULL @p host). Thread-safe.
+ */
+PAPI_API int64_t papi_host_now_ms(const papi_host *host);
 
 /**
  * @brief Logs a printf-formatted line through @p host; does nothing when @p host is NULL or
@@ -304,8 +317,31 @@ PAPI_API PAPI_NODISCARD papi_status papi_config_set_transport(papi_config *cfg,
                                                               const papi_transport_backend *backend,
                                                               const char *spec, void *user);
 
-/** @brief Monotonic clock in milliseconds, the clock of every deadline. Thread-safe. */
+/**
+ * @brief The system's monotonic clock in milliseconds: the clock of every deadline unless a
+ *        clock was set with papi_config_set_clock(). Thread-safe.
+ */
 PAPI_API int64_t papi_now_ms(void);
+
+/** @brief A clock in milliseconds that never goes backwards; @p user as given to its setter. */
+typedef int64_t (*papi_clock_fn)(void *user);
+
+/**
+ * @brief Makes clients from @p cfg read time from @p now_ms instead of papi_now_ms(), so tests
+ *        can move time instead of sleeping: lookup deadlines, cache TTLs and stale windows, and
+ *        every deadline, timeout and backoff decision of the backends (through
+ *        ::papi_host::now_ms). Waits still take real time: a wait until a deadline lasts as long
+ *        as the deadline was ahead of @p now_ms when it began, and then checks the clock again.
+ *        Latency counters (papi_stats) and wall-clock stamps (Redis freshness, JWT claims) keep
+ *        the system's clocks.
+ * @param cfg the configuration.
+ * @param now_ms the clock, thread-safe; NULL restores papi_now_ms().
+ * @param user passed to @p now_ms; kept, not copied: it must outlive the clients made from
+ *        @p cfg.
+ * @return PAPI_OK, PAPI_EINVAL (@p cfg is NULL). Object-confined.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_set_clock(papi_config *cfg, papi_clock_fn now_ms,
+                                                          void *user);
 
 /* ---------------------------------------------------------------- caches */
 

@@ -43,7 +43,8 @@ static void host_count(void *c, papi_host_counter counter, uint64_t delta)
 {
     (void)c, (void)counter, (void)delta;
 }
-static const papi_host host = {NULL, host_log, host_count};
+static const papi_host host = {
+    .struct_size = sizeof(papi_host), .ctx = NULL, .log = host_log, .count = host_count};
 
 static int setup(void **state)
 {

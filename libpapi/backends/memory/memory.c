@@ -39,7 +39,8 @@ typedef struct shard {
 } shard;
 
 typedef struct mcache {
-    size_t nshards; /* power of two */
+    const papi_host *host; /* its clock: TTLs and the stale window */
+    size_t nshards;        /* power of two */
     shard shards[];
 } mcache;
 
@@ -131,7 +132,6 @@ static papi_status mem_open(const char *spec, const papi_config *cfg, const papi
                             void *user, void **state, papi_error *err)
 {
     (void)spec;
-    (void)host;
     (void)user;
     size_t max_entries = (size_t)papi__config_int(cfg, "cache-max-entries");
     size_t max_bytes = (size_t)papi__config_int(cfg, "cache-max-bytes");
@@ -145,6 +145,7 @@ static papi_status mem_open(const char *spec, const papi_config *cfg, const papi
     if (!c)
         return papi_error_set(err, PAPI_ENOMEM, "memory cache: out of memory");
     memset(c, 0, size);
+    c->host = host;
     c->nshards = nshards;
     for (size_t i = 0; i < nshards; i++) {
         shard *s = &c->shards[i];
@@ -192,7 +193,7 @@ static papi_status mem_get(void *state, const papi_key *keys, size_t n, papi_cac
 {
     (void)err;
     mcache *c = state;
-    int64_t now = n ? papi_now_ms() : 0;
+    int64_t now = n ? papi_host_now_ms(c->host) : 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t h = hash_key(keys[i].ptr, keys[i].len);
         shard *s = shard_of(c, h);
@@ -236,7 +237,7 @@ static papi_status mem_put(void *state, const papi_key *keys, papi_blob *const *
                            const papi_cache_ttl *ttl, papi_error *err)
 {
     mcache *c = state;
-    int64_t now = papi_now_ms();
+    int64_t now = papi_host_now_ms(c->host);
     papi_status st = PAPI_OK;
     for (size_t i = 0; i < n; i++) {
         papi_blob *row = rows[i];

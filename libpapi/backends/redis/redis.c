@@ -183,7 +183,7 @@ static papi_status redis_get(void *state, const papi_key *keys, size_t n, papi_c
     }
     if (n == 0)
         return PAPI_OK;
-    int64_t deadline = papi_now_ms() + papi__redis_pool_timeout_ms(rc->pool);
+    int64_t deadline = papi_host_now_ms(rc->phost) + papi__redis_pool_timeout_ms(rc->pool);
     const char **argv = malloc((n + 1) * sizeof *argv);
     size_t *lens = malloc((n + 1) * sizeof *lens);
     char *store = argv && lens ? prefixed_keys(keys, n, argv, lens, 1, 1) : NULL;
@@ -229,7 +229,7 @@ static papi_status redis_put(void *state, const papi_key *keys, papi_blob *const
     redis_cache *rc = state;
     if (n == 0 || !ttl)
         return PAPI_OK;
-    int64_t deadline = papi_now_ms() + papi__redis_pool_timeout_ms(rc->pool);
+    int64_t deadline = papi_host_now_ms(rc->phost) + papi__redis_pool_timeout_ms(rc->pool);
     size_t row_max = papi__redis_pool_row_max(rc->pool);
     int64_t row_px = ttl->found_ms + (ttl->stale_ms > 0 ? ttl->stale_ms : 0);
     int64_t fresh_until = wall_now_ms() + ttl->found_ms;

@@ -187,7 +187,7 @@ static papi_status parse_url(papi__redis_pool *pool, const char *spec, papi_erro
 static papi__redis_conn *connect_one(papi__redis_pool *pool, int64_t deadline_ms, char *why,
                                      size_t why_cap)
 {
-    return papi__redis_conn_open(pool->host, pool->port, pool->password, pool->db, deadline_ms, why,
+    return papi__redis_conn_open(pool->phost, pool->host, pool->port, pool->password, pool->db, deadline_ms, why,
                                  why_cap);
 }
 
@@ -214,7 +214,7 @@ static int64_t jittered_locked(papi__redis_pool *pool, int64_t ms)
  * Only a failed probe grows the backoff: stragglers of the outage's first moments do not. */
 static bool mark_down_locked(papi__redis_pool *pool, bool probe)
 {
-    int64_t now = papi_now_ms();
+    int64_t now = papi_host_now_ms(pool->phost);
     bool started = !pool->down;
     if (!started && !probe)
         return false;
@@ -249,7 +249,7 @@ papi__redis_conn *papi__redis_pool_acquire(papi__redis_pool *pool, int64_t deadl
     int64_t give_up = deadline_ms;
     for (;;) {
         if (pool->down) {
-            if (pool->probing || papi_now_ms() < pool->next_attempt_ms)
+            if (pool->probing || papi_host_now_ms(pool->phost) < pool->next_attempt_ms)
                 break;
             pool->probing = true;
             pthread_mutex_unlock(&pool->mu);
@@ -260,7 +260,7 @@ papi__redis_conn *papi__redis_pool_acquire(papi__redis_pool *pool, int64_t deadl
                 mark_down_locked(pool, true);
                 break;
             }
-            int64_t lasted = papi_now_ms() - pool->down_since_ms;
+            int64_t lasted = papi_host_now_ms(pool->phost) - pool->down_since_ms;
             pool->down = false;
             conn->gen = pool->gen;
             pool->nopen++;
@@ -292,7 +292,7 @@ papi__redis_conn *papi__redis_pool_acquire(papi__redis_pool *pool, int64_t deadl
                 log_outage(pool, why);
             return NULL;
         }
-        int64_t now = papi_now_ms();
+        int64_t now = papi_host_now_ms(pool->phost);
         if (now >= give_up)
             break;
         struct timespec until;
@@ -333,7 +333,7 @@ void papi__redis_pool_release(papi__redis_pool *pool, papi__redis_conn *conn, co
 /* true at most once a minute per *last: a persistent fault is logged, not repeated per call */
 static bool log_due(papi__redis_pool *pool, int64_t *last)
 {
-    int64_t now = papi_now_ms();
+    int64_t now = papi_host_now_ms(pool->phost);
     pthread_mutex_lock(&pool->mu);
     bool due = *last == 0 || now - *last >= REDIS_REPLY_ERROR_LOG_MS;
     if (due)
@@ -433,7 +433,7 @@ papi_status papi__redis_pool_open(const char *spec, const papi_config *cfg, cons
 
     /* Warm one connection so a misconfiguration shows in the log at start; Redis being down
      * is not an error here: the backend degrades and reconnects later. */
-    papi__redis_conn *conn = papi__redis_pool_acquire(pool, papi_now_ms() + pool->timeout_ms);
+    papi__redis_conn *conn = papi__redis_pool_acquire(pool, papi_host_now_ms(pool->phost) + pool->timeout_ms);
     if (conn)
         papi__redis_pool_release(pool, conn, NULL);
     *out = pool;

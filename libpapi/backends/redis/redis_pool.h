@@ -16,7 +16,7 @@ papi_status papi__redis_pool_open(const char *spec, const papi_config *cfg, cons
 void papi__redis_pool_close(papi__redis_pool *pool);
 
 /* A connection for one call, or NULL: Redis is down, backing off, or no connection was free or
- * could be opened (connect, AUTH, SELECT) before deadline_ms (papi_now_ms() clock). */
+ * could be opened (connect, AUTH, SELECT) before deadline_ms (the host's clock). */
 papi__redis_conn *papi__redis_pool_acquire(papi__redis_pool *pool, int64_t deadline_ms);
 /* Gives a connection back. failure is NULL when the connection is healthy, else the reason it
  * broke (it is closed, and an outage begins unless one is already running). */

@@ -169,7 +169,7 @@ static CURL *acquire(papi__http *h, int64_t deadline_ms)
                 h->created--;
             break;
         }
-        int64_t left = deadline_ms - papi_now_ms();
+        int64_t left = deadline_ms - papi_host_now_ms(h->opts.clock);
         if (left <= 0)
             break;
         struct timespec ts;
@@ -274,14 +274,14 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
     r->retry_after_s = 0;
     r->permanent = false;
     papi_buf_reset(&r->body);
-    if (papi_now_ms() >= req->deadline_ms)
+    if (papi_host_now_ms(h->opts.clock) >= req->deadline_ms)
         return papi_error_set(err, PAPI_ETIMEDOUT, "deadline passed before the request was sent");
     for (size_t i = 0; i < req->nheaders; i++) /* CR or LF would start another header */
         if (papi__sf_has_control(req->headers[i], strlen(req->headers[i])))
             return papi_error_set(err, PAPI_EINVAL, "a request header holds a control character");
     CURL *c = acquire(h, req->deadline_ms);
     if (!c) {
-        if (papi_now_ms() >= req->deadline_ms)
+        if (papi_host_now_ms(h->opts.clock) >= req->deadline_ms)
             return papi_error_set(err, PAPI_ETIMEDOUT,
                                   "deadline passed waiting for a free connection");
         return papi_error_set(err, PAPI_ENOMEM, "cannot create a libcurl handle");
@@ -302,7 +302,7 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
         goto oom;
     hdrs = tmp;
 
-    int64_t left = req->deadline_ms - papi_now_ms();
+    int64_t left = req->deadline_ms - papi_host_now_ms(h->opts.clock);
     if (left < 1)
         left = 1;
     int64_t connect = h->opts.connect_timeout_ms > 0 && h->opts.connect_timeout_ms < left
@@ -356,7 +356,7 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
                             x.max_body);
     } else if (r->body.oom) {
         st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    } else if (rc == CURLE_OPERATION_TIMEDOUT && papi_now_ms() >= req->deadline_ms - 5) {
+    } else if (rc == CURLE_OPERATION_TIMEDOUT && papi_host_now_ms(h->opts.clock) >= req->deadline_ms - 5) {
         st = papi_error_set(err, PAPI_ETIMEDOUT, "no answer within the deadline");
     } else if (tls_untrusted(rc)) {
         /* the same certificate will be refused on every attempt: retrying only burns the budget */

@@ -214,6 +214,7 @@ void papi__sf_lookup_limits(const papi__sf_expect *expect, size_t nkeys, size_t 
     out->max_body_bytes = cap;
     out->max_partitions = nkeys ? nkeys : 1; /* a partition holds one row at least */
     out->deadline_ms = deadline_ms;
+    out->clock = NULL;
 }
 
 bool papi__sf_has_control(const char *s, size_t n)
@@ -277,6 +278,7 @@ papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_e
 {
     memset(out, 0, sizeof *out);
     out->num_rows = -1;
+    out->clock = lim->clock;
     const char *data = NULL;
     size_t data_len = 0;
     if (papi__sf_find_data(body, len, "result", &data, &data_len, err) != PAPI_OK)
@@ -379,7 +381,7 @@ papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_e
     }
     out->data = data ? data : "[]";
     out->data_len = data ? data_len : 2;
-    if (papi_now_ms() >= lim->deadline_ms) {
+    if (papi_host_now_ms(lim->clock) >= lim->deadline_ms) {
         st = papi_error_set(err, PAPI_ETIMEDOUT, "the deadline passed while reading the result");
         goto fail;
     }

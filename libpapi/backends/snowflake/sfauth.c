@@ -115,7 +115,7 @@ static papi_status refresh_locked(papi__sf_auth *a, bool force, uint64_t used_ge
             return mint_jwt(a, err);
         return PAPI_OK;
     case PAPI__SF_AUTH_OAUTH_FILE: {
-        int64_t now = papi_now_ms();
+        int64_t now = papi_host_now_ms(a->has_host ? &a->host : NULL);
         struct stat sb;
         bool changed = stat(a->token_file, &sb) == 0 &&
                        (sb.st_mtim.tv_sec != a->token_mtime.tv_sec ||
@@ -287,7 +287,7 @@ static papi_status first_credential(papi__sf_auth *a, const papi_config *cfg, co
         a->token_type = "OAUTH";
         if (!(a->token_file = strdup(file && *file ? file : session)))
             return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-        a->token_checked_ms = papi_now_ms();
+        a->token_checked_ms = papi_host_now_ms(a->has_host ? &a->host : NULL);
         if ((st = read_token_file(a, err)) == PAPI_EAUTH) { /* at start-up it is configuration */
             st = PAPI_ECONFIG;
             if (err)

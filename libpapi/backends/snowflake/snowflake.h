@@ -67,6 +67,7 @@ typedef struct papi__http_opts {
     size_t max_body_bytes;     /* responses larger than this fail with PAPI_EPROTO */
     const char *user_agent;    /* "papi/<version>" */
     const char *ca_file;       /* PEM CAs trusted instead of the system's; NULL or "": system */
+    const papi_host *clock;    /* of the deadlines (papi_host_now_ms; NULL: papi_now_ms) */
 } papi__http_opts;
 
 typedef struct papi__http_request {
@@ -77,7 +78,7 @@ typedef struct papi__http_request {
     size_t nheaders;
     const char *body;             /* POST body (may be NULL: empty) */
     size_t body_len;
-    int64_t deadline_ms;          /* papi_now_ms() clock */
+    int64_t deadline_ms;          /* on the pool's clock (papi__http_opts) */
 } papi__http_request;
 
 typedef struct papi__http_response {
@@ -146,6 +147,7 @@ typedef struct papi__sf_result {
     int64_t *row_counts;    /* per partition; -1 when not stated */
     int64_t num_rows;       /* -1 when not stated */
     char handle[128];
+    const papi_host *clock; /* the limits' clock: papi__sf_emit_rows reads deadlines on it */
 } papi__sf_result;
 
 /* Error detail of a non-2xx answer; empty fields when the body is not Snowflake JSON. message
@@ -164,6 +166,7 @@ typedef struct papi__sf_limits {
     size_t max_body_bytes; /* over all bodies of the statement (partition 0 and the others) */
     size_t max_partitions; /* partitionInfo entries */
     int64_t deadline_ms;   /* checked after each expensive step: late is PAPI_ETIMEDOUT */
+    const papi_host *clock; /* of deadline_ms (papi_host_now_ms; NULL: papi_now_ms) */
 } papi__sf_limits;
 
 #define PAPI__SF_MAX_BODY_BYTES ((size_t)64 << 20)  /* the most any answer may take */
@@ -176,6 +179,7 @@ typedef struct papi__sf_limits {
  * PAPI__SF_MAX_BODY_BYTES; one partition per key at most. */
 void papi__sf_lookup_limits(const papi__sf_expect *expect, size_t nkeys, size_t max_cell_bytes,
                             int64_t deadline_ms, papi__sf_limits *out);
+
 
 typedef papi_status (*papi__sf_row_fn)(void *user, const char *const *cells, const size_t *lens,
                                        size_t ncells, papi_error *err);

@@ -20,8 +20,7 @@
 
 typedef struct sf {
     papi__http *http;
-    papi_host host;
-    bool has_host;
+    const papi_host *host; /* valid until close; NULL in tests */
     char *base_url;
     /* as the SQL API wants them (papi__sf_context_name) */
     char *database, *schema, *warehouse, *role;
@@ -136,9 +135,9 @@ static bool backoff(call *c, int attempt, int32_t retry_after_s, const char *why
     int64_t delay = (int64_t)(random_u32() % (uint32_t)(ceiling + 1));
     if (retry_after_s > 0 && delay < (int64_t)retry_after_s * 1000)
         delay = (int64_t)retry_after_s * 1000;
-    if (papi_now_ms() + delay >= c->deadline_ms)
+    if (papi_host_now_ms(c->s->host) + delay >= c->deadline_ms)
         return false;
-    const papi_host *h = c->s->has_host ? &c->s->host : NULL;
+    const papi_host *h = c->s->host;
     if (why)
         papi_host_logf(h, PAPI_LOG_WARN, "snowflake: %s, retrying in %lld ms (attempt %d)", why,
                        (long long)delay, attempt + 1);
@@ -257,7 +256,7 @@ static papi_status send_with_retry(call *c, const char *method, const char *url,
         if (!more) {
             if (st == PAPI_OK)
                 return http_failure(c, err);
-            if (papi_now_ms() >= c->deadline_ms - 1)
+            if (papi_host_now_ms(c->s->host) >= c->deadline_ms - 1)
                 return papi_error_set(err, PAPI_ETIMEDOUT, "Snowflake did not answer in time");
             if (err) /* EUNAVAIL with the connection error */
                 *err = xerr;
@@ -337,7 +336,8 @@ static void cancel(call *c, const char *handle)
     char url[512];
     snprintf(url, sizeof url, "%s/api/v2/statements/%s/cancel", c->s->base_url, handle);
     papi_error ignored;
-    (void)exchange(c, "POST", url, "{}", 2, papi_now_ms() + CANCEL_GRACE_MS, &ignored);
+    (void)exchange(c, "POST", url, "{}", 2, papi_host_now_ms(c->s->host) + CANCEL_GRACE_MS,
+                   &ignored);
 }
 
 /* 202: poll statementStatusUrl with a growing delay until done or the deadline, then cancel. */
@@ -352,7 +352,7 @@ static papi_status poll(call *c, papi_error *err)
     snprintf(url, sizeof url, "%s%s", c->s->base_url, path);
     int64_t delay = POLL_FIRST_MS;
     for (;;) {
-        if (papi_now_ms() + delay >= c->deadline_ms) {
+        if (papi_host_now_ms(c->s->host) + delay >= c->deadline_ms) {
             cancel(c, handle);
             return with_query_id(err,
                                  papi_error_set(err, PAPI_ETIMEDOUT,
@@ -451,6 +451,7 @@ static papi_status sf_fetch(void *state, const papi_dataset *ds, const papi_key 
     papi__sf_expect expect = {.ncols = ncols, .names = names, .types = types};
     papi__sf_limits lim; /* a lookup of n keys: at most n rows at their widest */
     papi__sf_lookup_limits(&expect, n, s->max_cell_bytes, deadline_ms, &lim);
+    lim.clock = s->host;
     st = papi__sf_statement_body(&s->ctx, sql, papi_dataset_key_type(ds), keys, n, nparams, &body,
                                  err);
     if (st == PAPI_OK)
@@ -479,7 +480,8 @@ static papi_status sf_ping(void *state, int64_t deadline_ms, papi_error *err)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
     papi__sf_limits lim = {.max_body_bytes = PAPI__SF_BODY_FLOOR_BYTES,
                            .max_partitions = 1,
-                           .deadline_ms = deadline_ms};
+                           .deadline_ms = deadline_ms,
+                           .clock = s->host};
     papi_status st = run_statement(s, body, strlen(body), NULL, &lim, NULL, err);
     free(body);
     return st;
@@ -509,10 +511,7 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
     sf *s = calloc(1, sizeof *s);
     if (!s)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    if (host) {
-        s->host = *host;
-        s->has_host = true;
-    }
+    s->host = host;
     /* the SQL API compares names as stored, uppercase unless quoted (snowflake-sql-api 4.2) */
     static const char *const ctx_opts[] = {"snowflake-database", "snowflake-schema",
                                            "snowflake-warehouse", "snowflake-role"};
@@ -535,7 +534,8 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
                              .connect_timeout_ms = int_opt(cfg, "connect-timeout-ms", 3000),
                              .max_body_bytes = PAPI__SF_MAX_BODY_BYTES,
                              .user_agent = ua,
-                             .ca_file = papi_config_get(cfg, "snowflake-ca-file")};
+                             .ca_file = papi_config_get(cfg, "snowflake-ca-file"),
+                             .clock = host};
     if (st == PAPI_OK)
         st = papi__sf_base_url(cfg, &s->base_url, err);
     if (st == PAPI_OK)

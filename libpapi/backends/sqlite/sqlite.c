@@ -30,6 +30,7 @@ typedef struct stmt_slot {
 
 typedef struct conn {
     sqlite3 *db;
+    const papi_host *clock; /* the host's: deadlines are on it */
     unsigned id;
     stmt_slot *slots;
     size_t nslots;
@@ -64,7 +65,7 @@ typedef struct sqlite_state {
 static int progress_cb(void *arg)
 {
     conn *c = arg;
-    if (papi_now_ms() >= c->deadline_ms) {
+    if (papi_host_now_ms(c->clock) >= c->deadline_ms) {
         c->timed_out = true;
         return 1;
     }
@@ -87,13 +88,15 @@ static void conn_close(conn *c)
     free(c);
 }
 
-static papi_status conn_open(const char *path, unsigned id, conn **out, papi_error *err)
+static papi_status conn_open(const char *path, const papi_host *clock, unsigned id, conn **out,
+                             papi_error *err)
 {
     *out = NULL;
     conn *c = calloc(1, sizeof *c);
     if (!c)
         return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
     c->id = id;
+    c->clock = clock;
     c->deadline_ms = INT64_MAX;
     int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -136,7 +139,7 @@ static papi_status pool_acquire(sqlite_state *st, int64_t deadline_ms, conn **ou
             unsigned id = (unsigned)(st->nall + st->opening);
             pthread_mutex_unlock(&st->mu);
             conn *c = NULL;
-            papi_status s = conn_open(st->path, id, &c, err);
+            papi_status s = conn_open(st->path, st->host, id, &c, err);
             pthread_mutex_lock(&st->mu);
             st->opening--;
             if (s == PAPI_OK) {
@@ -156,7 +159,7 @@ static papi_status pool_acquire(sqlite_state *st, int64_t deadline_ms, conn **ou
             }
             return s;
         }
-        int64_t left = deadline_ms - papi_now_ms();
+        int64_t left = deadline_ms - papi_host_now_ms(st->host);
         if (left <= 0) {
             pthread_mutex_unlock(&st->mu);
             return papi_error_set(err, PAPI_ETIMEDOUT,
@@ -481,7 +484,7 @@ static papi_status sqlite_open(const char *spec, const papi_config *cfg, const p
 
     /* One connection now, so a missing or foreign file fails client creation. */
     conn *c = NULL;
-    papi_status s = conn_open(st->path, 1, &c, err);
+    papi_status s = conn_open(st->path, host, 1, &c, err);
     if (s != PAPI_OK) {
         pthread_cond_destroy(&st->cv);
         pthread_mutex_destroy(&st->mu);
@@ -516,7 +519,7 @@ static void arm_deadline(conn *c, int64_t deadline_ms)
 {
     c->deadline_ms = deadline_ms;
     c->timed_out = false;
-    int64_t left = deadline_ms - papi_now_ms();
+    int64_t left = deadline_ms - papi_host_now_ms(c->clock);
     if (left > SQLITE_BUSY_WAIT_MAX_MS)
         left = SQLITE_BUSY_WAIT_MAX_MS;
     sqlite3_busy_timeout(c->db, left > 0 ? (int)left : 0);
@@ -529,7 +532,7 @@ static papi_status sqlite_fetch(void *state, const papi_dataset *ds, const papi_
     sqlite_state *st = state;
     if (n == 0)
         return PAPI_OK;
-    if (papi_now_ms() >= deadline_ms)
+    if (papi_host_now_ms(st->host) >= deadline_ms)
         return papi_error_set(err, PAPI_ETIMEDOUT, "sqlite: the deadline passed before the query");
     conn *c = NULL;
     papi_status s = pool_acquire(st, deadline_ms, &c, err);
