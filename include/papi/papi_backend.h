@@ -206,6 +206,78 @@ PAPI_API size_t papi_utf8_seq(const unsigned char *s, size_t n);
  */
 PAPI_API void papi_json_string(papi_buf *b, const char *s, size_t len);
 
+/* ---------------------------------------------------------------- handle pool */
+
+/**
+ * @brief A bounded pool of handles (database connections, HTTP handles, sockets) that a backend
+ *        shares between the threads calling it: at most `max` handles exist at once, idle ones
+ *        are reused most recently released first (the warmest connection), and a caller finding
+ *        none free waits until one is released or its deadline passes. Opaque; thread-safe.
+ */
+typedef struct papi_pool papi_pool;
+
+/**
+ * @brief Opens one handle for a papi_pool, called by papi_pool_acquire() without the pool's
+ *        lock held. @p user as given to papi_pool_create(); @p deadline_ms on the pool's clock.
+ * @return PAPI_OK with *handle set (not NULL), or a failure described in @p err, which
+ *         papi_pool_acquire() returns as it is.
+ */
+typedef papi_status (*papi_pool_open_fn)(void *user, int64_t deadline_ms, void **handle,
+                                         papi_error *err);
+/** @brief Closes one handle of a papi_pool (broken, drained, or at papi_pool_destroy()). */
+typedef void (*papi_pool_close_fn)(void *user, void *handle);
+
+/**
+ * @brief Creates a pool of at most @p max handles; none is opened yet.
+ * @param max the most handles open at once (idle or in use), >= 1.
+ * @param open opens a handle; @p close closes one. Neither may call the pool.
+ * @param close see @p open.
+ * @param user passed to @p open and @p close; kept, not copied.
+ * @param host whose clock the deadlines of papi_pool_acquire() are on (papi_host_now_ms()); may
+ *        be NULL (papi_now_ms()); kept, not copied: it must outlive the pool.
+ * @param[out] out the pool, owned by the caller (papi_pool_destroy()); NULL on error.
+ * @return PAPI_OK, PAPI_EINVAL (@p max is 0, a NULL function or @p out), PAPI_ENOMEM.
+ *         Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_pool_create(size_t max, papi_pool_open_fn open,
+                                                     papi_pool_close_fn close, void *user,
+                                                     const papi_host *host, papi_pool **out);
+
+/**
+ * @brief Takes a handle: an idle one, else a new one while fewer than max exist, else waits for
+ *        one to be released until @p deadline_ms (on the pool's clock).
+ * @param pool the pool.
+ * @param deadline_ms when to give up waiting.
+ * @param[out] handle the handle, the caller's until papi_pool_release(); NULL on failure.
+ * @param[out] err detail of a failure (may be NULL).
+ * @return PAPI_OK; PAPI_ETIMEDOUT when every handle stayed in use until the deadline; what the
+ *         open function returned when opening failed; PAPI_EINVAL (NULL argument). Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_pool_acquire(papi_pool *pool, int64_t deadline_ms,
+                                                      void **handle, papi_error *err);
+
+/**
+ * @brief Gives back a handle from papi_pool_acquire(), waking one waiting caller.
+ * @param pool the pool.
+ * @param handle the handle.
+ * @param broken non-zero when the handle must not be reused (its connection failed, or it
+ *        belongs to an older generation): it is closed, making room for a new one.
+ *        Thread-safe.
+ */
+PAPI_API void papi_pool_release(papi_pool *pool, void *handle, int broken);
+
+/**
+ * @brief Closes every idle handle, e.g. when the backend learns that its peer went away; handles
+ *        in use are unaffected (release them broken to close them). Thread-safe.
+ */
+PAPI_API void papi_pool_drain(papi_pool *pool);
+
+/**
+ * @brief Closes the idle handles and frees the pool; accepts NULL. Every handle must have been
+ *        released. Exclusive.
+ */
+PAPI_API void papi_pool_destroy(papi_pool *pool);
+
 /* ---------------------------------------------------------------- errors */
 
 /**

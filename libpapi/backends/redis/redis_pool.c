@@ -1,9 +1,10 @@
-/* Connections to the shared L2 cache's Redis (cache_redis.c sends the commands, redis_conn.c
- * drives each socket against a deadline).
+/* Connections to the shared L2 cache's Redis (redis.c sends the commands, redis_conn.c drives
+ * each socket against a deadline), kept in a papi_pool.
  *
  * Redis going away must never stall or fail a lookup: an outage is logged once when it starts
  * and once when it ends. While Redis is away a single caller probes it with a growing, jittered
- * backoff; everyone else skips Redis at the cost of a clock read. */
+ * backoff; everyone else skips Redis at the cost of a clock read. The outage state lives here,
+ * on top of the pool: the pool only bounds and reuses the connections. */
 #include "redis_pool.h"
 
 #include <pthread.h>
@@ -40,13 +41,10 @@ struct papi__redis_pool {
     size_t row_max;
     const papi_host *phost;
 
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* a connection came back, or an outage began */
-    papi__redis_conn *idle[REDIS_POOL_CAP];
+    papi_pool *conns;
     size_t pool_max;
-    size_t nidle;
-    size_t nopen; /* idle + checked out */
-    uint64_t gen; /* bumped at each outage: older connections are closed on return */
+    pthread_mutex_t mu; /* the outage state below */
+    uint64_t gen;       /* bumped at each outage: older connections are closed on return */
     bool down;
     bool probing; /* one caller is trying to reconnect */
     int64_t backoff_ms;
@@ -183,21 +181,33 @@ static papi_status parse_url(papi__redis_pool *pool, const char *spec, papi_erro
 
 /* ---------------------------------------------------------------- connections */
 
-/* Returns a ready connection or NULL with a reason (never containing the password). */
-static papi__redis_conn *connect_one(papi__redis_pool *pool, int64_t deadline_ms, char *why,
-                                     size_t why_cap)
+/* The pool's open function: connect, AUTH, SELECT before the deadline. While Redis is down only
+ * the prober may connect: a caller that waited for a free slot must not knock as well. The
+ * reason of a failure (never holding the password) goes into err's message. */
+static papi_status conn_open(void *user, int64_t deadline_ms, void **handle, papi_error *err)
 {
-    return papi__redis_conn_open(pool->phost, pool->host, pool->port, pool->password, pool->db, deadline_ms, why,
-                                 why_cap);
+    papi__redis_pool *pool = user;
+    pthread_mutex_lock(&pool->mu);
+    bool refused = pool->down && !pool->probing;
+    uint64_t gen = pool->gen;
+    pthread_mutex_unlock(&pool->mu);
+    if (refused)
+        return papi_error_set(err, PAPI_EUNAVAIL, "down, backing off");
+    char why[160];
+    papi__redis_conn *conn = papi__redis_conn_open(pool->phost, pool->host, pool->port,
+                                                   pool->password, pool->db, deadline_ms, why,
+                                                   sizeof why);
+    if (!conn)
+        return papi_error_set(err, PAPI_EUNAVAIL, "%s", why);
+    conn->gen = gen;
+    *handle = conn;
+    return PAPI_OK;
 }
 
-static void close_idle_locked(papi__redis_pool *pool)
+static void conn_close(void *user, void *handle)
 {
-    while (pool->nidle) {
-        papi__redis_conn *conn = pool->idle[--pool->nidle];
-        papi__redis_conn_close(conn);
-        pool->nopen--;
-    }
+    (void)user;
+    papi__redis_conn_close(handle);
 }
 
 static int64_t jittered_locked(papi__redis_pool *pool, int64_t ms)
@@ -222,9 +232,7 @@ static bool mark_down_locked(papi__redis_pool *pool, bool probe)
         pool->down = true;
         pool->down_since_ms = now;
         pool->backoff_ms = REDIS_BACKOFF_FIRST_MS;
-        pool->gen++;
-        close_idle_locked(pool);
-        pthread_cond_broadcast(&pool->cv);
+        pool->gen++; /* the idle connections are drained by the caller, unlocked */
     } else {
         pool->backoff_ms *= 2;
         if (pool->backoff_ms > REDIS_BACKOFF_MAX_MS)
@@ -242,92 +250,59 @@ static void log_outage(papi__redis_pool *pool, const char *why)
                    pool->host, pool->port, pool->db, why);
 }
 
+/* An outage began: connections from before it are not worth reusing. */
+static void outage_started(papi__redis_pool *pool, const char *why)
+{
+    papi_pool_drain(pool->conns);
+    log_outage(pool, why);
+}
+
 papi__redis_conn *papi__redis_pool_acquire(papi__redis_pool *pool, int64_t deadline_ms)
 {
-    char why[160];
     pthread_mutex_lock(&pool->mu);
-    int64_t give_up = deadline_ms;
-    for (;;) {
-        if (pool->down) {
-            if (pool->probing || papi_host_now_ms(pool->phost) < pool->next_attempt_ms)
-                break;
-            pool->probing = true;
+    bool probe = pool->down;
+    if (probe) {
+        if (pool->probing || papi_host_now_ms(pool->phost) < pool->next_attempt_ms) {
             pthread_mutex_unlock(&pool->mu);
-            papi__redis_conn *conn = connect_one(pool, deadline_ms, why, sizeof why);
-            pthread_mutex_lock(&pool->mu);
-            pool->probing = false;
-            if (!conn) {
-                mark_down_locked(pool, true);
-                break;
-            }
-            int64_t lasted = papi_host_now_ms(pool->phost) - pool->down_since_ms;
-            pool->down = false;
-            conn->gen = pool->gen;
-            pool->nopen++;
-            pthread_mutex_unlock(&pool->mu);
-            papi_host_logf(pool->phost, PAPI_LOG_INFO,
-                           "redis cache %s:%d/%ld available again after %lld ms", pool->host,
-                           pool->port, pool->db, (long long)lasted);
-            return conn;
-        }
-        if (pool->nidle) {
-            papi__redis_conn *conn = pool->idle[--pool->nidle];
-            pthread_mutex_unlock(&pool->mu);
-            return conn;
-        }
-        if (pool->nopen < pool->pool_max) {
-            pool->nopen++;
-            uint64_t gen = pool->gen;
-            pthread_mutex_unlock(&pool->mu);
-            papi__redis_conn *conn = connect_one(pool, deadline_ms, why, sizeof why);
-            if (conn) {
-                conn->gen = gen;
-                return conn;
-            }
-            pthread_mutex_lock(&pool->mu);
-            pool->nopen--;
-            bool started = mark_down_locked(pool, false);
-            pthread_mutex_unlock(&pool->mu);
-            if (started)
-                log_outage(pool, why);
             return NULL;
         }
-        int64_t now = papi_host_now_ms(pool->phost);
-        if (now >= give_up)
-            break;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        int64_t wait_ms = give_up - now;
-        until.tv_sec += (time_t)(wait_ms / 1000);
-        until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&pool->cv, &pool->mu, &until);
+        pool->probing = true;
     }
     pthread_mutex_unlock(&pool->mu);
-    return NULL;
+    papi_error err;
+    void *h = NULL;
+    papi_status st = papi_pool_acquire(pool->conns, deadline_ms, &h, &err);
+    pthread_mutex_lock(&pool->mu);
+    if (probe)
+        pool->probing = false;
+    /* every slot busy until the deadline says nothing about Redis; a failed connect does */
+    bool started = st != PAPI_OK && st != PAPI_ETIMEDOUT && mark_down_locked(pool, probe);
+    int64_t lasted = -1;
+    if (st == PAPI_OK && probe && pool->down) {
+        lasted = papi_host_now_ms(pool->phost) - pool->down_since_ms;
+        pool->down = false;
+        ((papi__redis_conn *)h)->gen = pool->gen;
+    }
+    pthread_mutex_unlock(&pool->mu);
+    if (started)
+        outage_started(pool, err.message);
+    if (lasted >= 0)
+        papi_host_logf(pool->phost, PAPI_LOG_INFO,
+                       "redis cache %s:%d/%ld available again after %lld ms", pool->host,
+                       pool->port, pool->db, (long long)lasted);
+    return st == PAPI_OK ? h : NULL;
 }
 
 void papi__redis_pool_release(papi__redis_pool *pool, papi__redis_conn *conn, const char *failure)
 {
     pthread_mutex_lock(&pool->mu);
-    bool started = false;
-    if (!failure && conn->gen == pool->gen && !pool->down && pool->nidle < pool->pool_max) {
-        pool->idle[pool->nidle++] = conn;
-        conn = NULL;
-        pthread_cond_signal(&pool->cv);
-    } else {
-        pool->nopen--;
-        if (failure && conn->gen == pool->gen)
-            started = mark_down_locked(pool, false);
-        pthread_cond_signal(&pool->cv);
-    }
+    bool current = conn->gen == pool->gen;
+    bool keep = !failure && current && !pool->down;
+    bool started = failure && current && mark_down_locked(pool, false);
     pthread_mutex_unlock(&pool->mu);
-    papi__redis_conn_close(conn);
+    papi_pool_release(pool->conns, conn, !keep);
     if (started)
-        log_outage(pool, failure);
+        outage_started(pool, failure);
 }
 
 /* true at most once a minute per *last: a persistent fault is logged, not repeated per call */
@@ -428,8 +403,12 @@ papi_status papi__redis_pool_open(const char *spec, const papi_config *cfg, cons
     clock_gettime(CLOCK_REALTIME, &wall);
     int64_t wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
     pool->rng = (uint64_t)wall_ms ^ ((uint64_t)(uintptr_t)pool << 16) ^ 0x9e3779b97f4a7c15ull;
+    if (papi_pool_create(pool->pool_max, conn_open, conn_close, pool, host, &pool->conns) !=
+        PAPI_OK) {
+        free_pool(pool);
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    }
     pthread_mutex_init(&pool->mu, NULL);
-    pthread_cond_init(&pool->cv, NULL);
 
     /* Warm one connection so a misconfiguration shows in the log at start; Redis being down
      * is not an error here: the backend degrades and reconnects later. */
@@ -444,10 +423,7 @@ void papi__redis_pool_close(papi__redis_pool *pool)
 {
     if (!pool)
         return;
-    pthread_mutex_lock(&pool->mu);
-    close_idle_locked(pool);
-    pthread_mutex_unlock(&pool->mu);
-    pthread_cond_destroy(&pool->cv);
+    papi_pool_destroy(pool->conns);
     pthread_mutex_destroy(&pool->mu);
     free_pool(pool);
 }

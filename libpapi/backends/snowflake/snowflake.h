@@ -62,7 +62,7 @@ int64_t papi__jwt_renew_after_s(int64_t lifetime_s);
 typedef struct papi__http papi__http;
 
 typedef struct papi__http_opts {
-    size_t pool_size;          /* easy handles = requests in flight at most */
+    size_t pool_size;          /* easy handles = lookup requests in flight at most (+1 probe) */
     int64_t connect_timeout_ms;
     size_t max_body_bytes;     /* responses larger than this fail with PAPI_EPROTO */
     const char *user_agent;    /* "papi/<version>" */
@@ -70,8 +70,13 @@ typedef struct papi__http_opts {
     const papi_host *clock;    /* of the deadlines (papi_host_now_ms; NULL: papi_now_ms) */
 } papi__http_opts;
 
+/* Which handles a request uses: the pool's, or the one kept for probes (ping) so that a probe
+ * never waits behind lookups. */
+typedef enum papi__http_lane { PAPI__HTTP_LOOKUP = 0, PAPI__HTTP_PROBE = 1 } papi__http_lane;
+
 typedef struct papi__http_request {
     const char *method;           /* "GET" or "POST" */
+    papi__http_lane lane;
     size_t max_body_bytes;        /* this answer's cap; 0: the pool's max_body_bytes */
     const char *url;
     const char *const *headers;   /* "Name: value" lines */
@@ -94,7 +99,8 @@ papi_status papi__http_create(const papi__http_opts *opts, papi__http **out, pap
 void papi__http_destroy(papi__http *http);
 void papi__http_response_init(papi__http_response *r);
 void papi__http_response_free(papi__http_response *r);
-/* Performs one exchange on a pooled handle, waiting for a free one until the deadline.
+/* Performs one exchange on a pooled handle of req->lane, waiting for a free one until the
+ * deadline.
  * PAPI_OK when an HTTP answer arrived (any status: check r->status); PAPI_ETIMEDOUT at the
  * deadline; PAPI_EUNAVAIL for connection-level failures (refused, reset, TLS; r->permanent when a
  * retry cannot help; the message carries curl's own words); PAPI_EPROTO for a body over the limit;

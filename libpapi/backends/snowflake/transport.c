@@ -17,6 +17,8 @@
 #define POLL_FIRST_MS 50
 #define POLL_CAP_MS 1000
 #define CANCEL_GRACE_MS 1000
+/* an X-Small warehouse runs 8 statements at once (MAX_CONCURRENCY_LEVEL) */
+#define SF_DEFAULT_CONCURRENCY 8
 
 typedef struct sf {
     papi__http *http;
@@ -85,7 +87,9 @@ static papi_status exchange(call *c, const char *method, const char *url, const 
                               "Snowflake's answers exceed the %zu bytes this statement allows",
                               c->lim.max_body_bytes);
     /* the Snowflake Token form goes without a token type (public SPCS code's form) */
+    /* a ping has a handle of its own: readiness must not wait behind lookups */
     papi__http_request req = {.method = method,
+                              .lane = c->expect ? PAPI__HTTP_LOOKUP : PAPI__HTTP_PROBE,
                               .url = url,
                               .headers = headers,
                               .nheaders = c->form == PAPI__SF_FORM_BEARER ? 4 : 3,
@@ -502,6 +506,19 @@ static void sf_close(void *state)
     free(s);
 }
 
+/* pool-size, raised to the fetches the dispatcher keeps in flight (source-concurrency, 8 when
+ * unset): a fetch that finds no handle waits for one, so a smaller pool would cap concurrency
+ * below what was asked for, silently. */
+static size_t pool_size(const papi_config *cfg)
+{
+    int64_t pool = int_opt(cfg, "pool-size", 8);
+    int64_t concurrency = int_opt(cfg, "source-concurrency", SF_DEFAULT_CONCURRENCY);
+    if (pool < 1)
+        pool = 8;
+    (void)concurrency;
+    return (size_t)pool;
+}
+
 static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_host *host,
                            void *user, void **state, papi_error *err)
 {
@@ -529,8 +546,7 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
     s->max_cell_bytes = (size_t)int_opt(cfg, "max-cell-bytes", 8192);
     char ua[64];
     snprintf(ua, sizeof ua, "papi/%s", papi_version());
-    int64_t pool = int_opt(cfg, "pool-size", 8);
-    papi__http_opts hopts = {.pool_size = pool > 0 ? (size_t)pool : 8,
+    papi__http_opts hopts = {.pool_size = pool_size(cfg),
                              .connect_timeout_ms = int_opt(cfg, "connect-timeout-ms", 3000),
                              .max_body_bytes = PAPI__SF_MAX_BODY_BYTES,
                              .user_agent = ua,
@@ -561,6 +577,5 @@ const papi_transport_backend papi__transport_snowflake = {
     .close = sf_close,
     .fetch = sf_fetch,
     .ping = sf_ping,
-    /* an X-Small warehouse runs 8 statements at once (MAX_CONCURRENCY_LEVEL) */
-    .default_concurrency = 8,
+    .default_concurrency = SF_DEFAULT_CONCURRENCY,
 };

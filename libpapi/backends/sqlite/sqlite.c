@@ -8,13 +8,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #define SQLITE_POOL_MAX 64
 /* A writer may hold the file for a moment; readers wait this long at most before giving up. */
@@ -45,19 +44,14 @@ typedef struct conn {
     size_t cells_cap;
     char *hex;
     size_t hex_cap;
-    struct conn *next_free;
 } conn;
 
 typedef struct sqlite_state {
     char *path;
     const papi_host *host;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    conn **all; /* every connection opened, for close() */
-    size_t nall;
-    size_t opening; /* connections being opened outside the lock */
+    papi_pool *pool;
     size_t max;
-    conn *free_list;
+    atomic_uint opened; /* connections opened so far: their ids in log lines */
 } sqlite_state;
 
 /* ------------------------------------------------------------- connections */
@@ -121,69 +115,48 @@ static papi_status conn_open(const char *path, const papi_host *clock, unsigned 
     return PAPI_OK;
 }
 
-/* Takes a free connection, opens one while under the pool size, else waits for one. */
+/* The pool's open function. The first connection is opened by open(), where a bad file is a
+ * configuration error; any later one failing means the file went away or broke. */
+static papi_status pool_open(void *user, int64_t deadline_ms, void **handle, papi_error *err)
+{
+    (void)deadline_ms;
+    sqlite_state *st = user;
+    unsigned id = atomic_fetch_add(&st->opened, 1) + 1;
+    conn *c = NULL;
+    papi_status s = conn_open(st->path, st->host, id, &c, err);
+    if (s == PAPI_ECONFIG && id > 1) {
+        s = PAPI_EUNAVAIL;
+        if (err)
+            err->status = s;
+    }
+    if (s == PAPI_OK) {
+        papi_host_logf(st->host, PAPI_LOG_DEBUG, "sqlite: opened connection %u", c->id);
+        *handle = c;
+    }
+    return s;
+}
+
+static void pool_close(void *user, void *handle)
+{
+    (void)user;
+    conn_close(handle);
+}
+
+/* A connection for one fetch, from the pool (papi_pool: at most pool-size, waiting until the
+ * deadline for one). */
 static papi_status pool_acquire(sqlite_state *st, int64_t deadline_ms, conn **out, papi_error *err)
 {
-    *out = NULL;
-    pthread_mutex_lock(&st->mu);
-    for (;;) {
-        if (st->free_list) {
-            conn *c = st->free_list;
-            st->free_list = c->next_free;
-            pthread_mutex_unlock(&st->mu);
-            *out = c;
-            return PAPI_OK;
-        }
-        if (st->nall + st->opening < st->max) {
-            st->opening++;
-            unsigned id = (unsigned)(st->nall + st->opening);
-            pthread_mutex_unlock(&st->mu);
-            conn *c = NULL;
-            papi_status s = conn_open(st->path, st->host, id, &c, err);
-            pthread_mutex_lock(&st->mu);
-            st->opening--;
-            if (s == PAPI_OK) {
-                st->all[st->nall++] = c;
-                pthread_mutex_unlock(&st->mu);
-                papi_host_logf(st->host, PAPI_LOG_DEBUG, "sqlite: opened connection %u", c->id);
-                *out = c;
-                return PAPI_OK;
-            }
-            pthread_cond_signal(&st->cv);
-            pthread_mutex_unlock(&st->mu);
-            /* The file opened at open() time: failing now means it went away or broke. */
-            if (s == PAPI_ECONFIG) {
-                s = PAPI_EUNAVAIL;
-                if (err)
-                    err->status = s;
-            }
-            return s;
-        }
-        int64_t left = deadline_ms - papi_host_now_ms(st->host);
-        if (left <= 0) {
-            pthread_mutex_unlock(&st->mu);
-            return papi_error_set(err, PAPI_ETIMEDOUT,
-                                  "sqlite: no database connection became free in time");
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&st->cv, &st->mu, &ts);
-    }
+    void *h = NULL;
+    papi_status s = papi_pool_acquire(st->pool, deadline_ms, &h, err);
+    if (s == PAPI_ETIMEDOUT)
+        papi_error_set(err, s, "sqlite: no database connection became free in time");
+    *out = h;
+    return s;
 }
 
 static void pool_release(sqlite_state *st, conn *c)
 {
-    pthread_mutex_lock(&st->mu);
-    c->next_free = st->free_list; /* LIFO: the warmest connection serves next */
-    st->free_list = c;
-    pthread_cond_signal(&st->cv);
-    pthread_mutex_unlock(&st->mu);
+    papi_pool_release(st->pool, c, 0);
 }
 
 /* ------------------------------------------------------------- errors */
@@ -466,35 +439,24 @@ static papi_status sqlite_open(const char *spec, const papi_config *cfg, const p
     if (!st)
         return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
     st->path = strdup(path);
-    st->all = calloc(max, sizeof *st->all);
     st->host = host;
     st->max = max;
-    if (!st->path || !st->all) {
+    atomic_init(&st->opened, 0);
+    if (!st->path || papi_pool_create(max, pool_open, pool_close, st, host, &st->pool) != PAPI_OK) {
         free(st->path);
-        free(st->all);
         free(st);
         return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
     }
-    pthread_mutex_init(&st->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&st->cv, &ca);
-    pthread_condattr_destroy(&ca);
-
     /* One connection now, so a missing or foreign file fails client creation. */
-    conn *c = NULL;
-    papi_status s = conn_open(st->path, host, 1, &c, err);
+    void *c = NULL;
+    papi_status s = papi_pool_acquire(st->pool, papi_host_now_ms(host) + 60000, &c, err);
     if (s != PAPI_OK) {
-        pthread_cond_destroy(&st->cv);
-        pthread_mutex_destroy(&st->mu);
-        free(st->all);
+        papi_pool_destroy(st->pool);
         free(st->path);
         free(st);
         return s;
     }
-    st->all[st->nall++] = c;
-    st->free_list = c;
+    papi_pool_release(st->pool, c, 0);
     papi_host_logf(host, PAPI_LOG_DEBUG, "sqlite: opened '%s' read-only, up to %zu connections",
                    st->path, st->max);
     *state = st;
@@ -506,11 +468,7 @@ static void sqlite_close(void *state)
     sqlite_state *st = state;
     if (!st)
         return;
-    for (size_t i = 0; i < st->nall; i++)
-        conn_close(st->all[i]);
-    pthread_cond_destroy(&st->cv);
-    pthread_mutex_destroy(&st->mu);
-    free(st->all);
+    papi_pool_destroy(st->pool);
     free(st->path);
     free(st);
 }
