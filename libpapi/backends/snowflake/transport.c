@@ -515,8 +515,7 @@ static size_t pool_size(const papi_config *cfg)
     int64_t concurrency = int_opt(cfg, "source-concurrency", SF_DEFAULT_CONCURRENCY);
     if (pool < 1)
         pool = 8;
-    (void)concurrency;
-    return (size_t)pool;
+    return (size_t)(concurrency > pool ? concurrency : pool);
 }
 
 static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_host *host,

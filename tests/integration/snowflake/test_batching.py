@@ -192,6 +192,19 @@ class Batching(unittest.TestCase):
         for g, cid in zip(held, (401, 402)):
             self.assert_row(g.result(), cid)
 
+    def test_pool_is_sized_to_source_concurrency(self):
+        """pool-size below source-concurrency does not cap the statements in flight: the
+        transport keeps a handle for every fetch the dispatcher sends."""
+        s = self.server("--source-concurrency", "4", "--pool-size", "2")
+        self.emu.config(warehouse_paused=True)
+        held = [Get(s, "/customer/%d" % i) for i in (411, 412, 413, 414)]
+        self.wait_running(4)
+        self.assertEqual(self.metric(s, "papi_source_queue_depth"), 0)
+        self.emu.config(warehouse_paused=False)
+        for g, cid in zip(held, (411, 412, 413, 414)):
+            self.assert_row(g.result(), cid)
+        self.assertEqual(self.emu.counters()["wh_running_max"], 4)
+
     def test_lone_miss_does_not_wait(self):
         """An idle server sends a lone miss at once: no queue wait, no linger, one statement."""
         s = self.server()  # the defaults: 8 slots for snowflake
