@@ -81,6 +81,9 @@ static papi_status open_tier(papi_client *c, const papi_cache_backend *b, const 
                              size_t spec_len, void *user, papi_error *err)
 {
     papi__tier *t = &c->tiers[c->ntiers];
+    if (!papi__cache_copy(b, &t->table))
+        return papi_error_set(err, PAPI_EINTERNAL, "cache: a built-in table was refused");
+    b = &t->table;
     char *full = malloc(spec_len + 1);
     t->spec = redacted_spec(spec, spec_len);
     if (!full || !t->spec) {
@@ -100,19 +103,19 @@ static papi_status open_tier(papi_client *c, const papi_cache_backend *b, const 
         t->spec = NULL;
         return st;
     }
-    t->backend = b;
+    t->backend = &t->table;
     c->ntiers++;
     return PAPI_OK;
 }
 
 static papi_status open_caches(papi_client *c, papi_error *err)
 {
-    const papi__attached *att;
+    const papi__attached_cache *att;
     size_t n = papi__config_caches(c->cfg, &att);
     if (n) {
         for (size_t i = 0; i < n; i++) {
             papi_status st =
-                open_tier(c, att[i].backend, att[i].spec, strlen(att[i].spec), att[i].user, err);
+                open_tier(c, &att[i].table, att[i].spec, strlen(att[i].spec), att[i].user, err);
             if (st != PAPI_OK)
                 return st;
         }
@@ -127,8 +130,13 @@ static papi_status open_caches(papi_client *c, papi_error *err)
             return papi_error_set(err, PAPI_ECONFIG, "cache: bad tier list");
         memcpy(name, p, len);
         name[len] = '\0';
-        const papi_cache_backend *b = papi__cache_find(name);
+        const char *off = NULL;
+        const papi_cache_backend *b = papi__cache_find(name, &off);
         memset(name, 0, len);
+        if (!b && off)
+            return papi_error_set(err, PAPI_ECONFIG,
+                                  "cache: tier %zu: the %s backend is not built into this libpapi",
+                                  c->ntiers + 1, off);
         if (!b)
             return papi_error_set(err, PAPI_ECONFIG, "cache: unknown tier %zu", c->ntiers + 1);
         papi_status st = open_tier(c, b, p, len, NULL, err);
@@ -140,22 +148,55 @@ static papi_status open_caches(papi_client *c, papi_error *err)
     }
 }
 
+/* The source when none is set (papi.h, papi_config_get): the first built-in transport whose
+ * detect() accepts the configuration, else the demo database. Written into buf. */
+static papi_status default_source(const papi_client *c, char *buf, size_t cap, papi_error *err)
+{
+    const papi_transport_backend *t = papi__transport_detect(c->cfg);
+    if (t) {
+        papi_strlcpy(buf, t->name, cap);
+        return PAPI_OK;
+    }
+    const char *off = NULL;
+    if (!papi__transport_find("sqlite:", &off))
+        return papi_error_set(err, PAPI_ECONFIG,
+                              "source: not set, and the demo database needs the sqlite backend, "
+                              "which is not built into this libpapi");
+    if ((size_t)snprintf(buf, cap, "sqlite:%s", papi__demo_db_path()) >= cap)
+        return papi_error_set(err, PAPI_ECONFIG, "source: the demo database path is too long");
+    return PAPI_OK;
+}
+
 static papi_status open_transport(papi_client *c, papi_error *err)
 {
-    const papi__attached *att = papi__config_transport(c->cfg);
+    const papi__attached_transport *att = papi__config_transport(c->cfg);
     const papi_transport_backend *b;
     const char *spec;
+    char dflt[4096];
     void *user = NULL;
     if (att) {
-        b = att->backend;
+        b = &att->table;
         spec = att->spec;
         user = att->user;
     } else {
         spec = papi_config_get(c->cfg, "source");
-        b = papi__transport_find(spec);
+        if (!spec || !*spec) {
+            papi_status st = default_source(c, dflt, sizeof dflt, err);
+            if (st != PAPI_OK)
+                return st;
+            spec = dflt;
+        }
+        const char *off = NULL;
+        b = papi__transport_find(spec, &off);
+        if (!b && off)
+            return papi_error_set(err, PAPI_ECONFIG,
+                                  "source: the %s backend is not built into this libpapi", off);
         if (!b)
             return papi_error_set(err, PAPI_ECONFIG, "source: unknown kind of source");
     }
+    if (!papi__transport_copy(b, &c->transport_table))
+        return papi_error_set(err, PAPI_EINTERNAL, "source: a built-in table was refused");
+    b = &c->transport_table;
     papi_status st = b->open(spec, c->cfg, &c->host, user, &c->transport_state, err);
     if (st != PAPI_OK)
         return st;
@@ -166,13 +207,11 @@ static papi_status open_transport(papi_client *c, papi_error *err)
 /* source-concurrency, or the transport's own default when it is unset. */
 static uint32_t source_concurrency(const papi_client *c)
 {
-    if (papi_config_get(c->cfg, "source-concurrency"))
-        return (uint32_t)papi__config_int(c->cfg, "source-concurrency");
-    const papi_transport_backend *b = c->transport;
-    uint32_t n = 0;
-    /* a table from before the member existed is shorter: it has no default of its own */
-    if (b->struct_size >= offsetof(papi_transport_backend, default_concurrency) + sizeof(uint32_t))
-        n = b->default_concurrency;
+    int64_t set;
+    if (papi_config_get_int(c->cfg, "source-concurrency", &set) == PAPI_OK)
+        return (uint32_t)set;
+    /* the copy reads 0 for a table from before the member existed: the cores */
+    uint32_t n = c->transport->default_concurrency;
     if (n == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         n = cores > 0 ? (uint32_t)cores : 1;
@@ -187,8 +226,8 @@ static papi__dispatch_opts dispatch_opts(papi_client *c)
         .transport = c->transport,
         .transport_state = c->transport_state,
         .concurrency = source_concurrency(c),
-        .max_batch = (size_t)papi__config_int(c->cfg, "max-batch"),
-        .linger_us = papi__config_int(c->cfg, "batch-linger-us"),
+        .max_batch = (size_t)papi__config_num(c->cfg, "max-batch"),
+        .linger_us = papi__config_num(c->cfg, "batch-linger-us"),
         .timeout_ms = c->timeout_ms,
         .publish = papi__lookup_publish,
         .publish_ctx = c,
@@ -224,11 +263,11 @@ papi_status papi_client_create(const papi_config *cfg, papi_client **out, papi_e
         papi_client_destroy(c);
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
     }
-    c->ttl.found_ms = papi__config_int(c->cfg, "cache-ttl") * 1000;
-    c->ttl.absent_ms = papi__config_int(c->cfg, "negative-ttl") * 1000;
-    c->ttl.stale_ms = papi__config_int(c->cfg, "stale-max") * 1000;
-    c->timeout_ms = papi__config_int(c->cfg, "timeout-ms");
-    c->max_ids = (size_t)papi__config_int(c->cfg, "max-ids");
+    c->ttl.found_ms = papi__config_num(c->cfg, "cache-ttl") * 1000;
+    c->ttl.absent_ms = papi__config_num(c->cfg, "negative-ttl") * 1000;
+    c->ttl.stale_ms = papi__config_num(c->cfg, "stale-max") * 1000;
+    c->timeout_ms = papi__config_num(c->cfg, "timeout-ms");
+    c->max_ids = (size_t)papi__config_num(c->cfg, "max-ids");
 
     const char *path = papi_config_get(c->cfg, "datasets");
     papi_status st = papi__datasets_load(path && *path ? path : NULL, &c->datasets, err);

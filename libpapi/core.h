@@ -117,7 +117,8 @@ void papi__wait_hist_count(papi_client *c, const papi__wait_hist *h);
 
 /* ------------------------------------------------------------- client.c */
 typedef struct papi__tier {
-    const papi_cache_backend *backend;
+    const papi_cache_backend *backend; /* &table */
+    papi_cache_backend table;          /* a zeroed copy (min of the sizes) */
     void *state;
     char *spec; /* for log lines, redacted of passwords */
 } papi__tier;
@@ -150,7 +151,8 @@ typedef struct papi__stripe {
 struct papi_client {
     papi_config *cfg;
     papi__datasets *datasets;
-    const papi_transport_backend *transport;
+    const papi_transport_backend *transport; /* &transport_table once open */
+    papi_transport_backend transport_table;  /* a zeroed copy (min of the sizes) */
     void *transport_state;
     papi__tier tiers[PAPI__MAX_CACHE_TIERS];
     size_t ntiers;

@@ -81,32 +81,55 @@ const char *papi__dataset_shape_hash(const papi_dataset *ds);
 /* true when s is a valid (optionally dot-qualified, up to 3 parts) SQL identifier. */
 bool papi__sql_identifier_ok(const char *s, bool qualified);
 
+/* ------------------------------------------------------------- options.c */
+/* Checks value against o (type, range, o->check) and writes the number of an INT or BOOL. The
+ * message names the key, never a text value (it may be a secret or hold a Redis password). */
+papi_status papi__option_parse(const papi_option *o, const char *value, int64_t *num,
+                               papi_error *err);
+/* A descriptor a plug-in may attach: a key, a known type, min <= max. */
+bool papi__option_valid(const papi_option *o);
+/* The core's or a built-in backend's option of that key (static storage). NULL when none; then
+ * *not_built names the backend left out of this build that declares it, if one does. */
+const papi_option *papi__option_builtin(const char *key, const char **not_built);
+
 /* ------------------------------------------------------------- config.c */
-/* Typed reads for the core; the option must exist (assert). */
-int64_t papi__config_int(const papi_config *cfg, const char *key);
+/* An INT option that holds a value (the core's own, with defaults): asserted. */
+int64_t papi__config_num(const papi_config *cfg, const char *key);
 papi_config *papi__config_copy(const papi_config *cfg); /* NULL on ENOMEM */
-typedef struct papi__attached {
-    const void *backend; /* papi_transport_backend or papi_cache_backend */
+/* A plug-in as attached: a zeroed copy of its table (min of the sizes), so every member can be
+ * read without a size check. */
+typedef struct papi__attached_transport {
+    papi_transport_backend table;
     char *spec;
     void *user;
-} papi__attached;
-const papi__attached *papi__config_transport(const papi_config *cfg); /* NULL: none attached */
-size_t papi__config_caches(const papi_config *cfg, const papi__attached **out);
+} papi__attached_transport;
+typedef struct papi__attached_cache {
+    papi_cache_backend table;
+    char *spec;
+    void *user;
+} papi__attached_cache;
+/* Copies a plug-in's table into dst as papi_config_set_transport()/add_cache() do; false when
+ * it is refused (abi_version, struct_size, unknown flags, missing methods, bad options). */
+bool papi__transport_copy(const papi_transport_backend *src, papi_transport_backend *dst);
+bool papi__cache_copy(const papi_cache_backend *src, papi_cache_backend *dst);
+const papi__attached_transport *papi__config_transport(const papi_config *cfg); /* NULL: none */
+size_t papi__config_caches(const papi_config *cfg, const papi__attached_cache **out);
 void papi__config_log(const papi_config *cfg, papi_log_fn *fn, void **user,
                       papi_log_level *max_level);
 /* The clock papi_config_set_clock() gave; *fn is NULL for papi_now_ms(). */
 void papi__config_clock(const papi_config *cfg, papi_clock_fn *fn, void **user);
 
 /* ------------------------------------------------------------- backends.c: built-ins by name */
-extern const papi_transport_backend papi__transport_sqlite;
-extern const papi_transport_backend papi__transport_snowflake;
-extern const papi_cache_backend papi__cache_memory;
-extern const papi_cache_backend papi__cache_none;
-extern const papi_cache_backend papi__cache_redis;
-/* Finds the transport for a source spec ("sqlite:PATH", "snowflake"); NULL when unknown. */
-const papi_transport_backend *papi__transport_find(const char *spec);
-/* Finds the cache for one tier spec ("memory", "none", "redis://..."); NULL when unknown. */
-const papi_cache_backend *papi__cache_find(const char *spec);
+/* The built-in transport a source spec names ("sqlite:PATH", "snowflake"); NULL when none or
+ * when it is not built into this library: then *not_built (may be NULL) is its name. */
+const papi_transport_backend *papi__transport_find(const char *spec, const char **not_built);
+/* The same for one cache tier spec ("memory", "none", "redis://..."). */
+const papi_cache_backend *papi__cache_find(const char *spec, const char **not_built);
+/* The first built-in transport whose detect() accepts cfg; NULL when none does. */
+const papi_transport_backend *papi__transport_detect(const papi_config *cfg);
+/* Built-ins, built or not: their options (from the table when built). */
+size_t papi__builtin_count(void);
+const papi_option *papi__builtin_options(size_t i, size_t *n, const char **name, bool *is_built);
 /* papi_host_logf() with a va_list: formats one line and hands it to host->log. */
 void papi__host_vlogf(const papi_host *host, papi_log_level level, const char *fmt, va_list ap)
     PAPI__PRINTF(3, 0);

@@ -92,8 +92,11 @@ int papi_cmd_jwt(int argc, char **argv)
                      &cfg);
     if (rc != PAPI_EXIT_OK)
         return rc < 0 ? PAPI_EXIT_OK : rc;
-    int64_t life = lifetime ? strtoll(lifetime, NULL, 10)
-                            : papi__config_int(cfg, "snowflake-jwt-lifetime");
+    int64_t life = 0;
+    if (lifetime)
+        life = strtoll(lifetime, NULL, 10);
+    else if (papi_config_get_int(cfg, "snowflake-jwt-lifetime", &life) != PAPI_OK)
+        life = 0;
     if (life <= 0 || life > 3600) {
         fprintf(stderr, "papi: jwt: --lifetime must be 1..3600 seconds (Snowflake's limit)\n");
         papi_config_destroy(cfg);
@@ -190,7 +193,10 @@ int papi_cmd_token(int argc, char **argv)
     papi__http *http = NULL;
     papi__http_response resp;
     papi__http_response_init(&resp);
-    rc = make_jwt(cfg, papi__config_int(cfg, "snowflake-jwt-lifetime"), &jwt);
+    int64_t life = 0;
+    if (papi_config_get_int(cfg, "snowflake-jwt-lifetime", &life) != PAPI_OK)
+        life = 3540;
+    rc = make_jwt(cfg, life, &jwt);
     if (rc != PAPI_EXIT_OK)
         goto out;
     papi_status st = papi__sf_base_url(cfg, &base, &err);

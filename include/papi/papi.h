@@ -114,23 +114,35 @@ PAPI_API void papi_config_destroy(papi_config *cfg);
 
 /**
  * @brief Sets option @p key (e.g. "cache-ttl", "source", "snowflake-account") to @p value, parsed
- *        and checked now. The value is copied. Keys are listed by papi_config_option_key().
- * @return PAPI_OK, PAPI_EINVAL (unknown key, NULL argument), PAPI_ECONFIG (bad value), PAPI_ENOMEM.
- *         Object-confined.
+ *        and checked now by the option's ::papi_option descriptor. The value is copied.
+ *
+ * A key is looked up among the core's options, then the options of every backend built into the
+ * library, then those of the plug-ins attached to @p cfg (papi_config_set_transport(),
+ * papi_config_add_cache(): attach them first). papi_config_option_info() lists all but the last.
+ * @return PAPI_OK; PAPI_EINVAL (unknown key, NULL argument); PAPI_ECONFIG (bad value, or an
+ *         option of a backend not built into this libpapi, e.g. "snowflake-account" without
+ *         Snowflake: the message says so); PAPI_ENOMEM. Object-confined.
  */
 PAPI_API PAPI_NODISCARD papi_status papi_config_set(papi_config *cfg, const char *key,
                                                     const char *value, papi_error *err);
 
 /**
  * @brief Sets every option whose environment variable (e.g. PAPI_CACHE_TTL, SNOWFLAKE_ACCOUNT) is
- *        present in the process environment. Call before papi_config_set() so that flags win.
+ *        present and not empty in the process environment: the core's, the built-in backends'
+ *        and the attached plug-ins'. Variables of backends not built into this libpapi are
+ *        ignored (SPCS sets SNOWFLAKE_* in every container). Call before papi_config_set() so that
+ *        flags win.
  * @return PAPI_OK, PAPI_ECONFIG (a variable's value is invalid; the message names it),
  *         PAPI_ENOMEM. Object-confined; reads the environment, so not safe against setenv().
  */
 PAPI_API PAPI_NODISCARD papi_status papi_config_load_env(papi_config *cfg, papi_error *err);
 
 /**
- * @brief Reads option @p key as text (the default when never set).
+ * @brief Reads option @p key as text: the value set, else the option's default.
+ *
+ * "source" has no default: when it is unset (NULL) or "", papi_client_create() picks the first
+ * built-in transport whose detect() accepts the configuration (snowflake: an account is set or
+ * the SPCS session token file exists), else `sqlite:` and the demo database.
  * @return a string borrowed from @p cfg, valid until the option is set again or @p cfg is
  *         destroyed; NULL for an unknown key or an unset option with no default. Secret options
  *         (key passphrase, tokens) are returned too: never log them. Object-confined.
@@ -138,18 +150,81 @@ PAPI_API PAPI_NODISCARD papi_status papi_config_load_env(papi_config *cfg, papi_
 PAPI_API const char *papi_config_get(const papi_config *cfg, const char *key);
 
 /**
- * @brief Number of options known to papi_config_set(). Thread-safe.
+ * @brief Reads an integer option (::PAPI_OPTION_INT): the value set, else its default.
+ * @param cfg the configuration.
+ * @param key the option's key, e.g. "cache-ttl".
+ * @param[out] out the value; unchanged on failure.
+ * @return PAPI_OK; PAPI_ECONFIG when the option holds no value (unset, no default);
+ *         PAPI_EINVAL (NULL argument, unknown key, not an integer option). Object-confined.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_get_int(const papi_config *cfg, const char *key,
+                                                        int64_t *out);
+
+/**
+ * @brief Reads a boolean option (::PAPI_OPTION_BOOL) as 1 or 0: the value set, else its default.
+ * @param cfg the configuration.
+ * @param key the option's key.
+ * @param[out] out 1 or 0; unchanged on failure.
+ * @return PAPI_OK; PAPI_ECONFIG when the option holds no value (unset, no default);
+ *         PAPI_EINVAL (NULL argument, unknown key, not a boolean option). Object-confined.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_get_bool(const papi_config *cfg, const char *key,
+                                                         int *out);
+
+/** @brief How an option's value is written and checked. */
+typedef enum papi_option_type {
+    PAPI_OPTION_TEXT = 0, /**< Any text up to 4096 bytes (and the option's own check). */
+    PAPI_OPTION_INT = 1,  /**< Decimal digits only, within papi_option::min .. papi_option::max. */
+    PAPI_OPTION_BOOL = 2  /**< 1/0, true/false, yes/no, on/off, in any case. */
+} papi_option_type;
+
+/** @brief A papi_option::flags bit: the value is a secret: never printed, wiped when freed. */
+#define PAPI_OPTION_SECRET 0x1u
+
+/** @brief Describes an option: the core's table and every backend's are arrays of these. */
+typedef struct papi_option papi_option;
+struct papi_option {
+    const char *key;       /**< The key for papi_config_set() and the flag name, e.g.
+                                "snowflake-account". */
+    const char *env;       /**< Its environment variable, e.g. "SNOWFLAKE_ACCOUNT"; NULL: none. */
+    papi_option_type type; /**< How values are written and checked. */
+    const char *def;       /**< The default as text, valid for the type; NULL: unset. */
+    int64_t min;           /**< The least value of a ::PAPI_OPTION_INT (0 or more). */
+    int64_t max;           /**< The greatest value of a ::PAPI_OPTION_INT. */
+    uint32_t flags;        /**< ::PAPI_OPTION_SECRET; other bits reserved, 0. */
+    const char *help;      /**< One line for --help, e.g. "the account identifier". */
+    /**
+     * Extra validation of a value after its type's (a URL, an enumeration), or NULL. Returns
+     * PAPI_OK or PAPI_ECONFIG with a message that names the key, never the value (it may be a
+     * secret). Thread-safe; must not call papi_config_*().
+     */
+    papi_status (*check)(const papi_option *opt, const char *value, papi_error *err);
+};
+
+/**
+ * @brief Number of options papi_config_option_info() lists: the core's, then each built-in
+ *        backend's (those built into this libpapi). Thread-safe.
  */
 PAPI_API size_t papi_config_option_count(void);
 
 /**
- * @brief Describes one option, for flag parsers and bindings.
+ * @brief Key, environment variable and secrecy of one option (papi_config_option_info() has
+ *        the rest).
  * @param index 0 .. papi_config_option_count()-1.
  * @param[out] env_var the environment variable or NULL when none (may be NULL).
  * @param[out] secret 1 when the value must never be printed (may be NULL).
  * @return the option's key (static storage), or NULL when @p index is out of range. Thread-safe.
  */
 PAPI_API const char *papi_config_option_key(size_t index, const char **env_var, int *secret);
+
+/**
+ * @brief Describes one option, for flag parsers, --help and bindings.
+ * @param index 0 .. papi_config_option_count()-1.
+ * @param[out] out a copy of the descriptor; its strings are static (valid as long as the
+ *             library is loaded).
+ * @return PAPI_OK, PAPI_EINVAL (@p out is NULL or @p index out of range). Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_option_info(size_t index, papi_option *out);
 
 /** @brief Severity of a log line given to a ::papi_log_fn. */
 typedef enum papi_log_level {

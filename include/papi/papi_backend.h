@@ -7,7 +7,11 @@
  *
  * ABI policy: members are only ever appended; a plug-in sets `abi_version` to the
  * PAPI_*_ABI_VERSION it was compiled with and `struct_size` to sizeof its table. The library
- * refuses a table whose abi_version is newer than it knows or whose struct_size is too small.
+ * refuses a table whose abi_version is newer than it knows, whose struct_size is smaller than
+ * version 1's, or whose flags hold a bit it does not know. At attach it copies
+ * min(struct_size, its own sizeof) bytes into a zeroed table of its own, so members an older
+ * plug-in lacks read as 0 (NULL) and the plug-in's table need not stay unchanged afterwards
+ * (the strings and the options array it points to must stay valid).
  */
 #ifndef PAPI_BACKEND_H
 #define PAPI_BACKEND_H
@@ -18,10 +22,16 @@
 extern "C" {
 #endif
 
-/** @brief ABI version of ::papi_transport_backend this header describes. */
-#define PAPI_TRANSPORT_ABI_VERSION 1
-/** @brief ABI version of ::papi_cache_backend this header describes. */
-#define PAPI_CACHE_ABI_VERSION 1
+/**
+ * @brief ABI version of ::papi_transport_backend this header describes. Version 2 appended
+ *        options, noptions and detect; version 1 tables still attach (those members read as 0).
+ */
+#define PAPI_TRANSPORT_ABI_VERSION 2
+/**
+ * @brief ABI version of ::papi_cache_backend this header describes. Version 2 appended options
+ *        and noptions; version 1 tables still attach.
+ */
+#define PAPI_CACHE_ABI_VERSION 2
 
 /** @brief An id or cache key: @p len bytes at @p ptr, not NUL-terminated. */
 typedef struct papi_key {
@@ -376,14 +386,33 @@ typedef struct papi_transport_backend {
     /** Fetches in flight at once when the source-concurrency option is unset; 0: the number of
      *  online cores. Read only when struct_size covers it (older tables: the cores). */
     uint32_t default_concurrency;
+
+    /* ---- ABI version 2 ---- */
+
+    /** The options this transport reads (papi_config_get_int() and friends), declared so that
+     *  papi_config_set() and papi_config_load_env() know and check them; NULL when none. Keys
+     *  should start with the backend's name ("csv-file"); a key the core or a built-in backend
+     *  declares already means that option. Must outlive the clients. */
+    const papi_option *options;
+    size_t noptions; /**< Entries of @p options. */
+    /**
+     * Of built-in transports only: "would you serve with this configuration?", asked by
+     * papi_client_create() when the "source" option is unset (papi_config_get()). The first
+     * built-in answering non-zero becomes the source (by its name); when none does, the
+     * `sqlite` demo database. NULL: never. Ignored in attached tables.
+     */
+    int (*detect)(const papi_config *cfg);
 } papi_transport_backend;
 
 /**
  * @brief Makes clients from @p cfg use @p backend as their transport instead of the one the
- *        "source" option names; @p spec is passed to its open(). @p backend and @p user are kept,
- *        not copied: they must outlive those clients. @p spec is copied.
- * @return PAPI_OK, PAPI_EINVAL (NULL, wrong abi_version or struct_size), PAPI_ENOMEM.
- *         Object-confined.
+ *        "source" option names; @p spec is passed to its open(). The table is copied (see the
+ *        ABI policy above); the options array it points to and @p user are kept, not copied:
+ *        they must outlive those clients. @p spec is copied. Its options become known to
+ *        papi_config_set() and papi_config_load_env() on @p cfg from now on.
+ * @return PAPI_OK; PAPI_EINVAL (NULL, abi_version 0 or newer than ::PAPI_TRANSPORT_ABI_VERSION,
+ *         struct_size smaller than version 1's, no open or fetch, a flags bit set, an option
+ *         without a key or with an unknown type); PAPI_ENOMEM. Object-confined.
  */
 PAPI_API PAPI_NODISCARD papi_status papi_config_set_transport(papi_config *cfg,
                                                               const papi_transport_backend *backend,
@@ -492,14 +521,23 @@ typedef struct papi_cache_backend {
      *  add itself. */
     papi_status (*put)(void *state, const papi_key *keys, papi_blob *const *rows, size_t n,
                        const papi_cache_ttl *ttl, papi_error *err);
+
+    /* ---- ABI version 2 ---- */
+
+    /** The options this cache reads, as papi_transport_backend::options. */
+    const papi_option *options;
+    size_t noptions; /**< Entries of @p options. */
 } papi_cache_backend;
 
 /**
  * @brief Appends a cache tier to @p cfg (the first attached is consulted first), replacing the
- *        tiers the "cache" option names. @p backend and @p user are kept, not copied: they must
- *        outlive the clients made from @p cfg. @p spec is copied.
- * @return PAPI_OK, PAPI_EINVAL (NULL, wrong abi_version or struct_size, more than 4 tiers),
- *         PAPI_ENOMEM. Object-confined.
+ *        tiers the "cache" option names. The table is copied (see the ABI policy above); its
+ *        options array and @p user are kept, not copied: they must outlive the clients made from
+ *        @p cfg. @p spec is copied. Its options become known to papi_config_set() on @p cfg.
+ * @return PAPI_OK; PAPI_EINVAL (NULL, abi_version 0 or newer than ::PAPI_CACHE_ABI_VERSION,
+ *         struct_size smaller than version 1's, no open, get or put, a flags bit other than
+ *         ::PAPI_CACHE_IN_PROCESS, a bad option descriptor, more than 4 tiers); PAPI_ENOMEM.
+ *         Object-confined.
  */
 PAPI_API PAPI_NODISCARD papi_status papi_config_add_cache(papi_config *cfg,
                                                           const papi_cache_backend *backend,

@@ -346,7 +346,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s CACHE-SPEC (or PAPI_CONTRACT_CACHE)\n", argv[0]);
         return 2;
     }
-    B = papi__cache_find(spec);
+    B = papi__cache_find(spec, NULL);
     if (!B) {
         fprintf(stderr, "%s: no cache backend for this spec\n", argv[0]);
         return 2;

@@ -2,7 +2,10 @@
  * hash table plus an LRU list, bounded by entries and bytes. Rows are shared blobs: a hit takes
  * a reference, never a copy. Expired rows are kept for stale_ms so the core can serve them when
  * the source fails (stale-if-error). Written against papi_backend.h only. */
-#include "internal.h"
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
+
+#include <stdint.h>
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -133,8 +136,12 @@ static papi_status mem_open(const char *spec, const papi_config *cfg, const papi
 {
     (void)spec;
     (void)user;
-    size_t max_entries = (size_t)papi__config_int(cfg, "cache-max-entries");
-    size_t max_bytes = (size_t)papi__config_int(cfg, "cache-max-bytes");
+    int64_t entries = 100000, bytes = 268435456;
+    if (papi_config_get_int(cfg, "cache-max-entries", &entries) != PAPI_OK ||
+        papi_config_get_int(cfg, "cache-max-bytes", &bytes) != PAPI_OK)
+        return papi_error_set(err, PAPI_ECONFIG, "memory cache: its options are not readable");
+    size_t max_entries = (size_t)entries;
+    size_t max_bytes = (size_t)bytes;
     /* Small caches get one shard so their LRU order is exact; big ones spread the locks. */
     size_t nshards = 1;
     while (nshards < 64 && max_entries / (nshards * 2) >= 1024 &&
@@ -287,6 +294,14 @@ static papi_status mem_put(void *state, const papi_key *keys, papi_blob *const *
     return st;
 }
 
+static const papi_option options[] = {
+    {"cache-max-entries", "PAPI_CACHE_MAX_ENTRIES", PAPI_OPTION_INT, "100000", 1,
+     INT64_C(1) << 40, 0, "entries the memory cache holds at most", NULL},
+    {"cache-max-bytes", "PAPI_CACHE_MAX_BYTES", PAPI_OPTION_INT, "268435456", 1024,
+     INT64_C(1) << 50, 0, "bytes the memory cache holds at most (rows, keys, bookkeeping)", NULL},
+};
+
+/* Found by name in libpapi/backends.c. */
 const papi_cache_backend papi__cache_memory = {
     .abi_version = PAPI_CACHE_ABI_VERSION,
     .struct_size = sizeof(papi_cache_backend),
@@ -296,4 +311,6 @@ const papi_cache_backend papi__cache_memory = {
     .close = mem_close,
     .get = mem_get,
     .put = mem_put,
+    .options = options,
+    .noptions = sizeof options / sizeof options[0],
 };

@@ -17,7 +17,6 @@
  * whole, replies by redis-max-row-bytes (redis_conn.c), and a value not in the layout above is a
  * miss. Whether the row inside is a row of the asked id is the core's check (lookup.c): keys
  * here are opaque bytes. */
-#include "internal.h"
 #include "redis_pool.h"
 
 #include <stdio.h>
@@ -330,6 +329,7 @@ done:
     return PAPI_OK;
 }
 
+/* Found by name in libpapi/backends.c. */
 const papi_cache_backend papi__cache_redis = {
     .abi_version = PAPI_CACHE_ABI_VERSION,
     .struct_size = sizeof(papi_cache_backend),
@@ -339,4 +339,6 @@ const papi_cache_backend papi__cache_redis = {
     .close = redis_close,
     .get = redis_get,
     .put = redis_put,
+    .options = papi__redis_options,
+    .noptions = PAPI__REDIS_NOPTIONS,
 };

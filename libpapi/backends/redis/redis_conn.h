@@ -1,9 +1,14 @@
 /* One connection to Redis for the redis cache tier: every exchange bounded by a deadline and by
- * limits on the reply. Internal to libpapi (redis_pool.c opens them, cache_redis.c uses them). */
+ * limits on the reply. Private to the redis backend (redis_pool.c opens them, redis.c uses them). */
 #ifndef PAPI_REDIS_CONN_H
 #define PAPI_REDIS_CONN_H
 
-#include "internal.h"
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <hiredis/hiredis.h>
 

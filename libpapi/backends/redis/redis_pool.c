@@ -17,14 +17,9 @@
  * never opens hundreds of sockets against one Redis shared by every replica. */
 #define REDIS_POOL_DEFAULT 8
 #define REDIS_POOL_CAP 64
-#define REDIS_DEFAULT_TIMEOUT_MS 200
-/* The "redis-max-row-bytes" option: a rendered row larger than this is neither stored in Redis
- * nor accepted from it. A customer row is ~600 bytes; nothing else bounds a row (a Snowflake
- * answer may be 64 MiB, an SQLite cell more), so the cap is a choice: 1 MiB by default, at most
- * Redis's own proto-max-bulk-len (512 MiB). */
-#define REDIS_DEFAULT_ROW_MAX 1048576
-#define REDIS_ROW_MAX_MIN 1024
-#define REDIS_ROW_MAX_MAX (512L << 20)
+/* The "redis-max-row-bytes" option (options.c): a rendered row larger than this is neither
+ * stored in Redis nor accepted from it. Nothing else bounds a row (a Snowflake answer may be
+ * 64 MiB, an SQLite cell more), so the cap is a choice. */
 #define REDIS_BACKOFF_FIRST_MS 100
 #define REDIS_BACKOFF_MAX_MS 5000
 #define REDIS_DEFAULT_PORT 6379
@@ -75,6 +70,17 @@ static bool parse_number(const char *s, size_t len, long lo, long hi, long *out)
     return true;
 }
 
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static bool host_char_ok(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -101,8 +107,8 @@ static papi_status set_password(papi__redis_pool *pool, papi_key userinfo, papi_
             pool->password[n++] = pw[i];
             continue;
         }
-        int hi = i + 2 < pwlen ? papi__hex_value(pw[i + 1]) : -1;
-        int lo = i + 2 < pwlen ? papi__hex_value(pw[i + 2]) : -1;
+        int hi = i + 2 < pwlen ? hex_value(pw[i + 1]) : -1;
+        int lo = i + 2 < pwlen ? hex_value(pw[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
             return papi_error_set(err, PAPI_ECONFIG,
                                   "redis cache URL: bad percent-escape in the password");
@@ -135,7 +141,7 @@ static papi_status parse_url(papi__redis_pool *pool, const char *spec, papi_erro
         if (!host_end)
             return papi_error_set(err, PAPI_ECONFIG, "redis cache URL: unclosed '[' in the host");
         for (const char *q = host; q < host_end; q++)
-            if (papi__hex_value(*q) < 0 && *q != ':' && *q != '.')
+            if (hex_value(*q) < 0 && *q != ':' && *q != '.')
                 return papi_error_set(err, PAPI_ECONFIG,
                                       "redis cache URL: bad IPv6 address in the host");
         p = host_end + 1;
@@ -370,34 +376,17 @@ papi_status papi__redis_pool_open(const char *spec, const papi_config *cfg, cons
         free_pool(pool);
         return st;
     }
-    pool->timeout_ms = REDIS_DEFAULT_TIMEOUT_MS;
-    const char *t = cfg ? papi_config_get(cfg, "redis-timeout-ms") : NULL;
-    long tv;
-    if (t && *t) {
-        if (!parse_number(t, strlen(t), 1, 600000, &tv)) {
-            free_pool(pool);
-            return papi_error_set(err, PAPI_ECONFIG,
-                                  "redis-timeout-ms must be a number of milliseconds from 1");
-        }
-        pool->timeout_ms = tv;
+    /* checked against the options' descriptors (options.c) when they were set */
+    int64_t timeout_ms = 200, row_max = 1048576, size = REDIS_POOL_DEFAULT;
+    if (cfg && (papi_config_get_int(cfg, "redis-timeout-ms", &timeout_ms) != PAPI_OK ||
+                papi_config_get_int(cfg, "redis-max-row-bytes", &row_max) != PAPI_OK ||
+                papi_config_get_int(cfg, "pool-size", &size) != PAPI_OK)) {
+        free_pool(pool);
+        return papi_error_set(err, PAPI_ECONFIG, "redis cache: its options are not readable");
     }
-    pool->row_max = REDIS_DEFAULT_ROW_MAX;
-    const char *rm = cfg ? papi_config_get(cfg, "redis-max-row-bytes") : NULL;
-    long rv;
-    if (rm && *rm) {
-        if (!parse_number(rm, strlen(rm), REDIS_ROW_MAX_MIN, REDIS_ROW_MAX_MAX, &rv)) {
-            free_pool(pool);
-            return papi_error_set(err, PAPI_ECONFIG,
-                                  "redis-max-row-bytes must be a number of bytes from 1024 to "
-                                  "536870912");
-        }
-        pool->row_max = (size_t)rv;
-    }
-    pool->pool_max = REDIS_POOL_DEFAULT;
-    const char *ps = cfg ? papi_config_get(cfg, "pool-size") : NULL;
-    long pv;
-    if (ps && parse_number(ps, strlen(ps), 1, 1 << 20, &pv))
-        pool->pool_max = pv > REDIS_POOL_CAP ? REDIS_POOL_CAP : (size_t)pv;
+    pool->timeout_ms = timeout_ms;
+    pool->row_max = (size_t)row_max;
+    pool->pool_max = size > REDIS_POOL_CAP ? REDIS_POOL_CAP : (size_t)size;
     pool->phost = host;
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);

@@ -1,10 +1,17 @@
-/* Connections to one Redis for the redis cache tier (cache_redis.c): the URL, the pool, and the
- * outage state with its reconnect backoff. Internal to libpapi. */
+/* Connections to one Redis for the redis cache tier (redis.c): the URL, the pool, and the
+ * outage state with its reconnect backoff. Private to the redis backend. */
 #ifndef PAPI_REDIS_POOL_H
 #define PAPI_REDIS_POOL_H
 
-#include "internal.h"
 #include "redis_conn.h"
+#include "redis_options.h"
+
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 typedef struct papi__redis_pool papi__redis_pool;
 

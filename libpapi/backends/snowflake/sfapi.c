@@ -225,6 +225,19 @@ bool papi__sf_has_control(const char *s, size_t n)
     return false;
 }
 
+/* An identifier Snowflake stores uppercase when unquoted: a letter or '_', then letters, digits,
+ * '_' and '$', at most 255 bytes. */
+static bool plain_identifier(const char *s)
+{
+    size_t n = strnlen(s, 256);
+    if (n == 0 || n > 255 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '$'))
+            return false;
+    return true;
+}
+
 papi_status papi__sf_context_name(const char *option, const char *value, char **out,
                                   papi_error *err)
 {
@@ -235,7 +248,7 @@ papi_status papi__sf_context_name(const char *option, const char *value, char **
     if (papi__sf_has_control(value, len))
         return papi_error_set(err, PAPI_ECONFIG, "%s holds a control character", option);
     if (value[0] != '"') {
-        if (!papi__sql_identifier_ok(value, false))
+        if (!plain_identifier(value))
             return papi_error_set(err, PAPI_ECONFIG,
                                   "%s is not a plain identifier (letters, digits, _ and $, not "
                                   "starting with a digit); write a name with other characters, or "

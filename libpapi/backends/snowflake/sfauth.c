@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define SESSION_TOKEN_PATH "/snowflake/session/token"
 #define TOKEN_FILE_RECHECK_MS 30000
 
 struct papi__sf_auth {
@@ -274,7 +273,8 @@ static papi_status first_credential(papi__sf_auth *a, const papi_config *cfg, co
     switch (a->kind) {
     case PAPI__SF_AUTH_JWT:
         a->token_type = "KEYPAIR_JWT";
-        a->jwt_lifetime_s = papi__config_int(cfg, "snowflake-jwt-lifetime");
+        if (papi_config_get_int(cfg, "snowflake-jwt-lifetime", &a->jwt_lifetime_s) != PAPI_OK)
+            a->jwt_lifetime_s = PAPI__JWT_LIFETIME_S;
         a->jwt_renew_after_s = papi__jwt_renew_after_s(a->jwt_lifetime_s);
         st = papi__jwt_signer_create(papi_config_get(cfg, "snowflake-private-key-file"),
                                      papi_config_get(cfg, "snowflake-private-key-file-pwd"),
@@ -315,7 +315,7 @@ papi_status papi__sf_auth_create(const papi_config *cfg, const papi_host *host,
                                  const char *session_token_path, papi__sf_auth **out,
                                  papi_error *err)
 {
-    const char *session = session_token_path ? session_token_path : SESSION_TOKEN_PATH;
+    const char *session = session_token_path ? session_token_path : PAPI__SF_SESSION_TOKEN_PATH;
     *out = NULL;
     papi__sf_auth *a = calloc(1, sizeof *a);
     if (!a)

@@ -1,12 +1,19 @@
-/* Internals of the snowflake transport: key-pair JWT (jwt.c), the libcurl handle pool (http.c),
- * the SQL API wire format (sfapi.c; rows in sfrows.c, cells in sfcells.c), credentials and the
- * base URL (sfauth.c). Shared by
- * transport_snowflake.c, cmd/papi/snowflake_cmds.c and the unit tests; nothing here is exported
- * from the shared library. */
+/* Private to the snowflake transport (written against the public headers only): key-pair JWT
+ * (jwt.c), the libcurl handle pools (http.c), the SQL API wire format (sfapi.c; rows in sfrows.c,
+ * cells in sfcells.c), credentials and the base URL (sfauth.c), the options (options.c), the
+ * calls of papi_snowflake.h (cli.c). Shared by transport.c and the unit tests; nothing here is
+ * exported from the shared library. */
 #ifndef PAPI_SNOWFLAKE_H
 #define PAPI_SNOWFLAKE_H
 
-#include "internal.h"
+#include "sf_options.h"
+
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -241,6 +248,9 @@ void papi__sf_escape_controls(char *dst, size_t cap, const char *s);
 /* ------------------------------------------------------------- sfauth.c */
 /* "https://host[:port]" from snowflake-host/-port/-protocol or the account (1.2); caller frees. */
 papi_status papi__sf_base_url(const papi_config *cfg, char **out, papi_error *err);
+
+/* Where SPCS mounts the service's OAuth session token in every container. */
+#define PAPI__SF_SESSION_TOKEN_PATH "/snowflake/session/token"
 
 typedef enum papi__sf_auth_kind {
     PAPI__SF_AUTH_JWT, PAPI__SF_AUTH_OAUTH_FILE, PAPI__SF_AUTH_OAUTH_STATIC, PAPI__SF_AUTH_PAT

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -48,14 +49,11 @@ typedef struct call {
     bool posted;        /* the statement went out once: every resend says retry=true */
 } call;
 
+/* An integer option, checked by its descriptor when set (options.c); dflt when it has no value. */
 static int64_t int_opt(const papi_config *cfg, const char *key, int64_t dflt)
 {
-    const char *v = papi_config_get(cfg, key);
-    char *end;
-    if (!v || !*v)
-        return dflt;
-    long long x = strtoll(v, &end, 10);
-    return *end ? dflt : x;
+    int64_t v;
+    return papi_config_get_int(cfg, key, &v) == PAPI_OK ? v : dflt;
 }
 
 static papi_status credential(call *c, bool force, papi_error *err)
@@ -567,6 +565,15 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
     return PAPI_OK;
 }
 
+/* The default source (papi.h, papi_config_get): an account is configured, or we run inside SPCS,
+ * which mounts the session token file in every container. */
+static int sf_detect(const papi_config *cfg)
+{
+    const char *account = papi_config_get(cfg, "snowflake-account");
+    return (account && *account) || access(PAPI__SF_SESSION_TOKEN_PATH, F_OK) == 0;
+}
+
+/* Found by name in libpapi/backends.c. */
 const papi_transport_backend papi__transport_snowflake = {
     .abi_version = PAPI_TRANSPORT_ABI_VERSION,
     .struct_size = sizeof(papi_transport_backend),
@@ -577,4 +584,7 @@ const papi_transport_backend papi__transport_snowflake = {
     .fetch = sf_fetch,
     .ping = sf_ping,
     .default_concurrency = SF_DEFAULT_CONCURRENCY,
+    .options = papi__snowflake_options,
+    .noptions = PAPI__SNOWFLAKE_NOPTIONS,
+    .detect = sf_detect,
 };

@@ -4,11 +4,14 @@
  * keeps its own prepared statements, one per (dataset, placeholder bucket). Buckets are powers
  * of two and the IN list is padded by repeating the last key, so a client settles on a handful
  * of statements that are prepared once and reused. Ids only ever travel as bound values. */
-#include "internal.h"
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -424,16 +427,10 @@ static papi_status sqlite_open(const char *spec, const papi_config *cfg, const p
     if (!S_ISREG(sb.st_mode))
         return papi_error_set(err, PAPI_ECONFIG, "sqlite: '%s' is not a regular file", path);
 
-    size_t max = 8;
-    const char *pool = cfg ? papi_config_get(cfg, "pool-size") : NULL;
-    if (pool) {
-        char *end = NULL;
-        long v = strtol(pool, &end, 10);
-        if (end != pool && *end == '\0' && v > 0)
-            max = (size_t)v;
-    }
-    if (max > SQLITE_POOL_MAX)
-        max = SQLITE_POOL_MAX;
+    int64_t pool = 8;
+    if (cfg && papi_config_get_int(cfg, "pool-size", &pool) != PAPI_OK)
+        return papi_error_set(err, PAPI_ECONFIG, "sqlite: pool-size is not readable");
+    size_t max = pool > SQLITE_POOL_MAX ? SQLITE_POOL_MAX : (size_t)pool;
 
     sqlite_state *st = calloc(1, sizeof *st);
     if (!st)
@@ -558,6 +555,7 @@ static papi_status sqlite_ping(void *state, int64_t deadline_ms, papi_error *err
     return s;
 }
 
+/* Found by name in libpapi/backends.c. */
 const papi_transport_backend papi__transport_sqlite = {
     .abi_version = PAPI_TRANSPORT_ABI_VERSION,
     .struct_size = sizeof(papi_transport_backend),

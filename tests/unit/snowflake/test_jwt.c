@@ -304,7 +304,9 @@ static void test_lifetime_and_renewal(void **state)
     (void)state;
     papi_config *cfg = NULL;
     assert_int_equal(papi_config_create(&cfg), PAPI_OK);
-    assert_int_equal(papi__config_int(cfg, "snowflake-jwt-lifetime"), PAPI__JWT_LIFETIME_S);
+    int64_t lifetime = 0;
+    assert_int_equal(papi_config_get_int(cfg, "snowflake-jwt-lifetime", &lifetime), PAPI_OK);
+    assert_int_equal(lifetime, PAPI__JWT_LIFETIME_S);
     assert_int_equal(PAPI__JWT_LIFETIME_S, 59 * 60);
     assert_int_equal(papi__jwt_renew_after_s(PAPI__JWT_LIFETIME_S), 54 * 60);
     assert_int_equal(papi__jwt_renew_after_s(10), 9);
@@ -322,11 +324,14 @@ static void test_lifetime_and_renewal(void **state)
                          PAPI_ECONFIG);
         assert_non_null(strstr(err.message, "snowflake-jwt-lifetime"));
     }
-    assert_int_equal(papi__config_int(cfg, "snowflake-jwt-lifetime"), PAPI__JWT_LIFETIME_S);
+    assert_int_equal(papi_config_get_int(cfg, "snowflake-jwt-lifetime", &lifetime), PAPI_OK);
+    assert_int_equal(lifetime, PAPI__JWT_LIFETIME_S);
     assert_int_equal(papi_config_set(cfg, "snowflake-jwt-lifetime", "10", NULL), PAPI_OK);
-    assert_int_equal(papi__config_int(cfg, "snowflake-jwt-lifetime"), 10);
+    assert_int_equal(papi_config_get_int(cfg, "snowflake-jwt-lifetime", &lifetime), PAPI_OK);
+    assert_int_equal(lifetime, 10);
     assert_int_equal(papi_config_set(cfg, "snowflake-jwt-lifetime", "3600", NULL), PAPI_OK);
-    assert_int_equal(papi__config_int(cfg, "snowflake-jwt-lifetime"), 3600);
+    assert_int_equal(papi_config_get_int(cfg, "snowflake-jwt-lifetime", &lifetime), PAPI_OK);
+    assert_int_equal(lifetime, 3600);
     papi_config_destroy(cfg);
 }
 
