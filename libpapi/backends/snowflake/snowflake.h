@@ -3,8 +3,8 @@
  * cells in sfcells.c), credentials and the base URL (sfauth.c), the options (options.c), the
  * calls of papi_snowflake.h (cli.c). Shared by transport.c and the unit tests; nothing here is
  * exported from the shared library. */
-#ifndef PAPI_SNOWFLAKE_H
-#define PAPI_SNOWFLAKE_H
+#ifndef PAPI_BACKEND_SNOWFLAKE_H
+#define PAPI_BACKEND_SNOWFLAKE_H
 
 #include "sf_options.h"
 
@@ -294,4 +294,4 @@ const char *papi__sf_auth_token_type(const papi__sf_auth *a);
 /* True when a 401 is worth one renewal (JWT re-minted, token file re-read). */
 bool papi__sf_auth_renewable(const papi__sf_auth *a);
 
-#endif /* PAPI_SNOWFLAKE_H */
+#endif /* PAPI_BACKEND_SNOWFLAKE_H */
