@@ -41,8 +41,7 @@ struct papi_row_sink {
     const papi_key *ids; /* the ids the fetch asked for */
     papi_blob **rows;    /* rows[i]: ids[i]'s rendered row once the source sent it */
     size_t n;
-    uint32_t *table; /* open addressing, index + 1; NULL: linear search (few ids) */
-    size_t mask;
+    papi__keyindex index; /* slot NULL: a linear search (few ids) */
     papi_buf buf;
 };
 /* Sets rows[0..n) to NULL; false on ENOMEM (call papi__sink_fini all the same). The caller owns

@@ -60,6 +60,23 @@ papi_status papi__ids_parse_list(const char *list, size_t len, papi_key_type typ
 papi_status papi__ids_from_array(const char *const *ids, size_t n, papi_key_type type,
                                  size_t max_ids, papi__ids *out, papi_error *err);
 void papi__ids_free(papi__ids *ids);
+
+/* ------------------------------------------------------------- keyindex.c */
+/* A key in its normal form, as ids are compared: a number loses a ".000" tail and its leading
+ * zeros ("0" stays); text is unchanged. Points into p. */
+papi_key papi__key_normalize(papi_key_type type, const char *p, size_t n);
+/* An open-addressing index over an array of keys the caller keeps (index + 1 per slot). */
+typedef struct papi__keyindex {
+    uint32_t *slot;
+    size_t mask;
+} papi__keyindex;
+/* Room for n keys; false on ENOMEM. */
+bool papi__keyindex_init(papi__keyindex *ix, size_t n);
+void papi__keyindex_free(papi__keyindex *ix);
+/* The index of the added key equal to k, or SIZE_MAX. */
+size_t papi__keyindex_find(const papi__keyindex *ix, const papi_key *keys, papi_key k);
+/* Adds keys[i] unless an equal key was added: returns that one's index, else i. */
+size_t papi__keyindex_add(papi__keyindex *ix, const papi_key *keys, size_t i);
 /* Checks and normalizes one key; writes the normalized form into out (cap >= len + 1). */
 papi_status papi__id_check(const char *id, size_t len, papi_key_type type, char *out,
                            size_t *out_len, papi_error *err);
