@@ -341,6 +341,15 @@ const char *papi_client_dataset_name(const papi_client *client, size_t index)
     return papi_dataset_name(papi__datasets_at(client->datasets, index));
 }
 
+/* PAPI_STATS_MEMBERS names members of papi_stats (or this would not compile) and all of them. */
+#define SIZE_ONE(name) +sizeof(uint64_t)
+#define SIZE_ARRAY(name, n) +(n) * sizeof(uint64_t)
+_Static_assert(offsetof(papi_stats, lookups) PAPI_STATS_MEMBERS(SIZE_ONE, SIZE_ONE, SIZE_ARRAY) ==
+                   sizeof(papi_stats),
+               "PAPI_STATS_MEMBERS lists every member of papi_stats");
+#undef SIZE_ONE
+#undef SIZE_ARRAY
+
 papi_status papi_client_stats(const papi_client *client, papi_stats *out)
 {
     if (!client || !out || out->struct_size < sizeof(uint32_t))
@@ -349,30 +358,16 @@ papi_status papi_client_stats(const papi_client *client, papi_stats *out)
     for (size_t s = 0; s < PAPI__STRIPES; s++)
         for (size_t i = 0; i < PAPI__C_COUNT; i++)
             v[i] += atomic_load_explicit(&client->stripes[s].v[i], memory_order_relaxed);
-    papi_stats s = {
-        .struct_size = out->struct_size,
-        .lookups = v[PAPI__C_lookups],
-        .cache_hits = v[PAPI__C_cache_hits],
-        .cache_negative_hits = v[PAPI__C_cache_negative_hits],
-        .cache_misses = v[PAPI__C_cache_misses],
-        .cache_errors = v[PAPI__C_cache_errors],
-        .coalesced_waits = v[PAPI__C_coalesced_waits],
-        .source_calls = v[PAPI__C_source_calls],
-        .source_errors = v[PAPI__C_source_errors],
-        .source_latency_us = v[PAPI__C_source_latency_us],
-        .stale_served = v[PAPI__C_stale_served],
-        .token_renewals = v[PAPI__C_token_renewals],
-        /* decrements were added as wrapped negatives: the sum is the gauge */
-        .fetches_in_flight = v[PAPI__C_fetches_in_flight],
-        .fetch_ids_sum = v[PAPI__C_fetch_ids_sum],
-        .queue_depth = papi__dispatch_depth(client->dispatcher),
-        .queue_wait_us_sum = v[PAPI__C_queue_wait_us_sum],
-        .fetches_at_limit = v[PAPI__C_fetches_at_limit],
-    };
-    for (size_t b = 0; b < PAPI_STATS_FETCH_IDS_BUCKETS; b++)
-        s.fetch_ids_bucket[b] = v[PAPI__C_fetch_ids_bucket + b];
-    for (size_t b = 0; b < PAPI_STATS_QUEUE_WAIT_BUCKETS; b++)
-        s.queue_wait_bucket[b] = v[PAPI__C_queue_wait_bucket + b];
+    papi_stats s = {.struct_size = out->struct_size};
+    /* a gauge's decrements were added as wrapped negatives: the sum is the gauge */
+#define ONE(name) s.name = v[PAPI__C_##name];
+#define ARRAY(name, n)                                                                           \
+    for (size_t b = 0; b < (n); b++)                                                              \
+        s.name[b] = v[PAPI__C_##name + b];
+    PAPI_STATS_MEMBERS(ONE, ONE, ARRAY)
+#undef ONE
+#undef ARRAY
+    s.queue_depth = papi__dispatch_depth(client->dispatcher);
     /* an older caller's struct is shorter: fill what it has */
     size_t n = out->struct_size < sizeof s ? out->struct_size : sizeof s;
     memcpy(out, &s, n);

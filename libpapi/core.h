@@ -122,26 +122,14 @@ typedef struct papi__tier {
     char *spec; /* for log lines, redacted of passwords */
 } papi__tier;
 
-enum {
-    PAPI__C_lookups,
-    PAPI__C_cache_hits,
-    PAPI__C_cache_negative_hits,
-    PAPI__C_cache_misses,
-    PAPI__C_cache_errors,
-    PAPI__C_coalesced_waits,
-    PAPI__C_source_calls,
-    PAPI__C_source_errors,
-    PAPI__C_source_latency_us,
-    PAPI__C_stale_served,
-    PAPI__C_token_renewals,
-    PAPI__C_fetches_in_flight,
-    PAPI__C_fetch_ids_bucket, /* PAPI_STATS_FETCH_IDS_BUCKETS counters from here */
-    PAPI__C_fetch_ids_sum = PAPI__C_fetch_ids_bucket + PAPI_STATS_FETCH_IDS_BUCKETS,
-    PAPI__C_queue_wait_bucket, /* PAPI_STATS_QUEUE_WAIT_BUCKETS counters from here */
-    PAPI__C_queue_wait_us_sum = PAPI__C_queue_wait_bucket + PAPI_STATS_QUEUE_WAIT_BUCKETS,
-    PAPI__C_fetches_at_limit,
-    PAPI__C_COUNT
-};
+/* One slot per counter of papi_stats, from its one list (PAPI_STATS_MEMBERS in papi.h); a
+ * histogram takes one slot per bucket. queue_depth has a slot too, never counted: the dispatcher
+ * knows it. */
+#define PAPI__SLOT(name) PAPI__C_##name,
+#define PAPI__SLOTS(name, n) PAPI__C_##name, PAPI__C_##name##_last = PAPI__C_##name + (n) - 1,
+enum { PAPI_STATS_MEMBERS(PAPI__SLOT, PAPI__SLOT, PAPI__SLOTS) PAPI__C_COUNT };
+#undef PAPI__SLOT
+#undef PAPI__SLOTS
 #define PAPI__STRIPES 16
 typedef struct papi__stripe {
     _Alignas(64) atomic_uint_fast64_t v[PAPI__C_COUNT];

@@ -430,6 +430,32 @@ typedef struct papi_stats {
 } papi_stats;
 
 /**
+ * @brief The members of ::papi_stats after struct_size, in their order, for code that walks
+ *        them (metrics exporters, bindings): `C(name)` for a counter that only grows, `G(name)`
+ *        for a gauge, `H(name, buckets)` for a histogram's array of bucket counts. A member
+ *        appended to ::papi_stats is appended here too (the library builds its copy from it).
+ */
+#define PAPI_STATS_MEMBERS(C, G, H)                                                               \
+    C(lookups)                                                                                    \
+    C(cache_hits)                                                                                 \
+    C(cache_negative_hits)                                                                        \
+    C(cache_misses)                                                                               \
+    C(cache_errors)                                                                               \
+    C(coalesced_waits)                                                                            \
+    C(source_calls)                                                                               \
+    C(source_errors)                                                                              \
+    C(source_latency_us)                                                                          \
+    C(stale_served)                                                                               \
+    C(token_renewals)                                                                             \
+    G(fetches_in_flight)                                                                          \
+    H(fetch_ids_bucket, PAPI_STATS_FETCH_IDS_BUCKETS)                                             \
+    C(fetch_ids_sum)                                                                              \
+    G(queue_depth)                                                                                \
+    H(queue_wait_bucket, PAPI_STATS_QUEUE_WAIT_BUCKETS)                                           \
+    C(queue_wait_us_sum)                                                                          \
+    C(fetches_at_limit)
+
+/**
  * @brief Copies the client's counters into @p out (up to out->struct_size bytes).
  * @return PAPI_OK, PAPI_EINVAL. Thread-safe.
  */
