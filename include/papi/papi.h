@@ -245,8 +245,8 @@ typedef void (*papi_log_fn)(void *user, papi_log_level level, const char *messag
  *        must outlive those clients. Without a callback, the library logs nothing.
  * @return PAPI_OK, PAPI_EINVAL. Object-confined.
  */
-PAPI_API papi_status papi_config_set_log(papi_config *cfg, papi_log_fn fn, void *user,
-                                         papi_log_level max_level);
+PAPI_API PAPI_NODISCARD papi_status papi_config_set_log(papi_config *cfg, papi_log_fn fn,
+                                                        void *user, papi_log_level max_level);
 
 /** @brief A lookup service bound to one source and its caches; shared by many threads. */
 typedef struct papi_client papi_client;
@@ -362,10 +362,12 @@ PAPI_API size_t papi_result_count(const papi_result *result);
 PAPI_API const char *papi_result_row_json(const papi_result *result, size_t index, size_t *len);
 
 /**
- * @brief The whole answer as a JSON array of the rows, NUL-terminated.
+ * @brief The whole answer as a JSON array of the rows, NUL-terminated ("[]" when none). Its room
+ *        was allocated with the result, so this never fails for lack of memory.
  * @param result the result.
  * @param[out] len its length in bytes (may be NULL).
- * @return a string borrowed from @p result, valid until papi_result_free(). Object-confined.
+ * @return a string borrowed from @p result, valid until papi_result_free(); NULL only when
+ *         @p result is NULL. Object-confined.
  */
 PAPI_API const char *papi_result_json(const papi_result *result, size_t *len);
 
@@ -459,7 +461,8 @@ typedef struct papi_stats {
  * @brief Copies the client's counters into @p out (up to out->struct_size bytes).
  * @return PAPI_OK, PAPI_EINVAL. Thread-safe.
  */
-PAPI_API papi_status papi_client_stats(const papi_client *client, papi_stats *out);
+PAPI_API PAPI_NODISCARD papi_status papi_client_stats(const papi_client *client,
+                                                      papi_stats *out);
 
 #ifdef __cplusplus
 }

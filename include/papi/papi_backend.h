@@ -356,8 +356,9 @@ typedef struct papi_row_sink papi_row_sink;
  *         type (the message names the column, not the value); PAPI_ENOMEM. Object-confined: call
  *         it from the thread running fetch.
  */
-PAPI_API papi_status papi_sink_row(papi_row_sink *sink, const char *const *cells,
-                                   const size_t *lens, size_t ncells, papi_error *err);
+PAPI_API PAPI_NODISCARD papi_status papi_sink_row(papi_row_sink *sink, const char *const *cells,
+                                                  const size_t *lens, size_t ncells,
+                                                  papi_error *err);
 
 /** @brief The transport table. Methods receive the state that open() produced. */
 typedef struct papi_transport_backend {
