@@ -344,8 +344,8 @@ const char *papi_client_dataset_name(const papi_client *client, size_t index)
 /* PAPI_STATS_MEMBERS names members of papi_stats (or this would not compile) and all of them. */
 #define SIZE_ONE(name) +sizeof(uint64_t)
 #define SIZE_ARRAY(name, n) +(n) * sizeof(uint64_t)
-_Static_assert(offsetof(papi_stats, lookups) PAPI_STATS_MEMBERS(SIZE_ONE, SIZE_ONE, SIZE_ARRAY) ==
-                   sizeof(papi_stats),
+_Static_assert(offsetof(papi_stats, lookups)
+                       PAPI_STATS_MEMBERS(SIZE_ONE, SIZE_ONE, SIZE_ARRAY) == sizeof(papi_stats),
                "PAPI_STATS_MEMBERS lists every member of papi_stats");
 #undef SIZE_ONE
 #undef SIZE_ARRAY
@@ -361,8 +361,8 @@ papi_status papi_client_stats(const papi_client *client, papi_stats *out)
     papi_stats s = {.struct_size = out->struct_size};
     /* a gauge's decrements were added as wrapped negatives: the sum is the gauge */
 #define ONE(name) s.name = v[PAPI__C_##name];
-#define ARRAY(name, n)                                                                           \
-    for (size_t b = 0; b < (n); b++)                                                              \
+#define ARRAY(name, n)                                                                             \
+    for (size_t b = 0; b < (n); b++)                                                               \
         s.name[b] = v[PAPI__C_##name + b];
     PAPI_STATS_MEMBERS(ONE, ONE, ARRAY)
 #undef ONE

@@ -122,8 +122,7 @@ static papi_status set_option(papi_config *cfg, const papi_option *o, const char
     return PAPI_OK;
 }
 
-papi_status papi_config_set(papi_config *cfg, const char *key, const char *value,
-                            papi_error *err)
+papi_status papi_config_set(papi_config *cfg, const char *key, const char *value, papi_error *err)
 {
     if (!cfg || !key || !value)
         return papi_error_set(err, PAPI_EINVAL, "configuration, key and value are required");

@@ -126,7 +126,7 @@ typedef struct papi__tier {
  * histogram takes one slot per bucket. queue_depth has a slot too, never counted: the dispatcher
  * knows it. */
 #define PAPI__SLOT(name) PAPI__C_##name,
-#define PAPI__SLOTS(name, n) PAPI__C_##name, PAPI__C_##name##_last = PAPI__C_##name + (n) - 1,
+#define PAPI__SLOTS(name, n) PAPI__C_##name, PAPI__C_##name##_last = PAPI__C_##name + (n)-1,
 enum { PAPI_STATS_MEMBERS(PAPI__SLOT, PAPI__SLOT, PAPI__SLOTS) PAPI__C_COUNT };
 #undef PAPI__SLOT
 #undef PAPI__SLOTS

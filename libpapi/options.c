@@ -43,8 +43,8 @@ static const papi_option core_options[] = {
     /* the SQL API's IN list takes at most 16,384 bind values */
     {"max-batch", "PAPI_MAX_BATCH", PAPI_OPTION_INT, "256", 1, PAPI__MAX_BATCH_LIMIT, 0,
      "ids one fetch takes at most when misses queue", NULL},
-    {"batch-linger-us", "PAPI_BATCH_LINGER_US", PAPI_OPTION_INT, "0", 0,
-     PAPI__MAX_BATCH_LINGER_US, 0, "microseconds a free fetch slot waits for more ids", NULL},
+    {"batch-linger-us", "PAPI_BATCH_LINGER_US", PAPI_OPTION_INT, "0", 0, PAPI__MAX_BATCH_LINGER_US,
+     0, "microseconds a free fetch slot waits for more ids", NULL},
     /* shared: every pooled backend reads it (papi_pool) */
     {"pool-size", "PAPI_POOL_SIZE", PAPI_OPTION_INT, "8", 1, 1024, 0,
      "connections a backend keeps (SQLite; Snowflake: at least source-concurrency; Redis: at "
@@ -67,9 +67,9 @@ static papi_status check_source(const papi_option *o, const char *v, papi_error 
     const char *off = NULL;
     if (!papi__transport_find(v, &off))
         return off ? not_built(err, o->key, off)
-                   : papi_error_set(err, PAPI_ECONFIG,
-                                    "%s: unknown kind of source (expected sqlite:PATH or snowflake)",
-                                    o->key);
+                   : papi_error_set(
+                         err, PAPI_ECONFIG,
+                         "%s: unknown kind of source (expected sqlite:PATH or snowflake)", o->key);
     if (strncmp(v, "sqlite:", 7) == 0 && v[7] == '\0')
         return papi_error_set(err, PAPI_ECONFIG, "%s: sqlite: needs a file path", o->key);
     return PAPI_OK;

@@ -82,8 +82,8 @@ papi_status papi_pool_acquire(papi_pool *p, int64_t deadline_ms, void **handle, 
                 st = papi_error_set(err, PAPI_EINTERNAL, "a pool's open function gave no handle");
             return st;
         }
-        if (papi__cond_wait_until_ms(&p->freed, &p->lock, p->host, deadline_ms) != 0 &&
-            !p->nidle && p->count >= p->max)
+        if (papi__cond_wait_until_ms(&p->freed, &p->lock, p->host, deadline_ms) != 0 && !p->nidle &&
+            p->count >= p->max)
             break;
     }
     size_t max = p->max;

@@ -437,32 +437,31 @@ typedef struct papi_stats {
  *        for a gauge, `H(name, buckets)` for a histogram's array of bucket counts. A member
  *        appended to ::papi_stats is appended here too (the library builds its copy from it).
  */
-#define PAPI_STATS_MEMBERS(C, G, H)                                                               \
-    C(lookups)                                                                                    \
-    C(cache_hits)                                                                                 \
-    C(cache_negative_hits)                                                                        \
-    C(cache_misses)                                                                               \
-    C(cache_errors)                                                                               \
-    C(coalesced_waits)                                                                            \
-    C(source_calls)                                                                               \
-    C(source_errors)                                                                              \
-    C(source_latency_us)                                                                          \
-    C(stale_served)                                                                               \
-    C(token_renewals)                                                                             \
-    G(fetches_in_flight)                                                                          \
-    H(fetch_ids_bucket, PAPI_STATS_FETCH_IDS_BUCKETS)                                             \
-    C(fetch_ids_sum)                                                                              \
-    G(queue_depth)                                                                                \
-    H(queue_wait_bucket, PAPI_STATS_QUEUE_WAIT_BUCKETS)                                           \
-    C(queue_wait_us_sum)                                                                          \
+#define PAPI_STATS_MEMBERS(C, G, H)                                                                \
+    C(lookups)                                                                                     \
+    C(cache_hits)                                                                                  \
+    C(cache_negative_hits)                                                                         \
+    C(cache_misses)                                                                                \
+    C(cache_errors)                                                                                \
+    C(coalesced_waits)                                                                             \
+    C(source_calls)                                                                                \
+    C(source_errors)                                                                               \
+    C(source_latency_us)                                                                           \
+    C(stale_served)                                                                                \
+    C(token_renewals)                                                                              \
+    G(fetches_in_flight)                                                                           \
+    H(fetch_ids_bucket, PAPI_STATS_FETCH_IDS_BUCKETS)                                              \
+    C(fetch_ids_sum)                                                                               \
+    G(queue_depth)                                                                                 \
+    H(queue_wait_bucket, PAPI_STATS_QUEUE_WAIT_BUCKETS)                                            \
+    C(queue_wait_us_sum)                                                                           \
     C(fetches_at_limit)
 
 /**
  * @brief Copies the client's counters into @p out (up to out->struct_size bytes).
  * @return PAPI_OK, PAPI_EINVAL. Thread-safe.
  */
-PAPI_API PAPI_NODISCARD papi_status papi_client_stats(const papi_client *client,
-                                                      papi_stats *out);
+PAPI_API PAPI_NODISCARD papi_status papi_client_stats(const papi_client *client, papi_stats *out);
 
 #ifdef __cplusplus
 }

@@ -295,8 +295,8 @@ static papi_status mem_put(void *state, const papi_key *keys, papi_blob *const *
 }
 
 static const papi_option options[] = {
-    {"cache-max-entries", "PAPI_CACHE_MAX_ENTRIES", PAPI_OPTION_INT, "100000", 1,
-     INT64_C(1) << 40, 0, "entries the memory cache holds at most", NULL},
+    {"cache-max-entries", "PAPI_CACHE_MAX_ENTRIES", PAPI_OPTION_INT, "100000", 1, INT64_C(1) << 40,
+     0, "entries the memory cache holds at most", NULL},
     {"cache-max-bytes", "PAPI_CACHE_MAX_BYTES", PAPI_OPTION_INT, "268435456", 1024,
      INT64_C(1) << 50, 0, "bytes the memory cache holds at most (rows, keys, bookkeeping)", NULL},
 };

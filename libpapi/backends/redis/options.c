@@ -6,8 +6,7 @@
 
 const papi_option papi__redis_options[] = {
     {"redis-timeout-ms", "PAPI_REDIS_TIMEOUT_MS", PAPI_OPTION_INT, "200", 1, INT64_C(600000), 0,
-     "milliseconds one Redis call may take, waiting for and opening a connection included",
-     NULL},
+     "milliseconds one Redis call may take, waiting for and opening a connection included", NULL},
     /* a customer row is ~600 bytes; Redis's own proto-max-bulk-len is 512 MiB */
     {"redis-max-row-bytes", "PAPI_REDIS_MAX_ROW_BYTES", PAPI_OPTION_INT, "1048576", 1024,
      INT64_C(536870912), 0,

@@ -95,8 +95,7 @@ static bool wait_or_say(const papi_host *clock, int fd, short events, int64_t de
     return r > 0;
 }
 
-static bool connected(const papi__redis_conn *conn, int64_t deadline_ms, char *why,
-                      size_t why_cap)
+static bool connected(const papi__redis_conn *conn, int64_t deadline_ms, char *why, size_t why_cap)
 {
     redisContext *c = conn->ctx;
     if (!wait_or_say(conn->clock, c->fd, POLLOUT, deadline_ms, why, why_cap)) {

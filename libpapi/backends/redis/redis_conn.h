@@ -1,5 +1,6 @@
 /* One connection to Redis for the redis cache tier: every exchange bounded by a deadline and by
- * limits on the reply. Private to the redis backend (redis_pool.c opens them, redis.c uses them). */
+ * limits on the reply. Private to the redis backend (redis_pool.c opens them, redis.c uses them).
+ */
 #ifndef PAPI_REDIS_CONN_H
 #define PAPI_REDIS_CONN_H
 
@@ -37,8 +38,9 @@ typedef struct papi__redis_conn {
 } papi__redis_conn;
 
 /* Connects, sends AUTH (when password is not NULL) and SELECT (when db != 0), all before
- * deadline_ms (on clock's time: papi_host_now_ms; kept, not copied). Name resolution is the system resolver's and is not under
- * the deadline. NULL on failure, with a reason in why that never holds the password. */
+ * deadline_ms (on clock's time: papi_host_now_ms; kept, not copied). Name resolution is the system
+ * resolver's and is not under the deadline. NULL on failure, with a reason in why that never holds
+ * the password. */
 papi__redis_conn *papi__redis_conn_open(const papi_host *clock, const char *host, int port,
                                         const char *password, long db, int64_t deadline_ms,
                                         char *why, size_t why_cap);

@@ -200,9 +200,9 @@ static papi_status conn_open(void *user, int64_t deadline_ms, void **handle, pap
     if (refused)
         return papi_error_set(err, PAPI_EUNAVAIL, "down, backing off");
     char why[160];
-    papi__redis_conn *conn = papi__redis_conn_open(pool->phost, pool->host, pool->port,
-                                                   pool->password, pool->db, deadline_ms, why,
-                                                   sizeof why);
+    papi__redis_conn *conn =
+        papi__redis_conn_open(pool->phost, pool->host, pool->port, pool->password, pool->db,
+                              deadline_ms, why, sizeof why);
     if (!conn)
         return papi_error_set(err, PAPI_EUNAVAIL, "%s", why);
     conn->gen = gen;
@@ -401,7 +401,8 @@ papi_status papi__redis_pool_open(const char *spec, const papi_config *cfg, cons
 
     /* Warm one connection so a misconfiguration shows in the log at start; Redis being down
      * is not an error here: the backend degrades and reconnects later. */
-    papi__redis_conn *conn = papi__redis_pool_acquire(pool, papi_host_now_ms(pool->phost) + pool->timeout_ms);
+    papi__redis_conn *conn =
+        papi__redis_pool_acquire(pool, papi_host_now_ms(pool->phost) + pool->timeout_ms);
     if (conn)
         papi__redis_pool_release(pool, conn, NULL);
     *out = pool;

@@ -18,7 +18,7 @@
 struct papi__http {
     papi__http_opts opts;
     char *user_agent;
-    char *ca_file;     /* NULL: the system's trust store */
+    char *ca_file; /* NULL: the system's trust store */
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
     pthread_mutex_t lock; /* connections */
@@ -322,7 +322,8 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
                             x.max_body);
     } else if (r->body.oom) {
         st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    } else if (rc == CURLE_OPERATION_TIMEDOUT && papi_host_now_ms(h->opts.clock) >= req->deadline_ms - 5) {
+    } else if (rc == CURLE_OPERATION_TIMEDOUT &&
+               papi_host_now_ms(h->opts.clock) >= req->deadline_ms - 5) {
         st = papi_error_set(err, PAPI_ETIMEDOUT, "no answer within the deadline");
     } else if (tls_untrusted(rc)) {
         /* the same certificate will be refused on every attempt: retrying only burns the budget */

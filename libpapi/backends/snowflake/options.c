@@ -28,11 +28,14 @@ static papi_status check_authenticator(const papi_option *o, const char *v, papi
                           "%s: expected KEYPAIR_JWT, OAUTH or PROGRAMMATIC_ACCESS_TOKEN", o->key);
 }
 
-#define TEXT(key, env, help) {key, env, PAPI_OPTION_TEXT, NULL, 0, 0, 0, help, NULL}
+#define TEXT(key, env, help)                                                                       \
+    {                                                                                              \
+        key, env, PAPI_OPTION_TEXT, NULL, 0, 0, 0, help, NULL                                      \
+    }
 
 const papi_option papi__snowflake_options[] = {
-    {"connect-timeout-ms", "PAPI_CONNECT_TIMEOUT_MS", PAPI_OPTION_INT, "3000", 1,
-     INT64_C(3600000), 0, "milliseconds to connect to the SQL API", NULL},
+    {"connect-timeout-ms", "PAPI_CONNECT_TIMEOUT_MS", PAPI_OPTION_INT, "3000", 1, INT64_C(3600000),
+     0, "milliseconds to connect to the SQL API", NULL},
     {"max-attempts", "PAPI_MAX_ATTEMPTS", PAPI_OPTION_INT, "4", 1, 100, 0,
      "attempts per statement (retries of 429, 5xx and connection failures)", NULL},
     {"statement-timeout", "PAPI_STATEMENT_TIMEOUT", PAPI_OPTION_INT, "10", 1, DAY_S, 0,
@@ -54,8 +57,8 @@ const papi_option papi__snowflake_options[] = {
      "https, or http for a local emulator only (unset: https)", check_protocol},
     TEXT("snowflake-private-key-file", "SNOWFLAKE_PRIVATE_KEY_FILE",
          "PEM private key for key-pair JWT authentication"),
-    {"snowflake-private-key-file-pwd", "SNOWFLAKE_PRIVATE_KEY_FILE_PWD", PAPI_OPTION_TEXT, NULL,
-     0, 0, PAPI_OPTION_SECRET, "passphrase of an encrypted private key", NULL},
+    {"snowflake-private-key-file-pwd", "SNOWFLAKE_PRIVATE_KEY_FILE_PWD", PAPI_OPTION_TEXT, NULL, 0,
+     0, PAPI_OPTION_SECRET, "passphrase of an encrypted private key", NULL},
     {"snowflake-token", "SNOWFLAKE_TOKEN", PAPI_OPTION_TEXT, NULL, 0, 0, PAPI_OPTION_SECRET,
      "programmatic access token (or an OAuth token)", NULL},
     TEXT("snowflake-token-file", "SNOWFLAKE_TOKEN_FILE",

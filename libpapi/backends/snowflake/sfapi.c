@@ -12,18 +12,24 @@
 #include <string.h>
 #include <strings.h>
 
-
 static const struct {
     const char *name;
     papi__sf_type type;
 } sf_types[] = {
-    {"fixed", PAPI__SF_FIXED},       {"real", PAPI__SF_REAL},
-    {"decfloat", PAPI__SF_DECFLOAT}, {"text", PAPI__SF_TEXT},
-    {"binary", PAPI__SF_BINARY},     {"boolean", PAPI__SF_BOOLEAN},
-    {"date", PAPI__SF_DATE},         {"time", PAPI__SF_TIME},
-    {"timestamp_ntz", PAPI__SF_TIMESTAMP_NTZ}, {"timestamp_ltz", PAPI__SF_TIMESTAMP_LTZ},
-    {"timestamp_tz", PAPI__SF_TIMESTAMP_TZ},   {"variant", PAPI__SF_VARIANT},
-    {"object", PAPI__SF_VARIANT},    {"array", PAPI__SF_VARIANT},
+    {"fixed", PAPI__SF_FIXED},
+    {"real", PAPI__SF_REAL},
+    {"decfloat", PAPI__SF_DECFLOAT},
+    {"text", PAPI__SF_TEXT},
+    {"binary", PAPI__SF_BINARY},
+    {"boolean", PAPI__SF_BOOLEAN},
+    {"date", PAPI__SF_DATE},
+    {"time", PAPI__SF_TIME},
+    {"timestamp_ntz", PAPI__SF_TIMESTAMP_NTZ},
+    {"timestamp_ltz", PAPI__SF_TIMESTAMP_LTZ},
+    {"timestamp_tz", PAPI__SF_TIMESTAMP_TZ},
+    {"variant", PAPI__SF_VARIANT},
+    {"object", PAPI__SF_VARIANT},
+    {"array", PAPI__SF_VARIANT},
 };
 
 const char *papi__sf_type_name(papi__sf_type t)
@@ -46,16 +52,26 @@ static papi__sf_type sf_type_parse(const char *s)
 static const char *col_type_name(papi_column_type t)
 {
     switch (t) {
-    case PAPI_COL_NUMBER: return "number";
-    case PAPI_COL_DECIMAL: return "decimal";
-    case PAPI_COL_REAL: return "real";
-    case PAPI_COL_TEXT: return "text";
-    case PAPI_COL_BOOLEAN: return "boolean";
-    case PAPI_COL_DATE: return "date";
-    case PAPI_COL_TIME: return "time";
-    case PAPI_COL_TIMESTAMP: return "timestamp";
-    case PAPI_COL_VARIANT: return "variant";
-    case PAPI_COL_BINARY: return "binary";
+    case PAPI_COL_NUMBER:
+        return "number";
+    case PAPI_COL_DECIMAL:
+        return "decimal";
+    case PAPI_COL_REAL:
+        return "real";
+    case PAPI_COL_TEXT:
+        return "text";
+    case PAPI_COL_BOOLEAN:
+        return "boolean";
+    case PAPI_COL_DATE:
+        return "date";
+    case PAPI_COL_TIME:
+        return "time";
+    case PAPI_COL_TIMESTAMP:
+        return "timestamp";
+    case PAPI_COL_VARIANT:
+        return "variant";
+    case PAPI_COL_BINARY:
+        return "binary";
     }
     return "?";
 }
@@ -73,15 +89,21 @@ static bool compatible(papi__sf_type s, int scale, papi_column_type t)
         return t == PAPI_COL_REAL || t == PAPI_COL_DECIMAL;
     case PAPI__SF_TEXT:
         return t == PAPI_COL_DATE || t == PAPI_COL_TIME || t == PAPI_COL_TIMESTAMP;
-    case PAPI__SF_BINARY: return t == PAPI_COL_BINARY;
-    case PAPI__SF_BOOLEAN: return t == PAPI_COL_BOOLEAN;
-    case PAPI__SF_DATE: return t == PAPI_COL_DATE;
-    case PAPI__SF_TIME: return t == PAPI_COL_TIME;
+    case PAPI__SF_BINARY:
+        return t == PAPI_COL_BINARY;
+    case PAPI__SF_BOOLEAN:
+        return t == PAPI_COL_BOOLEAN;
+    case PAPI__SF_DATE:
+        return t == PAPI_COL_DATE;
+    case PAPI__SF_TIME:
+        return t == PAPI_COL_TIME;
     case PAPI__SF_TIMESTAMP_NTZ:
     case PAPI__SF_TIMESTAMP_LTZ:
-    case PAPI__SF_TIMESTAMP_TZ: return t == PAPI_COL_TIMESTAMP;
+    case PAPI__SF_TIMESTAMP_TZ:
+        return t == PAPI_COL_TIMESTAMP;
     case PAPI__SF_VARIANT:
-    case PAPI__SF_UNKNOWN: return t == PAPI_COL_VARIANT;
+    case PAPI__SF_UNKNOWN:
+        return t == PAPI_COL_VARIANT;
     }
     return false;
 }
@@ -339,8 +361,9 @@ papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_e
         out->cols[i].target = expect->types[i];
         if (strcasecmp(name, expect->names[i]) != 0 ||
             !compatible(out->cols[i].type, out->cols[i].scale, expect->types[i])) {
-            papi_error_set(err, PAPI_EPROTO, "column %zu is %.60s (%.20s), dataset expects %.60s (%s)",
-                           i + 1, name, type, expect->names[i], col_type_name(expect->types[i]));
+            papi_error_set(err, PAPI_EPROTO,
+                           "column %zu is %.60s (%.20s), dataset expects %.60s (%s)", i + 1, name,
+                           type, expect->names[i], col_type_name(expect->types[i]));
             goto fail;
         }
     }

@@ -66,8 +66,8 @@ static papi_status read_token_file(papi__sf_auth *a, papi_error *err)
         return papi_error_set(err, PAPI_EAUTH,
                               "cannot read the OAuth token file %s (snowflake-token-file): %s",
                               a->token_file, strerror(read_errno));
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                     buf[n - 1] == '\t'))
+    while (n > 0 &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
         n--;
     buf[n] = '\0';
     if (n == 0 || papi__sf_has_control(buf, n)) /* a NUL too */
@@ -109,17 +109,18 @@ static papi_status refresh_locked(papi__sf_auth *a, bool force, uint64_t used_ge
     bool stale_gen = force && used_gen == a->token_gen; /* nobody renewed since that 401 */
     switch (a->kind) {
     case PAPI__SF_AUTH_JWT:
-        if (!a->token || stale_gen ||
-            (int64_t)time(NULL) >= a->token_iat_s + a->jwt_renew_after_s)
+        if (!a->token || stale_gen || (int64_t)time(NULL) >= a->token_iat_s + a->jwt_renew_after_s)
             return mint_jwt(a, err);
         return PAPI_OK;
     case PAPI__SF_AUTH_OAUTH_FILE: {
         int64_t now = papi_host_now_ms(a->has_host ? &a->host : NULL);
         struct stat sb;
-        bool changed = stat(a->token_file, &sb) == 0 &&
-                       (sb.st_mtim.tv_sec != a->token_mtime.tv_sec ||
-                        sb.st_mtim.tv_nsec != a->token_mtime.tv_nsec || sb.st_size != a->token_size);
-        if (!a->token || stale_gen || changed || now - a->token_checked_ms >= TOKEN_FILE_RECHECK_MS) {
+        bool changed =
+            stat(a->token_file, &sb) == 0 &&
+            (sb.st_mtim.tv_sec != a->token_mtime.tv_sec ||
+             sb.st_mtim.tv_nsec != a->token_mtime.tv_nsec || sb.st_size != a->token_size);
+        if (!a->token || stale_gen || changed ||
+            now - a->token_checked_ms >= TOKEN_FILE_RECHECK_MS) {
             a->token_checked_ms = now;
             return read_token_file(a, err);
         }

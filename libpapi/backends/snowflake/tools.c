@@ -16,11 +16,10 @@
 static papi_status signer(const papi_config *cfg, bool names, papi__jwt_signer **out,
                           papi_error *err)
 {
-    return papi__jwt_signer_create(
-        papi_config_get(cfg, "snowflake-private-key-file"),
-        papi_config_get(cfg, "snowflake-private-key-file-pwd"),
-        names ? papi_config_get(cfg, "snowflake-account") : NULL,
-        names ? papi_config_get(cfg, "snowflake-user") : NULL, out, err);
+    return papi__jwt_signer_create(papi_config_get(cfg, "snowflake-private-key-file"),
+                                   papi_config_get(cfg, "snowflake-private-key-file-pwd"),
+                                   names ? papi_config_get(cfg, "snowflake-account") : NULL,
+                                   names ? papi_config_get(cfg, "snowflake-user") : NULL, out, err);
 }
 
 papi_status papi_snowflake_fingerprint(const papi_config *cfg, char *out, size_t cap,
@@ -114,7 +113,8 @@ static papi_status take_token(papi_buf *body, char **out, papi_error *err)
         if (!t)
             t = json_string_value(json_object_get(j, "token"));
     } else {
-        while (body->len && (body->data[body->len - 1] == '\n' || body->data[body->len - 1] == '\r'))
+        while (body->len &&
+               (body->data[body->len - 1] == '\n' || body->data[body->len - 1] == '\r'))
             body->data[--body->len] = '\0';
         t = body->len ? body->data : NULL;
     }
@@ -132,10 +132,10 @@ static papi_status refused(const papi__http_response *resp, papi_error *err)
     papi__sf_error e;
     papi__sf_parse_error(resp->body.data ? resp->body.data : "", resp->body.len, &e);
     long hs = resp->status;
-    papi_status st = hs == 401 || hs == 403                ? PAPI_EAUTH
-                     : hs == 429 || hs >= 500               ? PAPI_EUNAVAIL
-                     : hs >= 400                            ? PAPI_ESOURCE
-                                                            : PAPI_EPROTO;
+    papi_status st = hs == 401 || hs == 403   ? PAPI_EAUTH
+                     : hs == 429 || hs >= 500 ? PAPI_EUNAVAIL
+                     : hs >= 400              ? PAPI_ESOURCE
+                                              : PAPI_EPROTO;
     papi_error_set(err, st, "token exchange failed: HTTP %ld%s%s", hs, e.message[0] ? ": " : "",
                    e.message);
     return papi_error_set_source(err, (int32_t)hs, e.code[0] ? e.code : NULL, NULL, NULL);

@@ -76,7 +76,8 @@ static papi_status exchange(call *c, const char *method, const char *url, const 
                             size_t body_len, int64_t deadline_ms, papi_error *err)
 {
     char type[80];
-    snprintf(type, sizeof type, "X-Snowflake-Authorization-Token-Type: %s", papi__sf_auth_token_type(c->s->auth));
+    snprintf(type, sizeof type, "X-Snowflake-Authorization-Token-Type: %s",
+             papi__sf_auth_token_type(c->s->auth));
     const char *headers[] = {papi_buf_cstr(&c->auth), "Content-Type: application/json",
                              "Accept: application/json", type};
     size_t left = c->lim.max_body_bytes > c->body_used ? c->lim.max_body_bytes - c->body_used : 0;
@@ -115,8 +116,8 @@ static void uuid4(char out[37])
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 static void sleep_ms(int64_t ms)
@@ -183,11 +184,11 @@ static papi_status http_failure(call *c, papi_error *err)
     papi__sf_parse_error(c->resp.body.data ? c->resp.body.data : "", c->resp.body.len, &e);
     drop_credential(c, e.message, sizeof e.message);
     long hs = c->resp.status;
-    papi_status st = hs == 401 || hs == 403 ? PAPI_EAUTH
-                     : hs == 408            ? PAPI_ETIMEDOUT
+    papi_status st = hs == 401 || hs == 403              ? PAPI_EAUTH
+                     : hs == 408                         ? PAPI_ETIMEDOUT
                      : retryable_status(hs) || hs >= 500 ? PAPI_EUNAVAIL
-                     : hs >= 400                          ? PAPI_ESOURCE
-                                                          : PAPI_EPROTO;
+                     : hs >= 400                         ? PAPI_ESOURCE
+                                                         : PAPI_EPROTO;
     const char *hint = "";
     if (hs == 401 && papi__sf_auth_get_kind(c->s->auth) == PAPI__SF_AUTH_JWT)
         hint = " (check account in org-account form, user, and the registered key fingerprint)";
@@ -346,9 +347,9 @@ static void cancel(call *c, const char *handle)
 static papi_status poll(call *c, papi_error *err)
 {
     char handle[128], path[400], url[600];
-    papi_status st = papi__sf_parse_status(c->resp.body.data ? c->resp.body.data : "",
-                                           c->resp.body.len, handle, sizeof handle, path,
-                                           sizeof path, err);
+    papi_status st =
+        papi__sf_parse_status(c->resp.body.data ? c->resp.body.data : "", c->resp.body.len, handle,
+                              sizeof handle, path, sizeof path, err);
     if (st != PAPI_OK)
         return st;
     snprintf(url, sizeof url, "%s%s", c->s->base_url, path);
@@ -469,8 +470,8 @@ done:
 static papi_status sf_ping(void *state, int64_t deadline_ms, papi_error *err)
 {
     sf *s = state;
-    json_t *o = json_pack("{s:s, s:I}", "statement", "SELECT 1", "timeout",
-                          (json_int_t)s->ctx.timeout_s);
+    json_t *o =
+        json_pack("{s:s, s:I}", "statement", "SELECT 1", "timeout", (json_int_t)s->ctx.timeout_s);
     const char *names[] = {"database", "schema", "warehouse", "role"};
     const char *vals[] = {s->database, s->schema, s->warehouse, s->role};
     for (size_t i = 0; o && i < 4; i++)
@@ -534,8 +535,10 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
     for (size_t i = 0; i < 4 && st == PAPI_OK; i++)
         st = papi__sf_context_name(ctx_opts[i], papi_config_get(cfg, ctx_opts[i]), ctx_names[i],
                                    err);
-    s->ctx = (papi__sf_context){.database = s->database, .schema = s->schema,
-                                .warehouse = s->warehouse, .role = s->role,
+    s->ctx = (papi__sf_context){.database = s->database,
+                                .schema = s->schema,
+                                .warehouse = s->warehouse,
+                                .role = s->role,
                                 .timeout_s = int_opt(cfg, "statement-timeout", 10)};
     s->max_attempts = (int)int_opt(cfg, "max-attempts", 4);
     if (s->max_attempts < 1)

@@ -9,10 +9,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,8 +106,8 @@ static papi_status conn_open(const char *path, const papi_host *clock, unsigned 
     sqlite3_progress_handler(c->db, 1000, progress_cb, c);
     /* Reading the schema now turns "not a database" into a configuration error at open,
      * not a source error at the first lookup. */
-    rc = sqlite3_exec(c->db, "PRAGMA query_only=1; SELECT count(*) FROM sqlite_master", NULL,
-                      NULL, NULL);
+    rc = sqlite3_exec(c->db, "PRAGMA query_only=1; SELECT count(*) FROM sqlite_master", NULL, NULL,
+                      NULL);
     if (rc != SQLITE_OK) {
         papi_error_set(err, PAPI_ECONFIG, "sqlite: cannot read database '%s': %s", path,
                        sqlite3_errmsg(c->db));
@@ -260,8 +260,7 @@ static papi_status stmt_get(sqlite_state *st, conn *c, const papi_dataset *ds, s
     if ((size_t)sqlite3_column_count(stmt) != papi_dataset_column_count(ds) ||
         (size_t)sqlite3_bind_parameter_count(stmt) != bucket) {
         sqlite3_finalize(stmt);
-        return papi_error_set(err, PAPI_EINTERNAL,
-                              "sqlite: the %s query has an unexpected shape",
+        return papi_error_set(err, PAPI_EINTERNAL, "sqlite: the %s query has an unexpected shape",
                               papi_dataset_name(ds));
     }
     c->slots[c->nslots++] = (stmt_slot){ds, bucket, stmt};
@@ -480,9 +479,8 @@ static void arm_deadline(conn *c, int64_t deadline_ms)
     sqlite3_busy_timeout(c->db, left > 0 ? (int)left : 0);
 }
 
-static papi_status sqlite_fetch(void *state, const papi_dataset *ds, const papi_key *keys,
-                                size_t n, papi_row_sink *sink, int64_t deadline_ms,
-                                papi_error *err)
+static papi_status sqlite_fetch(void *state, const papi_dataset *ds, const papi_key *keys, size_t n,
+                                papi_row_sink *sink, int64_t deadline_ms, papi_error *err)
 {
     sqlite_state *st = state;
     if (n == 0)
@@ -536,8 +534,7 @@ static papi_status sqlite_ping(void *state, int64_t deadline_ms, papi_error *err
         return s;
     int rc = SQLITE_OK;
     if (!c->ping)
-        rc = sqlite3_prepare_v3(c->db, "SELECT 1", -1, SQLITE_PREPARE_PERSISTENT, &c->ping,
-                                NULL);
+        rc = sqlite3_prepare_v3(c->db, "SELECT 1", -1, SQLITE_PREPARE_PERSISTENT, &c->ping, NULL);
     if (rc == SQLITE_OK) {
         arm_deadline(c, deadline_ms);
         rc = sqlite3_step(c->ping);

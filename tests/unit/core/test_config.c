@@ -183,8 +183,7 @@ static void test_backend_not_built(void **state)
         }
         assert_int_equal(st, PAPI_ECONFIG);
         char want[128];
-        snprintf(want, sizeof want, "the %s backend is not built into this libpapi",
-                 cases[i].name);
+        snprintf(want, sizeof want, "the %s backend is not built into this libpapi", cases[i].name);
         if (!strstr(err.message, want))
             fail_msg("%s: %s", cases[i].key, err.message);
         assert_non_null(strstr(err.message, cases[i].key));

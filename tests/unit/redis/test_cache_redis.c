@@ -53,8 +53,8 @@ const char *papi_config_get(const papi_config *cfg, const char *key)
  * (pool-size is the core's: 1..1024, default 8). */
 papi_status papi_config_get_int(const papi_config *cfg, const char *key, int64_t *out)
 {
-    static const papi_option pool_size = {"pool-size", NULL, PAPI_OPTION_INT, "8", 1, 1024,
-                                          0, "", NULL};
+    static const papi_option pool_size = {"pool-size", NULL, PAPI_OPTION_INT, "8", 1, 1024, 0,
+                                          "",          NULL};
     const papi_option *o = strcmp(key, "pool-size") == 0 ? &pool_size : NULL;
     for (size_t i = 0; !o && i < papi__redis_noptions; i++)
         if (strcmp(papi__redis_options[i].key, key) == 0)

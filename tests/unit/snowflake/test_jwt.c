@@ -235,8 +235,9 @@ static void test_public_calls(void **state)
     assert_int_equal(papi_snowflake_jwt(cfg, 600, &jwt, &err), PAPI_OK);
     assert_non_null(jwt);
     assert_int_equal(strncmp(jwt, "eyJ", 3), 0);
-    assert_int_equal(strspn(jwt, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."),
-                     strlen(jwt));
+    assert_int_equal(
+        strspn(jwt, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."),
+        strlen(jwt));
     papi_free(jwt);
     assert_int_equal(papi_snowflake_jwt(NULL, 0, &jwt, &err), PAPI_EINVAL);
     char *tok = (char *)1;
