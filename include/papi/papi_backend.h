@@ -100,10 +100,10 @@ PAPI_API size_t papi_dataset_select_sql(const papi_dataset *ds, const char *tabl
 
 /* ---------------------------------------------------------------- host services */
 
-/** @brief Counters a backend may bump in its client's ::papi_stats. */
+/** @brief Counters a backend may bump in its client's ::papi_stats (papi_host::count). */
 typedef enum papi_host_counter {
-    PAPI_COUNTER_TOKEN_RENEWALS = 0,
-    PAPI_COUNTER_CACHE_ERRORS = 1
+    PAPI_COUNTER_TOKEN_RENEWALS = 0, /**< papi_stats::token_renewals: a credential minted or re-read. */
+    PAPI_COUNTER_CACHE_ERRORS = 1    /**< papi_stats::cache_errors: a cache call that failed. */
 } papi_host_counter;
 
 /**
@@ -360,32 +360,48 @@ PAPI_API PAPI_NODISCARD papi_status papi_sink_row(papi_row_sink *sink, const cha
                                                   const size_t *lens, size_t ncells,
                                                   papi_error *err);
 
-/** @brief The transport table. Methods receive the state that open() produced. */
+/**
+ * @brief The transport table. Methods receive the state that open() produced. A client calls
+ *        open() once from papi_client_create(), then fetch() and ping() from any thread, then
+ *        close() once from papi_client_destroy().
+ */
 typedef struct papi_transport_backend {
     uint32_t abi_version; /**< PAPI_TRANSPORT_ABI_VERSION. */
     uint32_t struct_size; /**< sizeof(papi_transport_backend). */
-    const char *name;     /**< Short name, e.g. "sqlite". */
-    uint32_t flags;       /**< Reserved, 0. */
+    const char *name;     /**< Short name, e.g. "sqlite"; in log lines. */
+    uint32_t flags;       /**< Reserved, 0 (another bit is refused at attach). */
     /**
      * Opens the transport. @p spec is the source string (e.g. "sqlite:/data/demo.db",
-     * "snowflake"); @p cfg holds every option (read with papi_config_get(), valid only during the
-     * call: copy what you keep); @p user is the pointer given at attach time. Sets *state.
+     * "snowflake"). @p cfg holds every option: read them with papi_config_get(),
+     * papi_config_get_int() and papi_config_get_bool() (values were checked against their
+     * descriptors when set); @p cfg is valid only during the call: copy what you keep. @p host
+     * is valid until close() returns. @p user is the pointer given at attach time. Sets *state
+     * on PAPI_OK; on failure returns the status with @p err filled, and close() is not called.
      */
     papi_status (*open)(const char *spec, const papi_config *cfg, const papi_host *host,
                         void *user, void **state, papi_error *err);
-    /** Closes it; called once, after every fetch has returned. */
+    /** Closes it; called once, after every fetch and ping has returned. May be NULL. */
     void (*close)(void *state);
     /**
-     * Fetches the rows of @p n distinct keys of @p ds in one query and hands each found row to
-     * papi_sink_row(). Absent keys simply produce no row. @p deadline_ms is on the monotonic clock
-     * (see papi_now_ms()). Thread-safe: called by many threads at once.
+     * Fetches the rows of @p n distinct keys (n >= 1, normalized: a number key has no leading
+     * zeros) of @p ds in one query and hands each found row to papi_sink_row(). Absent keys
+     * simply produce no row. @p deadline_ms is on the host's clock (papi_host_now_ms()): past it,
+     * return PAPI_ETIMEDOUT. Return PAPI_OK, or the failure (PAPI_EAUTH, PAPI_EUNAVAIL,
+     * PAPI_ETIMEDOUT, PAPI_ESOURCE, PAPI_EPROTO, PAPI_ENOMEM) with @p err filled
+     * (papi_error_set(), papi_error_set_source()); rows handed before a failure are dropped.
+     * Thread-safe: called by many threads at once (at most source-concurrency when the
+     * dispatcher is on).
      */
     papi_status (*fetch)(void *state, const papi_dataset *ds, const papi_key *keys, size_t n,
                          papi_row_sink *sink, int64_t deadline_ms, papi_error *err);
-    /** Checks that the source answers. Thread-safe. May be NULL (always ready). */
+    /**
+     * Checks that the source answers, for readiness probes (papi_client_ping()), by
+     * @p deadline_ms (host clock). It should not wait behind fetches: the built-ins keep a
+     * connection of their own for it. Thread-safe. May be NULL (always ready).
+     */
     papi_status (*ping)(void *state, int64_t deadline_ms, papi_error *err);
     /** Fetches in flight at once when the source-concurrency option is unset; 0: the number of
-     *  online cores. Read only when struct_size covers it (older tables: the cores). */
+     *  online cores (also for a table too short to hold it). */
     uint32_t default_concurrency;
 
     /* ---- ABI version 2 ---- */
@@ -510,16 +526,22 @@ typedef struct papi_cache_backend {
     uint32_t struct_size; /**< sizeof(papi_cache_backend). */
     const char *name;     /**< Short name, e.g. "memory". */
     uint32_t flags;       /**< Capability bits: ::PAPI_CACHE_IN_PROCESS; others reserved, 0. */
-    /** Opens the cache as for papi_transport_backend::open; @p spec is e.g. "memory", "redis://h:6379/0". */
+    /** Opens the cache as for papi_transport_backend::open; @p spec is the tier's spec, e.g.
+     *  "memory", "redis://h:6379/0" (it may hold a password: log it redacted). A failure fails
+     *  papi_client_create(). */
     papi_status (*open)(const char *spec, const papi_config *cfg, const papi_host *host,
                         void *user, void **state, papi_error *err);
-    /** Closes it; called once, when no other call runs. */
+    /** Closes it; called once, when no other call runs. May be NULL. */
     void (*close)(void *state);
-    /** Looks @p n keys up, writing out[i] for keys[i] (MISS when unknown). */
+    /** Looks @p n keys up, writing out[i] for keys[i] (PAPI_CACHE_MISS when unknown; an entry's
+     *  TTLs are judged on the host's clock, or a wall clock shared with other processes). On a
+     *  failure (anything but PAPI_OK) the client takes every key as a miss and releases the
+     *  rows already written to @p out. */
     papi_status (*get)(void *state, const papi_key *keys, size_t n, papi_cache_entry *out,
                        papi_error *err);
-    /** Stores @p n entries: rows[i] a row, or NULL for "absent". Takes no reference it does not
-     *  add itself. */
+    /** Stores @p n entries: rows[i] a row, or NULL for "absent", each for its lifetime in
+     *  @p ttl (0: do not keep). Takes no reference it does not add itself. A failure is logged
+     *  and counted, never the caller's error. */
     papi_status (*put)(void *state, const papi_key *keys, papi_blob *const *rows, size_t n,
                        const papi_cache_ttl *ttl, papi_error *err);
 
