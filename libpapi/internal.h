@@ -62,9 +62,26 @@ papi_status papi__ids_from_array(const char *const *ids, size_t n, papi_key_type
 void papi__ids_free(papi__ids *ids);
 
 /* ------------------------------------------------------------- keyindex.c */
-/* A key in its normal form, as ids are compared: a number loses a ".000" tail and its leading
- * zeros ("0" stays); text is unchanged. Points into p. */
-papi_key papi__key_normalize(papi_key_type type, const char *p, size_t n);
+/* A key in its normal form, as ids are compared: a number loses a ".000" tail (some sources
+ * append ".0" to integers) and its leading zeros ("0" stays); text is unchanged. Points into p.
+ * Inline: every id of every lookup goes through it. */
+static inline papi_key papi__key_normalize(papi_key_type type, const char *p, size_t n)
+{
+    if (type != PAPI_KEY_NUMBER)
+        return (papi_key){p, n};
+    if (n >= 2 && (p[n - 1] == '0' || p[n - 1] == '.')) { /* cheap: most ids end otherwise */
+        size_t dot = n;
+        while (dot > 0 && p[dot - 1] == '0')
+            dot--;
+        if (dot > 0 && p[dot - 1] == '.')
+            n = dot - 1;
+    }
+    while (n > 1 && *p == '0') { /* "0" itself stays */
+        p++;
+        n--;
+    }
+    return (papi_key){p, n};
+}
 /* An open-addressing index over an array of keys the caller keeps (index + 1 per slot). */
 typedef struct papi__keyindex {
     uint32_t *slot;

@@ -5,26 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-papi_key papi__key_normalize(papi_key_type type, const char *p, size_t n)
-{
-    if (type == PAPI_KEY_NUMBER) {
-        /* a ".0" some sources append to integers is the same number */
-        const char *dot = memchr(p, '.', n);
-        if (dot) {
-            bool zeros = true;
-            for (const char *q = dot + 1; q < p + n; q++)
-                zeros = zeros && *q == '0';
-            if (zeros)
-                n = (size_t)(dot - p);
-        }
-        while (n > 1 && *p == '0') { /* "0" itself stays */
-            p++;
-            n--;
-        }
-    }
-    return (papi_key){p, n};
-}
-
 static bool same(papi_key a, papi_key b)
 {
     return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
