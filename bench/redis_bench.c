@@ -155,7 +155,8 @@ static void measure(const char *label, papi_client *c, int threads, int batch, i
     worker w[16];
     pthread_t t[16];
     papi_stats before = {.struct_size = sizeof before}, after = {.struct_size = sizeof after};
-    (void)papi_client_stats(c, &before);
+    if (papi_client_stats(c, &before) != PAPI_OK)
+        exit(2);
     for (int i = 0; i < threads; i++) {
         w[i] = (worker){c, nids, batch, seconds, 12345u + (unsigned)i, 0, 0, NULL, 0};
         w[i].samples = malloc(MAX_SAMPLES * sizeof *w[i].samples);
@@ -171,7 +172,8 @@ static void measure(const char *label, papi_client *c, int threads, int batch, i
         errors += w[i].errors;
         total += w[i].nsamples;
     }
-    (void)papi_client_stats(c, &after);
+    if (papi_client_stats(c, &after) != PAPI_OK)
+        exit(2);
     uint32_t *all = malloc(total * sizeof *all);
     if (!all)
         exit(2);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void host_log(void *ctx, papi_log_level level, const char *message)
@@ -29,6 +30,21 @@ static void host_count(void *ctx, papi_host_counter counter, uint64_t delta)
     }
 }
 
+/* The system's monotonic clock, read directly: this runs on every cache hit. */
+static int64_t host_now_default(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t host_now_injected(void *ctx)
+{
+    const papi_client *c = ctx;
+    return c->clock_fn(c->clock_user);
+}
+
 void papi__client_log(const papi_client *client, papi_log_level level, const char *fmt, ...)
 {
     if (!client->log_fn || level > client->log_max)
@@ -43,7 +59,7 @@ void papi__client_log(const papi_client *client, papi_log_level level, const cha
 static char *redacted_spec(const char *spec, size_t len)
 {
     papi_key scheme, userinfo, rest;
-    if (!papi__url_split(spec, len, &scheme, &userinfo, &rest) || !userinfo.ptr) {
+    if (!papi_url_split(spec, len, &scheme, &userinfo, &rest) || !userinfo.ptr) {
         char *out = malloc(len + 1);
         if (out) {
             memcpy(out, spec, len);
@@ -65,6 +81,9 @@ static papi_status open_tier(papi_client *c, const papi_cache_backend *b, const 
                              size_t spec_len, void *user, papi_error *err)
 {
     papi__tier *t = &c->tiers[c->ntiers];
+    if (!papi__cache_copy(b, &t->table))
+        return papi_error_set(err, PAPI_EINTERNAL, "cache: a built-in table was refused");
+    b = &t->table;
     char *full = malloc(spec_len + 1);
     t->spec = redacted_spec(spec, spec_len);
     if (!full || !t->spec) {
@@ -84,19 +103,19 @@ static papi_status open_tier(papi_client *c, const papi_cache_backend *b, const 
         t->spec = NULL;
         return st;
     }
-    t->backend = b;
+    t->backend = &t->table;
     c->ntiers++;
     return PAPI_OK;
 }
 
 static papi_status open_caches(papi_client *c, papi_error *err)
 {
-    const papi__attached *att;
+    const papi__attached_cache *att;
     size_t n = papi__config_caches(c->cfg, &att);
     if (n) {
         for (size_t i = 0; i < n; i++) {
             papi_status st =
-                open_tier(c, att[i].backend, att[i].spec, strlen(att[i].spec), att[i].user, err);
+                open_tier(c, &att[i].table, att[i].spec, strlen(att[i].spec), att[i].user, err);
             if (st != PAPI_OK)
                 return st;
         }
@@ -111,8 +130,13 @@ static papi_status open_caches(papi_client *c, papi_error *err)
             return papi_error_set(err, PAPI_ECONFIG, "cache: bad tier list");
         memcpy(name, p, len);
         name[len] = '\0';
-        const papi_cache_backend *b = papi__cache_find(name);
+        const char *off = NULL;
+        const papi_cache_backend *b = papi__cache_find(name, &off);
         memset(name, 0, len);
+        if (!b && off)
+            return papi_error_set(err, PAPI_ECONFIG,
+                                  "cache: tier %zu: the %s backend is not built into this libpapi",
+                                  c->ntiers + 1, off);
         if (!b)
             return papi_error_set(err, PAPI_ECONFIG, "cache: unknown tier %zu", c->ntiers + 1);
         papi_status st = open_tier(c, b, p, len, NULL, err);
@@ -124,22 +148,55 @@ static papi_status open_caches(papi_client *c, papi_error *err)
     }
 }
 
+/* The source when none is set (papi.h, papi_config_get): the first built-in transport whose
+ * detect() accepts the configuration, else the demo database. Written into buf. */
+static papi_status default_source(const papi_client *c, char *buf, size_t cap, papi_error *err)
+{
+    const papi_transport_backend *t = papi__transport_detect(c->cfg);
+    if (t) {
+        papi_strlcpy(buf, t->name, cap);
+        return PAPI_OK;
+    }
+    const char *off = NULL;
+    if (!papi__transport_find("sqlite:", &off))
+        return papi_error_set(err, PAPI_ECONFIG,
+                              "source: not set, and the demo database needs the sqlite backend, "
+                              "which is not built into this libpapi");
+    if ((size_t)snprintf(buf, cap, "sqlite:%s", papi__demo_db_path()) >= cap)
+        return papi_error_set(err, PAPI_ECONFIG, "source: the demo database path is too long");
+    return PAPI_OK;
+}
+
 static papi_status open_transport(papi_client *c, papi_error *err)
 {
-    const papi__attached *att = papi__config_transport(c->cfg);
+    const papi__attached_transport *att = papi__config_transport(c->cfg);
     const papi_transport_backend *b;
     const char *spec;
+    char dflt[4096];
     void *user = NULL;
     if (att) {
-        b = att->backend;
+        b = &att->table;
         spec = att->spec;
         user = att->user;
     } else {
         spec = papi_config_get(c->cfg, "source");
-        b = papi__transport_find(spec);
+        if (!spec || !*spec) {
+            papi_status st = default_source(c, dflt, sizeof dflt, err);
+            if (st != PAPI_OK)
+                return st;
+            spec = dflt;
+        }
+        const char *off = NULL;
+        b = papi__transport_find(spec, &off);
+        if (!b && off)
+            return papi_error_set(err, PAPI_ECONFIG,
+                                  "source: the %s backend is not built into this libpapi", off);
         if (!b)
             return papi_error_set(err, PAPI_ECONFIG, "source: unknown kind of source");
     }
+    if (!papi__transport_copy(b, &c->transport_table))
+        return papi_error_set(err, PAPI_EINTERNAL, "source: a built-in table was refused");
+    b = &c->transport_table;
     papi_status st = b->open(spec, c->cfg, &c->host, user, &c->transport_state, err);
     if (st != PAPI_OK)
         return st;
@@ -150,13 +207,11 @@ static papi_status open_transport(papi_client *c, papi_error *err)
 /* source-concurrency, or the transport's own default when it is unset. */
 static uint32_t source_concurrency(const papi_client *c)
 {
-    if (papi_config_get(c->cfg, "source-concurrency"))
-        return (uint32_t)papi__config_int(c->cfg, "source-concurrency");
-    const papi_transport_backend *b = c->transport;
-    uint32_t n = 0;
-    /* a table from before the member existed is shorter: it has no default of its own */
-    if (b->struct_size >= offsetof(papi_transport_backend, default_concurrency) + sizeof(uint32_t))
-        n = b->default_concurrency;
+    int64_t set;
+    if (papi_config_get_int(c->cfg, "source-concurrency", &set) == PAPI_OK)
+        return (uint32_t)set;
+    /* the copy reads 0 for a table from before the member existed: the cores */
+    uint32_t n = c->transport->default_concurrency;
     if (n == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         n = cores > 0 ? (uint32_t)cores : 1;
@@ -171,8 +226,8 @@ static papi__dispatch_opts dispatch_opts(papi_client *c)
         .transport = c->transport,
         .transport_state = c->transport_state,
         .concurrency = source_concurrency(c),
-        .max_batch = (size_t)papi__config_int(c->cfg, "max-batch"),
-        .linger_us = papi__config_int(c->cfg, "batch-linger-us"),
+        .max_batch = (size_t)papi__config_num(c->cfg, "max-batch"),
+        .linger_us = papi__config_num(c->cfg, "batch-linger-us"),
         .timeout_ms = c->timeout_ms,
         .publish = papi__lookup_publish,
         .publish_ctx = c,
@@ -191,19 +246,28 @@ papi_status papi_client_create(const papi_config *cfg, papi_client **out, papi_e
     if (!c)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
     memset(c, 0, sizeof *c);
-    c->host = (papi_host){.ctx = c, .log = host_log, .count = host_count};
     c->cfg = papi__config_copy(cfg);
-    c->coalescer = papi__coalesce_create();
-    if (!c->cfg || !c->coalescer) {
+    if (!c->cfg) {
         papi_client_destroy(c);
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
     }
     papi__config_log(c->cfg, &c->log_fn, &c->log_user, &c->log_max);
-    c->ttl.found_ms = papi__config_int(c->cfg, "cache-ttl") * 1000;
-    c->ttl.absent_ms = papi__config_int(c->cfg, "negative-ttl") * 1000;
-    c->ttl.stale_ms = papi__config_int(c->cfg, "stale-max") * 1000;
-    c->timeout_ms = papi__config_int(c->cfg, "timeout-ms");
-    c->max_ids = (size_t)papi__config_int(c->cfg, "max-ids");
+    papi__config_clock(c->cfg, &c->clock_fn, &c->clock_user);
+    c->host = (papi_host){.struct_size = sizeof(papi_host),
+                          .ctx = c,
+                          .log = host_log,
+                          .count = host_count,
+                          .now_ms = c->clock_fn ? host_now_injected : host_now_default};
+    c->coalescer = papi__coalesce_create(&c->host);
+    if (!c->coalescer) {
+        papi_client_destroy(c);
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    }
+    c->ttl.found_ms = papi__config_num(c->cfg, "cache-ttl") * 1000;
+    c->ttl.absent_ms = papi__config_num(c->cfg, "negative-ttl") * 1000;
+    c->ttl.stale_ms = papi__config_num(c->cfg, "stale-max") * 1000;
+    c->timeout_ms = papi__config_num(c->cfg, "timeout-ms");
+    c->max_ids = (size_t)papi__config_num(c->cfg, "max-ids");
 
     const char *path = papi_config_get(c->cfg, "datasets");
     papi_status st = papi__datasets_load(path && *path ? path : NULL, &c->datasets, err);
@@ -261,8 +325,8 @@ papi_status papi_client_ping(papi_client *client, papi_error *err)
         return papi_error_set(err, PAPI_EINVAL, "client is required");
     if (!client->transport->ping)
         return PAPI_OK;
-    return client->transport->ping(client->transport_state, papi_now_ms() + client->timeout_ms,
-                                   err);
+    return client->transport->ping(client->transport_state,
+                                   papi__client_now_ms(client) + client->timeout_ms, err);
 }
 
 size_t papi_client_dataset_count(const papi_client *client)
@@ -277,6 +341,15 @@ const char *papi_client_dataset_name(const papi_client *client, size_t index)
     return papi_dataset_name(papi__datasets_at(client->datasets, index));
 }
 
+/* PAPI_STATS_MEMBERS names members of papi_stats (or this would not compile) and all of them. */
+#define SIZE_ONE(name) +sizeof(uint64_t)
+#define SIZE_ARRAY(name, n) +(n) * sizeof(uint64_t)
+_Static_assert(offsetof(papi_stats, lookups)
+                       PAPI_STATS_MEMBERS(SIZE_ONE, SIZE_ONE, SIZE_ARRAY) == sizeof(papi_stats),
+               "PAPI_STATS_MEMBERS lists every member of papi_stats");
+#undef SIZE_ONE
+#undef SIZE_ARRAY
+
 papi_status papi_client_stats(const papi_client *client, papi_stats *out)
 {
     if (!client || !out || out->struct_size < sizeof(uint32_t))
@@ -285,30 +358,16 @@ papi_status papi_client_stats(const papi_client *client, papi_stats *out)
     for (size_t s = 0; s < PAPI__STRIPES; s++)
         for (size_t i = 0; i < PAPI__C_COUNT; i++)
             v[i] += atomic_load_explicit(&client->stripes[s].v[i], memory_order_relaxed);
-    papi_stats s = {
-        .struct_size = out->struct_size,
-        .lookups = v[PAPI__C_lookups],
-        .cache_hits = v[PAPI__C_cache_hits],
-        .cache_negative_hits = v[PAPI__C_cache_negative_hits],
-        .cache_misses = v[PAPI__C_cache_misses],
-        .cache_errors = v[PAPI__C_cache_errors],
-        .coalesced_waits = v[PAPI__C_coalesced_waits],
-        .source_calls = v[PAPI__C_source_calls],
-        .source_errors = v[PAPI__C_source_errors],
-        .source_latency_us = v[PAPI__C_source_latency_us],
-        .stale_served = v[PAPI__C_stale_served],
-        .token_renewals = v[PAPI__C_token_renewals],
-        /* decrements were added as wrapped negatives: the sum is the gauge */
-        .fetches_in_flight = v[PAPI__C_fetches_in_flight],
-        .fetch_ids_sum = v[PAPI__C_fetch_ids_sum],
-        .queue_depth = papi__dispatch_depth(client->dispatcher),
-        .queue_wait_us_sum = v[PAPI__C_queue_wait_us_sum],
-        .fetches_at_limit = v[PAPI__C_fetches_at_limit],
-    };
-    for (size_t b = 0; b < PAPI_STATS_FETCH_IDS_BUCKETS; b++)
-        s.fetch_ids_bucket[b] = v[PAPI__C_fetch_ids_bucket + b];
-    for (size_t b = 0; b < PAPI_STATS_QUEUE_WAIT_BUCKETS; b++)
-        s.queue_wait_bucket[b] = v[PAPI__C_queue_wait_bucket + b];
+    papi_stats s = {.struct_size = out->struct_size};
+    /* a gauge's decrements were added as wrapped negatives: the sum is the gauge */
+#define ONE(name) s.name = v[PAPI__C_##name];
+#define ARRAY(name, n)                                                                             \
+    for (size_t b = 0; b < (n); b++)                                                               \
+        s.name[b] = v[PAPI__C_##name + b];
+    PAPI_STATS_MEMBERS(ONE, ONE, ARRAY)
+#undef ONE
+#undef ARRAY
+    s.queue_depth = papi__dispatch_depth(client->dispatcher);
     /* an older caller's struct is shorter: fill what it has */
     size_t n = out->struct_size < sizeof s ? out->struct_size : sizeof s;
     memcpy(out, &s, n);

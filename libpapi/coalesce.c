@@ -28,6 +28,7 @@ typedef struct cshard {
 } cshard;
 
 struct papi__coalescer {
+    const papi_host *clock;
     cshard shards[NSHARDS];
 };
 
@@ -37,16 +38,16 @@ static size_t shard_index(const char *key, size_t len)
     return (size_t)(h ^ (h >> 32)) % NSHARDS;
 }
 
-papi__coalescer *papi__coalesce_create(void)
+papi__coalescer *papi__coalesce_create(const papi_host *clock)
 {
     papi__coalescer *co = calloc(1, sizeof *co);
     if (!co)
         return NULL;
+    co->clock = clock;
     size_t i = 0;
     for (; i < NSHARDS; i++) {
         if (pthread_mutex_init(&co->shards[i].lock, NULL) != 0)
             break;
-        /* deadlines are on the monotonic clock (papi_now_ms) */
         if (papi__cond_init_monotonic(&co->shards[i].done) != 0) {
             pthread_mutex_destroy(&co->shards[i].lock);
             break;
@@ -158,7 +159,7 @@ papi_status papi__coalesce_wait(papi__coalescer *co, papi__flight *f, int64_t de
     *row = NULL;
     pthread_mutex_lock(&s->lock);
     while (!f->done &&
-           papi__cond_wait_until_us(&s->done, &s->lock, deadline_ms * 1000) != ETIMEDOUT)
+           papi__cond_wait_until_ms(&s->done, &s->lock, co->clock, deadline_ms) != ETIMEDOUT)
         ;
     if (!f->done) {
         st = papi_error_set(err, PAPI_ETIMEDOUT,

@@ -1,200 +1,73 @@
-/* One option table drives defaults, environment variables, string setters, flags and bindings
- * (STYLE.md 8). Values are checked when set, so a client never meets a bad value. */
+/* A configuration: the values set (from the environment, flags or setters), each checked by its
+ * option's descriptor when set (options.c), so a client never meets a bad value; the plug-ins
+ * attached, as copies of their tables; the log callback and the clock. */
 #include "internal.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 
-typedef struct option option;
-/* Checks value; for numeric options writes the number. Messages name the key, never a string
- * value (a cache spec may carry a Redis password, other strings may be secrets). */
-typedef papi_status (*parse_fn)(const option *o, const char *value, int64_t *num, papi_error *err);
-
-struct option {
-    const char *key;
-    const char *env;
-    const char *def; /* NULL: unset (source: computed, see papi_config_get) */
-    parse_fn parse;
-    int64_t min, max; /* numeric options */
-    bool secret;
-};
-
-static papi_status parse_text(const option *o, const char *v, int64_t *num, papi_error *err);
-static papi_status parse_int(const option *o, const char *v, int64_t *num, papi_error *err);
-static papi_status parse_source(const option *o, const char *v, int64_t *num, papi_error *err);
-static papi_status parse_cache(const option *o, const char *v, int64_t *num, papi_error *err);
-static papi_status parse_protocol(const option *o, const char *v, int64_t *num, papi_error *err);
-static papi_status parse_auth(const option *o, const char *v, int64_t *num, papi_error *err);
-
-#define DAY_S 86400
-static const option options[] = {
-    {"source", "PAPI_SOURCE", NULL, parse_source, 0, 0, false},
-    {"cache", "PAPI_CACHE", "memory", parse_cache, 0, 0, false},
-    {"cache-ttl", "PAPI_CACHE_TTL", "180", parse_int, 0, 30 * DAY_S, false},
-    {"negative-ttl", "PAPI_NEGATIVE_TTL", "30", parse_int, 0, 30 * DAY_S, false},
-    {"cache-max-entries", "PAPI_CACHE_MAX_ENTRIES", "100000", parse_int, 1, INT64_C(1) << 40,
-     false},
-    {"cache-max-bytes", "PAPI_CACHE_MAX_BYTES", "268435456", parse_int, 1024, INT64_C(1) << 50,
-     false},
-    {"stale-max", "PAPI_STALE_MAX", "3600", parse_int, 0, 30 * DAY_S, false},
-    {"datasets", "PAPI_DATASETS", NULL, parse_text, 0, 0, false},
-    {"max-ids", "PAPI_MAX_IDS", "100", parse_int, 1, PAPI__MAX_IDS_LIMIT, false},
-    /* unset: the transport's default_concurrency; 0: no dispatcher, one fetch per request */
-    {"source-concurrency", "PAPI_SOURCE_CONCURRENCY", NULL, parse_int, 0,
-     PAPI__MAX_SOURCE_CONCURRENCY, false},
-    /* the SQL API's IN list takes at most 16,384 bind values */
-    {"max-batch", "PAPI_MAX_BATCH", "256", parse_int, 1, PAPI__MAX_BATCH_LIMIT, false},
-    {"batch-linger-us", "PAPI_BATCH_LINGER_US", "0", parse_int, 0, PAPI__MAX_BATCH_LINGER_US,
-     false},
-    {"timeout-ms", "PAPI_TIMEOUT_MS", "10000", parse_int, 1, INT64_C(3600000), false},
-    {"connect-timeout-ms", "PAPI_CONNECT_TIMEOUT_MS", "3000", parse_int, 1, INT64_C(3600000),
-     false},
-    {"pool-size", "PAPI_POOL_SIZE", "8", parse_int, 1, 1024, false},
-    {"max-attempts", "PAPI_MAX_ATTEMPTS", "4", parse_int, 1, 100, false},
-    {"statement-timeout", "PAPI_STATEMENT_TIMEOUT", "10", parse_int, 1, DAY_S, false},
-    /* the widest text/variant/binary cell a lookup answer is sized for (sfapi.c) */
-    {"max-cell-bytes", "PAPI_MAX_CELL_BYTES", "8192", parse_int, 64, 16777216, false},
-    {"redis-timeout-ms", "PAPI_REDIS_TIMEOUT_MS", "200", parse_int, 1, INT64_C(600000), false},
-    {"redis-max-row-bytes", "PAPI_REDIS_MAX_ROW_BYTES", "1048576", parse_int, 1024,
-     INT64_C(536870912), false},
-    {"snowflake-account", "SNOWFLAKE_ACCOUNT", NULL, parse_text, 0, 0, false},
-    {"snowflake-user", "SNOWFLAKE_USER", NULL, parse_text, 0, 0, false},
-    {"snowflake-role", "SNOWFLAKE_ROLE", NULL, parse_text, 0, 0, false},
-    {"snowflake-warehouse", "SNOWFLAKE_WAREHOUSE", NULL, parse_text, 0, 0, false},
-    {"snowflake-database", "SNOWFLAKE_DATABASE", NULL, parse_text, 0, 0, false},
-    {"snowflake-schema", "SNOWFLAKE_SCHEMA", NULL, parse_text, 0, 0, false},
-    {"snowflake-host", "SNOWFLAKE_HOST", NULL, parse_text, 0, 0, false},
-    {"snowflake-port", "SNOWFLAKE_PORT", NULL, parse_int, 1, 65535, false},
-    {"snowflake-protocol", "SNOWFLAKE_PROTOCOL", NULL, parse_protocol, 0, 0, false},
-    {"snowflake-private-key-file", "SNOWFLAKE_PRIVATE_KEY_FILE", NULL, parse_text, 0, 0, false},
-    {"snowflake-private-key-file-pwd", "SNOWFLAKE_PRIVATE_KEY_FILE_PWD", NULL, parse_text, 0, 0,
-     true},
-    {"snowflake-token", "SNOWFLAKE_TOKEN", NULL, parse_text, 0, 0, true},
-    {"snowflake-token-file", "SNOWFLAKE_TOKEN_FILE", NULL, parse_text, 0, 0, false},
-    {"snowflake-authenticator", "SNOWFLAKE_AUTHENTICATOR", NULL, parse_auth, 0, 0, false},
-    {"snowflake-ca-file", "SNOWFLAKE_CA_FILE", NULL, parse_text, 0, 0, false},
-    /* Snowflake refuses a JWT living over an hour (snowflake-sql-api.md 3.4); 10 s is for tests */
-    {"snowflake-jwt-lifetime", "SNOWFLAKE_JWT_LIFETIME", "3540", parse_int, 10, 3600, false},
-};
-#define NOPT (sizeof options / sizeof options[0])
-#define SPCS_TOKEN_FILE "/snowflake/session/token"
+typedef struct value {
+    const papi_option *opt; /* static (core, built-in) or an attached plug-in's */
+    char *text;
+    int64_t num; /* INT and BOOL options */
+} value;
 
 struct papi_config {
-    char *values[NOPT]; /* NULL: the default */
-    int64_t nums[NOPT];
-    char *default_source; /* "sqlite:" + the demo database */
-    papi__attached transport;
+    value *values; /* only those set; the rest are their descriptor's default */
+    size_t nvalues, cap;
+    papi__attached_transport transport;
     bool has_transport;
-    papi__attached caches[PAPI__MAX_CACHE_TIERS];
+    papi__attached_cache caches[PAPI__MAX_CACHE_TIERS];
     size_t ncaches;
     papi_log_fn log_fn;
     void *log_user;
     papi_log_level log_max;
+    papi_clock_fn clock_fn; /* NULL: papi_now_ms */
+    void *clock_user;
 };
 
-static papi_status parse_text(const option *o, const char *v, int64_t *num, papi_error *err)
+/* ------------------------------------------------------------- descriptors */
+
+static const papi_option *in_table(const papi_option *opts, size_t n, const char *key)
 {
-    (void)num;
-    if (strlen(v) > 4096)
-        return papi_error_set(err, PAPI_ECONFIG, "%s: value too long", o->key);
-    return PAPI_OK;
+    for (size_t i = 0; opts && i < n; i++)
+        if (strcmp(opts[i].key, key) == 0)
+            return &opts[i];
+    return NULL;
 }
 
-static papi_status parse_int(const option *o, const char *v, int64_t *num, papi_error *err)
+/* The core's and built-ins' option of that key, else an attached plug-in's. */
+static const papi_option *find(const papi_config *cfg, const char *key, const char **not_built)
 {
-    /* digits only: strtoll would accept spaces, signs and hex, which a typo should not pass */
-    if (*v == '\0')
-        return papi_error_set(err, PAPI_ECONFIG, "%s: a whole number is required", o->key);
-    int64_t n = 0;
-    for (const char *p = v; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return papi_error_set(err, PAPI_ECONFIG, "%s: a whole number is required, not '%.32s'",
-                                  o->key, v);
-        if (n > (INT64_MAX - 9) / 10)
-            return papi_error_set(err, PAPI_ECONFIG, "%s: number too large", o->key);
-        n = n * 10 + (*p - '0');
-    }
-    if (n < o->min || n > o->max)
-        return papi_error_set(err, PAPI_ECONFIG, "%s: %lld is out of range %lld..%lld", o->key,
-                              (long long)n, (long long)o->min, (long long)o->max);
-    *num = n;
-    return PAPI_OK;
+    const papi_option *o = papi__option_builtin(key, not_built);
+    if (o)
+        return o;
+    if (cfg->has_transport &&
+        (o = in_table(cfg->transport.table.options, cfg->transport.table.noptions, key)))
+        return o;
+    for (size_t i = 0; i < cfg->ncaches; i++)
+        if ((o = in_table(cfg->caches[i].table.options, cfg->caches[i].table.noptions, key)))
+            return o;
+    return NULL;
 }
 
-static papi_status parse_source(const option *o, const char *v, int64_t *num, papi_error *err)
+static value *value_of(const papi_config *cfg, const char *key)
 {
-    (void)num;
-    if (*v == '\0')
-        return PAPI_OK; /* back to the computed default */
-    if (!papi__transport_find(v))
-        return papi_error_set(err, PAPI_ECONFIG,
-                              "%s: unknown kind of source (expected sqlite:PATH or snowflake)",
-                              o->key);
-    if (strncmp(v, "sqlite:", 7) == 0 && v[7] == '\0')
-        return papi_error_set(err, PAPI_ECONFIG, "%s: sqlite: needs a file path", o->key);
-    return parse_text(o, v, num, err);
+    for (size_t i = 0; i < cfg->nvalues; i++)
+        if (strcmp(cfg->values[i].opt->key, key) == 0)
+            return &cfg->values[i];
+    return NULL;
 }
 
-static papi_status parse_cache(const option *o, const char *v, int64_t *num, papi_error *err)
+static void wipe(const papi_option *o, char *text)
 {
-    (void)num;
-    size_t tiers = 0;
-    const char *p = v;
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char tier[1024];
-        if (len == 0)
-            return papi_error_set(err, PAPI_ECONFIG, "%s: empty tier %zu", o->key, tiers + 1);
-        if (len >= sizeof tier)
-            return papi_error_set(err, PAPI_ECONFIG, "%s: tier %zu too long", o->key, tiers + 1);
-        memcpy(tier, p, len);
-        tier[len] = '\0';
-        if (!papi__cache_find(tier))
-            return papi_error_set(err, PAPI_ECONFIG,
-                                  "%s: tier %zu is not memory, none or redis://host:port/db",
-                                  o->key, tiers + 1);
-        if (++tiers > PAPI__MAX_CACHE_TIERS)
-            return papi_error_set(err, PAPI_ECONFIG, "%s: more than %d tiers", o->key,
-                                  PAPI__MAX_CACHE_TIERS);
-        if (!comma)
-            return PAPI_OK;
-        p = comma + 1;
-    }
+    if (text && (o->flags & PAPI_OPTION_SECRET))
+        explicit_bzero(text, strlen(text));
+    free(text);
 }
 
-static papi_status parse_protocol(const option *o, const char *v, int64_t *num, papi_error *err)
-{
-    (void)num;
-    if (*v == '\0' || strcasecmp(v, "https") == 0 || strcasecmp(v, "http") == 0)
-        return PAPI_OK;
-    return papi_error_set(err, PAPI_ECONFIG, "%s: expected https or http", o->key);
-}
-
-static papi_status parse_auth(const option *o, const char *v, int64_t *num, papi_error *err)
-{
-    (void)num;
-    static const char *const known[] = {"KEYPAIR_JWT", "SNOWFLAKE_JWT", "OAUTH",
-                                        "PROGRAMMATIC_ACCESS_TOKEN"};
-    if (*v == '\0')
-        return PAPI_OK;
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcasecmp(v, known[i]) == 0)
-            return PAPI_OK;
-    return papi_error_set(err, PAPI_ECONFIG,
-                          "%s: expected KEYPAIR_JWT, OAUTH or PROGRAMMATIC_ACCESS_TOKEN", o->key);
-}
-
-static int find_option(const char *key)
-{
-    for (size_t i = 0; i < NOPT; i++)
-        if (strcmp(options[i].key, key) == 0)
-            return (int)i;
-    return -1;
-}
+/* ------------------------------------------------------------- the object */
 
 papi_status papi_config_create(papi_config **out)
 {
@@ -204,22 +77,6 @@ papi_status papi_config_create(papi_config **out)
     papi_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg)
         return PAPI_ENOMEM;
-    const char *demo = papi__demo_db_path();
-    size_t len = strlen(demo);
-    cfg->default_source = malloc(7 + len + 1);
-    if (!cfg->default_source) {
-        free(cfg);
-        return PAPI_ENOMEM;
-    }
-    memcpy(cfg->default_source, "sqlite:", 7);
-    memcpy(cfg->default_source + 7, demo, len + 1);
-    for (size_t i = 0; i < NOPT; i++) {
-        if (options[i].def && options[i].parse == parse_int) {
-            papi_status st = parse_int(&options[i], options[i].def, &cfg->nums[i], NULL);
-            assert(st == PAPI_OK);
-            (void)st;
-        }
-    }
     cfg->log_max = PAPI_LOG_INFO;
     *out = cfg;
     return PAPI_OK;
@@ -229,33 +86,39 @@ void papi_config_destroy(papi_config *cfg)
 {
     if (!cfg)
         return;
-    for (size_t i = 0; i < NOPT; i++) {
-        if (cfg->values[i] && options[i].secret)
-            memset(cfg->values[i], 0, strlen(cfg->values[i]));
-        free(cfg->values[i]);
-    }
-    free(cfg->default_source);
+    for (size_t i = 0; i < cfg->nvalues; i++)
+        wipe(cfg->values[i].opt, cfg->values[i].text);
+    free(cfg->values);
     free(cfg->transport.spec);
     for (size_t i = 0; i < cfg->ncaches; i++)
         free(cfg->caches[i].spec);
     free(cfg);
 }
 
-static papi_status set_index(papi_config *cfg, size_t i, const char *value, papi_error *err)
+static papi_status set_option(papi_config *cfg, const papi_option *o, const char *text,
+                              papi_error *err)
 {
     int64_t num = 0;
-    papi_status st = options[i].parse(&options[i], value, &num, err);
+    papi_status st = papi__option_parse(o, text, &num, err);
     if (st != PAPI_OK)
         return st;
-    char *copy = strdup(value);
+    value *v = value_of(cfg, o->key);
+    if (!v && cfg->nvalues == cfg->cap) {
+        size_t cap = cfg->cap ? cfg->cap * 2 : 16;
+        value *grown = realloc(cfg->values, cap * sizeof *grown);
+        if (!grown)
+            return papi_error_set(err, PAPI_ENOMEM, "%s: out of memory", o->key);
+        cfg->values = grown;
+        cfg->cap = cap;
+    }
+    char *copy = strdup(text);
     if (!copy)
-        return papi_error_set(err, PAPI_ENOMEM, "%s: out of memory", options[i].key);
-    if (cfg->values[i] && options[i].secret)
-        memset(cfg->values[i], 0, strlen(cfg->values[i]));
-    free(cfg->values[i]);
-    cfg->values[i] = copy;
-    if (options[i].parse == parse_int)
-        cfg->nums[i] = num;
+        return papi_error_set(err, PAPI_ENOMEM, "%s: out of memory", o->key);
+    if (v)
+        wipe(v->opt, v->text);
+    else
+        v = &cfg->values[cfg->nvalues++];
+    *v = (value){o, copy, num};
     return PAPI_OK;
 }
 
@@ -263,67 +126,106 @@ papi_status papi_config_set(papi_config *cfg, const char *key, const char *value
 {
     if (!cfg || !key || !value)
         return papi_error_set(err, PAPI_EINVAL, "configuration, key and value are required");
-    int i = find_option(key);
-    if (i < 0)
+    const char *off = NULL;
+    const papi_option *o = find(cfg, key, &off);
+    if (!o && off)
+        return papi_error_set(err, PAPI_ECONFIG,
+                              "%.64s: the %s backend is not built into this libpapi", key, off);
+    if (!o)
         return papi_error_set(err, PAPI_EINVAL, "unknown option '%.64s'", key);
-    return set_index(cfg, (size_t)i, value, err);
+    return set_option(cfg, o, value, err);
+}
+
+/* Sets the option from its environment variable, when that is set and not empty (container
+ * specs often declare a variable with no value: that means "not set"). */
+static papi_status load_one(papi_config *cfg, const papi_option *o, papi_error *err)
+{
+    const char *v = o->env ? getenv(o->env) : NULL;
+    if (!v || !*v)
+        return PAPI_OK;
+    papi_status st = set_option(cfg, o, v, err);
+    if (st != PAPI_OK && err) {
+        /* the message already names the key; say where the value came from */
+        char msg[sizeof err->message];
+        papi_strlcpy(msg, err->message, sizeof msg);
+        papi_error_set(err, st, "environment %s: %s", o->env, msg);
+    }
+    return st;
 }
 
 papi_status papi_config_load_env(papi_config *cfg, papi_error *err)
 {
     if (!cfg)
         return papi_error_set(err, PAPI_EINVAL, "configuration is required");
-    for (size_t i = 0; i < NOPT; i++) {
-        const char *v = getenv(options[i].env);
-        /* container specs often declare a variable with no value: that means "not set" */
-        if (!v || !*v)
-            continue;
-        papi_status st = set_index(cfg, i, v, err);
-        if (st != PAPI_OK) {
-            if (err) {
-                /* the message already names the key; say where the value came from */
-                char msg[sizeof err->message];
-                papi__strlcpy(msg, err->message, sizeof msg);
-                papi_error_set(err, st, "environment %s: %s", options[i].env, msg);
-            }
-            return st;
-        }
+    papi_status st = PAPI_OK;
+    papi_option o;
+    for (size_t i = 0; st == PAPI_OK && papi_config_option_info(i, &o) == PAPI_OK; i++) {
+        const char *off;
+        st = load_one(cfg, papi__option_builtin(o.key, &off), err);
     }
-    return PAPI_OK;
+    for (size_t i = 0; st == PAPI_OK && cfg->has_transport && i < cfg->transport.table.noptions;
+         i++)
+        st = load_one(cfg, &cfg->transport.table.options[i], err);
+    for (size_t c = 0; st == PAPI_OK && c < cfg->ncaches; c++)
+        for (size_t i = 0; st == PAPI_OK && i < cfg->caches[c].table.noptions; i++)
+            st = load_one(cfg, &cfg->caches[c].table.options[i], err);
+    return st;
 }
 
 const char *papi_config_get(const papi_config *cfg, const char *key)
 {
     if (!cfg || !key)
         return NULL;
-    int i = find_option(key);
-    if (i < 0)
-        return NULL;
-    const char *v = cfg->values[i];
-    if (strcmp(key, "source") == 0 && (!v || !*v)) {
-        /* computed, not stored: a later snowflake-account must still change it */
-        const char *account = papi_config_get(cfg, "snowflake-account");
-        if ((account && *account) || access(SPCS_TOKEN_FILE, F_OK) == 0)
-            return "snowflake";
-        return cfg->default_source;
+    const value *v = value_of(cfg, key);
+    if (v)
+        return v->text;
+    const char *off;
+    const papi_option *o = find(cfg, key, &off);
+    return o ? o->def : NULL;
+}
+
+static papi_status get_num(const papi_config *cfg, const char *key, papi_option_type type,
+                           int64_t *out)
+{
+    if (!cfg || !key || !out)
+        return PAPI_EINVAL;
+    const char *off;
+    const papi_option *o = find(cfg, key, &off);
+    if (!o || o->type != type)
+        return PAPI_EINVAL;
+    const value *v = value_of(cfg, key);
+    if (v) {
+        *out = v->num;
+        return PAPI_OK;
     }
-    return v ? v : options[i].def;
+    int64_t n;
+    if (!o->def || papi__option_parse(o, o->def, &n, NULL) != PAPI_OK)
+        return PAPI_ECONFIG;
+    *out = n;
+    return PAPI_OK;
 }
 
-size_t papi_config_option_count(void)
+papi_status papi_config_get_int(const papi_config *cfg, const char *key, int64_t *out)
 {
-    return NOPT;
+    return get_num(cfg, key, PAPI_OPTION_INT, out);
 }
 
-const char *papi_config_option_key(size_t index, const char **env_var, int *secret)
+papi_status papi_config_get_bool(const papi_config *cfg, const char *key, int *out)
 {
-    if (index >= NOPT)
-        return NULL;
-    if (env_var)
-        *env_var = options[index].env;
-    if (secret)
-        *secret = options[index].secret ? 1 : 0;
-    return options[index].key;
+    int64_t n;
+    papi_status st = get_num(cfg, key, PAPI_OPTION_BOOL, out ? &n : NULL);
+    if (st == PAPI_OK)
+        *out = n ? 1 : 0;
+    return st;
+}
+
+int64_t papi__config_num(const papi_config *cfg, const char *key)
+{
+    int64_t n = 0;
+    papi_status st = papi_config_get_int(cfg, key, &n);
+    assert(st == PAPI_OK);
+    (void)st;
+    return n;
 }
 
 papi_status papi_config_set_log(papi_config *cfg, papi_log_fn fn, void *user,
@@ -337,22 +239,64 @@ papi_status papi_config_set_log(papi_config *cfg, papi_log_fn fn, void *user,
     return PAPI_OK;
 }
 
-/* The struct sizes of ABI version 1: a newer header may append members, never remove them. */
+papi_status papi_config_set_clock(papi_config *cfg, papi_clock_fn now_ms, void *user)
+{
+    if (!cfg)
+        return PAPI_EINVAL;
+    cfg->clock_fn = now_ms;
+    cfg->clock_user = now_ms ? user : NULL;
+    return PAPI_OK;
+}
+
+/* ------------------------------------------------------------- plug-in tables */
+
+/* The sizes of ABI version 1: a newer header appends members, never removes them. */
 #define TRANSPORT_V1_SIZE (offsetof(papi_transport_backend, ping) + sizeof(void (*)(void)))
 #define CACHE_V1_SIZE (offsetof(papi_cache_backend, put) + sizeof(void (*)(void)))
+
+static bool options_valid(const papi_option *opts, size_t n)
+{
+    if (n && !opts)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!papi__option_valid(&opts[i]))
+            return false;
+    return true;
+}
+
+bool papi__transport_copy(const papi_transport_backend *src, papi_transport_backend *dst)
+{
+    if (!src || src->abi_version == 0 || src->abi_version > PAPI_TRANSPORT_ABI_VERSION ||
+        src->struct_size < TRANSPORT_V1_SIZE || src->flags != 0)
+        return false;
+    memset(dst, 0, sizeof *dst);
+    memcpy(dst, src, src->struct_size < sizeof *dst ? src->struct_size : sizeof *dst);
+    dst->struct_size = sizeof *dst;
+    return dst->open && dst->fetch && options_valid(dst->options, dst->noptions);
+}
+
+bool papi__cache_copy(const papi_cache_backend *src, papi_cache_backend *dst)
+{
+    if (!src || src->abi_version == 0 || src->abi_version > PAPI_CACHE_ABI_VERSION ||
+        src->struct_size < CACHE_V1_SIZE || (src->flags & ~PAPI_CACHE_IN_PROCESS) != 0)
+        return false;
+    memset(dst, 0, sizeof *dst);
+    memcpy(dst, src, src->struct_size < sizeof *dst ? src->struct_size : sizeof *dst);
+    dst->struct_size = sizeof *dst;
+    return dst->open && dst->get && dst->put && options_valid(dst->options, dst->noptions);
+}
 
 papi_status papi_config_set_transport(papi_config *cfg, const papi_transport_backend *backend,
                                       const char *spec, void *user)
 {
-    if (!cfg || !backend || backend->abi_version == 0 ||
-        backend->abi_version > PAPI_TRANSPORT_ABI_VERSION ||
-        backend->struct_size < TRANSPORT_V1_SIZE || !backend->open || !backend->fetch)
+    papi_transport_backend table;
+    if (!cfg || !papi__transport_copy(backend, &table))
         return PAPI_EINVAL;
     char *copy = strdup(spec ? spec : "");
     if (!copy)
         return PAPI_ENOMEM;
     free(cfg->transport.spec);
-    cfg->transport = (papi__attached){backend, copy, user};
+    cfg->transport = (papi__attached_transport){table, copy, user};
     cfg->has_transport = true;
     return PAPI_OK;
 }
@@ -360,23 +304,17 @@ papi_status papi_config_set_transport(papi_config *cfg, const papi_transport_bac
 papi_status papi_config_add_cache(papi_config *cfg, const papi_cache_backend *backend,
                                   const char *spec, void *user)
 {
-    if (!cfg || !backend || backend->abi_version == 0 ||
-        backend->abi_version > PAPI_CACHE_ABI_VERSION || backend->struct_size < CACHE_V1_SIZE ||
-        !backend->open || !backend->get || !backend->put || cfg->ncaches >= PAPI__MAX_CACHE_TIERS)
+    papi_cache_backend table;
+    if (!cfg || cfg->ncaches >= PAPI__MAX_CACHE_TIERS || !papi__cache_copy(backend, &table))
         return PAPI_EINVAL;
     char *copy = strdup(spec ? spec : "");
     if (!copy)
         return PAPI_ENOMEM;
-    cfg->caches[cfg->ncaches++] = (papi__attached){backend, copy, user};
+    cfg->caches[cfg->ncaches++] = (papi__attached_cache){table, copy, user};
     return PAPI_OK;
 }
 
-int64_t papi__config_int(const papi_config *cfg, const char *key)
-{
-    int i = find_option(key);
-    assert(i >= 0 && options[i].parse == parse_int);
-    return cfg->nums[i];
-}
+/* ------------------------------------------------------------- for the client */
 
 papi_config *papi__config_copy(const papi_config *cfg)
 {
@@ -385,15 +323,21 @@ papi_config *papi__config_copy(const papi_config *cfg)
         return NULL;
     *c = *cfg;
     /* detach every owned pointer first so a failure half-way frees only what was copied */
-    memset(c->values, 0, sizeof c->values);
-    c->default_source = NULL;
+    c->values = NULL;
+    c->nvalues = c->cap = 0;
     c->transport.spec = NULL;
     for (size_t i = 0; i < c->ncaches; i++)
         c->caches[i].spec = NULL;
-    bool ok = (c->default_source = strdup(cfg->default_source)) != NULL;
-    for (size_t i = 0; ok && i < NOPT; i++)
-        if (cfg->values[i])
-            ok = (c->values[i] = strdup(cfg->values[i])) != NULL;
+    bool ok = true;
+    if (cfg->nvalues) {
+        ok = (c->values = calloc(cfg->nvalues, sizeof *c->values)) != NULL;
+        c->cap = ok ? cfg->nvalues : 0;
+    }
+    for (size_t i = 0; ok && i < cfg->nvalues; i++) {
+        c->values[i] = cfg->values[i];
+        ok = (c->values[i].text = strdup(cfg->values[i].text)) != NULL;
+        c->nvalues = i + 1;
+    }
     if (ok && cfg->transport.spec)
         ok = (c->transport.spec = strdup(cfg->transport.spec)) != NULL;
     for (size_t i = 0; ok && i < c->ncaches; i++)
@@ -405,12 +349,12 @@ papi_config *papi__config_copy(const papi_config *cfg)
     return c;
 }
 
-const papi__attached *papi__config_transport(const papi_config *cfg)
+const papi__attached_transport *papi__config_transport(const papi_config *cfg)
 {
     return cfg->has_transport ? &cfg->transport : NULL;
 }
 
-size_t papi__config_caches(const papi_config *cfg, const papi__attached **out)
+size_t papi__config_caches(const papi_config *cfg, const papi__attached_cache **out)
 {
     *out = cfg->caches;
     return cfg->ncaches;
@@ -422,4 +366,10 @@ void papi__config_log(const papi_config *cfg, papi_log_fn *fn, void **user,
     *fn = cfg->log_fn;
     *user = cfg->log_user;
     *max_level = cfg->log_max;
+}
+
+void papi__config_clock(const papi_config *cfg, papi_clock_fn *fn, void **user)
+{
+    *fn = cfg->clock_fn;
+    *user = cfg->clock_user;
 }

@@ -11,7 +11,8 @@
 typedef struct papi__coalescer papi__coalescer;
 typedef struct papi__flight papi__flight;
 
-papi__coalescer *papi__coalesce_create(void);
+/* clock: the deadlines of papi__coalesce_wait (the client's host); kept, not copied. */
+papi__coalescer *papi__coalesce_create(const papi_host *clock);
 void papi__coalesce_destroy(papi__coalescer *co);
 /* Joins the fetch in flight for key, or starts one. Returns true when the caller leads (it must
  * call papi__coalesce_finish); false when it follows (it must call papi__coalesce_wait). *out may
@@ -40,8 +41,7 @@ struct papi_row_sink {
     const papi_key *ids; /* the ids the fetch asked for */
     papi_blob **rows;    /* rows[i]: ids[i]'s rendered row once the source sent it */
     size_t n;
-    uint32_t *table; /* open addressing, index + 1; NULL: linear search (few ids) */
-    size_t mask;
+    papi__keyindex index; /* slot NULL: a linear search (few ids) */
     papi_buf buf;
 };
 /* Sets rows[0..n) to NULL; false on ENOMEM (call papi__sink_fini all the same). The caller owns
@@ -116,31 +116,20 @@ void papi__wait_hist_count(papi_client *c, const papi__wait_hist *h);
 
 /* ------------------------------------------------------------- client.c */
 typedef struct papi__tier {
-    const papi_cache_backend *backend;
+    const papi_cache_backend *backend; /* &table */
+    papi_cache_backend table;          /* a zeroed copy (min of the sizes) */
     void *state;
     char *spec; /* for log lines, redacted of passwords */
 } papi__tier;
 
-enum {
-    PAPI__C_lookups,
-    PAPI__C_cache_hits,
-    PAPI__C_cache_negative_hits,
-    PAPI__C_cache_misses,
-    PAPI__C_cache_errors,
-    PAPI__C_coalesced_waits,
-    PAPI__C_source_calls,
-    PAPI__C_source_errors,
-    PAPI__C_source_latency_us,
-    PAPI__C_stale_served,
-    PAPI__C_token_renewals,
-    PAPI__C_fetches_in_flight,
-    PAPI__C_fetch_ids_bucket, /* PAPI_STATS_FETCH_IDS_BUCKETS counters from here */
-    PAPI__C_fetch_ids_sum = PAPI__C_fetch_ids_bucket + PAPI_STATS_FETCH_IDS_BUCKETS,
-    PAPI__C_queue_wait_bucket, /* PAPI_STATS_QUEUE_WAIT_BUCKETS counters from here */
-    PAPI__C_queue_wait_us_sum = PAPI__C_queue_wait_bucket + PAPI_STATS_QUEUE_WAIT_BUCKETS,
-    PAPI__C_fetches_at_limit,
-    PAPI__C_COUNT
-};
+/* One slot per counter of papi_stats, from its one list (PAPI_STATS_MEMBERS in papi.h); a
+ * histogram takes one slot per bucket. queue_depth has a slot too, never counted: the dispatcher
+ * knows it. */
+#define PAPI__SLOT(name) PAPI__C_##name,
+#define PAPI__SLOTS(name, n) PAPI__C_##name, PAPI__C_##name##_last = PAPI__C_##name + (n)-1,
+enum { PAPI_STATS_MEMBERS(PAPI__SLOT, PAPI__SLOT, PAPI__SLOTS) PAPI__C_COUNT };
+#undef PAPI__SLOT
+#undef PAPI__SLOTS
 #define PAPI__STRIPES 16
 typedef struct papi__stripe {
     _Alignas(64) atomic_uint_fast64_t v[PAPI__C_COUNT];
@@ -149,7 +138,8 @@ typedef struct papi__stripe {
 struct papi_client {
     papi_config *cfg;
     papi__datasets *datasets;
-    const papi_transport_backend *transport;
+    const papi_transport_backend *transport; /* &transport_table once open */
+    papi_transport_backend transport_table;  /* a zeroed copy (min of the sizes) */
     void *transport_state;
     papi__tier tiers[PAPI__MAX_CACHE_TIERS];
     size_t ntiers;
@@ -159,6 +149,8 @@ struct papi_client {
     papi_log_fn log_fn;
     void *log_user;
     papi_log_level log_max;
+    papi_clock_fn clock_fn; /* papi_config_set_clock(); NULL: the system's monotonic clock */
+    void *clock_user;
     papi_cache_ttl ttl;
     int64_t timeout_ms;
     size_t max_ids;
@@ -178,6 +170,12 @@ static inline void papi__count(papi_client *c, int counter, uint64_t delta)
     atomic_fetch_add_explicit(&c->stripes[s].v[counter], (uint_fast64_t)delta,
                               memory_order_relaxed);
 }
+/* The client's clock (host.now_ms): every deadline and TTL of the core is on it. */
+static inline int64_t papi__client_now_ms(const papi_client *c)
+{
+    return c->host.now_ms(c->host.ctx);
+}
+
 #define PAPI__COUNT(client, field, delta) papi__count((client), PAPI__C_##field, (uint64_t)(delta))
 
 void papi__client_log(const papi_client *client, papi_log_level level, const char *fmt, ...)

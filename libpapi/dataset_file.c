@@ -336,7 +336,7 @@ static void name_the_file(papi_error *err, const char *path)
     if (!err || strncmp(err->message, prefix, sizeof prefix - 1) != 0)
         return;
     char rest[sizeof err->message];
-    papi__strlcpy(rest, err->message + sizeof prefix - 1, sizeof rest);
+    papi_strlcpy(rest, err->message + sizeof prefix - 1, sizeof rest);
     papi_error_set(err, err->status, "datasets file %.120s: %s", path, rest);
 }
 

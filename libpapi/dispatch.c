@@ -441,7 +441,7 @@ static bool send_next(papi__dispatcher *d, ticket *sender)
 static void give_up(papi__dispatcher *d, ticket *t, papi__coalescer *co)
 {
     t->giving_up = true;
-    int64_t budget = papi_now_ms() + d->o.timeout_ms;
+    int64_t budget = papi__client_now_ms(d->o.client) + d->o.timeout_ms;
     size_t queued = 0, sending = 0;
     for (size_t i = 0; i < t->n; i++) {
         item *it = &t->items[i];
@@ -532,13 +532,13 @@ papi_status papi__dispatch_fetch(papi__dispatcher *d, const papi_dataset *ds, pa
         }
         if (t->unanswered == 0 || timed_out)
             break;
-        if (papi_now_ms() >= deadline_ms) {
+        if (papi__client_now_ms(d->o.client) >= deadline_ms) {
             give_up(d, t, co);
             timed_out = true;
             continue;
         }
         t->waited = true;
-        papi__cond_wait_until_us(&t->cond, &d->lock, deadline_ms * 1000);
+        papi__cond_wait_until_ms(&t->cond, &d->lock, &d->o.client->host, deadline_ms);
     }
     papi_status st = collect(t, w, err);
     bool last = t->unanswered == 0;

@@ -70,22 +70,20 @@ static papi_status check_one(const char *id, size_t len, papi_key_type type, siz
                                       "%s is not a number: only digits 0-9 are allowed", who);
             }
         }
-        size_t z = 0;
-        while (z + 1 < len && id[z] == '0')
-            z++;
         if (len > PAPI__MAX_TEXT_KEY_BYTES) {
             name_id(who, sizeof who, pos, id, len);
             return papi_error_set(err, PAPI_EINVAL, "%s is too long: at most %d characters", who,
                                   PAPI__MAX_TEXT_KEY_BYTES);
         }
-        if (len - z > PAPI__MAX_NUMBER_DIGITS) {
+        papi_key norm = papi__key_normalize(type, id, len);
+        if (norm.len > PAPI__MAX_NUMBER_DIGITS) {
             name_id(who, sizeof who, pos, id, len);
             return papi_error_set(err, PAPI_EINVAL, "%s has more than %d digits", who,
                                   PAPI__MAX_NUMBER_DIGITS);
         }
-        memcpy(out, id + z, len - z);
-        out[len - z] = '\0';
-        *out_len = len - z;
+        memcpy(out, norm.ptr, norm.len);
+        out[norm.len] = '\0';
+        *out_len = norm.len;
         return PAPI_OK;
     }
     if (len > PAPI__MAX_TEXT_KEY_BYTES) {
@@ -140,23 +138,15 @@ static papi_status dedupe(papi__ids *ids, papi_error *err)
         ids->n = w;
         return PAPI_OK;
     }
-    size_t size = 32;
-    while (size < 2 * n)
-        size *= 2;
-    /* slot holds index + 1 into the kept prefix; 0 = empty */
-    uint32_t *slot = calloc(size, sizeof *slot);
-    if (!slot)
+    papi__keyindex ix;
+    if (!papi__keyindex_init(&ix, n))
         return papi_error_set(err, PAPI_ENOMEM, "out of memory for %zu ids", n);
     for (size_t i = 0; i < n; i++) {
-        size_t h = (size_t)papi_hash64(PAPI_HASH64_SEED, k[i].ptr, k[i].len) & (size - 1);
-        while (slot[h] && !same_key(&k[slot[h] - 1], &k[i]))
-            h = (h + 1) & (size - 1);
-        if (!slot[h]) {
-            k[w] = k[i];
-            slot[h] = (uint32_t)++w;
-        }
+        k[w] = k[i]; /* the kept prefix grows in place */
+        if (papi__keyindex_add(&ix, k, w) == w)
+            w++;
     }
-    free(slot);
+    papi__keyindex_free(&ix);
     ids->n = w;
     return PAPI_OK;
 }

@@ -60,6 +60,40 @@ papi_status papi__ids_parse_list(const char *list, size_t len, papi_key_type typ
 papi_status papi__ids_from_array(const char *const *ids, size_t n, papi_key_type type,
                                  size_t max_ids, papi__ids *out, papi_error *err);
 void papi__ids_free(papi__ids *ids);
+
+/* ------------------------------------------------------------- keyindex.c */
+/* A key in its normal form, as ids are compared: a number loses a ".000" tail (some sources
+ * append ".0" to integers) and its leading zeros ("0" stays); text is unchanged. Points into p.
+ * Inline: every id of every lookup goes through it. */
+static inline papi_key papi__key_normalize(papi_key_type type, const char *p, size_t n)
+{
+    if (type != PAPI_KEY_NUMBER)
+        return (papi_key){p, n};
+    if (n >= 2 && (p[n - 1] == '0' || p[n - 1] == '.')) { /* cheap: most ids end otherwise */
+        size_t dot = n;
+        while (dot > 0 && p[dot - 1] == '0')
+            dot--;
+        if (dot > 0 && p[dot - 1] == '.')
+            n = dot - 1;
+    }
+    while (n > 1 && *p == '0') { /* "0" itself stays */
+        p++;
+        n--;
+    }
+    return (papi_key){p, n};
+}
+/* An open-addressing index over an array of keys the caller keeps (index + 1 per slot). */
+typedef struct papi__keyindex {
+    uint32_t *slot;
+    size_t mask;
+} papi__keyindex;
+/* Room for n keys; false on ENOMEM. */
+bool papi__keyindex_init(papi__keyindex *ix, size_t n);
+void papi__keyindex_free(papi__keyindex *ix);
+/* The index of the added key equal to k, or SIZE_MAX. */
+size_t papi__keyindex_find(const papi__keyindex *ix, const papi_key *keys, papi_key k);
+/* Adds keys[i] unless an equal key was added: returns that one's index, else i. */
+size_t papi__keyindex_add(papi__keyindex *ix, const papi_key *keys, size_t i);
 /* Checks and normalizes one key; writes the normalized form into out (cap >= len + 1). */
 papi_status papi__id_check(const char *id, size_t len, papi_key_type type, char *out,
                            size_t *out_len, papi_error *err);
@@ -81,30 +115,55 @@ const char *papi__dataset_shape_hash(const papi_dataset *ds);
 /* true when s is a valid (optionally dot-qualified, up to 3 parts) SQL identifier. */
 bool papi__sql_identifier_ok(const char *s, bool qualified);
 
+/* ------------------------------------------------------------- options.c */
+/* Checks value against o (type, range, o->check) and writes the number of an INT or BOOL. The
+ * message names the key, never a text value (it may be a secret or hold a Redis password). */
+papi_status papi__option_parse(const papi_option *o, const char *value, int64_t *num,
+                               papi_error *err);
+/* A descriptor a plug-in may attach: a key, a known type, min <= max. */
+bool papi__option_valid(const papi_option *o);
+/* The core's or a built-in backend's option of that key (static storage). NULL when none; then
+ * *not_built names the backend left out of this build that declares it, if one does. */
+const papi_option *papi__option_builtin(const char *key, const char **not_built);
+
 /* ------------------------------------------------------------- config.c */
-/* Typed reads for the core; the option must exist (assert). */
-int64_t papi__config_int(const papi_config *cfg, const char *key);
+/* An INT option that holds a value (the core's own, with defaults): asserted. */
+int64_t papi__config_num(const papi_config *cfg, const char *key);
 papi_config *papi__config_copy(const papi_config *cfg); /* NULL on ENOMEM */
-typedef struct papi__attached {
-    const void *backend; /* papi_transport_backend or papi_cache_backend */
+/* A plug-in as attached: a zeroed copy of its table (min of the sizes), so every member can be
+ * read without a size check. */
+typedef struct papi__attached_transport {
+    papi_transport_backend table;
     char *spec;
     void *user;
-} papi__attached;
-const papi__attached *papi__config_transport(const papi_config *cfg); /* NULL: none attached */
-size_t papi__config_caches(const papi_config *cfg, const papi__attached **out);
+} papi__attached_transport;
+typedef struct papi__attached_cache {
+    papi_cache_backend table;
+    char *spec;
+    void *user;
+} papi__attached_cache;
+/* Copies a plug-in's table into dst as papi_config_set_transport()/add_cache() do; false when
+ * it is refused (abi_version, struct_size, unknown flags, missing methods, bad options). */
+bool papi__transport_copy(const papi_transport_backend *src, papi_transport_backend *dst);
+bool papi__cache_copy(const papi_cache_backend *src, papi_cache_backend *dst);
+const papi__attached_transport *papi__config_transport(const papi_config *cfg); /* NULL: none */
+size_t papi__config_caches(const papi_config *cfg, const papi__attached_cache **out);
 void papi__config_log(const papi_config *cfg, papi_log_fn *fn, void **user,
                       papi_log_level *max_level);
+/* The clock papi_config_set_clock() gave; *fn is NULL for papi_now_ms(). */
+void papi__config_clock(const papi_config *cfg, papi_clock_fn *fn, void **user);
 
 /* ------------------------------------------------------------- backends.c: built-ins by name */
-extern const papi_transport_backend papi__transport_sqlite;
-extern const papi_transport_backend papi__transport_snowflake;
-extern const papi_cache_backend papi__cache_memory;
-extern const papi_cache_backend papi__cache_none;
-extern const papi_cache_backend papi__cache_redis;
-/* Finds the transport for a source spec ("sqlite:PATH", "snowflake"); NULL when unknown. */
-const papi_transport_backend *papi__transport_find(const char *spec);
-/* Finds the cache for one tier spec ("memory", "none", "redis://..."); NULL when unknown. */
-const papi_cache_backend *papi__cache_find(const char *spec);
+/* The built-in transport a source spec names ("sqlite:PATH", "snowflake"); NULL when none or
+ * when it is not built into this library: then *not_built (may be NULL) is its name. */
+const papi_transport_backend *papi__transport_find(const char *spec, const char **not_built);
+/* The same for one cache tier spec ("memory", "none", "redis://..."). */
+const papi_cache_backend *papi__cache_find(const char *spec, const char **not_built);
+/* The first built-in transport whose detect() accepts cfg; NULL when none does. */
+const papi_transport_backend *papi__transport_detect(const papi_config *cfg);
+/* Built-ins, built or not: their options (from the table when built). */
+size_t papi__builtin_count(void);
+const papi_option *papi__builtin_options(size_t i, size_t *n, const char **name, bool *is_built);
 /* papi_host_logf() with a va_list: formats one line and hands it to host->log. */
 void papi__host_vlogf(const papi_host *host, papi_log_level level, const char *fmt, va_list ap)
     PAPI__PRINTF(3, 0);
@@ -123,15 +182,6 @@ static inline int papi__hex_value(char c)
     return -1;
 }
 
-/* ------------------------------------------------------------- url.c */
-/* Splits a URL-shaped spec "scheme://[userinfo@]rest" (a cache tier such as
- * redis://:password@host:6379/0). false when spec holds no "scheme://". Else *scheme is what
- * precedes "://", *userinfo the bytes up to the LAST '@' ({NULL, 0} without one: a password may
- * hold '@', a host never does) and *rest what follows. Log redaction and the Redis URL parser
- * both use it, so what a log line shows as the host is what is connected to. */
-bool papi__url_split(const char *spec, size_t len, papi_key *scheme, papi_key *userinfo,
-                     papi_key *rest);
-
 /* ------------------------------------------------------------- misc */
 /* The monotonic clock of papi_now_ms() in microseconds, for latency counters. */
 int64_t papi__now_us(void);
@@ -141,9 +191,10 @@ int papi__cond_init_monotonic(pthread_cond_t *cond);
  * (papi__now_us() clock). ETIMEDOUT when the deadline passed, else 0 (a wake-up, maybe
  * spurious: callers re-check their condition). */
 int papi__cond_wait_until_us(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline_us);
-/* Copies src into a fixed buffer, always NUL-terminated, cutting at a UTF-8 boundary. */
-void papi__strlcpy(char *dst, const char *src, size_t cap);
-/* Fills err's source fields (code, SQL state, HTTP status); err may be NULL. */
-void papi__error_source(papi_error *err, int http_status, const char *code, const char *sql_state);
+/* The same until deadline_ms on clock's time (papi_host_now_ms(clock): NULL is papi_now_ms()):
+ * the wait lasts as long as the deadline is ahead of that clock now. ETIMEDOUT once the clock
+ * has reached the deadline, else 0. Every wait for a deadline goes through it. */
+int papi__cond_wait_until_ms(pthread_cond_t *cond, pthread_mutex_t *lock, const papi_host *clock,
+                             int64_t deadline_ms);
 
 #endif /* PAPI_INTERNAL_H */

@@ -83,7 +83,7 @@ static void check_entry(papi_client *c, size_t t, const papi_dataset *ds, papi_k
     papi_blob_unref(e->row);
     *e = (papi_cache_entry){PAPI_CACHE_MISS, NULL, 0};
     PAPI__COUNT(c, cache_errors, 1);
-    int64_t now = papi_now_ms();
+    int64_t now = papi__client_now_ms(c);
     int64_t last = atomic_load_explicit(&c->bad_row_log_ms, memory_order_relaxed);
     if ((last == 0 || now - last >= BAD_ROW_LOG_MS) &&
         atomic_compare_exchange_strong(&c->bad_row_log_ms, &last, now))
@@ -206,11 +206,13 @@ static size_t read_tiers(papi_client *c, const papi_dataset *ds, slot *slots, si
 }
 
 /* A fetch that finished between our cache read and our join has filled the first tier and
- * left no flight to join: look again before asking the source a second time. */
+ * left no flight to join: look again before asking the source a second time. Only an
+ * in-process tier is worth it: for one across the network (Redis) the re-read would double
+ * every miss's trips, to save a fetch in a window of microseconds. */
 static size_t recheck_first_tier(papi_client *c, const papi_dataset *ds, slot **led, size_t n,
                                  papi_key *keys, papi_cache_entry *ents)
 {
-    if (!n || !c->ntiers)
+    if (!n || !c->ntiers || !(c->tiers[0].backend->flags & PAPI_CACHE_IN_PROCESS))
         return n;
     for (size_t k = 0; k < n; k++)
         keys[k] = led[k]->ckey;
@@ -434,7 +436,7 @@ static papi_status lookup_ids(papi_client *c, const papi_dataset *ds, const papi
     if (pending) {
         lk.outcome = PAPI_OUTCOME_MISS;
         /* the clock is read only when the source is needed: a hit never waits */
-        lk.deadline_ms = papi_now_ms() + c->timeout_ms;
+        lk.deadline_ms = papi__client_now_ms(c) + c->timeout_ms;
         size_t nled = lead_misses(&lk);
         /* our own ids before waiting on others': two requests that each lead what the other
          * waits for then both finish */

@@ -1,5 +1,8 @@
 /* A result owns one reference to each row blob it returns (shared with the caches), so building
- * it copies no JSON. The whole-answer array is written only when someone asks for it. */
+ * it copies no JSON. The whole-answer array is written only when someone asks for it, into room
+ * allocated with the result: papi_result_json() cannot run out of memory (a server must never
+ * answer 200 with an empty body), and a lookup whose answer would not fit fails with ENOMEM
+ * instead. */
 #include "core.h"
 
 #include <stdlib.h>
@@ -8,14 +11,19 @@
 struct papi_result {
     papi_cache_outcome outcome;
     size_t n;
-    char *json; /* "[row,row]", built by the first papi_result_json() */
-    size_t json_len;
+    char *json;      /* after rows[]: room for "[row,row]" and its NUL */
+    size_t json_len; /* its length, the brackets and commas included */
+    bool json_built; /* written by the first papi_result_json() */
     papi_blob *rows[];
 };
 
 papi_result *papi__result_create(papi_blob **rows, size_t n, papi_cache_outcome outcome)
 {
-    papi_result *r = malloc(sizeof *r + n * sizeof(papi_blob *));
+    size_t json_len = n ? 2 + (n - 1) : 0;
+    for (size_t i = 0; i < n; i++)
+        json_len += papi_blob_len(rows[i]);
+    size_t head = sizeof(papi_result) + n * sizeof(papi_blob *);
+    papi_result *r = malloc(head + (n ? json_len + 1 : 0));
     if (!r) {
         for (size_t i = 0; i < n; i++)
             papi_blob_unref(rows[i]);
@@ -23,8 +31,9 @@ papi_result *papi__result_create(papi_blob **rows, size_t n, papi_cache_outcome 
     }
     r->outcome = outcome;
     r->n = n;
-    r->json = NULL;
-    r->json_len = 0;
+    r->json = n ? (char *)r + head : NULL;
+    r->json_len = json_len;
+    r->json_built = false;
     if (n)
         memcpy(r->rows, rows, n * sizeof(papi_blob *));
     return r;
@@ -36,7 +45,6 @@ void papi_result_free(papi_result *result)
         return;
     for (size_t i = 0; i < result->n; i++)
         papi_blob_unref(result->rows[i]);
-    free(result->json);
     free(result);
 }
 
@@ -68,13 +76,8 @@ const char *papi_result_json(const papi_result *result, size_t *len)
             *len = 2;
         return "[]";
     }
-    if (!result->json) {
-        size_t total = 2 + (result->n - 1);
-        for (size_t i = 0; i < result->n; i++)
-            total += papi_blob_len(result->rows[i]);
-        char *p = malloc(total + 1);
-        if (!p)
-            return NULL;
+    if (!result->json_built) {
+        char *p = result->json;
         size_t at = 0;
         p[at++] = '[';
         for (size_t i = 0; i < result->n; i++) {
@@ -86,10 +89,8 @@ const char *papi_result_json(const papi_result *result, size_t *len)
         }
         p[at++] = ']';
         p[at] = '\0';
-        /* lazily cached: the result is object-confined and was allocated non-const */
-        papi_result *mut = (papi_result *)result;
-        mut->json = p;
-        mut->json_len = at;
+        /* written once, lazily: the result is object-confined and was allocated non-const */
+        ((papi_result *)result)->json_built = true;
     }
     if (len)
         *len = result->json_len;

@@ -1,30 +1,10 @@
 /* The row sink a transport hands each row of a fetch to: the key cell is matched to the ids the
- * fetch asked for (normalized as ids.c normalizes ids) and the row is rendered to JSON once. */
+ * fetch asked for (in the normal form ids.c gives ids: keyindex.c) and the row is rendered to
+ * JSON once. */
 #include "core.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* The key cell as ids.c normalizes ids: a number loses its leading zeros, and a ".0" some
- * sources append to integers is tolerated. */
-static papi_key normalize_cell(papi_key_type type, const char *p, size_t n)
-{
-    if (type == PAPI_KEY_NUMBER) {
-        const char *dot = memchr(p, '.', n);
-        if (dot) {
-            bool zeros = true;
-            for (const char *q = dot + 1; q < p + n; q++)
-                zeros = zeros && *q == '0';
-            if (zeros)
-                n = (size_t)(dot - p);
-        }
-        while (n > 1 && *p == '0') {
-            p++;
-            n--;
-        }
-    }
-    return (papi_key){p, n};
-}
 
 static bool same_key(papi_key a, papi_key b)
 {
@@ -34,20 +14,14 @@ static bool same_key(papi_key a, papi_key b)
 /* Index of the asked id equal to k, or n when it was not asked. */
 static size_t sink_match(const papi_row_sink *sink, papi_key k)
 {
-    if (!sink->table) {
+    if (!sink->index.slot) {
         for (size_t i = 0; i < sink->n; i++)
             if (same_key(sink->ids[i], k))
                 return i;
         return sink->n;
     }
-    for (size_t j = (size_t)papi_hash64(PAPI_HASH64_SEED, k.ptr, k.len) & sink->mask;;
-         j = (j + 1) & sink->mask) {
-        uint32_t v = sink->table[j];
-        if (v == 0)
-            return sink->n;
-        if (same_key(sink->ids[v - 1], k))
-            return v - 1;
-    }
+    size_t i = papi__keyindex_find(&sink->index, sink->ids, k);
+    return i == SIZE_MAX ? sink->n : i;
 }
 
 bool papi__sink_init(papi_row_sink *sink, const papi_dataset *ds, const papi_key *ids,
@@ -60,32 +34,21 @@ bool papi__sink_init(papi_row_sink *sink, const papi_dataset *ds, const papi_key
     sink->ids = ids;
     sink->rows = rows;
     sink->n = n;
-    sink->table = NULL;
-    sink->mask = 0;
+    sink->index = (papi__keyindex){NULL, 0};
     papi_buf_init(&sink->buf);
     memset(rows, 0, n * sizeof *rows);
     if (n <= 16)
         return true; /* a linear scan beats hashing */
-    size_t cap = 32;
-    while (cap < n * 2)
-        cap *= 2;
-    sink->table = calloc(cap, sizeof *sink->table);
-    if (!sink->table)
+    if (!papi__keyindex_init(&sink->index, n))
         return false;
-    sink->mask = cap - 1;
-    for (size_t i = 0; i < n; i++) {
-        size_t j = (size_t)papi_hash64(PAPI_HASH64_SEED, ids[i].ptr, ids[i].len) & sink->mask;
-        while (sink->table[j])
-            j = (j + 1) & sink->mask;
-        sink->table[j] = (uint32_t)(i + 1);
-    }
+    for (size_t i = 0; i < n; i++) /* the ids are distinct (ids.c, coalesce.c) */
+        papi__keyindex_add(&sink->index, ids, i);
     return true;
 }
 
 void papi__sink_fini(papi_row_sink *sink)
 {
-    free(sink->table);
-    sink->table = NULL;
+    papi__keyindex_free(&sink->index);
     papi_buf_free(&sink->buf);
 }
 
@@ -100,7 +63,7 @@ papi_status papi_sink_row(papi_row_sink *sink, const char *const *cells, const s
     const char *kc = cells[sink->key_index];
     if (!kc)
         return PAPI_OK; /* a NULL key answers no id */
-    size_t i = sink_match(sink, normalize_cell(sink->type, kc, lens[sink->key_index]));
+    size_t i = sink_match(sink, papi__key_normalize(sink->type, kc, lens[sink->key_index]));
     if (i == sink->n || sink->rows[i])
         return PAPI_OK; /* not asked, or a repeat */
     papi_buf_reset(&sink->buf);

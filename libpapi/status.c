@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *papi_strerror(papi_status status)
@@ -86,20 +87,26 @@ static void cut_utf8(char *s, size_t len)
     }
 }
 
-void papi__strlcpy(char *dst, const char *src, size_t cap)
+size_t papi_strlcpy(char *dst, const char *src, size_t cap)
 {
-    if (cap == 0)
-        return;
+    if (!dst || cap == 0)
+        return 0;
     size_t n = src ? strlen(src) : 0;
     if (n >= cap) {
         memcpy(dst, src, cap - 1);
         dst[cap - 1] = '\0';
         cut_utf8(dst, cap - 1);
-        return;
+        return strlen(dst);
     }
     if (n)
         memcpy(dst, src, n);
     dst[n] = '\0';
+    return n;
+}
+
+void papi_free(void *p)
+{
+    free(p);
 }
 
 papi_status papi_error_set(papi_error *err, papi_status status, const char *fmt, ...)
@@ -125,11 +132,17 @@ papi_status papi_error_set(papi_error *err, papi_status status, const char *fmt,
     return status;
 }
 
-void papi__error_source(papi_error *err, int http_status, const char *code, const char *sql_state)
+papi_status papi_error_set_source(papi_error *err, int32_t http_status, const char *code,
+                                  const char *sql_state, const char *query_id)
 {
     if (!err)
-        return;
+        return PAPI_OK;
     err->http_status = http_status;
-    papi__strlcpy(err->source_code, code ? code : "", sizeof err->source_code);
-    papi__strlcpy(err->sql_state, sql_state ? sql_state : "", sizeof err->sql_state);
+    if (code)
+        papi_strlcpy(err->source_code, code, sizeof err->source_code);
+    if (sql_state)
+        papi_strlcpy(err->sql_state, sql_state, sizeof err->sql_state);
+    if (query_id)
+        papi_strlcpy(err->query_id, query_id, sizeof err->query_id);
+    return err->status;
 }

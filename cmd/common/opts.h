@@ -15,30 +15,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The library's option descriptor (papi_option, issue 11), member for member and in its order.
- * Until libpapi exports papi_option and papi_config_option_info(), the tools carry this copy;
- * then it becomes `typedef papi_option cmd_option;` and the CMD_OPTION_ names the PAPI_OPTION_
- * ones (see opts_library.c). */
-typedef enum cmd_option_type {
-    CMD_OPTION_TEXT = 0,
-    CMD_OPTION_INT = 1, /* digits only, min..max */
-    CMD_OPTION_BOOL = 2 /* 1/0, true/false, on/off, yes/no */
-} cmd_option_type;
-#define CMD_OPTION_SECRET 0x1u /* never printed */
-
-typedef struct cmd_option cmd_option;
-struct cmd_option {
-    const char *key; /* "listen": the flag --listen */
-    const char *env; /* "PAPI_LISTEN", or NULL */
-    cmd_option_type type;
-    const char *def;  /* default as text; NULL: none (or computed, said by help) */
-    int64_t min, max; /* CMD_OPTION_INT */
-    uint32_t flags;   /* CMD_OPTION_SECRET */
-    const char *help; /* one line, for --help; NULL: none */
-    /* Extra validation of a value, or NULL. For a tool's own option the message is the reason
-     * alone ("expected error, warn, info or debug"): the parser says which flag or variable. */
-    papi_status (*check)(const cmd_option *opt, const char *value, papi_error *err);
-};
+/* The tools describe their own options with the library's descriptor (papi.h): one shape for
+ * the library, papi-httpd and the CLI. For a tool's own option, check's message is the reason
+ * alone ("expected error, warn, info or debug"): the parser says which flag or variable. */
+typedef papi_option cmd_option;
+#define CMD_OPTION_TEXT PAPI_OPTION_TEXT
+#define CMD_OPTION_INT PAPI_OPTION_INT
+#define CMD_OPTION_BOOL PAPI_OPTION_BOOL
+#define CMD_OPTION_SECRET PAPI_OPTION_SECRET
 
 /* Stores a checked value into the tool's field (size bytes). Returns NULL, or why the value
  * does not fit there ("longer than 255 bytes"), reported like a bad value. */

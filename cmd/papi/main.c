@@ -63,18 +63,6 @@ int papi_cmd_exit_code(papi_status status)
     return PAPI_EXIT_OTHER;
 }
 
-#ifndef PAPI_HAVE_SNOWFLAKE_CMDS
-static int not_built(int argc, char **argv)
-{
-    (void)argc;
-    fprintf(stderr, "papi: %s: not built into this papi\n", argv[0]);
-    return PAPI_EXIT_OTHER;
-}
-#define papi_cmd_jwt not_built
-#define papi_cmd_fingerprint not_built
-#define papi_cmd_token not_built
-#endif
-
 int main(int argc, char **argv)
 {
     static const struct {

@@ -93,6 +93,12 @@ PAPI_API const char *papi_status_name(papi_status status);
  */
 PAPI_API const char *papi_version(void);
 
+/**
+ * @brief Frees memory the library allocated for the caller (e.g. a string from
+ *        papi_snowflake_jwt()); accepts NULL. Thread-safe.
+ */
+PAPI_API void papi_free(void *p);
+
 /** @brief Options for a client: string-keyed, filled from defaults, environment and setters. */
 typedef struct papi_config papi_config;
 
@@ -108,23 +114,35 @@ PAPI_API void papi_config_destroy(papi_config *cfg);
 
 /**
  * @brief Sets option @p key (e.g. "cache-ttl", "source", "snowflake-account") to @p value, parsed
- *        and checked now. The value is copied. Keys are listed by papi_config_option_key().
- * @return PAPI_OK, PAPI_EINVAL (unknown key, NULL argument), PAPI_ECONFIG (bad value), PAPI_ENOMEM.
- *         Object-confined.
+ *        and checked now by the option's ::papi_option descriptor. The value is copied.
+ *
+ * A key is looked up among the core's options, then the options of every backend built into the
+ * library, then those of the plug-ins attached to @p cfg (papi_config_set_transport(),
+ * papi_config_add_cache(): attach them first). papi_config_option_info() lists all but the last.
+ * @return PAPI_OK; PAPI_EINVAL (unknown key, NULL argument); PAPI_ECONFIG (bad value, or an
+ *         option of a backend not built into this libpapi, e.g. "snowflake-account" without
+ *         Snowflake: the message says so); PAPI_ENOMEM. Object-confined.
  */
 PAPI_API PAPI_NODISCARD papi_status papi_config_set(papi_config *cfg, const char *key,
                                                     const char *value, papi_error *err);
 
 /**
  * @brief Sets every option whose environment variable (e.g. PAPI_CACHE_TTL, SNOWFLAKE_ACCOUNT) is
- *        present in the process environment. Call before papi_config_set() so that flags win.
+ *        present and not empty in the process environment: the core's, the built-in backends'
+ *        and the attached plug-ins'. Variables of backends not built into this libpapi are
+ *        ignored (SPCS sets SNOWFLAKE_* in every container). Call before papi_config_set() so that
+ *        flags win.
  * @return PAPI_OK, PAPI_ECONFIG (a variable's value is invalid; the message names it),
  *         PAPI_ENOMEM. Object-confined; reads the environment, so not safe against setenv().
  */
 PAPI_API PAPI_NODISCARD papi_status papi_config_load_env(papi_config *cfg, papi_error *err);
 
 /**
- * @brief Reads option @p key as text (the default when never set).
+ * @brief Reads option @p key as text: the value set, else the option's default.
+ *
+ * "source" has no default: when it is unset (NULL) or "", papi_client_create() picks the first
+ * built-in transport whose detect() accepts the configuration (snowflake: an account is set or
+ * the SPCS session token file exists), else `sqlite:` and the demo database.
  * @return a string borrowed from @p cfg, valid until the option is set again or @p cfg is
  *         destroyed; NULL for an unknown key or an unset option with no default. Secret options
  *         (key passphrase, tokens) are returned too: never log them. Object-confined.
@@ -132,18 +150,81 @@ PAPI_API PAPI_NODISCARD papi_status papi_config_load_env(papi_config *cfg, papi_
 PAPI_API const char *papi_config_get(const papi_config *cfg, const char *key);
 
 /**
- * @brief Number of options known to papi_config_set(). Thread-safe.
+ * @brief Reads an integer option (::PAPI_OPTION_INT): the value set, else its default.
+ * @param cfg the configuration.
+ * @param key the option's key, e.g. "cache-ttl".
+ * @param[out] out the value; unchanged on failure.
+ * @return PAPI_OK; PAPI_ECONFIG when the option holds no value (unset, no default);
+ *         PAPI_EINVAL (NULL argument, unknown key, not an integer option). Object-confined.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_get_int(const papi_config *cfg, const char *key,
+                                                        int64_t *out);
+
+/**
+ * @brief Reads a boolean option (::PAPI_OPTION_BOOL) as 1 or 0: the value set, else its default.
+ * @param cfg the configuration.
+ * @param key the option's key.
+ * @param[out] out 1 or 0; unchanged on failure.
+ * @return PAPI_OK; PAPI_ECONFIG when the option holds no value (unset, no default);
+ *         PAPI_EINVAL (NULL argument, unknown key, not a boolean option). Object-confined.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_get_bool(const papi_config *cfg, const char *key,
+                                                         int *out);
+
+/** @brief How an option's value is written and checked. */
+typedef enum papi_option_type {
+    PAPI_OPTION_TEXT = 0, /**< Any text up to 4096 bytes (and the option's own check). */
+    PAPI_OPTION_INT = 1,  /**< Decimal digits only, within papi_option::min .. papi_option::max. */
+    PAPI_OPTION_BOOL = 2  /**< 1/0, true/false, yes/no, on/off, in any case. */
+} papi_option_type;
+
+/** @brief A papi_option::flags bit: the value is a secret: never printed, wiped when freed. */
+#define PAPI_OPTION_SECRET 0x1u
+
+/** @brief Describes an option: the core's table and every backend's are arrays of these. */
+typedef struct papi_option papi_option;
+struct papi_option {
+    const char *key;       /**< The key for papi_config_set() and the flag name, e.g.
+                                "snowflake-account". */
+    const char *env;       /**< Its environment variable, e.g. "SNOWFLAKE_ACCOUNT"; NULL: none. */
+    papi_option_type type; /**< How values are written and checked. */
+    const char *def;       /**< The default as text, valid for the type; NULL: unset. */
+    int64_t min;           /**< The least value of a ::PAPI_OPTION_INT (0 or more). */
+    int64_t max;           /**< The greatest value of a ::PAPI_OPTION_INT. */
+    uint32_t flags;        /**< ::PAPI_OPTION_SECRET; other bits reserved, 0. */
+    const char *help;      /**< One line for --help, e.g. "the account identifier". */
+    /**
+     * Extra validation of a value after its type's (a URL, an enumeration), or NULL. Returns
+     * PAPI_OK or PAPI_ECONFIG with a message that names the key, never the value (it may be a
+     * secret). Thread-safe; must not call papi_config_*().
+     */
+    papi_status (*check)(const papi_option *opt, const char *value, papi_error *err);
+};
+
+/**
+ * @brief Number of options papi_config_option_info() lists: the core's, then each built-in
+ *        backend's (those built into this libpapi). Thread-safe.
  */
 PAPI_API size_t papi_config_option_count(void);
 
 /**
- * @brief Describes one option, for flag parsers and bindings.
+ * @brief Key, environment variable and secrecy of one option (papi_config_option_info() has
+ *        the rest).
  * @param index 0 .. papi_config_option_count()-1.
  * @param[out] env_var the environment variable or NULL when none (may be NULL).
  * @param[out] secret 1 when the value must never be printed (may be NULL).
  * @return the option's key (static storage), or NULL when @p index is out of range. Thread-safe.
  */
 PAPI_API const char *papi_config_option_key(size_t index, const char **env_var, int *secret);
+
+/**
+ * @brief Describes one option, for flag parsers, --help and bindings.
+ * @param index 0 .. papi_config_option_count()-1.
+ * @param[out] out a copy of the descriptor; its strings are static (valid as long as the
+ *             library is loaded).
+ * @return PAPI_OK, PAPI_EINVAL (@p out is NULL or @p index out of range). Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_option_info(size_t index, papi_option *out);
 
 /** @brief Severity of a log line given to a ::papi_log_fn. */
 typedef enum papi_log_level {
@@ -164,8 +245,8 @@ typedef void (*papi_log_fn)(void *user, papi_log_level level, const char *messag
  *        must outlive those clients. Without a callback, the library logs nothing.
  * @return PAPI_OK, PAPI_EINVAL. Object-confined.
  */
-PAPI_API papi_status papi_config_set_log(papi_config *cfg, papi_log_fn fn, void *user,
-                                         papi_log_level max_level);
+PAPI_API PAPI_NODISCARD papi_status papi_config_set_log(papi_config *cfg, papi_log_fn fn,
+                                                        void *user, papi_log_level max_level);
 
 /** @brief A lookup service bound to one source and its caches; shared by many threads. */
 typedef struct papi_client papi_client;
@@ -281,10 +362,12 @@ PAPI_API size_t papi_result_count(const papi_result *result);
 PAPI_API const char *papi_result_row_json(const papi_result *result, size_t index, size_t *len);
 
 /**
- * @brief The whole answer as a JSON array of the rows, NUL-terminated.
+ * @brief The whole answer as a JSON array of the rows, NUL-terminated ("[]" when none). Its room
+ *        was allocated with the result, so this never fails for lack of memory.
  * @param result the result.
  * @param[out] len its length in bytes (may be NULL).
- * @return a string borrowed from @p result, valid until papi_result_free(). Object-confined.
+ * @return a string borrowed from @p result, valid until papi_result_free(); NULL only when
+ *         @p result is NULL. Object-confined.
  */
 PAPI_API const char *papi_result_json(const papi_result *result, size_t *len);
 
@@ -349,10 +432,36 @@ typedef struct papi_stats {
 } papi_stats;
 
 /**
+ * @brief The members of ::papi_stats after struct_size, in their order, for code that walks
+ *        them (metrics exporters, bindings): `C(name)` for a counter that only grows, `G(name)`
+ *        for a gauge, `H(name, buckets)` for a histogram's array of bucket counts. A member
+ *        appended to ::papi_stats is appended here too (the library builds its copy from it).
+ */
+#define PAPI_STATS_MEMBERS(C, G, H)                                                                \
+    C(lookups)                                                                                     \
+    C(cache_hits)                                                                                  \
+    C(cache_negative_hits)                                                                         \
+    C(cache_misses)                                                                                \
+    C(cache_errors)                                                                                \
+    C(coalesced_waits)                                                                             \
+    C(source_calls)                                                                                \
+    C(source_errors)                                                                               \
+    C(source_latency_us)                                                                           \
+    C(stale_served)                                                                                \
+    C(token_renewals)                                                                              \
+    G(fetches_in_flight)                                                                           \
+    H(fetch_ids_bucket, PAPI_STATS_FETCH_IDS_BUCKETS)                                              \
+    C(fetch_ids_sum)                                                                               \
+    G(queue_depth)                                                                                 \
+    H(queue_wait_bucket, PAPI_STATS_QUEUE_WAIT_BUCKETS)                                            \
+    C(queue_wait_us_sum)                                                                           \
+    C(fetches_at_limit)
+
+/**
  * @brief Copies the client's counters into @p out (up to out->struct_size bytes).
  * @return PAPI_OK, PAPI_EINVAL. Thread-safe.
  */
-PAPI_API papi_status papi_client_stats(const papi_client *client, papi_stats *out);
+PAPI_API PAPI_NODISCARD papi_status papi_client_stats(const papi_client *client, papi_stats *out);
 
 #ifdef __cplusplus
 }

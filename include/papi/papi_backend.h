@@ -7,7 +7,11 @@
  *
  * ABI policy: members are only ever appended; a plug-in sets `abi_version` to the
  * PAPI_*_ABI_VERSION it was compiled with and `struct_size` to sizeof its table. The library
- * refuses a table whose abi_version is newer than it knows or whose struct_size is too small.
+ * refuses a table whose abi_version is newer than it knows, whose struct_size is smaller than
+ * version 1's, or whose flags hold a bit it does not know. At attach it copies
+ * min(struct_size, its own sizeof) bytes into a zeroed table of its own, so members an older
+ * plug-in lacks read as 0 (NULL) and the plug-in's table need not stay unchanged afterwards
+ * (the strings and the options array it points to must stay valid).
  */
 #ifndef PAPI_BACKEND_H
 #define PAPI_BACKEND_H
@@ -18,10 +22,16 @@
 extern "C" {
 #endif
 
-/** @brief ABI version of ::papi_transport_backend this header describes. */
-#define PAPI_TRANSPORT_ABI_VERSION 1
-/** @brief ABI version of ::papi_cache_backend this header describes. */
-#define PAPI_CACHE_ABI_VERSION 1
+/**
+ * @brief ABI version of ::papi_transport_backend this header describes. Version 2 appended
+ *        options, noptions and detect; version 1 tables still attach (those members read as 0).
+ */
+#define PAPI_TRANSPORT_ABI_VERSION 2
+/**
+ * @brief ABI version of ::papi_cache_backend this header describes. Version 2 appended options
+ *        and noptions; version 1 tables still attach.
+ */
+#define PAPI_CACHE_ABI_VERSION 2
 
 /** @brief An id or cache key: @p len bytes at @p ptr, not NUL-terminated. */
 typedef struct papi_key {
@@ -90,23 +100,36 @@ PAPI_API size_t papi_dataset_select_sql(const papi_dataset *ds, const char *tabl
 
 /* ---------------------------------------------------------------- host services */
 
-/** @brief Counters a backend may bump in its client's ::papi_stats. */
+/** @brief Counters a backend may bump in its client's ::papi_stats (papi_host::count). */
 typedef enum papi_host_counter {
-    PAPI_COUNTER_TOKEN_RENEWALS = 0,
-    PAPI_COUNTER_CACHE_ERRORS = 1
+    PAPI_COUNTER_TOKEN_RENEWALS = 0, /**< papi_stats::token_renewals: a credential minted or re-read. */
+    PAPI_COUNTER_CACHE_ERRORS = 1    /**< papi_stats::cache_errors: a cache call that failed. */
 } papi_host_counter;
 
 /**
- * @brief What the client offers a backend: logging and counters. Valid while the backend is open.
- *        Both functions are thread-safe.
+ * @brief What the client offers a backend: logging, counters and the clock. Given to the
+ *        backend's open() and valid until its close() returns. Every function is thread-safe.
+ *        Members are only ever appended: read one only when ::papi_host::struct_size covers it
+ *        (papi_host_now_ms() does that for the clock).
  */
 typedef struct papi_host {
-    void *ctx; /**< Pass as first argument of the functions below. */
+    uint32_t struct_size; /**< sizeof(papi_host) of the library that filled it. */
+    void *ctx;            /**< Pass as first argument of the functions below. */
     /** Logs a finished line (never a secret) through the client's log callback. */
     void (*log)(void *ctx, papi_log_level level, const char *message);
     /** Adds @p delta to a counter. */
     void (*count)(void *ctx, papi_host_counter counter, uint64_t delta);
+    /** The client's monotonic clock in milliseconds: papi_now_ms(), or the clock a test gave
+     *  papi_config_set_clock(). Every deadline a backend is given is on this clock, and its own
+     *  timeouts, TTLs and backoffs should read it too. */
+    int64_t (*now_ms)(void *ctx);
 } papi_host;
+
+/**
+ * @brief The clock of @p host in milliseconds: host->now_ms when @p host carries one, else
+ *        papi_now_ms() (also for a NULL @p host). Thread-safe.
+ */
+PAPI_API int64_t papi_host_now_ms(const papi_host *host);
 
 /**
  * @brief Logs a printf-formatted line through @p host; does nothing when @p host is NULL or
@@ -193,6 +216,78 @@ PAPI_API size_t papi_utf8_seq(const unsigned char *s, size_t n);
  */
 PAPI_API void papi_json_string(papi_buf *b, const char *s, size_t len);
 
+/* ---------------------------------------------------------------- handle pool */
+
+/**
+ * @brief A bounded pool of handles (database connections, HTTP handles, sockets) that a backend
+ *        shares between the threads calling it: at most `max` handles exist at once, idle ones
+ *        are reused most recently released first (the warmest connection), and a caller finding
+ *        none free waits until one is released or its deadline passes. Opaque; thread-safe.
+ */
+typedef struct papi_pool papi_pool;
+
+/**
+ * @brief Opens one handle for a papi_pool, called by papi_pool_acquire() without the pool's
+ *        lock held. @p user as given to papi_pool_create(); @p deadline_ms on the pool's clock.
+ * @return PAPI_OK with *handle set (not NULL), or a failure described in @p err, which
+ *         papi_pool_acquire() returns as it is.
+ */
+typedef papi_status (*papi_pool_open_fn)(void *user, int64_t deadline_ms, void **handle,
+                                         papi_error *err);
+/** @brief Closes one handle of a papi_pool (broken, drained, or at papi_pool_destroy()). */
+typedef void (*papi_pool_close_fn)(void *user, void *handle);
+
+/**
+ * @brief Creates a pool of at most @p max handles; none is opened yet.
+ * @param max the most handles open at once (idle or in use), >= 1.
+ * @param open opens a handle; @p close closes one. Neither may call the pool.
+ * @param close see @p open.
+ * @param user passed to @p open and @p close; kept, not copied.
+ * @param host whose clock the deadlines of papi_pool_acquire() are on (papi_host_now_ms()); may
+ *        be NULL (papi_now_ms()); kept, not copied: it must outlive the pool.
+ * @param[out] out the pool, owned by the caller (papi_pool_destroy()); NULL on error.
+ * @return PAPI_OK, PAPI_EINVAL (@p max is 0, a NULL function or @p out), PAPI_ENOMEM.
+ *         Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_pool_create(size_t max, papi_pool_open_fn open,
+                                                     papi_pool_close_fn close, void *user,
+                                                     const papi_host *host, papi_pool **out);
+
+/**
+ * @brief Takes a handle: an idle one, else a new one while fewer than max exist, else waits for
+ *        one to be released until @p deadline_ms (on the pool's clock).
+ * @param pool the pool.
+ * @param deadline_ms when to give up waiting.
+ * @param[out] handle the handle, the caller's until papi_pool_release(); NULL on failure.
+ * @param[out] err detail of a failure (may be NULL).
+ * @return PAPI_OK; PAPI_ETIMEDOUT when every handle stayed in use until the deadline; what the
+ *         open function returned when opening failed; PAPI_EINVAL (NULL argument). Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_pool_acquire(papi_pool *pool, int64_t deadline_ms,
+                                                      void **handle, papi_error *err);
+
+/**
+ * @brief Gives back a handle from papi_pool_acquire(), waking one waiting caller.
+ * @param pool the pool.
+ * @param handle the handle.
+ * @param broken non-zero when the handle must not be reused (its connection failed, or it
+ *        belongs to an older generation): it is closed, making room for a new one.
+ *        Thread-safe.
+ */
+PAPI_API void papi_pool_release(papi_pool *pool, void *handle, int broken);
+
+/**
+ * @brief Closes every idle handle, e.g. when the backend learns that its peer went away; handles
+ *        in use are unaffected (release them broken to close them). Thread-safe.
+ */
+PAPI_API void papi_pool_drain(papi_pool *pool);
+
+/**
+ * @brief Closes the idle handles and frees the pool; accepts NULL. Every handle must have been
+ *        released. Exclusive.
+ */
+PAPI_API void papi_pool_destroy(papi_pool *pool);
+
 /* ---------------------------------------------------------------- errors */
 
 /**
@@ -206,6 +301,46 @@ PAPI_API papi_status papi_error_set(papi_error *err, papi_status status, const c
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/**
+ * @brief Fills the source's detail into @p err (which may be NULL) after papi_error_set() gave
+ *        it a status and message: the HTTP status, the source's error code, SQL state and the id
+ *        of the failed statement (Snowflake's statementHandle, which its support asks for). Texts
+ *        are cut to their fields' sizes at a UTF-8 boundary. Never allocates.
+ * @param err the error to complete.
+ * @param http_status the source's HTTP status, 0 when none.
+ * @param code the source's error code, e.g. "390144"; NULL leaves papi_error::source_code as it is.
+ * @param sql_state the SQL state, e.g. "42S02"; NULL leaves papi_error::sql_state as it is.
+ * @param query_id the statement's id; NULL leaves papi_error::query_id as it is.
+ * @return the status @p err holds (PAPI_OK when @p err is NULL), so that
+ *         `return papi_error_set_source(err, ...)` follows a papi_error_set(). Thread-safe (for
+ *         different @p err).
+ */
+PAPI_API papi_status papi_error_set_source(papi_error *err, int32_t http_status, const char *code,
+                                           const char *sql_state, const char *query_id);
+
+/**
+ * @brief Copies the NUL-terminated @p src (NULL: "") into @p dst of @p cap bytes, always
+ *        NUL-terminated when @p cap > 0; a cut never splits a UTF-8 sequence.
+ * @return the bytes written, excluding the NUL. Thread-safe (for different @p dst).
+ */
+PAPI_API size_t papi_strlcpy(char *dst, const char *src, size_t cap);
+
+/**
+ * @brief Splits a URL-shaped spec `scheme://[userinfo@]rest` (a cache tier such as
+ *        `redis://:password@host:6379/0`) without copying. The userinfo ends at the last '@' (a
+ *        password may hold '@', a host never does). papi's log redaction uses it, so what a log
+ *        line shows as the host is what a backend that splits with it connects to.
+ * @param spec the spec, @p len bytes (need not be NUL-terminated).
+ * @param len its length.
+ * @param[out] scheme what precedes "://".
+ * @param[out] userinfo the bytes before the last '@'; {NULL, 0} when there is no '@'.
+ * @param[out] rest what follows the userinfo (or "://").
+ * @return 1, or 0 when @p spec holds no "scheme://" (the outputs are then unspecified).
+ *         Thread-safe.
+ */
+PAPI_API int papi_url_split(const char *spec, size_t len, papi_key *scheme, papi_key *userinfo,
+                            papi_key *rest);
 
 /* ---------------------------------------------------------------- transports */
 
@@ -221,51 +356,110 @@ typedef struct papi_row_sink papi_row_sink;
  *         type (the message names the column, not the value); PAPI_ENOMEM. Object-confined: call
  *         it from the thread running fetch.
  */
-PAPI_API papi_status papi_sink_row(papi_row_sink *sink, const char *const *cells,
-                                   const size_t *lens, size_t ncells, papi_error *err);
+PAPI_API PAPI_NODISCARD papi_status papi_sink_row(papi_row_sink *sink, const char *const *cells,
+                                                  const size_t *lens, size_t ncells,
+                                                  papi_error *err);
 
-/** @brief The transport table. Methods receive the state that open() produced. */
+/**
+ * @brief The transport table. Methods receive the state that open() produced. A client calls
+ *        open() once from papi_client_create(), then fetch() and ping() from any thread, then
+ *        close() once from papi_client_destroy().
+ */
 typedef struct papi_transport_backend {
     uint32_t abi_version; /**< PAPI_TRANSPORT_ABI_VERSION. */
     uint32_t struct_size; /**< sizeof(papi_transport_backend). */
-    const char *name;     /**< Short name, e.g. "sqlite". */
-    uint32_t flags;       /**< Reserved, 0. */
+    const char *name;     /**< Short name, e.g. "sqlite"; in log lines. */
+    uint32_t flags;       /**< Reserved, 0 (another bit is refused at attach). */
     /**
      * Opens the transport. @p spec is the source string (e.g. "sqlite:/data/demo.db",
-     * "snowflake"); @p cfg holds every option (read with papi_config_get(), valid only during the
-     * call: copy what you keep); @p user is the pointer given at attach time. Sets *state.
+     * "snowflake"). @p cfg holds every option: read them with papi_config_get(),
+     * papi_config_get_int() and papi_config_get_bool() (values were checked against their
+     * descriptors when set); @p cfg is valid only during the call: copy what you keep. @p host
+     * is valid until close() returns. @p user is the pointer given at attach time. Sets *state
+     * on PAPI_OK; on failure returns the status with @p err filled, and close() is not called.
      */
     papi_status (*open)(const char *spec, const papi_config *cfg, const papi_host *host,
                         void *user, void **state, papi_error *err);
-    /** Closes it; called once, after every fetch has returned. */
+    /** Closes it; called once, after every fetch and ping has returned. May be NULL. */
     void (*close)(void *state);
     /**
-     * Fetches the rows of @p n distinct keys of @p ds in one query and hands each found row to
-     * papi_sink_row(). Absent keys simply produce no row. @p deadline_ms is on the monotonic clock
-     * (see papi_now_ms()). Thread-safe: called by many threads at once.
+     * Fetches the rows of @p n distinct keys (n >= 1, normalized: a number key has no leading
+     * zeros) of @p ds in one query and hands each found row to papi_sink_row(). Absent keys
+     * simply produce no row. @p deadline_ms is on the host's clock (papi_host_now_ms()): past it,
+     * return PAPI_ETIMEDOUT. Return PAPI_OK, or the failure (PAPI_EAUTH, PAPI_EUNAVAIL,
+     * PAPI_ETIMEDOUT, PAPI_ESOURCE, PAPI_EPROTO, PAPI_ENOMEM) with @p err filled
+     * (papi_error_set(), papi_error_set_source()); rows handed before a failure are dropped.
+     * Thread-safe: called by many threads at once (at most source-concurrency when the
+     * dispatcher is on).
      */
     papi_status (*fetch)(void *state, const papi_dataset *ds, const papi_key *keys, size_t n,
                          papi_row_sink *sink, int64_t deadline_ms, papi_error *err);
-    /** Checks that the source answers. Thread-safe. May be NULL (always ready). */
+    /**
+     * Checks that the source answers, for readiness probes (papi_client_ping()), by
+     * @p deadline_ms (host clock). It should not wait behind fetches: the built-ins keep a
+     * connection of their own for it. Thread-safe. May be NULL (always ready).
+     */
     papi_status (*ping)(void *state, int64_t deadline_ms, papi_error *err);
     /** Fetches in flight at once when the source-concurrency option is unset; 0: the number of
-     *  online cores. Read only when struct_size covers it (older tables: the cores). */
+     *  online cores (also for a table too short to hold it). */
     uint32_t default_concurrency;
+
+    /* ---- ABI version 2 ---- */
+
+    /** The options this transport reads (papi_config_get_int() and friends), declared so that
+     *  papi_config_set() and papi_config_load_env() know and check them; NULL when none. Keys
+     *  should start with the backend's name ("csv-file"); a key the core or a built-in backend
+     *  declares already means that option. Must outlive the clients. */
+    const papi_option *options;
+    size_t noptions; /**< Entries of @p options. */
+    /**
+     * Of built-in transports only: "would you serve with this configuration?", asked by
+     * papi_client_create() when the "source" option is unset (papi_config_get()). The first
+     * built-in answering non-zero becomes the source (by its name); when none does, the
+     * `sqlite` demo database. NULL: never. Ignored in attached tables.
+     */
+    int (*detect)(const papi_config *cfg);
 } papi_transport_backend;
 
 /**
  * @brief Makes clients from @p cfg use @p backend as their transport instead of the one the
- *        "source" option names; @p spec is passed to its open(). @p backend and @p user are kept,
- *        not copied: they must outlive those clients. @p spec is copied.
- * @return PAPI_OK, PAPI_EINVAL (NULL, wrong abi_version or struct_size), PAPI_ENOMEM.
- *         Object-confined.
+ *        "source" option names; @p spec is passed to its open(). The table is copied (see the
+ *        ABI policy above); the options array it points to and @p user are kept, not copied:
+ *        they must outlive those clients. @p spec is copied. Its options become known to
+ *        papi_config_set() and papi_config_load_env() on @p cfg from now on.
+ * @return PAPI_OK; PAPI_EINVAL (NULL, abi_version 0 or newer than ::PAPI_TRANSPORT_ABI_VERSION,
+ *         struct_size smaller than version 1's, no open or fetch, a flags bit set, an option
+ *         without a key or with an unknown type); PAPI_ENOMEM. Object-confined.
  */
 PAPI_API PAPI_NODISCARD papi_status papi_config_set_transport(papi_config *cfg,
                                                               const papi_transport_backend *backend,
                                                               const char *spec, void *user);
 
-/** @brief Monotonic clock in milliseconds, the clock of every deadline. Thread-safe. */
+/**
+ * @brief The system's monotonic clock in milliseconds: the clock of every deadline unless a
+ *        clock was set with papi_config_set_clock(). Thread-safe.
+ */
 PAPI_API int64_t papi_now_ms(void);
+
+/** @brief A clock in milliseconds that never goes backwards; @p user as given to its setter. */
+typedef int64_t (*papi_clock_fn)(void *user);
+
+/**
+ * @brief Makes clients from @p cfg read time from @p now_ms instead of papi_now_ms(), so tests
+ *        can move time instead of sleeping: lookup deadlines, cache TTLs and stale windows, and
+ *        every deadline, timeout and backoff decision of the backends (through
+ *        ::papi_host::now_ms). Waits still take real time: a wait until a deadline lasts as long
+ *        as the deadline was ahead of @p now_ms when it began, and then checks the clock again.
+ *        Latency counters (papi_stats) and wall-clock stamps (Redis freshness, JWT claims) keep
+ *        the system's clocks.
+ * @param cfg the configuration.
+ * @param now_ms the clock, thread-safe; NULL restores papi_now_ms().
+ * @param user passed to @p now_ms; kept, not copied: it must outlive the clients made from
+ *        @p cfg.
+ * @return PAPI_OK, PAPI_EINVAL (@p cfg is NULL). Object-confined.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_set_clock(papi_config *cfg, papi_clock_fn now_ms,
+                                                          void *user);
 
 /* ---------------------------------------------------------------- caches */
 
@@ -332,26 +526,41 @@ typedef struct papi_cache_backend {
     uint32_t struct_size; /**< sizeof(papi_cache_backend). */
     const char *name;     /**< Short name, e.g. "memory". */
     uint32_t flags;       /**< Capability bits: ::PAPI_CACHE_IN_PROCESS; others reserved, 0. */
-    /** Opens the cache as for papi_transport_backend::open; @p spec is e.g. "memory", "redis://h:6379/0". */
+    /** Opens the cache as for papi_transport_backend::open; @p spec is the tier's spec, e.g.
+     *  "memory", "redis://h:6379/0" (it may hold a password: log it redacted). A failure fails
+     *  papi_client_create(). */
     papi_status (*open)(const char *spec, const papi_config *cfg, const papi_host *host,
                         void *user, void **state, papi_error *err);
-    /** Closes it; called once, when no other call runs. */
+    /** Closes it; called once, when no other call runs. May be NULL. */
     void (*close)(void *state);
-    /** Looks @p n keys up, writing out[i] for keys[i] (MISS when unknown). */
+    /** Looks @p n keys up, writing out[i] for keys[i] (PAPI_CACHE_MISS when unknown; an entry's
+     *  TTLs are judged on the host's clock, or a wall clock shared with other processes). On a
+     *  failure (anything but PAPI_OK) the client takes every key as a miss and releases the
+     *  rows already written to @p out. */
     papi_status (*get)(void *state, const papi_key *keys, size_t n, papi_cache_entry *out,
                        papi_error *err);
-    /** Stores @p n entries: rows[i] a row, or NULL for "absent". Takes no reference it does not
-     *  add itself. */
+    /** Stores @p n entries: rows[i] a row, or NULL for "absent", each for its lifetime in
+     *  @p ttl (0: do not keep). Takes no reference it does not add itself. A failure is logged
+     *  and counted, never the caller's error. */
     papi_status (*put)(void *state, const papi_key *keys, papi_blob *const *rows, size_t n,
                        const papi_cache_ttl *ttl, papi_error *err);
+
+    /* ---- ABI version 2 ---- */
+
+    /** The options this cache reads, as papi_transport_backend::options. */
+    const papi_option *options;
+    size_t noptions; /**< Entries of @p options. */
 } papi_cache_backend;
 
 /**
  * @brief Appends a cache tier to @p cfg (the first attached is consulted first), replacing the
- *        tiers the "cache" option names. @p backend and @p user are kept, not copied: they must
- *        outlive the clients made from @p cfg. @p spec is copied.
- * @return PAPI_OK, PAPI_EINVAL (NULL, wrong abi_version or struct_size, more than 4 tiers),
- *         PAPI_ENOMEM. Object-confined.
+ *        tiers the "cache" option names. The table is copied (see the ABI policy above); its
+ *        options array and @p user are kept, not copied: they must outlive the clients made from
+ *        @p cfg. @p spec is copied. Its options become known to papi_config_set() on @p cfg.
+ * @return PAPI_OK; PAPI_EINVAL (NULL, abi_version 0 or newer than ::PAPI_CACHE_ABI_VERSION,
+ *         struct_size smaller than version 1's, no open, get or put, a flags bit other than
+ *         ::PAPI_CACHE_IN_PROCESS, a bad option descriptor, more than 4 tiers); PAPI_ENOMEM.
+ *         Object-confined.
  */
 PAPI_API PAPI_NODISCARD papi_status papi_config_add_cache(papi_config *cfg,
                                                           const papi_cache_backend *backend,

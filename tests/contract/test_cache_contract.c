@@ -43,7 +43,8 @@ static void host_count(void *c, papi_host_counter counter, uint64_t delta)
 {
     (void)c, (void)counter, (void)delta;
 }
-static const papi_host host = {NULL, host_log, host_count};
+static const papi_host host = {
+    .struct_size = sizeof(papi_host), .ctx = NULL, .log = host_log, .count = host_count};
 
 static int setup(void **state)
 {
@@ -345,7 +346,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s CACHE-SPEC (or PAPI_CONTRACT_CACHE)\n", argv[0]);
         return 2;
     }
-    B = papi__cache_find(spec);
+    B = papi__cache_find(spec, NULL);
     if (!B) {
         fprintf(stderr, "%s: no cache backend for this spec\n", argv[0]);
         return 2;

@@ -164,7 +164,8 @@ int main(int argc, char **argv)
     }
     uint64_t elapsed = now_us() - t0;
     papi_stats stats = {.struct_size = sizeof stats};
-    (void)papi_client_stats(client, &stats);
+    if (papi_client_stats(client, &stats) != PAPI_OK)
+        stats = (papi_stats){.struct_size = sizeof stats};
     qsort(s.lat_us, (size_t)s.nlat, sizeof *s.lat_us, cmp_u64);
     uint64_t p50 = s.nlat ? s.lat_us[s.nlat / 2] : 0;
     uint64_t p99 = s.nlat ? s.lat_us[(s.nlat * 99) / 100 < s.nlat ? (s.nlat * 99) / 100 : s.nlat - 1]

@@ -176,6 +176,35 @@ class Batching(unittest.TestCase):
         self.assertEqual(m["papi_source_queue_wait_seconds_count"], 60)
         self.assertEqual(m["papi_source_queue_depth"], 0)
 
+    def test_readyz_does_not_wait_behind_lookups(self):
+        """Every lookup handle held by a paused warehouse: /readyz still answers at once, from
+        the handle the transport keeps for probes (issue 13, A17)."""
+        s = self.server("--source-concurrency", "2", "--pool-size", "2")
+        self.emu.config(warehouse_paused=True)
+        held = [Get(s, "/customer/%d" % i) for i in (401, 402)]
+        self.wait_running(2)
+        status, _, body = s.request("GET", "/readyz", timeout=60)
+        self.assertEqual(status, 200, body)
+        # answered while both lookups still wait in the warehouse: not after they gave up
+        self.assertEqual(self.emu.counters()["wh_running"], 2)
+        self.assertTrue(all(g.is_alive() for g in held))
+        self.emu.config(warehouse_paused=False)
+        for g, cid in zip(held, (401, 402)):
+            self.assert_row(g.result(), cid)
+
+    def test_pool_is_sized_to_source_concurrency(self):
+        """pool-size below source-concurrency does not cap the statements in flight: the
+        transport keeps a handle for every fetch the dispatcher sends."""
+        s = self.server("--source-concurrency", "4", "--pool-size", "2")
+        self.emu.config(warehouse_paused=True)
+        held = [Get(s, "/customer/%d" % i) for i in (411, 412, 413, 414)]
+        self.wait_running(4)
+        self.assertEqual(self.metric(s, "papi_source_queue_depth"), 0)
+        self.emu.config(warehouse_paused=False)
+        for g, cid in zip(held, (411, 412, 413, 414)):
+            self.assert_row(g.result(), cid)
+        self.assertEqual(self.emu.counters()["wh_running_max"], 4)
+
     def test_lone_miss_does_not_wait(self):
         """An idle server sends a lone miss at once: no queue wait, no linger, one statement."""
         s = self.server()  # the defaults: 8 slots for snowflake

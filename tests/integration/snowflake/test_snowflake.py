@@ -201,7 +201,10 @@ class EmulatorCase(unittest.TestCase):
                   "SNOWFLAKE_HOST": "127.0.0.1", "SNOWFLAKE_PORT": str(self.emu.port),
                   "SNOWFLAKE_PROTOCOL": "https" if self.emu.ssl else "http",
                   "PAPI_SOURCE": "snowflake",
-                  "PAPI_CACHE": "none", "PAPI_POOL_SIZE": str(POOL)})
+                  "PAPI_CACHE": "none", "PAPI_POOL_SIZE": str(POOL),
+                  # no dispatcher: each lookup fetches at once, and only the pool (which the
+                  # transport raises to source-concurrency when that is set) caps them
+                  "PAPI_SOURCE_CONCURRENCY": "0"})
         if auth == "key":
             e["SNOWFLAKE_PRIVATE_KEY_FILE"] = ENV.p8
         e.update(extra)

@@ -246,7 +246,8 @@ static void test_fill_keeps_lower_freshness(void **state)
     /* a second client with memory in front: the lower tier says 150 ms of freshness are left */
     lower.fresh_ms = 150;
     cfg = fake_config(&src, "none");
-    assert_int_equal(papi_config_add_cache(cfg, &papi__cache_memory, "memory", NULL), PAPI_OK);
+    assert_int_equal(papi_config_add_cache(cfg, papi__cache_find("memory", NULL), "memory", NULL),
+                     PAPI_OK);
     assert_int_equal(papi_config_add_cache(cfg, &spy_cache_backend, "lower", &lower), PAPI_OK);
     assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
     papi_config_destroy(cfg);

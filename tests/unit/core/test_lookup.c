@@ -21,7 +21,15 @@ typedef struct fixture {
     papi_client *client;
 } fixture;
 
-static fixture *setup(const char *cache, int max_id, const char *k1, const char *v1)
+/* A test's clock: papi_config_set_clock() makes the client read it, so time moves when the test
+ * says, without sleeping. */
+static int64_t test_clock(void *user)
+{
+    return atomic_load((_Atomic int64_t *)user);
+}
+
+static fixture *setup_clock(const char *cache, int max_id, const char *k1, const char *v1,
+                            _Atomic int64_t *clock)
 {
     fixture *fx = calloc(1, sizeof *fx);
     fake_source_init(&fx->src, max_id);
@@ -29,6 +37,8 @@ static fixture *setup(const char *cache, int max_id, const char *k1, const char 
     papi_config *cfg = fake_config(&fx->src, cache);
     assert_non_null(cfg);
     assert_int_equal(papi_config_set_log(cfg, log_sink_fn, &fx->log, PAPI_LOG_DEBUG), PAPI_OK);
+    if (clock)
+        assert_int_equal(papi_config_set_clock(cfg, test_clock, clock), PAPI_OK);
     if (k1)
         assert_int_equal(papi_config_set(cfg, k1, v1, NULL), PAPI_OK);
     papi_error err;
@@ -36,6 +46,11 @@ static fixture *setup(const char *cache, int max_id, const char *k1, const char 
     papi_config_destroy(cfg);
     fx->src.client = fx->client;
     return fx;
+}
+
+static fixture *setup(const char *cache, int max_id, const char *k1, const char *v1)
+{
+    return setup_clock(cache, max_id, k1, v1, NULL);
 }
 
 static void teardown(fixture *fx)
@@ -363,35 +378,64 @@ static void test_stale_if_error_spy(void **state)
     spy_cache_clear(&spy);
 }
 
-static void sleep_ms(int ms)
+static papi_cache_outcome lookup_outcome(fixture *fx, const char *list)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    papi_result *r = lookup_ok(fx, list);
+    papi_cache_outcome oc = papi_result_outcome(r);
+    papi_result_free(r);
+    return oc;
+}
+
+static void test_ttl_on_injected_clock(void **state)
+{
+    (void)state;
+    /* the memory tier's TTLs run on the client's clock: moved by the test, never slept */
+    _Atomic int64_t now = 1000000;
+    fixture *fx = setup_clock("memory", 10, "cache-ttl", "60", &now);
+    assert_int_equal(lookup_outcome(fx, "3"), PAPI_OUTCOME_MISS);
+    atomic_store(&now, 1000000 + 59999);
+    assert_int_equal(lookup_outcome(fx, "3"), PAPI_OUTCOME_HIT);
+    assert_int_equal(atomic_load(&fx->src.calls), 1);
+    atomic_store(&now, 1000000 + 60000);
+    assert_int_equal(lookup_outcome(fx, "3"), PAPI_OUTCOME_MISS);
+    assert_int_equal(atomic_load(&fx->src.calls), 2);
+    /* negative entries: negative-ttl, 30 s by default */
+    assert_int_equal(lookup_outcome(fx, "99"), PAPI_OUTCOME_MISS);
+    atomic_store(&now, 1000000 + 60000 + 29999);
+    assert_int_equal(lookup_outcome(fx, "99"), PAPI_OUTCOME_HIT);
+    atomic_store(&now, 1000000 + 60000 + 30000);
+    assert_int_equal(lookup_outcome(fx, "99"), PAPI_OUTCOME_MISS);
+    assert_int_equal(atomic_load(&fx->src.calls), 4);
+    teardown(fx);
 }
 
 static void test_stale_if_error_memory(void **state)
 {
     (void)state;
-    /* the memory tier with a 1 s TTL: poll (bounded) until the row expires */
-    fixture *fx = setup("memory", 10, "cache-ttl", "1");
+    /* the memory tier with a 1 s TTL and a 10 s stale window, on an injected clock */
+    _Atomic int64_t now = 5000;
+    fixture *fx = setup_clock("memory", 10, "cache-ttl", "1", &now);
     papi_result *r = lookup_ok(fx, "3");
     char fresh[1024];
     snprintf(fresh, sizeof fresh, "%s", papi_result_json(r, NULL));
     papi_result_free(r);
     fx->src.fail_from = 2;
     fx->src.fail_status = PAPI_EUNAVAIL;
-    papi_cache_outcome outcome = PAPI_OUTCOME_HIT;
-    for (int i = 0; i < 400 && outcome == PAPI_OUTCOME_HIT; i++) {
-        r = lookup_ok(fx, "3");
-        outcome = papi_result_outcome(r);
-        if (outcome == PAPI_OUTCOME_STALE)
-            assert_string_equal(papi_result_json(r, NULL), fresh);
-        papi_result_free(r);
-        sleep_ms(25);
-    }
-    assert_int_equal(outcome, PAPI_OUTCOME_STALE);
-    assert_true(atomic_load(&fx->src.failures_injected) >= 1);
-    assert_true(stats(fx).stale_served >= 1);
+    atomic_store(&now, 5999);
+    assert_int_equal(lookup_outcome(fx, "3"), PAPI_OUTCOME_HIT);
+    atomic_store(&now, 6000); /* expired: the source fails, the expired copy is served */
+    r = lookup_ok(fx, "3");
+    assert_int_equal(papi_result_outcome(r), PAPI_OUTCOME_STALE);
+    assert_string_equal(papi_result_json(r, NULL), fresh);
+    papi_result_free(r);
+    assert_int_equal(atomic_load(&fx->src.failures_injected), 1);
+    assert_int_equal(stats(fx).stale_served, 1);
+    /* past stale-max (3600 s by default) the copy is gone: the failure reaches the caller */
+    atomic_store(&now, 6000 + 3600 * 1000);
+    papi_error err;
+    assert_int_equal(papi_lookup_list(fx->client, "customer", "3", 1, &r, &err), PAPI_EUNAVAIL);
+    assert_null(r);
+    assert_int_equal(atomic_load(&fx->src.failures_injected), 2);
     teardown(fx);
 }
 
@@ -439,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_malformed_rows),
         cmocka_unit_test(test_stale_if_error_spy),
         cmocka_unit_test(test_stale_if_error_memory),
+        cmocka_unit_test(test_ttl_on_injected_clock),
         cmocka_unit_test(test_cache_failure_is_a_miss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

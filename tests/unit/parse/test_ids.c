@@ -253,6 +253,25 @@ static void test_null_and_free(void **state)
     papi__ids_free(&ids); /* after a failure: zeroed, so freeing again is harmless */
 }
 
+/* The one normal form of a key (keyindex.c), shared with the sink's matching of key cells. */
+static void test_key_normalize(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"7", "7"},       {"0007", "7"},  {"0", "0"},       {"000", "0"},   {"100", "100"},
+        {"12.0", "12"},   {"12.000", "12"}, {"12.", "12"},  {"0.0", "0"},   {"0007.0", "7"},
+        {"1.50", "1.50"}, {"10.00", "10"}, {"1.05", "1.05"}, {"120", "120"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        papi_key k = papi__key_normalize(PAPI_KEY_NUMBER, cases[i][0], strlen(cases[i][0]));
+        char got[32];
+        snprintf(got, sizeof got, "%.*s", (int)k.len, k.ptr);
+        assert_string_equal(got, cases[i][1]);
+    }
+    papi_key t = papi__key_normalize(PAPI_KEY_TEXT, "007.0", 5);
+    assert_int_equal(t.len, 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_from_array),
         cmocka_unit_test(test_id_check),
         cmocka_unit_test(test_null_and_free),
+        cmocka_unit_test(test_key_normalize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

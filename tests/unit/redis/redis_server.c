@@ -175,6 +175,32 @@ bool test_redis_set(const test_redis *r, int db, const char *key, const char *va
     return ok;
 }
 
+long test_redis_reads(const test_redis *r)
+{
+    struct timeval tv = {1, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+    if (!c || c->err) {
+        redisFree(c);
+        return -1;
+    }
+    long n = -1;
+    redisReply *rep = r->password[0] ? redisCommand(c, "AUTH %s", r->password) : NULL;
+    freeReplyObject(rep);
+    rep = redisCommand(c, "INFO commandstats");
+    if (rep && rep->type == REDIS_REPLY_STRING) {
+        n = 0;
+        static const char *const names[] = {"cmdstat_get:calls=", "cmdstat_mget:calls="};
+        for (size_t i = 0; i < 2; i++) {
+            const char *p = strstr(rep->str, names[i]);
+            if (p)
+                n += atol(p + strlen(names[i]));
+        }
+    }
+    freeReplyObject(rep);
+    redisFree(c);
+    return n;
+}
+
 int test_redis_clients(const test_redis *r)
 {
     struct timeval tv = {1, 0};

@@ -31,5 +31,7 @@ bool test_redis_set(const test_redis *r, int db, const char *key, const char *va
 
 /* connected_clients from INFO (this query's own connection included); -1 on failure. */
 int test_redis_clients(const test_redis *r);
+/* Reads papi has made so far: the calls of GET and MGET from INFO commandstats; -1 on failure. */
+long test_redis_reads(const test_redis *r);
 
 #endif

@@ -1,8 +1,11 @@
 /* The redis cache backend table, driven directly against a real redis-server: what it stores,
  * how long, under which Redis keys, and how it degrades when Redis dies, stalls or comes back. */
 #include "fake_redis.h"
-#include "internal.h"
+#include "redis_options.h"
 #include "redis_server.h"
+
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
 
 /* cmocka needs these before it, in this order */
 // clang-format off
@@ -44,6 +47,29 @@ const char *papi_config_get(const papi_config *cfg, const char *key)
     if (cfg && strcmp(key, "redis-max-row-bytes") == 0)
         return cfg->redis_max_row_bytes;
     return NULL;
+}
+
+/* As the core's: the value set, else the default, checked against the backend's descriptor
+ * (pool-size is the core's: 1..1024, default 8). */
+papi_status papi_config_get_int(const papi_config *cfg, const char *key, int64_t *out)
+{
+    static const papi_option pool_size = {"pool-size", NULL, PAPI_OPTION_INT, "8", 1, 1024, 0,
+                                          "",          NULL};
+    const papi_option *o = strcmp(key, "pool-size") == 0 ? &pool_size : NULL;
+    for (size_t i = 0; !o && i < papi__redis_noptions; i++)
+        if (strcmp(papi__redis_options[i].key, key) == 0)
+            o = &papi__redis_options[i];
+    if (!o)
+        return PAPI_EINVAL;
+    const char *v = papi_config_get(cfg, key);
+    if (!v)
+        v = o->def;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end || n < o->min || n > o->max)
+        return PAPI_ECONFIG;
+    *out = n;
+    return PAPI_OK;
 }
 
 void papi_host_logf(const papi_host *host, papi_log_level level, const char *fmt, ...)
@@ -90,6 +116,7 @@ static void th_init(test_host *th)
 {
     memset(th, 0, sizeof *th);
     pthread_mutex_init(&th->mu, NULL);
+    th->host.struct_size = sizeof th->host;
     th->host.ctx = th;
     th->host.log = th_log;
     th->host.count = th_count;
@@ -107,6 +134,7 @@ static int th_count_level(test_host *th, papi_log_level level)
 
 /* ---------------------------------------------------------------- helpers */
 
+extern const papi_cache_backend papi__cache_redis; /* libpapi/backends/redis/redis.c */
 static const papi_cache_backend *B = &papi__cache_redis;
 
 static void sleep_ms(long ms)

@@ -463,6 +463,25 @@ static void test_dripping_redis_first_tier(void **state)
     fake_redis_stop(&f);
 }
 
+/* With Redis as the first tier a miss reads Redis once: the re-read before leading a fetch (which
+ * closes a race with a fetch that just filled an in-process tier) is not worth a network trip. */
+static void test_redis_first_tier_one_read_per_miss(void **state)
+{
+    world *w = *state;
+    papi_client *c = replica(w, w->ds2, false, NULL, NULL);
+    long before = test_redis_reads(&w->redis);
+    assert_true(before >= 0);
+    free(lookup(c, "7", NULL)); /* a miss: Redis, then the source */
+    assert_int_equal(test_redis_reads(&w->redis) - before, 1);
+    assert_int_equal(atomic_load(&w->src.fetches), 1);
+    papi_cache_outcome oc;
+    free(lookup(c, "7", &oc)); /* a hit from Redis */
+    assert_int_equal(oc, PAPI_OUTCOME_HIT);
+    assert_int_equal(test_redis_reads(&w->redis) - before, 2);
+    assert_int_equal(atomic_load(&w->src.fetches), 1);
+    papi_client_destroy(c);
+}
+
 /* The fake's garbage mode: every key holds the same fresh non-row. */
 static void test_garbage_redis_first_tier(void **state)
 {
@@ -500,6 +519,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_garbage_in_redis_is_never_served, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dripping_redis_first_tier, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_redis_first_tier, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_first_tier_one_read_per_miss, setup, teardown),
     };
     return cmocka_run_group_tests_name("clients sharing one redis", tests, NULL, NULL);
 }

@@ -19,6 +19,8 @@
 
 #include "snowflake.h"
 
+#include <papi/papi_snowflake.h>
+
 static const char header_json[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
 static const char claims_json[] =
     "{\"iss\":\"MYORG-MYACCOUNT.SVC_PAPI.SHA256:ENDTsdonRVI0A1F49SXOCPinOWA8F6I745pk833AOwY=\","
@@ -206,6 +208,44 @@ static void test_fingerprint_matches_openssl(void **state)
     papi__jwt_signer_destroy(s);
 }
 
+/* papi_snowflake.h: the public calls the `papi` tool uses, over the same signer. */
+static void test_public_calls(void **state)
+{
+    keys *k = *state;
+    papi_config *cfg = NULL;
+    papi_error err;
+    assert_int_equal(papi_config_create(&cfg), PAPI_OK);
+    char fp[PAPI_SNOWFLAKE_FINGERPRINT_MAX];
+    char *jwt = (char *)1;
+    /* no key file: a configuration error */
+    assert_int_equal(papi_snowflake_fingerprint(cfg, fp, sizeof fp, &err), PAPI_ECONFIG);
+    assert_int_equal(papi_config_set(cfg, "snowflake-private-key-file", k->p8, NULL), PAPI_OK);
+    assert_int_equal(papi_snowflake_fingerprint(cfg, fp, sizeof fp, &err), PAPI_OK);
+    papi__jwt_signer *s = NULL;
+    assert_int_equal(papi__jwt_signer_create(k->p8, NULL, NULL, NULL, &s, NULL), PAPI_OK);
+    assert_string_equal(fp, papi__jwt_signer_fingerprint(s));
+    papi__jwt_signer_destroy(s);
+    assert_int_equal(papi_snowflake_fingerprint(cfg, fp, 20, &err), PAPI_EINVAL);
+    /* a JWT needs the account and user */
+    assert_int_equal(papi_snowflake_jwt(cfg, 0, &jwt, &err), PAPI_ECONFIG);
+    assert_null(jwt);
+    assert_int_equal(papi_config_set(cfg, "snowflake-account", "myorg-acct", NULL), PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "snowflake-user", "svc", NULL), PAPI_OK);
+    assert_int_equal(papi_snowflake_jwt(cfg, 3601, &jwt, &err), PAPI_EINVAL);
+    assert_int_equal(papi_snowflake_jwt(cfg, 600, &jwt, &err), PAPI_OK);
+    assert_non_null(jwt);
+    assert_int_equal(strncmp(jwt, "eyJ", 3), 0);
+    assert_int_equal(
+        strspn(jwt, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."),
+        strlen(jwt));
+    papi_free(jwt);
+    assert_int_equal(papi_snowflake_jwt(NULL, 0, &jwt, &err), PAPI_EINVAL);
+    char *tok = (char *)1;
+    assert_int_equal(papi_snowflake_token(cfg, "", NULL, &tok, &err), PAPI_EINVAL);
+    assert_null(tok);
+    papi_config_destroy(cfg);
+}
+
 static void test_key_formats(void **state)
 {
     keys *k = *state;
@@ -304,7 +344,9 @@ static void test_lifetime_and_renewal(void **state)
     (void)state;
     papi_config *cfg = NULL;
     assert_int_equal(papi_config_create(&cfg), PAPI_OK);
-    assert_int_equal(papi__config_int(cfg, "snowflake-jwt-lifetime"), PAPI__JWT_LIFETIME_S);
+    int64_t lifetime = 0;
+    assert_int_equal(papi_config_get_int(cfg, "snowflake-jwt-lifetime", &lifetime), PAPI_OK);
+    assert_int_equal(lifetime, PAPI__JWT_LIFETIME_S);
     assert_int_equal(PAPI__JWT_LIFETIME_S, 59 * 60);
     assert_int_equal(papi__jwt_renew_after_s(PAPI__JWT_LIFETIME_S), 54 * 60);
     assert_int_equal(papi__jwt_renew_after_s(10), 9);
@@ -322,11 +364,14 @@ static void test_lifetime_and_renewal(void **state)
                          PAPI_ECONFIG);
         assert_non_null(strstr(err.message, "snowflake-jwt-lifetime"));
     }
-    assert_int_equal(papi__config_int(cfg, "snowflake-jwt-lifetime"), PAPI__JWT_LIFETIME_S);
+    assert_int_equal(papi_config_get_int(cfg, "snowflake-jwt-lifetime", &lifetime), PAPI_OK);
+    assert_int_equal(lifetime, PAPI__JWT_LIFETIME_S);
     assert_int_equal(papi_config_set(cfg, "snowflake-jwt-lifetime", "10", NULL), PAPI_OK);
-    assert_int_equal(papi__config_int(cfg, "snowflake-jwt-lifetime"), 10);
+    assert_int_equal(papi_config_get_int(cfg, "snowflake-jwt-lifetime", &lifetime), PAPI_OK);
+    assert_int_equal(lifetime, 10);
     assert_int_equal(papi_config_set(cfg, "snowflake-jwt-lifetime", "3600", NULL), PAPI_OK);
-    assert_int_equal(papi__config_int(cfg, "snowflake-jwt-lifetime"), 3600);
+    assert_int_equal(papi_config_get_int(cfg, "snowflake-jwt-lifetime", &lifetime), PAPI_OK);
+    assert_int_equal(lifetime, 3600);
     papi_config_destroy(cfg);
 }
 
@@ -360,6 +405,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fingerprint_matches_openssl, setup_keys,
                                         teardown_keys),
         cmocka_unit_test_setup_teardown(test_key_formats, setup_keys, teardown_keys),
+        cmocka_unit_test_setup_teardown(test_public_calls, setup_keys, teardown_keys),
         cmocka_unit_test_setup_teardown(test_mint_verifies, setup_keys, teardown_keys),
         cmocka_unit_test(test_lifetime_and_renewal),
         cmocka_unit_test(test_clock_skew),

@@ -56,7 +56,7 @@ static int setup(void **state)
     snprintf(f->session, sizeof f->session, "%s/token", f->dir);
     if (papi_config_create(&f->cfg) != PAPI_OK)
         return -1;
-    f->host = (papi_host){.ctx = &f->log, .log = on_log};
+    f->host = (papi_host){.struct_size = sizeof(papi_host), .ctx = &f->log, .log = on_log};
     *state = f;
     return 0;
 }

@@ -17,8 +17,8 @@
 
 struct papi__jwt_signer {
     EVP_PKEY *key;
-    char subject[256];     /* ACCOUNT.USER */
-    char fingerprint[64];  /* SHA256:... */
+    char subject[256];    /* ACCOUNT.USER */
+    char fingerprint[64]; /* SHA256:... */
 };
 
 static void b64(papi_buf *out, const void *data, size_t len, const char *alphabet, bool pad)
@@ -152,8 +152,8 @@ static papi_status fingerprint(EVP_PKEY *key, char *out, size_t cap, papi_error 
 }
 
 papi_status papi__jwt_signer_create(const char *key_path, const char *passphrase,
-                                    const char *account, const char *user,
-                                    papi__jwt_signer **out, papi_error *err)
+                                    const char *account, const char *user, papi__jwt_signer **out,
+                                    papi_error *err)
 {
     *out = NULL;
     if (!key_path || !*key_path)
@@ -198,7 +198,8 @@ papi_status papi__jwt_signer_create(const char *key_path, const char *passphrase
     }
     if (EVP_PKEY_get_base_id(s->key) != EVP_PKEY_RSA || EVP_PKEY_get_bits(s->key) < 2048) {
         papi__jwt_signer_destroy(s);
-        return papi_error_set(err, PAPI_ECONFIG, "the private key must be RSA of 2048 bits or more");
+        return papi_error_set(err, PAPI_ECONFIG,
+                              "the private key must be RSA of 2048 bits or more");
     }
     if ((st = fingerprint(s->key, s->fingerprint, sizeof s->fingerprint, err)) != PAPI_OK) {
         papi__jwt_signer_destroy(s);
@@ -259,7 +260,8 @@ papi_status papi__jwt_signer_mint(const papi__jwt_signer *s, int64_t now_s, int6
 {
     static const char header[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
     if (!s->subject[0])
-        return papi_error_set(err, PAPI_ECONFIG, "snowflake-account and snowflake-user are required");
+        return papi_error_set(err, PAPI_ECONFIG,
+                              "snowflake-account and snowflake-user are required");
     lifetime_s = papi__jwt_lifetime_s(lifetime_s);
     int64_t iat_s = papi__jwt_iat_s(now_s, lifetime_s);
     papi_buf claims;

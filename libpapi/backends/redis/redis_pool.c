@@ -1,9 +1,10 @@
-/* Connections to the shared L2 cache's Redis (cache_redis.c sends the commands, redis_conn.c
- * drives each socket against a deadline).
+/* Connections to the shared L2 cache's Redis (redis.c sends the commands, redis_conn.c drives
+ * each socket against a deadline), kept in a papi_pool.
  *
  * Redis going away must never stall or fail a lookup: an outage is logged once when it starts
  * and once when it ends. While Redis is away a single caller probes it with a growing, jittered
- * backoff; everyone else skips Redis at the cost of a clock read. */
+ * backoff; everyone else skips Redis at the cost of a clock read. The outage state lives here,
+ * on top of the pool: the pool only bounds and reuses the connections. */
 #include "redis_pool.h"
 
 #include <pthread.h>
@@ -16,14 +17,9 @@
  * never opens hundreds of sockets against one Redis shared by every replica. */
 #define REDIS_POOL_DEFAULT 8
 #define REDIS_POOL_CAP 64
-#define REDIS_DEFAULT_TIMEOUT_MS 200
-/* The "redis-max-row-bytes" option: a rendered row larger than this is neither stored in Redis
- * nor accepted from it. A customer row is ~600 bytes; nothing else bounds a row (a Snowflake
- * answer may be 64 MiB, an SQLite cell more), so the cap is a choice: 1 MiB by default, at most
- * Redis's own proto-max-bulk-len (512 MiB). */
-#define REDIS_DEFAULT_ROW_MAX 1048576
-#define REDIS_ROW_MAX_MIN 1024
-#define REDIS_ROW_MAX_MAX (512L << 20)
+/* The "redis-max-row-bytes" option (options.c): a rendered row larger than this is neither
+ * stored in Redis nor accepted from it. Nothing else bounds a row (a Snowflake answer may be
+ * 64 MiB, an SQLite cell more), so the cap is a choice. */
 #define REDIS_BACKOFF_FIRST_MS 100
 #define REDIS_BACKOFF_MAX_MS 5000
 #define REDIS_DEFAULT_PORT 6379
@@ -40,13 +36,10 @@ struct papi__redis_pool {
     size_t row_max;
     const papi_host *phost;
 
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* a connection came back, or an outage began */
-    papi__redis_conn *idle[REDIS_POOL_CAP];
+    papi_pool *conns;
     size_t pool_max;
-    size_t nidle;
-    size_t nopen; /* idle + checked out */
-    uint64_t gen; /* bumped at each outage: older connections are closed on return */
+    pthread_mutex_t mu; /* the outage state below */
+    uint64_t gen;       /* bumped at each outage: older connections are closed on return */
     bool down;
     bool probing; /* one caller is trying to reconnect */
     int64_t backoff_ms;
@@ -77,6 +70,17 @@ static bool parse_number(const char *s, size_t len, long lo, long hi, long *out)
     return true;
 }
 
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static bool host_char_ok(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -103,8 +107,8 @@ static papi_status set_password(papi__redis_pool *pool, papi_key userinfo, papi_
             pool->password[n++] = pw[i];
             continue;
         }
-        int hi = i + 2 < pwlen ? papi__hex_value(pw[i + 1]) : -1;
-        int lo = i + 2 < pwlen ? papi__hex_value(pw[i + 2]) : -1;
+        int hi = i + 2 < pwlen ? hex_value(pw[i + 1]) : -1;
+        int lo = i + 2 < pwlen ? hex_value(pw[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
             return papi_error_set(err, PAPI_ECONFIG,
                                   "redis cache URL: bad percent-escape in the password");
@@ -116,11 +120,11 @@ static papi_status set_password(papi__redis_pool *pool, papi_key userinfo, papi_
 }
 
 /* redis://[:password@]host[:port][/db]; the password may be percent-encoded. The userinfo is
- * split off by papi__url_split(), the function log redaction uses too. */
+ * split off by papi_url_split(), the function log redaction uses too. */
 static papi_status parse_url(papi__redis_pool *pool, const char *spec, papi_error *err)
 {
     papi_key scheme, userinfo, rest;
-    if (!papi__url_split(spec, strlen(spec), &scheme, &userinfo, &rest) || scheme.len != 5 ||
+    if (!papi_url_split(spec, strlen(spec), &scheme, &userinfo, &rest) || scheme.len != 5 ||
         memcmp(scheme.ptr, "redis", 5) != 0)
         return papi_error_set(err, PAPI_ECONFIG, "redis cache: the spec must start with redis://");
     if (userinfo.ptr) {
@@ -137,7 +141,7 @@ static papi_status parse_url(papi__redis_pool *pool, const char *spec, papi_erro
         if (!host_end)
             return papi_error_set(err, PAPI_ECONFIG, "redis cache URL: unclosed '[' in the host");
         for (const char *q = host; q < host_end; q++)
-            if (papi__hex_value(*q) < 0 && *q != ':' && *q != '.')
+            if (hex_value(*q) < 0 && *q != ':' && *q != '.')
                 return papi_error_set(err, PAPI_ECONFIG,
                                       "redis cache URL: bad IPv6 address in the host");
         p = host_end + 1;
@@ -183,21 +187,33 @@ static papi_status parse_url(papi__redis_pool *pool, const char *spec, papi_erro
 
 /* ---------------------------------------------------------------- connections */
 
-/* Returns a ready connection or NULL with a reason (never containing the password). */
-static papi__redis_conn *connect_one(papi__redis_pool *pool, int64_t deadline_ms, char *why,
-                                     size_t why_cap)
+/* The pool's open function: connect, AUTH, SELECT before the deadline. While Redis is down only
+ * the prober may connect: a caller that waited for a free slot must not knock as well. The
+ * reason of a failure (never holding the password) goes into err's message. */
+static papi_status conn_open(void *user, int64_t deadline_ms, void **handle, papi_error *err)
 {
-    return papi__redis_conn_open(pool->host, pool->port, pool->password, pool->db, deadline_ms, why,
-                                 why_cap);
+    papi__redis_pool *pool = user;
+    pthread_mutex_lock(&pool->mu);
+    bool refused = pool->down && !pool->probing;
+    uint64_t gen = pool->gen;
+    pthread_mutex_unlock(&pool->mu);
+    if (refused)
+        return papi_error_set(err, PAPI_EUNAVAIL, "down, backing off");
+    char why[160];
+    papi__redis_conn *conn =
+        papi__redis_conn_open(pool->phost, pool->host, pool->port, pool->password, pool->db,
+                              deadline_ms, why, sizeof why);
+    if (!conn)
+        return papi_error_set(err, PAPI_EUNAVAIL, "%s", why);
+    conn->gen = gen;
+    *handle = conn;
+    return PAPI_OK;
 }
 
-static void close_idle_locked(papi__redis_pool *pool)
+static void conn_close(void *user, void *handle)
 {
-    while (pool->nidle) {
-        papi__redis_conn *conn = pool->idle[--pool->nidle];
-        papi__redis_conn_close(conn);
-        pool->nopen--;
-    }
+    (void)user;
+    papi__redis_conn_close(handle);
 }
 
 static int64_t jittered_locked(papi__redis_pool *pool, int64_t ms)
@@ -214,7 +230,7 @@ static int64_t jittered_locked(papi__redis_pool *pool, int64_t ms)
  * Only a failed probe grows the backoff: stragglers of the outage's first moments do not. */
 static bool mark_down_locked(papi__redis_pool *pool, bool probe)
 {
-    int64_t now = papi_now_ms();
+    int64_t now = papi_host_now_ms(pool->phost);
     bool started = !pool->down;
     if (!started && !probe)
         return false;
@@ -222,9 +238,7 @@ static bool mark_down_locked(papi__redis_pool *pool, bool probe)
         pool->down = true;
         pool->down_since_ms = now;
         pool->backoff_ms = REDIS_BACKOFF_FIRST_MS;
-        pool->gen++;
-        close_idle_locked(pool);
-        pthread_cond_broadcast(&pool->cv);
+        pool->gen++; /* the idle connections are drained by the caller, unlocked */
     } else {
         pool->backoff_ms *= 2;
         if (pool->backoff_ms > REDIS_BACKOFF_MAX_MS)
@@ -242,98 +256,65 @@ static void log_outage(papi__redis_pool *pool, const char *why)
                    pool->host, pool->port, pool->db, why);
 }
 
+/* An outage began: connections from before it are not worth reusing. */
+static void outage_started(papi__redis_pool *pool, const char *why)
+{
+    papi_pool_drain(pool->conns);
+    log_outage(pool, why);
+}
+
 papi__redis_conn *papi__redis_pool_acquire(papi__redis_pool *pool, int64_t deadline_ms)
 {
-    char why[160];
     pthread_mutex_lock(&pool->mu);
-    int64_t give_up = deadline_ms;
-    for (;;) {
-        if (pool->down) {
-            if (pool->probing || papi_now_ms() < pool->next_attempt_ms)
-                break;
-            pool->probing = true;
+    bool probe = pool->down;
+    if (probe) {
+        if (pool->probing || papi_host_now_ms(pool->phost) < pool->next_attempt_ms) {
             pthread_mutex_unlock(&pool->mu);
-            papi__redis_conn *conn = connect_one(pool, deadline_ms, why, sizeof why);
-            pthread_mutex_lock(&pool->mu);
-            pool->probing = false;
-            if (!conn) {
-                mark_down_locked(pool, true);
-                break;
-            }
-            int64_t lasted = papi_now_ms() - pool->down_since_ms;
-            pool->down = false;
-            conn->gen = pool->gen;
-            pool->nopen++;
-            pthread_mutex_unlock(&pool->mu);
-            papi_host_logf(pool->phost, PAPI_LOG_INFO,
-                           "redis cache %s:%d/%ld available again after %lld ms", pool->host,
-                           pool->port, pool->db, (long long)lasted);
-            return conn;
-        }
-        if (pool->nidle) {
-            papi__redis_conn *conn = pool->idle[--pool->nidle];
-            pthread_mutex_unlock(&pool->mu);
-            return conn;
-        }
-        if (pool->nopen < pool->pool_max) {
-            pool->nopen++;
-            uint64_t gen = pool->gen;
-            pthread_mutex_unlock(&pool->mu);
-            papi__redis_conn *conn = connect_one(pool, deadline_ms, why, sizeof why);
-            if (conn) {
-                conn->gen = gen;
-                return conn;
-            }
-            pthread_mutex_lock(&pool->mu);
-            pool->nopen--;
-            bool started = mark_down_locked(pool, false);
-            pthread_mutex_unlock(&pool->mu);
-            if (started)
-                log_outage(pool, why);
             return NULL;
         }
-        int64_t now = papi_now_ms();
-        if (now >= give_up)
-            break;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        int64_t wait_ms = give_up - now;
-        until.tv_sec += (time_t)(wait_ms / 1000);
-        until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&pool->cv, &pool->mu, &until);
+        pool->probing = true;
     }
     pthread_mutex_unlock(&pool->mu);
-    return NULL;
+    papi_error err;
+    void *h = NULL;
+    papi_status st = papi_pool_acquire(pool->conns, deadline_ms, &h, &err);
+    pthread_mutex_lock(&pool->mu);
+    if (probe)
+        pool->probing = false;
+    /* every slot busy until the deadline says nothing about Redis; a failed connect does */
+    bool started = st != PAPI_OK && st != PAPI_ETIMEDOUT && mark_down_locked(pool, probe);
+    int64_t lasted = -1;
+    if (st == PAPI_OK && probe && pool->down) {
+        lasted = papi_host_now_ms(pool->phost) - pool->down_since_ms;
+        pool->down = false;
+        ((papi__redis_conn *)h)->gen = pool->gen;
+    }
+    pthread_mutex_unlock(&pool->mu);
+    if (started)
+        outage_started(pool, err.message);
+    if (lasted >= 0)
+        papi_host_logf(pool->phost, PAPI_LOG_INFO,
+                       "redis cache %s:%d/%ld available again after %lld ms", pool->host,
+                       pool->port, pool->db, (long long)lasted);
+    return st == PAPI_OK ? h : NULL;
 }
 
 void papi__redis_pool_release(papi__redis_pool *pool, papi__redis_conn *conn, const char *failure)
 {
     pthread_mutex_lock(&pool->mu);
-    bool started = false;
-    if (!failure && conn->gen == pool->gen && !pool->down && pool->nidle < pool->pool_max) {
-        pool->idle[pool->nidle++] = conn;
-        conn = NULL;
-        pthread_cond_signal(&pool->cv);
-    } else {
-        pool->nopen--;
-        if (failure && conn->gen == pool->gen)
-            started = mark_down_locked(pool, false);
-        pthread_cond_signal(&pool->cv);
-    }
+    bool current = conn->gen == pool->gen;
+    bool keep = !failure && current && !pool->down;
+    bool started = failure && current && mark_down_locked(pool, false);
     pthread_mutex_unlock(&pool->mu);
-    papi__redis_conn_close(conn);
+    papi_pool_release(pool->conns, conn, !keep);
     if (started)
-        log_outage(pool, failure);
+        outage_started(pool, failure);
 }
 
 /* true at most once a minute per *last: a persistent fault is logged, not repeated per call */
 static bool log_due(papi__redis_pool *pool, int64_t *last)
 {
-    int64_t now = papi_now_ms();
+    int64_t now = papi_host_now_ms(pool->phost);
     pthread_mutex_lock(&pool->mu);
     bool due = *last == 0 || now - *last >= REDIS_REPLY_ERROR_LOG_MS;
     if (due)
@@ -395,45 +376,33 @@ papi_status papi__redis_pool_open(const char *spec, const papi_config *cfg, cons
         free_pool(pool);
         return st;
     }
-    pool->timeout_ms = REDIS_DEFAULT_TIMEOUT_MS;
-    const char *t = cfg ? papi_config_get(cfg, "redis-timeout-ms") : NULL;
-    long tv;
-    if (t && *t) {
-        if (!parse_number(t, strlen(t), 1, 600000, &tv)) {
-            free_pool(pool);
-            return papi_error_set(err, PAPI_ECONFIG,
-                                  "redis-timeout-ms must be a number of milliseconds from 1");
-        }
-        pool->timeout_ms = tv;
+    /* checked against the options' descriptors (options.c) when they were set */
+    int64_t timeout_ms = 200, row_max = 1048576, size = REDIS_POOL_DEFAULT;
+    if (cfg && (papi_config_get_int(cfg, "redis-timeout-ms", &timeout_ms) != PAPI_OK ||
+                papi_config_get_int(cfg, "redis-max-row-bytes", &row_max) != PAPI_OK ||
+                papi_config_get_int(cfg, "pool-size", &size) != PAPI_OK)) {
+        free_pool(pool);
+        return papi_error_set(err, PAPI_ECONFIG, "redis cache: its options are not readable");
     }
-    pool->row_max = REDIS_DEFAULT_ROW_MAX;
-    const char *rm = cfg ? papi_config_get(cfg, "redis-max-row-bytes") : NULL;
-    long rv;
-    if (rm && *rm) {
-        if (!parse_number(rm, strlen(rm), REDIS_ROW_MAX_MIN, REDIS_ROW_MAX_MAX, &rv)) {
-            free_pool(pool);
-            return papi_error_set(err, PAPI_ECONFIG,
-                                  "redis-max-row-bytes must be a number of bytes from 1024 to "
-                                  "536870912");
-        }
-        pool->row_max = (size_t)rv;
-    }
-    pool->pool_max = REDIS_POOL_DEFAULT;
-    const char *ps = cfg ? papi_config_get(cfg, "pool-size") : NULL;
-    long pv;
-    if (ps && parse_number(ps, strlen(ps), 1, 1 << 20, &pv))
-        pool->pool_max = pv > REDIS_POOL_CAP ? REDIS_POOL_CAP : (size_t)pv;
+    pool->timeout_ms = timeout_ms;
+    pool->row_max = (size_t)row_max;
+    pool->pool_max = size > REDIS_POOL_CAP ? REDIS_POOL_CAP : (size_t)size;
     pool->phost = host;
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     int64_t wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
     pool->rng = (uint64_t)wall_ms ^ ((uint64_t)(uintptr_t)pool << 16) ^ 0x9e3779b97f4a7c15ull;
+    if (papi_pool_create(pool->pool_max, conn_open, conn_close, pool, host, &pool->conns) !=
+        PAPI_OK) {
+        free_pool(pool);
+        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
+    }
     pthread_mutex_init(&pool->mu, NULL);
-    pthread_cond_init(&pool->cv, NULL);
 
     /* Warm one connection so a misconfiguration shows in the log at start; Redis being down
      * is not an error here: the backend degrades and reconnects later. */
-    papi__redis_conn *conn = papi__redis_pool_acquire(pool, papi_now_ms() + pool->timeout_ms);
+    papi__redis_conn *conn =
+        papi__redis_pool_acquire(pool, papi_host_now_ms(pool->phost) + pool->timeout_ms);
     if (conn)
         papi__redis_pool_release(pool, conn, NULL);
     *out = pool;
@@ -444,10 +413,7 @@ void papi__redis_pool_close(papi__redis_pool *pool)
 {
     if (!pool)
         return;
-    pthread_mutex_lock(&pool->mu);
-    close_idle_locked(pool);
-    pthread_mutex_unlock(&pool->mu);
-    pthread_cond_destroy(&pool->cv);
+    papi_pool_destroy(pool->conns);
     pthread_mutex_destroy(&pool->mu);
     free_pool(pool);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -17,11 +18,12 @@
 #define POLL_FIRST_MS 50
 #define POLL_CAP_MS 1000
 #define CANCEL_GRACE_MS 1000
+/* an X-Small warehouse runs 8 statements at once (MAX_CONCURRENCY_LEVEL) */
+#define SF_DEFAULT_CONCURRENCY 8
 
 typedef struct sf {
     papi__http *http;
-    papi_host host;
-    bool has_host;
+    const papi_host *host; /* valid until close; NULL in tests */
     char *base_url;
     /* as the SQL API wants them (papi__sf_context_name) */
     char *database, *schema, *warehouse, *role;
@@ -47,14 +49,11 @@ typedef struct call {
     bool posted;        /* the statement went out once: every resend says retry=true */
 } call;
 
+/* An integer option, checked by its descriptor when set (options.c); dflt when it has no value. */
 static int64_t int_opt(const papi_config *cfg, const char *key, int64_t dflt)
 {
-    const char *v = papi_config_get(cfg, key);
-    char *end;
-    if (!v || !*v)
-        return dflt;
-    long long x = strtoll(v, &end, 10);
-    return *end ? dflt : x;
+    int64_t v;
+    return papi_config_get_int(cfg, key, &v) == PAPI_OK ? v : dflt;
 }
 
 static papi_status credential(call *c, bool force, papi_error *err)
@@ -66,8 +65,8 @@ static papi_status credential(call *c, bool force, papi_error *err)
 /* The statement an answer named, for support (papi_error.query_id); after the status is set. */
 static papi_status with_query_id(papi_error *err, papi_status st, const char *handle)
 {
-    if (err && handle && *handle)
-        papi__strlcpy(err->query_id, handle, sizeof err->query_id);
+    if (handle && *handle)
+        papi_error_set_source(err, err ? err->http_status : 0, NULL, NULL, handle);
     return st;
 }
 
@@ -77,7 +76,8 @@ static papi_status exchange(call *c, const char *method, const char *url, const 
                             size_t body_len, int64_t deadline_ms, papi_error *err)
 {
     char type[80];
-    snprintf(type, sizeof type, "X-Snowflake-Authorization-Token-Type: %s", papi__sf_auth_token_type(c->s->auth));
+    snprintf(type, sizeof type, "X-Snowflake-Authorization-Token-Type: %s",
+             papi__sf_auth_token_type(c->s->auth));
     const char *headers[] = {papi_buf_cstr(&c->auth), "Content-Type: application/json",
                              "Accept: application/json", type};
     size_t left = c->lim.max_body_bytes > c->body_used ? c->lim.max_body_bytes - c->body_used : 0;
@@ -86,7 +86,9 @@ static papi_status exchange(call *c, const char *method, const char *url, const 
                               "Snowflake's answers exceed the %zu bytes this statement allows",
                               c->lim.max_body_bytes);
     /* the Snowflake Token form goes without a token type (public SPCS code's form) */
+    /* a ping has a handle of its own: readiness must not wait behind lookups */
     papi__http_request req = {.method = method,
+                              .lane = c->expect ? PAPI__HTTP_LOOKUP : PAPI__HTTP_PROBE,
                               .url = url,
                               .headers = headers,
                               .nheaders = c->form == PAPI__SF_FORM_BEARER ? 4 : 3,
@@ -114,8 +116,8 @@ static void uuid4(char out[37])
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 static void sleep_ms(int64_t ms)
@@ -136,9 +138,9 @@ static bool backoff(call *c, int attempt, int32_t retry_after_s, const char *why
     int64_t delay = (int64_t)(random_u32() % (uint32_t)(ceiling + 1));
     if (retry_after_s > 0 && delay < (int64_t)retry_after_s * 1000)
         delay = (int64_t)retry_after_s * 1000;
-    if (papi_now_ms() + delay >= c->deadline_ms)
+    if (papi_host_now_ms(c->s->host) + delay >= c->deadline_ms)
         return false;
-    const papi_host *h = c->s->has_host ? &c->s->host : NULL;
+    const papi_host *h = c->s->host;
     if (why)
         papi_host_logf(h, PAPI_LOG_WARN, "snowflake: %s, retrying in %lld ms (attempt %d)", why,
                        (long long)delay, attempt + 1);
@@ -170,7 +172,7 @@ static void drop_credential(call *c, char *message, size_t cap)
     if (n < 8)
         return;
     char probe[17];
-    papi__strlcpy(probe, tok, n < sizeof probe ? n + 1 : sizeof probe);
+    papi_strlcpy(probe, tok, n < sizeof probe ? n + 1 : sizeof probe);
     char *at = strstr(message, probe);
     if (at)
         snprintf(at, cap - (size_t)(at - message), "[credential removed]");
@@ -182,11 +184,11 @@ static papi_status http_failure(call *c, papi_error *err)
     papi__sf_parse_error(c->resp.body.data ? c->resp.body.data : "", c->resp.body.len, &e);
     drop_credential(c, e.message, sizeof e.message);
     long hs = c->resp.status;
-    papi_status st = hs == 401 || hs == 403 ? PAPI_EAUTH
-                     : hs == 408            ? PAPI_ETIMEDOUT
+    papi_status st = hs == 401 || hs == 403              ? PAPI_EAUTH
+                     : hs == 408                         ? PAPI_ETIMEDOUT
                      : retryable_status(hs) || hs >= 500 ? PAPI_EUNAVAIL
-                     : hs >= 400                          ? PAPI_ESOURCE
-                                                          : PAPI_EPROTO;
+                     : hs >= 400                         ? PAPI_ESOURCE
+                                                         : PAPI_EPROTO;
     const char *hint = "";
     if (hs == 401 && papi__sf_auth_get_kind(c->s->auth) == PAPI__SF_AUTH_JWT)
         hint = " (check account in org-account form, user, and the registered key fingerprint)";
@@ -194,7 +196,7 @@ static papi_status http_failure(call *c, papi_error *err)
         hint = " (token invalid or expired)";
     papi_error_set(err, st, "Snowflake answered HTTP %ld%s%s%s%s%s", hs, e.code[0] ? " code " : "",
                    e.code, e.message[0] ? ": " : "", e.message, hint);
-    papi__error_source(err, (int)hs, e.code, e.sql_state);
+    papi_error_set_source(err, (int32_t)hs, e.code, e.sql_state, NULL);
     if (err && retryable_status(hs))
         err->retry_after_s = c->resp.retry_after_s;
     return with_query_id(err, st, e.handle);
@@ -257,7 +259,7 @@ static papi_status send_with_retry(call *c, const char *method, const char *url,
         if (!more) {
             if (st == PAPI_OK)
                 return http_failure(c, err);
-            if (papi_now_ms() >= c->deadline_ms - 1)
+            if (papi_host_now_ms(c->s->host) >= c->deadline_ms - 1)
                 return papi_error_set(err, PAPI_ETIMEDOUT, "Snowflake did not answer in time");
             if (err) /* EUNAVAIL with the connection error */
                 *err = xerr;
@@ -337,22 +339,23 @@ static void cancel(call *c, const char *handle)
     char url[512];
     snprintf(url, sizeof url, "%s/api/v2/statements/%s/cancel", c->s->base_url, handle);
     papi_error ignored;
-    (void)exchange(c, "POST", url, "{}", 2, papi_now_ms() + CANCEL_GRACE_MS, &ignored);
+    (void)exchange(c, "POST", url, "{}", 2, papi_host_now_ms(c->s->host) + CANCEL_GRACE_MS,
+                   &ignored);
 }
 
 /* 202: poll statementStatusUrl with a growing delay until done or the deadline, then cancel. */
 static papi_status poll(call *c, papi_error *err)
 {
     char handle[128], path[400], url[600];
-    papi_status st = papi__sf_parse_status(c->resp.body.data ? c->resp.body.data : "",
-                                           c->resp.body.len, handle, sizeof handle, path,
-                                           sizeof path, err);
+    papi_status st =
+        papi__sf_parse_status(c->resp.body.data ? c->resp.body.data : "", c->resp.body.len, handle,
+                              sizeof handle, path, sizeof path, err);
     if (st != PAPI_OK)
         return st;
     snprintf(url, sizeof url, "%s%s", c->s->base_url, path);
     int64_t delay = POLL_FIRST_MS;
     for (;;) {
-        if (papi_now_ms() + delay >= c->deadline_ms) {
+        if (papi_host_now_ms(c->s->host) + delay >= c->deadline_ms) {
             cancel(c, handle);
             return with_query_id(err,
                                  papi_error_set(err, PAPI_ETIMEDOUT,
@@ -451,6 +454,7 @@ static papi_status sf_fetch(void *state, const papi_dataset *ds, const papi_key 
     papi__sf_expect expect = {.ncols = ncols, .names = names, .types = types};
     papi__sf_limits lim; /* a lookup of n keys: at most n rows at their widest */
     papi__sf_lookup_limits(&expect, n, s->max_cell_bytes, deadline_ms, &lim);
+    lim.clock = s->host;
     st = papi__sf_statement_body(&s->ctx, sql, papi_dataset_key_type(ds), keys, n, nparams, &body,
                                  err);
     if (st == PAPI_OK)
@@ -466,8 +470,8 @@ done:
 static papi_status sf_ping(void *state, int64_t deadline_ms, papi_error *err)
 {
     sf *s = state;
-    json_t *o = json_pack("{s:s, s:I}", "statement", "SELECT 1", "timeout",
-                          (json_int_t)s->ctx.timeout_s);
+    json_t *o =
+        json_pack("{s:s, s:I}", "statement", "SELECT 1", "timeout", (json_int_t)s->ctx.timeout_s);
     const char *names[] = {"database", "schema", "warehouse", "role"};
     const char *vals[] = {s->database, s->schema, s->warehouse, s->role};
     for (size_t i = 0; o && i < 4; i++)
@@ -479,7 +483,8 @@ static papi_status sf_ping(void *state, int64_t deadline_ms, papi_error *err)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
     papi__sf_limits lim = {.max_body_bytes = PAPI__SF_BODY_FLOOR_BYTES,
                            .max_partitions = 1,
-                           .deadline_ms = deadline_ms};
+                           .deadline_ms = deadline_ms,
+                           .clock = s->host};
     papi_status st = run_statement(s, body, strlen(body), NULL, &lim, NULL, err);
     free(body);
     return st;
@@ -500,6 +505,18 @@ static void sf_close(void *state)
     free(s);
 }
 
+/* pool-size, raised to the fetches the dispatcher keeps in flight (source-concurrency, 8 when
+ * unset): a fetch that finds no handle waits for one, so a smaller pool would cap concurrency
+ * below what was asked for, silently. */
+static size_t pool_size(const papi_config *cfg)
+{
+    int64_t pool = int_opt(cfg, "pool-size", 8);
+    int64_t concurrency = int_opt(cfg, "source-concurrency", SF_DEFAULT_CONCURRENCY);
+    if (pool < 1)
+        pool = 8;
+    return (size_t)(concurrency > pool ? concurrency : pool);
+}
+
 static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_host *host,
                            void *user, void **state, papi_error *err)
 {
@@ -509,10 +526,7 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
     sf *s = calloc(1, sizeof *s);
     if (!s)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    if (host) {
-        s->host = *host;
-        s->has_host = true;
-    }
+    s->host = host;
     /* the SQL API compares names as stored, uppercase unless quoted (snowflake-sql-api 4.2) */
     static const char *const ctx_opts[] = {"snowflake-database", "snowflake-schema",
                                            "snowflake-warehouse", "snowflake-role"};
@@ -521,8 +535,10 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
     for (size_t i = 0; i < 4 && st == PAPI_OK; i++)
         st = papi__sf_context_name(ctx_opts[i], papi_config_get(cfg, ctx_opts[i]), ctx_names[i],
                                    err);
-    s->ctx = (papi__sf_context){.database = s->database, .schema = s->schema,
-                                .warehouse = s->warehouse, .role = s->role,
+    s->ctx = (papi__sf_context){.database = s->database,
+                                .schema = s->schema,
+                                .warehouse = s->warehouse,
+                                .role = s->role,
                                 .timeout_s = int_opt(cfg, "statement-timeout", 10)};
     s->max_attempts = (int)int_opt(cfg, "max-attempts", 4);
     if (s->max_attempts < 1)
@@ -530,12 +546,12 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
     s->max_cell_bytes = (size_t)int_opt(cfg, "max-cell-bytes", 8192);
     char ua[64];
     snprintf(ua, sizeof ua, "papi/%s", papi_version());
-    int64_t pool = int_opt(cfg, "pool-size", 8);
-    papi__http_opts hopts = {.pool_size = pool > 0 ? (size_t)pool : 8,
+    papi__http_opts hopts = {.pool_size = pool_size(cfg),
                              .connect_timeout_ms = int_opt(cfg, "connect-timeout-ms", 3000),
                              .max_body_bytes = PAPI__SF_MAX_BODY_BYTES,
                              .user_agent = ua,
-                             .ca_file = papi_config_get(cfg, "snowflake-ca-file")};
+                             .ca_file = papi_config_get(cfg, "snowflake-ca-file"),
+                             .clock = host};
     if (st == PAPI_OK)
         st = papi__sf_base_url(cfg, &s->base_url, err);
     if (st == PAPI_OK)
@@ -552,6 +568,15 @@ static papi_status sf_open(const char *spec, const papi_config *cfg, const papi_
     return PAPI_OK;
 }
 
+/* The default source (papi.h, papi_config_get): an account is configured, or we run inside SPCS,
+ * which mounts the session token file in every container. */
+static int sf_detect(const papi_config *cfg)
+{
+    const char *account = papi_config_get(cfg, "snowflake-account");
+    return (account && *account) || access(PAPI__SF_SESSION_TOKEN_PATH, F_OK) == 0;
+}
+
+/* Found by name in libpapi/backends.c. */
 const papi_transport_backend papi__transport_snowflake = {
     .abi_version = PAPI_TRANSPORT_ABI_VERSION,
     .struct_size = sizeof(papi_transport_backend),
@@ -561,6 +586,8 @@ const papi_transport_backend papi__transport_snowflake = {
     .close = sf_close,
     .fetch = sf_fetch,
     .ping = sf_ping,
-    /* an X-Small warehouse runs 8 statements at once (MAX_CONCURRENCY_LEVEL) */
-    .default_concurrency = 8,
+    .default_concurrency = SF_DEFAULT_CONCURRENCY,
+    .options = papi__snowflake_options,
+    .noptions = PAPI__SNOWFLAKE_NOPTIONS,
+    .detect = sf_detect,
 };

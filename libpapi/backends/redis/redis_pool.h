@@ -1,10 +1,17 @@
-/* Connections to one Redis for the redis cache tier (cache_redis.c): the URL, the pool, and the
- * outage state with its reconnect backoff. Internal to libpapi. */
+/* Connections to one Redis for the redis cache tier (redis.c): the URL, the pool, and the
+ * outage state with its reconnect backoff. Private to the redis backend. */
 #ifndef PAPI_REDIS_POOL_H
 #define PAPI_REDIS_POOL_H
 
-#include "internal.h"
 #include "redis_conn.h"
+#include "redis_options.h"
+
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 typedef struct papi__redis_pool papi__redis_pool;
 
@@ -16,7 +23,7 @@ papi_status papi__redis_pool_open(const char *spec, const papi_config *cfg, cons
 void papi__redis_pool_close(papi__redis_pool *pool);
 
 /* A connection for one call, or NULL: Redis is down, backing off, or no connection was free or
- * could be opened (connect, AUTH, SELECT) before deadline_ms (papi_now_ms() clock). */
+ * could be opened (connect, AUTH, SELECT) before deadline_ms (the host's clock). */
 papi__redis_conn *papi__redis_pool_acquire(papi__redis_pool *pool, int64_t deadline_ms);
 /* Gives a connection back. failure is NULL when the connection is healthy, else the reason it
  * broke (it is closed, and an outage begins unless one is already running). */

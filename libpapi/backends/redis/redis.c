@@ -17,7 +17,6 @@
  * whole, replies by redis-max-row-bytes (redis_conn.c), and a value not in the layout above is a
  * miss. Whether the row inside is a row of the asked id is the core's check (lookup.c): keys
  * here are opaque bytes. */
-#include "internal.h"
 #include "redis_pool.h"
 
 #include <stdio.h>
@@ -183,7 +182,7 @@ static papi_status redis_get(void *state, const papi_key *keys, size_t n, papi_c
     }
     if (n == 0)
         return PAPI_OK;
-    int64_t deadline = papi_now_ms() + papi__redis_pool_timeout_ms(rc->pool);
+    int64_t deadline = papi_host_now_ms(rc->phost) + papi__redis_pool_timeout_ms(rc->pool);
     const char **argv = malloc((n + 1) * sizeof *argv);
     size_t *lens = malloc((n + 1) * sizeof *lens);
     char *store = argv && lens ? prefixed_keys(keys, n, argv, lens, 1, 1) : NULL;
@@ -229,7 +228,7 @@ static papi_status redis_put(void *state, const papi_key *keys, papi_blob *const
     redis_cache *rc = state;
     if (n == 0 || !ttl)
         return PAPI_OK;
-    int64_t deadline = papi_now_ms() + papi__redis_pool_timeout_ms(rc->pool);
+    int64_t deadline = papi_host_now_ms(rc->phost) + papi__redis_pool_timeout_ms(rc->pool);
     size_t row_max = papi__redis_pool_row_max(rc->pool);
     int64_t row_px = ttl->found_ms + (ttl->stale_ms > 0 ? ttl->stale_ms : 0);
     int64_t fresh_until = wall_now_ms() + ttl->found_ms;
@@ -330,6 +329,7 @@ done:
     return PAPI_OK;
 }
 
+/* Found by name in libpapi/backends.c. */
 const papi_cache_backend papi__cache_redis = {
     .abi_version = PAPI_CACHE_ABI_VERSION,
     .struct_size = sizeof(papi_cache_backend),
@@ -339,4 +339,6 @@ const papi_cache_backend papi__cache_redis = {
     .close = redis_close,
     .get = redis_get,
     .put = redis_put,
+    .options = papi__redis_options,
+    .noptions = PAPI__REDIS_NOPTIONS,
 };

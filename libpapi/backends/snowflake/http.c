@@ -1,6 +1,8 @@
-/* A bounded pool of libcurl easy handles. Each handle keeps its connection alive between requests,
- * so a process opens at most pool_size connections to the SQL API; a share handle lets them reuse
- * DNS answers and TLS sessions. Taking a handle is the in-flight cap (snowflake-sql-api.md 6). */
+/* Bounded pools of libcurl easy handles (papi_pool). Each handle keeps its connection alive
+ * between requests, so a process opens at most pool_size connections to the SQL API, plus one
+ * for probes; a share handle lets them all reuse DNS answers and TLS sessions. Taking a handle is
+ * the in-flight cap (snowflake-sql-api.md 6). The probe handle is apart so that a readiness
+ * check never waits behind lookups holding every other handle (a busy or paused warehouse). */
 #include "snowflake.h"
 
 #include <errno.h>
@@ -16,14 +18,12 @@
 struct papi__http {
     papi__http_opts opts;
     char *user_agent;
-    char *ca_file;     /* NULL: the system's trust store */
+    char *ca_file; /* NULL: the system's trust store */
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-    pthread_mutex_t lock;
-    pthread_cond_t freed;
-    CURL **idle;       /* LIFO: the warmest handle (live connection) is taken first */
-    size_t nidle;
-    size_t created;
+    pthread_mutex_t lock; /* connections */
+    papi_pool *pool;      /* lookups' handles */
+    papi_pool *probes;    /* one handle for PAPI__HTTP_PROBE requests */
     uint64_t connections; /* guarded by lock */
 };
 
@@ -57,6 +57,20 @@ static void share_unlock(CURL *h, curl_lock_data data, void *user)
     pthread_mutex_unlock(&http->share_locks[data]);
 }
 
+static papi_status handle_open(void *user, int64_t deadline_ms, void **handle, papi_error *err)
+{
+    (void)user;
+    (void)deadline_ms;
+    *handle = curl_easy_init();
+    return *handle ? PAPI_OK : papi_error_set(err, PAPI_ENOMEM, "cannot create a libcurl handle");
+}
+
+static void handle_close(void *user, void *handle)
+{
+    (void)user;
+    curl_easy_cleanup(handle);
+}
+
 papi_status papi__http_create(const papi__http_opts *opts, papi__http **out, papi_error *err)
 {
     *out = NULL;
@@ -70,38 +84,34 @@ papi_status papi__http_create(const papi__http_opts *opts, papi__http **out, pap
     if (h->opts.pool_size == 0)
         h->opts.pool_size = 1;
     h->user_agent = strdup(opts->user_agent ? opts->user_agent : "papi");
-    h->idle = calloc(h->opts.pool_size, sizeof *h->idle);
     h->share = curl_share_init();
     bool has_ca = opts->ca_file && *opts->ca_file;
     if (has_ca)
         h->ca_file = strdup(opts->ca_file);
-    if (!h->user_agent || !h->idle || !h->share || (has_ca && !h->ca_file)) {
-        curl_share_cleanup(h->share);
-        free(h->ca_file);
-        free(h->idle);
-        free(h->user_agent);
-        free(h);
-        return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    }
+    papi_status st = PAPI_OK;
+    if (!h->user_agent || !h->share || (has_ca && !h->ca_file) ||
+        papi_pool_create(h->opts.pool_size, handle_open, handle_close, h, opts->clock, &h->pool) !=
+            PAPI_OK ||
+        papi_pool_create(1, handle_open, handle_close, h, opts->clock, &h->probes) != PAPI_OK)
+        st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
     /* checked now: later it would look like a TLS failure on every request */
-    if (has_ca && access(h->ca_file, R_OK) != 0) {
+    if (st == PAPI_OK && has_ca && access(h->ca_file, R_OK) != 0) {
         int e = errno;
+        st = papi_error_set(err, PAPI_ECONFIG, "cannot read snowflake-ca-file: %s", strerror(e));
+    }
+    if (st != PAPI_OK) {
+        papi_pool_destroy(h->probes);
+        papi_pool_destroy(h->pool);
         curl_share_cleanup(h->share);
         free(h->ca_file);
-        free(h->idle);
         free(h->user_agent);
         free(h);
-        return papi_error_set(err, PAPI_ECONFIG, "cannot read snowflake-ca-file: %s", strerror(e));
+        return st;
     }
     h->opts.ca_file = h->ca_file;
     for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&h->share_locks[i], NULL);
     pthread_mutex_init(&h->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&h->freed, &ca);
-    pthread_condattr_destroy(&ca);
     curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
     curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
     curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
@@ -115,14 +125,13 @@ void papi__http_destroy(papi__http *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < h->nidle; i++)
-        curl_easy_cleanup(h->idle[i]);
+    /* the handles first: they refer to the share */
+    papi_pool_destroy(h->probes);
+    papi_pool_destroy(h->pool);
     curl_share_cleanup(h->share);
     for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&h->share_locks[i]);
     pthread_mutex_destroy(&h->lock);
-    pthread_cond_destroy(&h->freed);
-    free(h->idle);
     free(h->ca_file);
     free(h->user_agent);
     free(h);
@@ -151,52 +160,9 @@ void papi__http_response_free(papi__http_response *r)
         papi_buf_free(&r->body);
 }
 
-static CURL *acquire(papi__http *h, int64_t deadline_ms)
+static papi_pool *pool_of(papi__http *h, const papi__http_request *req)
 {
-    CURL *c = NULL;
-    pthread_mutex_lock(&h->lock);
-    for (;;) {
-        if (h->nidle > 0) {
-            c = h->idle[--h->nidle];
-            break;
-        }
-        if (h->created < h->opts.pool_size) {
-            h->created++;
-            pthread_mutex_unlock(&h->lock);
-            c = curl_easy_init();
-            pthread_mutex_lock(&h->lock);
-            if (!c)
-                h->created--;
-            break;
-        }
-        int64_t left = deadline_ms - papi_now_ms();
-        if (left <= 0)
-            break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&h->freed, &h->lock, &ts);
-    }
-    pthread_mutex_unlock(&h->lock);
-    return c;
-}
-
-static void release(papi__http *h, CURL *c, bool keep)
-{
-    pthread_mutex_lock(&h->lock);
-    if (keep) {
-        h->idle[h->nidle++] = c;
-    } else {
-        h->created--;
-        curl_easy_cleanup(c);
-    }
-    pthread_cond_signal(&h->freed);
-    pthread_mutex_unlock(&h->lock);
+    return req->lane == PAPI__HTTP_PROBE ? h->probes : h->pool;
 }
 
 static bool tls_untrusted(CURLcode rc)
@@ -274,18 +240,18 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
     r->retry_after_s = 0;
     r->permanent = false;
     papi_buf_reset(&r->body);
-    if (papi_now_ms() >= req->deadline_ms)
+    if (papi_host_now_ms(h->opts.clock) >= req->deadline_ms)
         return papi_error_set(err, PAPI_ETIMEDOUT, "deadline passed before the request was sent");
     for (size_t i = 0; i < req->nheaders; i++) /* CR or LF would start another header */
         if (papi__sf_has_control(req->headers[i], strlen(req->headers[i])))
             return papi_error_set(err, PAPI_EINVAL, "a request header holds a control character");
-    CURL *c = acquire(h, req->deadline_ms);
-    if (!c) {
-        if (papi_now_ms() >= req->deadline_ms)
-            return papi_error_set(err, PAPI_ETIMEDOUT,
-                                  "deadline passed waiting for a free connection");
-        return papi_error_set(err, PAPI_ENOMEM, "cannot create a libcurl handle");
-    }
+    void *handle = NULL;
+    papi_status ast = papi_pool_acquire(pool_of(h, req), req->deadline_ms, &handle, err);
+    if (ast == PAPI_ETIMEDOUT)
+        return papi_error_set(err, ast, "deadline passed waiting for a free connection");
+    if (ast != PAPI_OK)
+        return ast;
+    CURL *c = handle;
     /* reset keeps the live connection, DNS and session caches; only options are cleared */
     curl_easy_reset(c);
     exchange x = {.resp = r,
@@ -302,7 +268,7 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
         goto oom;
     hdrs = tmp;
 
-    int64_t left = req->deadline_ms - papi_now_ms();
+    int64_t left = req->deadline_ms - papi_host_now_ms(h->opts.clock);
     if (left < 1)
         left = 1;
     int64_t connect = h->opts.connect_timeout_ms > 0 && h->opts.connect_timeout_ms < left
@@ -356,7 +322,8 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
                             x.max_body);
     } else if (r->body.oom) {
         st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    } else if (rc == CURLE_OPERATION_TIMEDOUT && papi_now_ms() >= req->deadline_ms - 5) {
+    } else if (rc == CURLE_OPERATION_TIMEDOUT &&
+               papi_host_now_ms(h->opts.clock) >= req->deadline_ms - 5) {
         st = papi_error_set(err, PAPI_ETIMEDOUT, "no answer within the deadline");
     } else if (tls_untrusted(rc)) {
         /* the same certificate will be refused on every attempt: retrying only burns the budget */
@@ -374,11 +341,11 @@ papi_status papi__http_do(papi__http *h, const papi__http_request *req, papi__ht
                             detail[0] ? detail : curl_easy_strerror(rc));
     }
     /* a handle whose transfer broke may hold a half-read connection: drop it */
-    release(h, c, rc == CURLE_OK);
+    papi_pool_release(pool_of(h, req), c, rc != CURLE_OK);
     return st;
 
 oom:
     curl_slist_free_all(hdrs);
-    release(h, c, true);
+    papi_pool_release(pool_of(h, req), c, 0);
     return papi_error_set(err, PAPI_ENOMEM, "out of memory");
 }

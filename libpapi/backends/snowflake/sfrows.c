@@ -305,7 +305,7 @@ static papi_status scan_rows(scan *s, const papi__sf_result *r, int64_t expect_r
             if ((st = read_row(s, r, raw, bufs, cells, lens, (size_t)n + 1, err)) != PAPI_OK ||
                 (st = fn(user, cells, lens, r->ncols, err)) != PAPI_OK)
                 return st;
-            if (++n % CLOCK_EVERY_ROWS == 0 && papi_now_ms() >= deadline_ms)
+            if (++n % CLOCK_EVERY_ROWS == 0 && papi_host_now_ms(r->clock) >= deadline_ms)
                 return papi_error_set(err, PAPI_ETIMEDOUT,
                                       "the deadline passed while reading Snowflake's rows");
         } while (eat(s, ','));
@@ -350,7 +350,7 @@ papi_status papi__sf_emit_rows(const papi__sf_result *r, const char *rows, size_
     free(bufs);
     free(cells);
     free(lens);
-    if (st == PAPI_OK && papi_now_ms() >= deadline_ms)
+    if (st == PAPI_OK && papi_host_now_ms(r->clock) >= deadline_ms)
         st = papi_error_set(err, PAPI_ETIMEDOUT,
                             "the deadline passed while reading Snowflake's rows");
     return st;

@@ -1,9 +1,15 @@
 /* One connection to Redis for the redis cache tier: every exchange bounded by a deadline and by
- * limits on the reply. Internal to libpapi (redis_pool.c opens them, cache_redis.c uses them). */
+ * limits on the reply. Private to the redis backend (redis_pool.c opens them, redis.c uses them).
+ */
 #ifndef PAPI_REDIS_CONN_H
 #define PAPI_REDIS_CONN_H
 
-#include "internal.h"
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <hiredis/hiredis.h>
 
@@ -25,16 +31,19 @@ typedef struct papi__redis_guard {
  * deadline. Commands go out through out; gen belongs to the pool. */
 typedef struct papi__redis_conn {
     redisContext *ctx;
+    const papi_host *clock; /* of every deadline (papi_host_now_ms) */
     uint64_t gen;
     papi__redis_guard guard;
     papi_buf out; /* formatted commands not yet sent */
 } papi__redis_conn;
 
 /* Connects, sends AUTH (when password is not NULL) and SELECT (when db != 0), all before
- * deadline_ms (papi_now_ms() clock). Name resolution is the system resolver's and is not under
- * the deadline. NULL on failure, with a reason in why that never holds the password. */
-papi__redis_conn *papi__redis_conn_open(const char *host, int port, const char *password, long db,
-                                        int64_t deadline_ms, char *why, size_t why_cap);
+ * deadline_ms (on clock's time: papi_host_now_ms; kept, not copied). Name resolution is the system
+ * resolver's and is not under the deadline. NULL on failure, with a reason in why that never holds
+ * the password. */
+papi__redis_conn *papi__redis_conn_open(const papi_host *clock, const char *host, int port,
+                                        const char *password, long db, int64_t deadline_ms,
+                                        char *why, size_t why_cap);
 /* Closes the socket and frees everything; accepts NULL. */
 void papi__redis_conn_close(papi__redis_conn *conn);
 

@@ -12,18 +12,24 @@
 #include <string.h>
 #include <strings.h>
 
-
 static const struct {
     const char *name;
     papi__sf_type type;
 } sf_types[] = {
-    {"fixed", PAPI__SF_FIXED},       {"real", PAPI__SF_REAL},
-    {"decfloat", PAPI__SF_DECFLOAT}, {"text", PAPI__SF_TEXT},
-    {"binary", PAPI__SF_BINARY},     {"boolean", PAPI__SF_BOOLEAN},
-    {"date", PAPI__SF_DATE},         {"time", PAPI__SF_TIME},
-    {"timestamp_ntz", PAPI__SF_TIMESTAMP_NTZ}, {"timestamp_ltz", PAPI__SF_TIMESTAMP_LTZ},
-    {"timestamp_tz", PAPI__SF_TIMESTAMP_TZ},   {"variant", PAPI__SF_VARIANT},
-    {"object", PAPI__SF_VARIANT},    {"array", PAPI__SF_VARIANT},
+    {"fixed", PAPI__SF_FIXED},
+    {"real", PAPI__SF_REAL},
+    {"decfloat", PAPI__SF_DECFLOAT},
+    {"text", PAPI__SF_TEXT},
+    {"binary", PAPI__SF_BINARY},
+    {"boolean", PAPI__SF_BOOLEAN},
+    {"date", PAPI__SF_DATE},
+    {"time", PAPI__SF_TIME},
+    {"timestamp_ntz", PAPI__SF_TIMESTAMP_NTZ},
+    {"timestamp_ltz", PAPI__SF_TIMESTAMP_LTZ},
+    {"timestamp_tz", PAPI__SF_TIMESTAMP_TZ},
+    {"variant", PAPI__SF_VARIANT},
+    {"object", PAPI__SF_VARIANT},
+    {"array", PAPI__SF_VARIANT},
 };
 
 const char *papi__sf_type_name(papi__sf_type t)
@@ -46,16 +52,26 @@ static papi__sf_type sf_type_parse(const char *s)
 static const char *col_type_name(papi_column_type t)
 {
     switch (t) {
-    case PAPI_COL_NUMBER: return "number";
-    case PAPI_COL_DECIMAL: return "decimal";
-    case PAPI_COL_REAL: return "real";
-    case PAPI_COL_TEXT: return "text";
-    case PAPI_COL_BOOLEAN: return "boolean";
-    case PAPI_COL_DATE: return "date";
-    case PAPI_COL_TIME: return "time";
-    case PAPI_COL_TIMESTAMP: return "timestamp";
-    case PAPI_COL_VARIANT: return "variant";
-    case PAPI_COL_BINARY: return "binary";
+    case PAPI_COL_NUMBER:
+        return "number";
+    case PAPI_COL_DECIMAL:
+        return "decimal";
+    case PAPI_COL_REAL:
+        return "real";
+    case PAPI_COL_TEXT:
+        return "text";
+    case PAPI_COL_BOOLEAN:
+        return "boolean";
+    case PAPI_COL_DATE:
+        return "date";
+    case PAPI_COL_TIME:
+        return "time";
+    case PAPI_COL_TIMESTAMP:
+        return "timestamp";
+    case PAPI_COL_VARIANT:
+        return "variant";
+    case PAPI_COL_BINARY:
+        return "binary";
     }
     return "?";
 }
@@ -73,15 +89,21 @@ static bool compatible(papi__sf_type s, int scale, papi_column_type t)
         return t == PAPI_COL_REAL || t == PAPI_COL_DECIMAL;
     case PAPI__SF_TEXT:
         return t == PAPI_COL_DATE || t == PAPI_COL_TIME || t == PAPI_COL_TIMESTAMP;
-    case PAPI__SF_BINARY: return t == PAPI_COL_BINARY;
-    case PAPI__SF_BOOLEAN: return t == PAPI_COL_BOOLEAN;
-    case PAPI__SF_DATE: return t == PAPI_COL_DATE;
-    case PAPI__SF_TIME: return t == PAPI_COL_TIME;
+    case PAPI__SF_BINARY:
+        return t == PAPI_COL_BINARY;
+    case PAPI__SF_BOOLEAN:
+        return t == PAPI_COL_BOOLEAN;
+    case PAPI__SF_DATE:
+        return t == PAPI_COL_DATE;
+    case PAPI__SF_TIME:
+        return t == PAPI_COL_TIME;
     case PAPI__SF_TIMESTAMP_NTZ:
     case PAPI__SF_TIMESTAMP_LTZ:
-    case PAPI__SF_TIMESTAMP_TZ: return t == PAPI_COL_TIMESTAMP;
+    case PAPI__SF_TIMESTAMP_TZ:
+        return t == PAPI_COL_TIMESTAMP;
     case PAPI__SF_VARIANT:
-    case PAPI__SF_UNKNOWN: return t == PAPI_COL_VARIANT;
+    case PAPI__SF_UNKNOWN:
+        return t == PAPI_COL_VARIANT;
     }
     return false;
 }
@@ -214,6 +236,7 @@ void papi__sf_lookup_limits(const papi__sf_expect *expect, size_t nkeys, size_t 
     out->max_body_bytes = cap;
     out->max_partitions = nkeys ? nkeys : 1; /* a partition holds one row at least */
     out->deadline_ms = deadline_ms;
+    out->clock = NULL;
 }
 
 bool papi__sf_has_control(const char *s, size_t n)
@@ -222,6 +245,19 @@ bool papi__sf_has_control(const char *s, size_t n)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return true;
     return false;
+}
+
+/* An identifier Snowflake stores uppercase when unquoted: a letter or '_', then letters, digits,
+ * '_' and '$', at most 255 bytes. */
+static bool plain_identifier(const char *s)
+{
+    size_t n = strnlen(s, 256);
+    if (n == 0 || n > 255 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '$'))
+            return false;
+    return true;
 }
 
 papi_status papi__sf_context_name(const char *option, const char *value, char **out,
@@ -234,7 +270,7 @@ papi_status papi__sf_context_name(const char *option, const char *value, char **
     if (papi__sf_has_control(value, len))
         return papi_error_set(err, PAPI_ECONFIG, "%s holds a control character", option);
     if (value[0] != '"') {
-        if (!papi__sql_identifier_ok(value, false))
+        if (!plain_identifier(value))
             return papi_error_set(err, PAPI_ECONFIG,
                                   "%s is not a plain identifier (letters, digits, _ and $, not "
                                   "starting with a digit); write a name with other characters, or "
@@ -277,6 +313,7 @@ papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_e
 {
     memset(out, 0, sizeof *out);
     out->num_rows = -1;
+    out->clock = lim->clock;
     const char *data = NULL;
     size_t data_len = 0;
     if (papi__sf_find_data(body, len, "result", &data, &data_len, err) != PAPI_OK)
@@ -288,7 +325,7 @@ papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_e
     papi_status st = PAPI_EPROTO;
     json_t *h = json_object_get(root, "statementHandle");
     if (json_is_string(h) && papi__sf_handle_ok(json_string_value(h)))
-        papi__strlcpy(out->handle, json_string_value(h), sizeof out->handle);
+        papi_strlcpy(out->handle, json_string_value(h), sizeof out->handle);
     json_t *meta = json_object_get(root, "resultSetMetaData");
     json_t *rowtype = json_object_get(meta, "rowType");
     json_t *code = json_object_get(root, "code");
@@ -324,8 +361,9 @@ papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_e
         out->cols[i].target = expect->types[i];
         if (strcasecmp(name, expect->names[i]) != 0 ||
             !compatible(out->cols[i].type, out->cols[i].scale, expect->types[i])) {
-            papi_error_set(err, PAPI_EPROTO, "column %zu is %.60s (%.20s), dataset expects %.60s (%s)",
-                           i + 1, name, type, expect->names[i], col_type_name(expect->types[i]));
+            papi_error_set(err, PAPI_EPROTO,
+                           "column %zu is %.60s (%.20s), dataset expects %.60s (%s)", i + 1, name,
+                           type, expect->names[i], col_type_name(expect->types[i]));
             goto fail;
         }
     }
@@ -379,7 +417,7 @@ papi_status papi__sf_parse_result(const char *body, size_t len, const papi__sf_e
     }
     out->data = data ? data : "[]";
     out->data_len = data ? data_len : 2;
-    if (papi_now_ms() >= lim->deadline_ms) {
+    if (papi_host_now_ms(lim->clock) >= lim->deadline_ms) {
         st = papi_error_set(err, PAPI_ETIMEDOUT, "the deadline passed while reading the result");
         goto fail;
     }
@@ -414,11 +452,11 @@ papi_status papi__sf_parse_status(const char *body, size_t len, char *handle, si
     if (!papi__sf_handle_ok(h)) {
         st = papi_error_set(err, PAPI_EPROTO, "202 answer without a valid statementHandle");
     } else {
-        papi__strlcpy(handle, h, hcap);
+        papi_strlcpy(handle, h, hcap);
         /* the status URL must be a path on the same host; otherwise build it from the handle */
         if (u && strncmp(u, "/api/v2/statements/", 19) == 0 && strlen(u) < ucap &&
             !strpbrk(u, " \r\n\"\\#"))
-            papi__strlcpy(url, u, ucap);
+            papi_strlcpy(url, u, ucap);
         else
             snprintf(url, ucap, "/api/v2/statements/%s", h);
     }
@@ -436,16 +474,16 @@ void papi__sf_parse_error(const char *body, size_t len, papi__sf_error *out)
     }
     json_t *code = json_object_get(root, "code");
     if (json_is_string(code))
-        papi__strlcpy(out->code, json_string_value(code), sizeof out->code);
+        papi_strlcpy(out->code, json_string_value(code), sizeof out->code);
     else if (json_is_integer(code))
         snprintf(out->code, sizeof out->code, "%06" JSON_INTEGER_FORMAT, json_integer_value(code));
     const char *s = json_string_value(json_object_get(root, "sqlState"));
-    papi__strlcpy(out->sql_state, s ? s : "", sizeof out->sql_state);
+    papi_strlcpy(out->sql_state, s ? s : "", sizeof out->sql_state);
     s = json_string_value(json_object_get(root, "message"));
     papi__sf_escape_controls(out->message, sizeof out->message, s ? s : "");
     s = json_string_value(json_object_get(root, "statementHandle"));
     if (papi__sf_handle_ok(s))
-        papi__strlcpy(out->handle, s, sizeof out->handle);
+        papi_strlcpy(out->handle, s, sizeof out->handle);
     json_decref(root);
 }
 

@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define SESSION_TOKEN_PATH "/snowflake/session/token"
 #define TOKEN_FILE_RECHECK_MS 30000
 
 struct papi__sf_auth {
@@ -67,8 +66,8 @@ static papi_status read_token_file(papi__sf_auth *a, papi_error *err)
         return papi_error_set(err, PAPI_EAUTH,
                               "cannot read the OAuth token file %s (snowflake-token-file): %s",
                               a->token_file, strerror(read_errno));
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                     buf[n - 1] == '\t'))
+    while (n > 0 &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
         n--;
     buf[n] = '\0';
     if (n == 0 || papi__sf_has_control(buf, n)) /* a NUL too */
@@ -110,17 +109,18 @@ static papi_status refresh_locked(papi__sf_auth *a, bool force, uint64_t used_ge
     bool stale_gen = force && used_gen == a->token_gen; /* nobody renewed since that 401 */
     switch (a->kind) {
     case PAPI__SF_AUTH_JWT:
-        if (!a->token || stale_gen ||
-            (int64_t)time(NULL) >= a->token_iat_s + a->jwt_renew_after_s)
+        if (!a->token || stale_gen || (int64_t)time(NULL) >= a->token_iat_s + a->jwt_renew_after_s)
             return mint_jwt(a, err);
         return PAPI_OK;
     case PAPI__SF_AUTH_OAUTH_FILE: {
-        int64_t now = papi_now_ms();
+        int64_t now = papi_host_now_ms(a->has_host ? &a->host : NULL);
         struct stat sb;
-        bool changed = stat(a->token_file, &sb) == 0 &&
-                       (sb.st_mtim.tv_sec != a->token_mtime.tv_sec ||
-                        sb.st_mtim.tv_nsec != a->token_mtime.tv_nsec || sb.st_size != a->token_size);
-        if (!a->token || stale_gen || changed || now - a->token_checked_ms >= TOKEN_FILE_RECHECK_MS) {
+        bool changed =
+            stat(a->token_file, &sb) == 0 &&
+            (sb.st_mtim.tv_sec != a->token_mtime.tv_sec ||
+             sb.st_mtim.tv_nsec != a->token_mtime.tv_nsec || sb.st_size != a->token_size);
+        if (!a->token || stale_gen || changed ||
+            now - a->token_checked_ms >= TOKEN_FILE_RECHECK_MS) {
             a->token_checked_ms = now;
             return read_token_file(a, err);
         }
@@ -274,7 +274,8 @@ static papi_status first_credential(papi__sf_auth *a, const papi_config *cfg, co
     switch (a->kind) {
     case PAPI__SF_AUTH_JWT:
         a->token_type = "KEYPAIR_JWT";
-        a->jwt_lifetime_s = papi__config_int(cfg, "snowflake-jwt-lifetime");
+        if (papi_config_get_int(cfg, "snowflake-jwt-lifetime", &a->jwt_lifetime_s) != PAPI_OK)
+            a->jwt_lifetime_s = PAPI__JWT_LIFETIME_S;
         a->jwt_renew_after_s = papi__jwt_renew_after_s(a->jwt_lifetime_s);
         st = papi__jwt_signer_create(papi_config_get(cfg, "snowflake-private-key-file"),
                                      papi_config_get(cfg, "snowflake-private-key-file-pwd"),
@@ -287,7 +288,7 @@ static papi_status first_credential(papi__sf_auth *a, const papi_config *cfg, co
         a->token_type = "OAUTH";
         if (!(a->token_file = strdup(file && *file ? file : session)))
             return papi_error_set(err, PAPI_ENOMEM, "out of memory");
-        a->token_checked_ms = papi_now_ms();
+        a->token_checked_ms = papi_host_now_ms(a->has_host ? &a->host : NULL);
         if ((st = read_token_file(a, err)) == PAPI_EAUTH) { /* at start-up it is configuration */
             st = PAPI_ECONFIG;
             if (err)
@@ -315,7 +316,7 @@ papi_status papi__sf_auth_create(const papi_config *cfg, const papi_host *host,
                                  const char *session_token_path, papi__sf_auth **out,
                                  papi_error *err)
 {
-    const char *session = session_token_path ? session_token_path : SESSION_TOKEN_PATH;
+    const char *session = session_token_path ? session_token_path : PAPI__SF_SESSION_TOKEN_PATH;
     *out = NULL;
     papi__sf_auth *a = calloc(1, sizeof *a);
     if (!a)

@@ -1,12 +1,19 @@
-/* Internals of the snowflake transport: key-pair JWT (jwt.c), the libcurl handle pool (http.c),
- * the SQL API wire format (sfapi.c; rows in sfrows.c, cells in sfcells.c), credentials and the
- * base URL (sfauth.c). Shared by
- * transport_snowflake.c, cmd/papi/snowflake_cmds.c and the unit tests; nothing here is exported
- * from the shared library. */
-#ifndef PAPI_SNOWFLAKE_H
-#define PAPI_SNOWFLAKE_H
+/* Private to the snowflake transport (written against the public headers only): key-pair JWT
+ * (jwt.c), the libcurl handle pools (http.c), the SQL API wire format (sfapi.c; rows in sfrows.c,
+ * cells in sfcells.c), credentials and the base URL (sfauth.c), the options (options.c), the
+ * calls of papi_snowflake.h (cli.c). Shared by transport.c and the unit tests; nothing here is
+ * exported from the shared library. */
+#ifndef PAPI_BACKEND_SNOWFLAKE_H
+#define PAPI_BACKEND_SNOWFLAKE_H
 
-#include "internal.h"
+#include "sf_options.h"
+
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -28,8 +35,8 @@ typedef struct papi__jwt_signer papi__jwt_signer;
 /* Loads a PEM key (PKCS#8 plain or encrypted, PKCS#1); passphrase may be NULL. The passphrase is
  * only used during the call. account/user may be NULL when only the fingerprint is wanted. */
 papi_status papi__jwt_signer_create(const char *key_path, const char *passphrase,
-                                    const char *account, const char *user,
-                                    papi__jwt_signer **out, papi_error *err);
+                                    const char *account, const char *user, papi__jwt_signer **out,
+                                    papi_error *err);
 void papi__jwt_signer_destroy(papi__jwt_signer *s);
 /* "SHA256:<44 chars of standard base64>". */
 const char *papi__jwt_signer_fingerprint(const papi__jwt_signer *s);
@@ -62,29 +69,35 @@ int64_t papi__jwt_renew_after_s(int64_t lifetime_s);
 typedef struct papi__http papi__http;
 
 typedef struct papi__http_opts {
-    size_t pool_size;          /* easy handles = requests in flight at most */
+    size_t pool_size; /* easy handles = lookup requests in flight at most (+1 probe) */
     int64_t connect_timeout_ms;
-    size_t max_body_bytes;     /* responses larger than this fail with PAPI_EPROTO */
-    const char *user_agent;    /* "papi/<version>" */
-    const char *ca_file;       /* PEM CAs trusted instead of the system's; NULL or "": system */
+    size_t max_body_bytes;  /* responses larger than this fail with PAPI_EPROTO */
+    const char *user_agent; /* "papi/<version>" */
+    const char *ca_file;    /* PEM CAs trusted instead of the system's; NULL or "": system */
+    const papi_host *clock; /* of the deadlines (papi_host_now_ms; NULL: papi_now_ms) */
 } papi__http_opts;
 
+/* Which handles a request uses: the pool's, or the one kept for probes (ping) so that a probe
+ * never waits behind lookups. */
+typedef enum papi__http_lane { PAPI__HTTP_LOOKUP = 0, PAPI__HTTP_PROBE = 1 } papi__http_lane;
+
 typedef struct papi__http_request {
-    const char *method;           /* "GET" or "POST" */
-    size_t max_body_bytes;        /* this answer's cap; 0: the pool's max_body_bytes */
+    const char *method; /* "GET" or "POST" */
+    papi__http_lane lane;
+    size_t max_body_bytes; /* this answer's cap; 0: the pool's max_body_bytes */
     const char *url;
-    const char *const *headers;   /* "Name: value" lines */
+    const char *const *headers; /* "Name: value" lines */
     size_t nheaders;
-    const char *body;             /* POST body (may be NULL: empty) */
+    const char *body; /* POST body (may be NULL: empty) */
     size_t body_len;
-    int64_t deadline_ms;          /* papi_now_ms() clock */
+    int64_t deadline_ms; /* on the pool's clock (papi__http_opts) */
 } papi__http_request;
 
 typedef struct papi__http_response {
     long status;           /* HTTP status, 0 when none arrived */
     int32_t retry_after_s; /* Retry-After in seconds, 0 when absent */
     bool permanent;        /* connection failure retrying cannot fix (untrusted certificate) */
-    papi_buf body;        /* decoded (gzip undone) */
+    papi_buf body;         /* decoded (gzip undone) */
 } papi__http_response;
 
 /* PAPI_ECONFIG when opts->ca_file is set but unreadable. Header lines given to papi__http_do
@@ -93,7 +106,8 @@ papi_status papi__http_create(const papi__http_opts *opts, papi__http **out, pap
 void papi__http_destroy(papi__http *http);
 void papi__http_response_init(papi__http_response *r);
 void papi__http_response_free(papi__http_response *r);
-/* Performs one exchange on a pooled handle, waiting for a free one until the deadline.
+/* Performs one exchange on a pooled handle of req->lane, waiting for a free one until the
+ * deadline.
  * PAPI_OK when an HTTP answer arrived (any status: check r->status); PAPI_ETIMEDOUT at the
  * deadline; PAPI_EUNAVAIL for connection-level failures (refused, reset, TLS; r->permanent when a
  * retry cannot help; the message carries curl's own words); PAPI_EPROTO for a body over the limit;
@@ -123,9 +137,19 @@ typedef struct papi__sf_expect {
 
 /* Snowflake's per-column type as read from rowType. */
 typedef enum papi__sf_type {
-    PAPI__SF_FIXED, PAPI__SF_REAL, PAPI__SF_DECFLOAT, PAPI__SF_TEXT, PAPI__SF_BINARY,
-    PAPI__SF_BOOLEAN, PAPI__SF_DATE, PAPI__SF_TIME, PAPI__SF_TIMESTAMP_NTZ,
-    PAPI__SF_TIMESTAMP_LTZ, PAPI__SF_TIMESTAMP_TZ, PAPI__SF_VARIANT, PAPI__SF_UNKNOWN
+    PAPI__SF_FIXED,
+    PAPI__SF_REAL,
+    PAPI__SF_DECFLOAT,
+    PAPI__SF_TEXT,
+    PAPI__SF_BINARY,
+    PAPI__SF_BOOLEAN,
+    PAPI__SF_DATE,
+    PAPI__SF_TIME,
+    PAPI__SF_TIMESTAMP_NTZ,
+    PAPI__SF_TIMESTAMP_LTZ,
+    PAPI__SF_TIMESTAMP_TZ,
+    PAPI__SF_VARIANT,
+    PAPI__SF_UNKNOWN
 } papi__sf_type;
 
 typedef struct papi__sf_column {
@@ -142,10 +166,11 @@ typedef struct papi__sf_result {
     size_t data_len;
     papi__sf_column *cols;
     size_t ncols;
-    size_t npartitions;     /* >= 1 */
-    int64_t *row_counts;    /* per partition; -1 when not stated */
-    int64_t num_rows;       /* -1 when not stated */
+    size_t npartitions;  /* >= 1 */
+    int64_t *row_counts; /* per partition; -1 when not stated */
+    int64_t num_rows;    /* -1 when not stated */
     char handle[128];
+    const papi_host *clock; /* the limits' clock: papi__sf_emit_rows reads deadlines on it */
 } papi__sf_result;
 
 /* Error detail of a non-2xx answer; empty fields when the body is not Snowflake JSON. message
@@ -161,9 +186,10 @@ typedef struct papi__sf_error {
  * time. A lookup's come from papi__sf_lookup_limits; a fetch reading whole tables passes its own.
  */
 typedef struct papi__sf_limits {
-    size_t max_body_bytes; /* over all bodies of the statement (partition 0 and the others) */
-    size_t max_partitions; /* partitionInfo entries */
-    int64_t deadline_ms;   /* checked after each expensive step: late is PAPI_ETIMEDOUT */
+    size_t max_body_bytes;  /* over all bodies of the statement (partition 0 and the others) */
+    size_t max_partitions;  /* partitionInfo entries */
+    int64_t deadline_ms;    /* checked after each expensive step: late is PAPI_ETIMEDOUT */
+    const papi_host *clock; /* of deadline_ms (papi_host_now_ms; NULL: papi_now_ms) */
 } papi__sf_limits;
 
 #define PAPI__SF_MAX_BODY_BYTES ((size_t)64 << 20)  /* the most any answer may take */
@@ -232,8 +258,14 @@ void papi__sf_escape_controls(char *dst, size_t cap, const char *s);
 /* "https://host[:port]" from snowflake-host/-port/-protocol or the account (1.2); caller frees. */
 papi_status papi__sf_base_url(const papi_config *cfg, char **out, papi_error *err);
 
+/* Where SPCS mounts the service's OAuth session token in every container. */
+#define PAPI__SF_SESSION_TOKEN_PATH "/snowflake/session/token"
+
 typedef enum papi__sf_auth_kind {
-    PAPI__SF_AUTH_JWT, PAPI__SF_AUTH_OAUTH_FILE, PAPI__SF_AUTH_OAUTH_STATIC, PAPI__SF_AUTH_PAT
+    PAPI__SF_AUTH_JWT,
+    PAPI__SF_AUTH_OAUTH_FILE,
+    PAPI__SF_AUTH_OAUTH_STATIC,
+    PAPI__SF_AUTH_PAT
 } papi__sf_auth_kind;
 
 /* The transport's credential, shared by its threads. */
@@ -274,4 +306,4 @@ const char *papi__sf_auth_token_type(const papi__sf_auth *a);
 /* True when a 401 is worth one renewal (JWT re-minted, token file re-read). */
 bool papi__sf_auth_renewable(const papi__sf_auth *a);
 
-#endif /* PAPI_SNOWFLAKE_H */
+#endif /* PAPI_BACKEND_SNOWFLAKE_H */

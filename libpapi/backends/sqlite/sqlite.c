@@ -4,17 +4,19 @@
  * keeps its own prepared statements, one per (dataset, placeholder bucket). Buckets are powers
  * of two and the IN list is padded by repeating the last key, so a client settles on a handful
  * of statements that are prepared once and reused. Ids only ever travel as bound values. */
-#include "internal.h"
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #define SQLITE_POOL_MAX 64
 /* A writer may hold the file for a moment; readers wait this long at most before giving up. */
@@ -30,6 +32,7 @@ typedef struct stmt_slot {
 
 typedef struct conn {
     sqlite3 *db;
+    const papi_host *clock; /* the host's: deadlines are on it */
     unsigned id;
     stmt_slot *slots;
     size_t nslots;
@@ -44,19 +47,14 @@ typedef struct conn {
     size_t cells_cap;
     char *hex;
     size_t hex_cap;
-    struct conn *next_free;
 } conn;
 
 typedef struct sqlite_state {
     char *path;
     const papi_host *host;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    conn **all; /* every connection opened, for close() */
-    size_t nall;
-    size_t opening; /* connections being opened outside the lock */
+    papi_pool *pool;
     size_t max;
-    conn *free_list;
+    atomic_uint opened; /* connections opened so far: their ids in log lines */
 } sqlite_state;
 
 /* ------------------------------------------------------------- connections */
@@ -64,7 +62,7 @@ typedef struct sqlite_state {
 static int progress_cb(void *arg)
 {
     conn *c = arg;
-    if (papi_now_ms() >= c->deadline_ms) {
+    if (papi_host_now_ms(c->clock) >= c->deadline_ms) {
         c->timed_out = true;
         return 1;
     }
@@ -87,13 +85,15 @@ static void conn_close(conn *c)
     free(c);
 }
 
-static papi_status conn_open(const char *path, unsigned id, conn **out, papi_error *err)
+static papi_status conn_open(const char *path, const papi_host *clock, unsigned id, conn **out,
+                             papi_error *err)
 {
     *out = NULL;
     conn *c = calloc(1, sizeof *c);
     if (!c)
         return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
     c->id = id;
+    c->clock = clock;
     c->deadline_ms = INT64_MAX;
     int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -106,8 +106,8 @@ static papi_status conn_open(const char *path, unsigned id, conn **out, papi_err
     sqlite3_progress_handler(c->db, 1000, progress_cb, c);
     /* Reading the schema now turns "not a database" into a configuration error at open,
      * not a source error at the first lookup. */
-    rc = sqlite3_exec(c->db, "PRAGMA query_only=1; SELECT count(*) FROM sqlite_master", NULL,
-                      NULL, NULL);
+    rc = sqlite3_exec(c->db, "PRAGMA query_only=1; SELECT count(*) FROM sqlite_master", NULL, NULL,
+                      NULL);
     if (rc != SQLITE_OK) {
         papi_error_set(err, PAPI_ECONFIG, "sqlite: cannot read database '%s': %s", path,
                        sqlite3_errmsg(c->db));
@@ -118,69 +118,48 @@ static papi_status conn_open(const char *path, unsigned id, conn **out, papi_err
     return PAPI_OK;
 }
 
-/* Takes a free connection, opens one while under the pool size, else waits for one. */
+/* The pool's open function. The first connection is opened by open(), where a bad file is a
+ * configuration error; any later one failing means the file went away or broke. */
+static papi_status pool_open(void *user, int64_t deadline_ms, void **handle, papi_error *err)
+{
+    (void)deadline_ms;
+    sqlite_state *st = user;
+    unsigned id = atomic_fetch_add(&st->opened, 1) + 1;
+    conn *c = NULL;
+    papi_status s = conn_open(st->path, st->host, id, &c, err);
+    if (s == PAPI_ECONFIG && id > 1) {
+        s = PAPI_EUNAVAIL;
+        if (err)
+            err->status = s;
+    }
+    if (s == PAPI_OK) {
+        papi_host_logf(st->host, PAPI_LOG_DEBUG, "sqlite: opened connection %u", c->id);
+        *handle = c;
+    }
+    return s;
+}
+
+static void pool_close(void *user, void *handle)
+{
+    (void)user;
+    conn_close(handle);
+}
+
+/* A connection for one fetch, from the pool (papi_pool: at most pool-size, waiting until the
+ * deadline for one). */
 static papi_status pool_acquire(sqlite_state *st, int64_t deadline_ms, conn **out, papi_error *err)
 {
-    *out = NULL;
-    pthread_mutex_lock(&st->mu);
-    for (;;) {
-        if (st->free_list) {
-            conn *c = st->free_list;
-            st->free_list = c->next_free;
-            pthread_mutex_unlock(&st->mu);
-            *out = c;
-            return PAPI_OK;
-        }
-        if (st->nall + st->opening < st->max) {
-            st->opening++;
-            unsigned id = (unsigned)(st->nall + st->opening);
-            pthread_mutex_unlock(&st->mu);
-            conn *c = NULL;
-            papi_status s = conn_open(st->path, id, &c, err);
-            pthread_mutex_lock(&st->mu);
-            st->opening--;
-            if (s == PAPI_OK) {
-                st->all[st->nall++] = c;
-                pthread_mutex_unlock(&st->mu);
-                papi_host_logf(st->host, PAPI_LOG_DEBUG, "sqlite: opened connection %u", c->id);
-                *out = c;
-                return PAPI_OK;
-            }
-            pthread_cond_signal(&st->cv);
-            pthread_mutex_unlock(&st->mu);
-            /* The file opened at open() time: failing now means it went away or broke. */
-            if (s == PAPI_ECONFIG) {
-                s = PAPI_EUNAVAIL;
-                if (err)
-                    err->status = s;
-            }
-            return s;
-        }
-        int64_t left = deadline_ms - papi_now_ms();
-        if (left <= 0) {
-            pthread_mutex_unlock(&st->mu);
-            return papi_error_set(err, PAPI_ETIMEDOUT,
-                                  "sqlite: no database connection became free in time");
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&st->cv, &st->mu, &ts);
-    }
+    void *h = NULL;
+    papi_status s = papi_pool_acquire(st->pool, deadline_ms, &h, err);
+    if (s == PAPI_ETIMEDOUT)
+        papi_error_set(err, s, "sqlite: no database connection became free in time");
+    *out = h;
+    return s;
 }
 
 static void pool_release(sqlite_state *st, conn *c)
 {
-    pthread_mutex_lock(&st->mu);
-    c->next_free = st->free_list; /* LIFO: the warmest connection serves next */
-    st->free_list = c;
-    pthread_cond_signal(&st->cv);
-    pthread_mutex_unlock(&st->mu);
+    papi_pool_release(st->pool, c, 0);
 }
 
 /* ------------------------------------------------------------- errors */
@@ -211,7 +190,7 @@ static papi_status map_error(conn *c, int rc, const char *what, const papi_datas
                            sqlite3_errstr(rc));
     char code[16];
     snprintf(code, sizeof code, "%d", rc);
-    papi__error_source(err, 0, code, NULL);
+    papi_error_set_source(err, 0, code, NULL, NULL);
     return s;
 }
 
@@ -281,8 +260,7 @@ static papi_status stmt_get(sqlite_state *st, conn *c, const papi_dataset *ds, s
     if ((size_t)sqlite3_column_count(stmt) != papi_dataset_column_count(ds) ||
         (size_t)sqlite3_bind_parameter_count(stmt) != bucket) {
         sqlite3_finalize(stmt);
-        return papi_error_set(err, PAPI_EINTERNAL,
-                              "sqlite: the %s query has an unexpected shape",
+        return papi_error_set(err, PAPI_EINTERNAL, "sqlite: the %s query has an unexpected shape",
                               papi_dataset_name(ds));
     }
     c->slots[c->nslots++] = (stmt_slot){ds, bucket, stmt};
@@ -448,50 +426,33 @@ static papi_status sqlite_open(const char *spec, const papi_config *cfg, const p
     if (!S_ISREG(sb.st_mode))
         return papi_error_set(err, PAPI_ECONFIG, "sqlite: '%s' is not a regular file", path);
 
-    size_t max = 8;
-    const char *pool = cfg ? papi_config_get(cfg, "pool-size") : NULL;
-    if (pool) {
-        char *end = NULL;
-        long v = strtol(pool, &end, 10);
-        if (end != pool && *end == '\0' && v > 0)
-            max = (size_t)v;
-    }
-    if (max > SQLITE_POOL_MAX)
-        max = SQLITE_POOL_MAX;
+    int64_t pool = 8;
+    if (cfg && papi_config_get_int(cfg, "pool-size", &pool) != PAPI_OK)
+        return papi_error_set(err, PAPI_ECONFIG, "sqlite: pool-size is not readable");
+    size_t max = pool > SQLITE_POOL_MAX ? SQLITE_POOL_MAX : (size_t)pool;
 
     sqlite_state *st = calloc(1, sizeof *st);
     if (!st)
         return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
     st->path = strdup(path);
-    st->all = calloc(max, sizeof *st->all);
     st->host = host;
     st->max = max;
-    if (!st->path || !st->all) {
+    atomic_init(&st->opened, 0);
+    if (!st->path || papi_pool_create(max, pool_open, pool_close, st, host, &st->pool) != PAPI_OK) {
         free(st->path);
-        free(st->all);
         free(st);
         return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
     }
-    pthread_mutex_init(&st->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&st->cv, &ca);
-    pthread_condattr_destroy(&ca);
-
     /* One connection now, so a missing or foreign file fails client creation. */
-    conn *c = NULL;
-    papi_status s = conn_open(st->path, 1, &c, err);
+    void *c = NULL;
+    papi_status s = papi_pool_acquire(st->pool, papi_host_now_ms(host) + 60000, &c, err);
     if (s != PAPI_OK) {
-        pthread_cond_destroy(&st->cv);
-        pthread_mutex_destroy(&st->mu);
-        free(st->all);
+        papi_pool_destroy(st->pool);
         free(st->path);
         free(st);
         return s;
     }
-    st->all[st->nall++] = c;
-    st->free_list = c;
+    papi_pool_release(st->pool, c, 0);
     papi_host_logf(host, PAPI_LOG_DEBUG, "sqlite: opened '%s' read-only, up to %zu connections",
                    st->path, st->max);
     *state = st;
@@ -503,11 +464,7 @@ static void sqlite_close(void *state)
     sqlite_state *st = state;
     if (!st)
         return;
-    for (size_t i = 0; i < st->nall; i++)
-        conn_close(st->all[i]);
-    pthread_cond_destroy(&st->cv);
-    pthread_mutex_destroy(&st->mu);
-    free(st->all);
+    papi_pool_destroy(st->pool);
     free(st->path);
     free(st);
 }
@@ -516,20 +473,19 @@ static void arm_deadline(conn *c, int64_t deadline_ms)
 {
     c->deadline_ms = deadline_ms;
     c->timed_out = false;
-    int64_t left = deadline_ms - papi_now_ms();
+    int64_t left = deadline_ms - papi_host_now_ms(c->clock);
     if (left > SQLITE_BUSY_WAIT_MAX_MS)
         left = SQLITE_BUSY_WAIT_MAX_MS;
     sqlite3_busy_timeout(c->db, left > 0 ? (int)left : 0);
 }
 
-static papi_status sqlite_fetch(void *state, const papi_dataset *ds, const papi_key *keys,
-                                size_t n, papi_row_sink *sink, int64_t deadline_ms,
-                                papi_error *err)
+static papi_status sqlite_fetch(void *state, const papi_dataset *ds, const papi_key *keys, size_t n,
+                                papi_row_sink *sink, int64_t deadline_ms, papi_error *err)
 {
     sqlite_state *st = state;
     if (n == 0)
         return PAPI_OK;
-    if (papi_now_ms() >= deadline_ms)
+    if (papi_host_now_ms(st->host) >= deadline_ms)
         return papi_error_set(err, PAPI_ETIMEDOUT, "sqlite: the deadline passed before the query");
     conn *c = NULL;
     papi_status s = pool_acquire(st, deadline_ms, &c, err);
@@ -578,8 +534,7 @@ static papi_status sqlite_ping(void *state, int64_t deadline_ms, papi_error *err
         return s;
     int rc = SQLITE_OK;
     if (!c->ping)
-        rc = sqlite3_prepare_v3(c->db, "SELECT 1", -1, SQLITE_PREPARE_PERSISTENT, &c->ping,
-                                NULL);
+        rc = sqlite3_prepare_v3(c->db, "SELECT 1", -1, SQLITE_PREPARE_PERSISTENT, &c->ping, NULL);
     if (rc == SQLITE_OK) {
         arm_deadline(c, deadline_ms);
         rc = sqlite3_step(c->ping);
@@ -597,6 +552,7 @@ static papi_status sqlite_ping(void *state, int64_t deadline_ms, papi_error *err
     return s;
 }
 
+/* Found by name in libpapi/backends.c. */
 const papi_transport_backend papi__transport_sqlite = {
     .abi_version = PAPI_TRANSPORT_ABI_VERSION,
     .struct_size = sizeof(papi_transport_backend),

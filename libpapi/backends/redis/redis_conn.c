@@ -69,10 +69,10 @@ static const redisReplyObjectFunctions guarded_functions = {
 /* ---------------------------------------------------------------- the socket */
 
 /* 1 when fd is ready for events, 0 when deadline_ms passed first, -1 when poll failed. */
-static int wait_fd(int fd, short events, int64_t deadline_ms)
+static int wait_fd(const papi_host *clock, int fd, short events, int64_t deadline_ms)
 {
     for (;;) {
-        int64_t left = deadline_ms - papi_now_ms();
+        int64_t left = deadline_ms - papi_host_now_ms(clock);
         if (left <= 0)
             return 0;
         struct pollfd p = {fd, events, 0};
@@ -84,9 +84,10 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
     }
 }
 
-static bool wait_or_say(int fd, short events, int64_t deadline_ms, char *why, size_t why_cap)
+static bool wait_or_say(const papi_host *clock, int fd, short events, int64_t deadline_ms,
+                        char *why, size_t why_cap)
 {
-    int r = wait_fd(fd, events, deadline_ms);
+    int r = wait_fd(clock, fd, events, deadline_ms);
     if (r == 0)
         snprintf(why, why_cap, "timed out");
     else if (r < 0)
@@ -94,9 +95,10 @@ static bool wait_or_say(int fd, short events, int64_t deadline_ms, char *why, si
     return r > 0;
 }
 
-static bool connected(redisContext *c, int64_t deadline_ms, char *why, size_t why_cap)
+static bool connected(const papi__redis_conn *conn, int64_t deadline_ms, char *why, size_t why_cap)
 {
-    if (!wait_or_say(c->fd, POLLOUT, deadline_ms, why, why_cap)) {
+    redisContext *c = conn->ctx;
+    if (!wait_or_say(conn->clock, c->fd, POLLOUT, deadline_ms, why, why_cap)) {
         if (strcmp(why, "timed out") == 0)
             snprintf(why, why_cap, "connect timed out");
         return false;
@@ -131,7 +133,7 @@ static bool send_out(papi__redis_conn *conn, int64_t deadline_ms, char *why, siz
             snprintf(why, why_cap, "write: %s", strerror(errno));
             return false;
         }
-        if (!wait_or_say(fd, POLLOUT, deadline_ms, why, why_cap))
+        if (!wait_or_say(conn->clock, fd, POLLOUT, deadline_ms, why, why_cap))
             return false;
     }
     return true;
@@ -193,7 +195,7 @@ static bool read_reply(papi__redis_conn *conn, size_t budget, size_t *fed, int64
             return true;
         /* wait first: right after a request, or mid-reply, the bytes are rarely there yet, and a
          * recv() that says EAGAIN is one system call too many on every hit */
-        if (!wait_or_say(conn->ctx->fd, POLLIN, deadline_ms, why, why_cap))
+        if (!wait_or_say(conn->clock, conn->ctx->fd, POLLIN, deadline_ms, why, why_cap))
             return false;
         char chunk[READ_CHUNK];
         size_t want = budget - *fed < sizeof chunk ? budget - *fed + 1 : sizeof chunk;
@@ -296,14 +298,16 @@ static bool handshake(papi__redis_conn *conn, const char *password, long db, int
     return ok;
 }
 
-papi__redis_conn *papi__redis_conn_open(const char *host, int port, const char *password, long db,
-                                        int64_t deadline_ms, char *why, size_t why_cap)
+papi__redis_conn *papi__redis_conn_open(const papi_host *clock, const char *host, int port,
+                                        const char *password, long db, int64_t deadline_ms,
+                                        char *why, size_t why_cap)
 {
     papi__redis_conn *conn = calloc(1, sizeof *conn);
     if (!conn) {
         snprintf(why, why_cap, "out of memory");
         return NULL;
     }
+    conn->clock = clock;
     papi_buf_init(&conn->out);
     conn->ctx = redisConnectNonBlock(host, port);
     if (!conn->ctx) {
@@ -314,7 +318,7 @@ papi__redis_conn *papi__redis_conn_open(const char *host, int port, const char *
         snprintf(why, why_cap, "%s", conn->ctx->errstr);
         goto fail;
     }
-    if (!connected(conn->ctx, deadline_ms, why, why_cap))
+    if (!connected(conn, deadline_ms, why, why_cap))
         goto fail;
     redisEnableKeepAlive(conn->ctx);
     redisReader *rd = conn->ctx->reader;

@@ -2,9 +2,13 @@
  * hash table plus an LRU list, bounded by entries and bytes. Rows are shared blobs: a hit takes
  * a reference, never a copy. Expired rows are kept for stale_ms so the core can serve them when
  * the source fails (stale-if-error). Written against papi_backend.h only. */
-#include "internal.h"
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
+
+#include <stdint.h>
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +43,10 @@ typedef struct shard {
 } shard;
 
 typedef struct mcache {
+    /* the host's clock, taken out of the table once: TTLs and the stale window run on it, and
+     * a hit reads it, so it costs one call */
+    int64_t (*now_ms)(void *ctx);
+    void *now_ctx;
     size_t nshards; /* power of two */
     shard shards[];
 } mcache;
@@ -51,6 +59,11 @@ static uint64_t hash_key(const char *p, size_t n)
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
     return h;
+}
+
+static int64_t now_ms(const mcache *c)
+{
+    return c->now_ms ? c->now_ms(c->now_ctx) : papi_now_ms();
 }
 
 static void lru_unlink(shard *s, entry *e)
@@ -131,10 +144,13 @@ static papi_status mem_open(const char *spec, const papi_config *cfg, const papi
                             void *user, void **state, papi_error *err)
 {
     (void)spec;
-    (void)host;
     (void)user;
-    size_t max_entries = (size_t)papi__config_int(cfg, "cache-max-entries");
-    size_t max_bytes = (size_t)papi__config_int(cfg, "cache-max-bytes");
+    int64_t entries = 100000, bytes = 268435456;
+    if (papi_config_get_int(cfg, "cache-max-entries", &entries) != PAPI_OK ||
+        papi_config_get_int(cfg, "cache-max-bytes", &bytes) != PAPI_OK)
+        return papi_error_set(err, PAPI_ECONFIG, "memory cache: its options are not readable");
+    size_t max_entries = (size_t)entries;
+    size_t max_bytes = (size_t)bytes;
     /* Small caches get one shard so their LRU order is exact; big ones spread the locks. */
     size_t nshards = 1;
     while (nshards < 64 && max_entries / (nshards * 2) >= 1024 &&
@@ -145,6 +161,11 @@ static papi_status mem_open(const char *spec, const papi_config *cfg, const papi
     if (!c)
         return papi_error_set(err, PAPI_ENOMEM, "memory cache: out of memory");
     memset(c, 0, size);
+    if (host && host->struct_size >= offsetof(papi_host, now_ms) + sizeof host->now_ms &&
+        host->now_ms) {
+        c->now_ms = host->now_ms;
+        c->now_ctx = host->ctx;
+    }
     c->nshards = nshards;
     for (size_t i = 0; i < nshards; i++) {
         shard *s = &c->shards[i];
@@ -192,7 +213,7 @@ static papi_status mem_get(void *state, const papi_key *keys, size_t n, papi_cac
 {
     (void)err;
     mcache *c = state;
-    int64_t now = n ? papi_now_ms() : 0;
+    int64_t now = n ? now_ms(c) : 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t h = hash_key(keys[i].ptr, keys[i].len);
         shard *s = shard_of(c, h);
@@ -236,7 +257,7 @@ static papi_status mem_put(void *state, const papi_key *keys, papi_blob *const *
                            const papi_cache_ttl *ttl, papi_error *err)
 {
     mcache *c = state;
-    int64_t now = papi_now_ms();
+    int64_t now = now_ms(c);
     papi_status st = PAPI_OK;
     for (size_t i = 0; i < n; i++) {
         papi_blob *row = rows[i];
@@ -286,6 +307,14 @@ static papi_status mem_put(void *state, const papi_key *keys, papi_blob *const *
     return st;
 }
 
+static const papi_option options[] = {
+    {"cache-max-entries", "PAPI_CACHE_MAX_ENTRIES", PAPI_OPTION_INT, "100000", 1, INT64_C(1) << 40,
+     0, "entries the memory cache holds at most", NULL},
+    {"cache-max-bytes", "PAPI_CACHE_MAX_BYTES", PAPI_OPTION_INT, "268435456", 1024,
+     INT64_C(1) << 50, 0, "bytes the memory cache holds at most (rows, keys, bookkeeping)", NULL},
+};
+
+/* Found by name in libpapi/backends.c. */
 const papi_cache_backend papi__cache_memory = {
     .abi_version = PAPI_CACHE_ABI_VERSION,
     .struct_size = sizeof(papi_cache_backend),
@@ -295,4 +324,6 @@ const papi_cache_backend papi__cache_memory = {
     .close = mem_close,
     .get = mem_get,
     .put = mem_put,
+    .options = options,
+    .noptions = sizeof options / sizeof options[0],
 };

@@ -1,6 +1,7 @@
 /* A cache that keeps nothing, so every lookup reaches the source: for measuring the source and
  * for deployments that must never hold customer data in memory. */
-#include "internal.h"
+#include <papi/papi.h>
+#include <papi/papi_backend.h>
 
 static papi_status none_open(const char *spec, const papi_config *cfg, const papi_host *host,
                              void *user, void **state, papi_error *err)
@@ -45,6 +46,7 @@ static papi_status none_put(void *state, const papi_key *keys, papi_blob *const 
     return PAPI_OK;
 }
 
+/* Found by name in libpapi/backends.c. */
 const papi_cache_backend papi__cache_none = {
     .abi_version = PAPI_CACHE_ABI_VERSION,
     .struct_size = sizeof(papi_cache_backend),

@@ -96,7 +96,7 @@ static void put_fraction(papi_buf *out, int32_t nanos, int scale)
 static void put_clock(papi_buf *out, int64_t secs_of_day, int32_t nanos, int scale)
 {
     papi_buf_printf(out, "%02d:%02d:%02d", (int)(secs_of_day / 3600), (int)(secs_of_day / 60 % 60),
-                     (int)(secs_of_day % 60));
+                    (int)(secs_of_day % 60));
     put_fraction(out, nanos, scale);
 }
 
