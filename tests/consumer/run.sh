@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the build into a temporary prefix (meson install --destdir) and builds one C and one C++
 # program against it with nothing but `pkg-config --cflags --libs papi`, then the C program again
-# linked statically against libpapi.a with papi.pc's Libs.private and Requires.private. Each is run and must succeed.
+# linked statically against libpapi.a with papi.pc's Libs.private and Requires.private, then
+# examples/backend (a transport plug-in: backend.sh). Each is run and must succeed.
 #
 # usage: run.sh BUILD_ROOT PREFIX LIBDIR SOURCE_DIR CC CXX SANITIZE [PAPI_TOOL]
 #   PAPI_TOOL, when given, makes a small demo database for the C program's SQLite lookup.
@@ -89,5 +90,9 @@ if readelf -d "$tmp/consumer_static" | grep -q 'NEEDED.*libpapi'; then
     echo "consumer_static still needs libpapi.so"; exit 1
 fi
 LD_LIBRARY_PATH= "$tmp/consumer_static" $db
+
+echo "== examples/backend: a transport plug-in built out of tree (backend.sh)"
+command -v make >/dev/null || { echo "make is not installed (scripts/deps)"; exit 77; }
+sh "$srcdir/backend.sh" "$srcdir/../../examples" "$srcdir" "$tmp/backend" "$cc" "$san"
 
 echo "consumer: all programs built against the installed libpapi ran ok"
