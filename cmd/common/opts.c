@@ -188,6 +188,25 @@ static int find_library(const char *name, size_t len, size_t *index)
     return -1;
 }
 
+/* A key libpapi lists no option for may still be one it knows: an option of a backend left out
+ * of this build, which papi_config_set() refuses with ECONFIG saying so (an unknown key is
+ * EINVAL). Asked of a scratch configuration, with no value, so that nothing is applied yet. */
+static bool library_refuses(const char *name, size_t len, papi_error *err)
+{
+    char key[SHOWN_NAME_MAX + 1];
+    papi_config *scratch = NULL;
+    if (len >= sizeof key || papi_config_create(&scratch) != PAPI_OK)
+        return false;
+    memcpy(key, name, len);
+    key[len] = '\0';
+    papi_error e = {0};
+    bool refused = papi_config_set(scratch, key, "", &e) == PAPI_ECONFIG;
+    papi_config_destroy(scratch);
+    if (refused && err)
+        *err = e;
+    return refused;
+}
+
 /* Reads the flag argv[*i] (and its value, which may be the next argument) into *out. */
 static cmd_opts_rc read_flag(const cmd_parser *p, int argc, char **argv, int *i, pending *out,
                              papi_error *err)
@@ -200,6 +219,8 @@ static cmd_opts_rc read_flag(const cmd_parser *p, int argc, char **argv, int *i,
         is_short ? (len == 1 ? find_row(p, NULL, 0, name[0]) : NULL) : find_row(p, name, len, 0);
     *out = (pending){.row = row};
     if (!row && (is_short || !p->cfg || find_library(name, len, &out->lib_index) != 0)) {
+        if (!is_short && p->cfg && library_refuses(name, len, err))
+            return CMD_OPTS_ELIBRARY;
         usage_error(err, "unknown option ", a, (size_t)(name - a) + len);
         return CMD_OPTS_EUSAGE;
     }

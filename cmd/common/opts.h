@@ -71,8 +71,9 @@ typedef enum cmd_opts_rc {
     CMD_OPTS_VERSION, /* --version (when cmd_parser.version); nothing was applied */
     CMD_OPTS_EUSAGE,  /* unknown flag, missing value, stray argument; nothing was applied */
     CMD_OPTS_EVALUE,  /* a bad value for one of the tool's options */
-    CMD_OPTS_ELIBRARY /* libpapi refused an option (bad value, env var) or memory ran out;
-                         err->status says which */
+    CMD_OPTS_ELIBRARY /* libpapi refused an option (bad value, env var; or a flag naming an
+                         option of a backend not built into it, refused before anything was
+                         applied) or memory ran out; err->status says which */
 } cmd_opts_rc;
 
 /* Parses argv[1..argc-1] into p->target and p->cfg. On failure err->message names the flag or the

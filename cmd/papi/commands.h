@@ -33,6 +33,12 @@ void papi_cmd_demo_db_help(FILE *out);
 #define PAPI_CMD_SHOWN_MAX 1024 /* a papi_error message, every byte escaped */
 const char *papi_cmd_shown(char *dst, size_t cap, const char *s);
 
+/* After papi_client_create() failed with status and message: the missing SQLite file to suggest
+ * `papi demo-db` for, or NULL (hint.c). source is the "source" option (NULL or "" when unset:
+ * then default_db, the library's demo database, when message names it). */
+const char *papi_cmd_demo_hint(const char *source, const char *default_db, papi_status status,
+                               const char *message);
+
 /* `papi lookup`, `papi demo-db` (lookup.c, demo_cmd.c). */
 int papi_cmd_lookup(int argc, char **argv);
 int papi_cmd_demo_db(int argc, char **argv);

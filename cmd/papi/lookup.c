@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef struct lookup_args {
     const char *dataset;
@@ -92,15 +91,16 @@ static char *join_ids(const char *const *args, size_t n, size_t *len)
     return ids;
 }
 
-/* After a failed papi_client_create: a missing demo database is the usual first stumble. */
-static void hint_demo_db(const papi_config *cfg, papi_status s)
+/* After a failed papi_client_create: a missing demo database is the usual first stumble.
+ * PAPI_DEMO_DB is the demo database libpapi was built to default to (meson's demo_db). */
+static void hint_demo_db(const papi_config *cfg, papi_status s, const papi_error *err)
 {
-    const char *source = papi_config_get(cfg, "source");
+    const char *path =
+        papi_cmd_demo_hint(papi_config_get(cfg, "source"), PAPI_DEMO_DB, s, err->message);
     char shown[PAPI_CMD_SHOWN_MAX];
-    if (s == PAPI_ECONFIG && source && strncmp(source, "sqlite:", 7) == 0 &&
-        access(source + 7, F_OK) != 0)
+    if (path)
         fprintf(stderr, "papi: create a demo database with: papi demo-db %s\n",
-                papi_cmd_shown(shown, sizeof shown, source + 7));
+                papi_cmd_shown(shown, sizeof shown, path));
 }
 
 /* Looks ids up and prints the answer. */
@@ -112,7 +112,7 @@ static int run(papi_config *cfg, const lookup_args *a, const char *ids, size_t i
     papi_status s = papi_config_set_log(cfg, log_stderr, NULL, a->log_level);
     if (s == PAPI_OK && (s = papi_client_create(cfg, &client, &err)) != PAPI_OK) {
         int rc = fail(s, &err);
-        hint_demo_db(cfg, s);
+        hint_demo_db(cfg, s, &err);
         return rc;
     }
     if (s == PAPI_OK)

@@ -19,7 +19,7 @@ void papi_cmd_usage(FILE *out)
             "  demo-db PATH [--rows N | --csv FILE]\n"
             "                      write a demo SQLite database of generated customers, or load\n"
             "                      one from a CSV export\n"
-            "  jwt                 print a key-pair JWT for the Snowflake SQL API\n"
+            "  jwt [--lifetime N]  print a key-pair JWT for the Snowflake SQL API\n"
             "  fingerprint         print the public key fingerprint (SHA256:...)\n"
             "  token --endpoint HOST [--role ROLE]\n"
             "                      exchange a key-pair JWT for an SPCS ingress token\n"

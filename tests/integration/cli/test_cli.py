@@ -431,6 +431,77 @@ class Misc(Base):
             said = b"the snowflake backend is not built into this libpapi" in r.stderr
             self.assertEqual(said, not HAVE_SNOWFLAKE, (args, r.stderr))
 
+    def test_option_of_a_backend_not_built(self):
+        """A flag naming an option of a backend left out of the build says that the backend is
+        not built in (as libpapi does), not "unknown option"; a typo stays a usage error. With
+        the backend built, the same flags are taken (jwt then wants its key file)."""
+        cases = [["jwt", "--snowflake-user", "u"], ["jwt", "--snowflake-account=x"]]
+        if not HAVE_SNOWFLAKE:  # with it, a lookup would look the account up on the network
+            cases += [["lookup", "--snowflake-account", "x", "1"],
+                      ["lookup", "--snowflake-account=x", "1"]]
+        for args in cases:
+            r = run(*args)
+            self.assertEqual(r.returncode, 3, (args, r.stderr))
+            self.assertEqual(r.stderr.count(b"\n"), 1, r.stderr)
+            key = args[1].split("=")[0][2:].encode()
+            said = b"papi: " + key + b": the snowflake backend is not built into this libpapi"
+            self.assertEqual(said in r.stderr, not HAVE_SNOWFLAKE, (args, r.stderr))
+            self.assertNotIn(b"unknown option", r.stderr)
+        r = run("lookup", "--snowflake-acount", "x", "1")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"unknown option --snowflake-acount", r.stderr)
+
+    def test_snowflake_commands_help_and_flags(self):
+        """jwt, fingerprint and token use the tools' one parser: --help lists each command's
+        own flags with the library's, and a bad value of one is bad input naming the flag."""
+        for cmd, own in (("jwt", [b"--lifetime N", b"1..3600"]), ("fingerprint", []),
+                         ("token", [b"--endpoint VALUE", b"--role VALUE"])):
+            r = run(cmd, "--help")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(r.stdout.startswith(b"usage: papi " + cmd.encode()), r.stdout)
+            for word in own + [b"--source VALUE", b"PAPI_SOURCE"]:
+                self.assertIn(word, r.stdout, cmd)
+            if HAVE_SNOWFLAKE:
+                self.assertIn(b"SNOWFLAKE_PRIVATE_KEY_FILE", r.stdout)
+        # "abc" once read as 0, the option's default: now refused before anything runs
+        for bad in ("0", "3601", "abc", "-5", ""):
+            r = run("jwt", "--lifetime", bad)
+            self.assertEqual(r.returncode, 2, (bad, r.stderr))
+            self.assertIn(b"papi: jwt: --lifetime: a whole number from 1 to 3600 is required",
+                          r.stderr)
+        r = run("jwt", "--lifetime")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"a value is missing after --lifetime", r.stderr)
+        r = run("token", "--role", "R")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"--endpoint HOST is required", r.stderr)
+        r = run("fingerprint", "stray")
+        self.assertEqual(r.returncode, 2, r.stderr)
+
+    def test_jwt_lifetime_flag(self):
+        """--lifetime sets exp - iat of the JWT `papi jwt` mints (offline: no account reached);
+        without the snowflake backend the command says it is not built in."""
+        from cryptography.hazmat.primitives import serialization  # scripts/deps installs it
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        path = self.path("rsa_key.p8")
+        with open(path, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        env = {"SNOWFLAKE_ACCOUNT": "myorg-myaccount", "SNOWFLAKE_USER": "svc",
+               "SNOWFLAKE_PRIVATE_KEY_FILE": path}
+        for args, life in (([], 3540), (["--lifetime", "60"], 60), (["--lifetime=3600"], 3600)):
+            r = run("jwt", *args, env_extra=env)
+            if not HAVE_SNOWFLAKE:
+                self.assertEqual(r.returncode, 3, r.stderr)
+                self.assertIn(b"the snowflake backend is not built into this libpapi", r.stderr)
+                continue
+            import jwt as pyjwt  # python3-jwt, as above
+            self.assertEqual(r.returncode, 0, r.stderr)
+            claims = pyjwt.decode(r.stdout.strip(), options={"verify_signature": False})
+            self.assertEqual(claims["exp"] - claims["iat"], life, args)
+
     def test_secrets_never_echoed(self):
         secret = "s3cr3t-token-value"
         r = run("lookup", "--source", "sqlite:" + self.path("absent.db"),

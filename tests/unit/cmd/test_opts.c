@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,52 @@ static void library_options_flags_beat_env(void **state)
 
     /* a command without library options does not know theirs */
     assert_int_equal(parse(&t, NULL, NULL, NULL, &err, "--max-ids", "3", NULL), CMD_OPTS_EUSAGE);
+}
+
+/* Whether this libpapi lists option key (a backend left out of the build lists none of its). */
+static bool library_lists(const char *key)
+{
+    for (size_t i = 0; i < papi_config_option_count(); i++)
+        if (strcmp(papi_config_option_key(i, NULL, NULL), key) == 0)
+            return true;
+    return false;
+}
+
+/* A flag naming an option of a backend not built in says so, as papi_config_set() does, instead
+ * of "unknown option"; a key libpapi does not know at all stays a usage error. */
+static void options_of_backends_not_built(void **state)
+{
+    (void)state;
+    tool t;
+    papi_error err;
+    papi_config *cfg = NULL;
+    assert_int_equal(papi_config_create(&cfg), PAPI_OK);
+    static const char *const keys[] = {"snowflake-account", "redis-timeout-ms"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        char flag[64], eq[80];
+        snprintf(flag, sizeof flag, "--%s", keys[k]);
+        snprintf(eq, sizeof eq, "--%s=hunter2", keys[k]);
+        cmd_opts_rc rc = parse(&t, cfg, NULL, NULL, &err, "--cache-ttl", "5", flag, "7", NULL);
+        cmd_opts_rc rc_eq = parse(&t, cfg, NULL, NULL, &err, eq, NULL);
+        if (library_lists(keys[k])) {
+            print_message("# %s is built in\n", keys[k]);
+            assert_int_equal(rc, CMD_OPTS_OK);
+            continue;
+        }
+        print_message("# %s is not built in\n", keys[k]);
+        assert_int_equal(rc, CMD_OPTS_ELIBRARY);
+        assert_int_equal(rc_eq, CMD_OPTS_ELIBRARY);
+        assert_int_equal(err.status, PAPI_ECONFIG);
+        assert_non_null(strstr(err.message, keys[k]));
+        assert_non_null(strstr(err.message, "backend is not built into this libpapi"));
+        assert_null(strstr(err.message, "hunter2"));
+        /* refused while reading argv: the --cache-ttl before it was not applied */
+        assert_string_equal(papi_config_get(cfg, "cache-ttl"), "180");
+    }
+    assert_int_equal(parse(&t, cfg, NULL, NULL, &err, "--snowflake-acount", "x", NULL),
+                     CMD_OPTS_EUSAGE);
+    assert_string_equal(err.message, "unknown option --snowflake-acount");
+    papi_config_destroy(cfg);
 }
 
 static void switches_and_positionals(void **state)
@@ -327,6 +374,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(defaults_then_env_then_flags, clean_env),
         cmocka_unit_test_setup(library_options_flags_beat_env, clean_env),
+        cmocka_unit_test_setup(options_of_backends_not_built, clean_env),
         cmocka_unit_test_setup(switches_and_positionals, clean_env),
         cmocka_unit_test_setup(usage_errors_name_the_flag_never_a_value, clean_env),
         cmocka_unit_test_setup(bad_values_name_the_flag_or_variable, clean_env),
