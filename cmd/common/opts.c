@@ -15,6 +15,10 @@ typedef struct pending {
     const cmd_flag *row; /* one of the tool's options, or NULL: the library's */
     size_t lib_index;
     const char *value;
+    /* an option of a backend not built in (library_refuses): refused once argv is read, so that
+     * a usage error anywhere in it is told first, as in a build with that backend */
+    const char *refused;
+    size_t refused_len;
 } pending;
 
 /* A name the user typed goes into a message at most this long, cut where a character ends:
@@ -219,10 +223,12 @@ static cmd_opts_rc read_flag(const cmd_parser *p, int argc, char **argv, int *i,
         is_short ? (len == 1 ? find_row(p, NULL, 0, name[0]) : NULL) : find_row(p, name, len, 0);
     *out = (pending){.row = row};
     if (!row && (is_short || !p->cfg || find_library(name, len, &out->lib_index) != 0)) {
-        if (!is_short && p->cfg && library_refuses(name, len, err))
-            return CMD_OPTS_ELIBRARY;
-        usage_error(err, "unknown option ", a, (size_t)(name - a) + len);
-        return CMD_OPTS_EUSAGE;
+        if (is_short || !p->cfg || !library_refuses(name, len, NULL)) {
+            usage_error(err, "unknown option ", a, (size_t)(name - a) + len);
+            return CMD_OPTS_EUSAGE;
+        }
+        out->refused = name;
+        out->refused_len = len;
     }
     if (row && row->set_to) {
         if (eq) {
@@ -329,6 +335,13 @@ cmd_opts_rc cmd_opts_parse(cmd_parser *p, int argc, char **argv, papi_error *err
     }
     size_t n = 0;
     cmd_opts_rc rc = read_argv(p, argc, argv, flags, &n, err);
+    for (size_t i = 0; rc == CMD_OPTS_OK && i < n; i++) {
+        if (!flags[i].refused)
+            continue;
+        if (!library_refuses(flags[i].refused, flags[i].refused_len, err))
+            papi_error_set(err, PAPI_ENOMEM, "out of memory");
+        rc = CMD_OPTS_ELIBRARY;
+    }
     if (rc == CMD_OPTS_OK)
         rc = apply_defaults_and_env(p, err);
     if (rc == CMD_OPTS_OK)

@@ -212,6 +212,10 @@ static void options_of_backends_not_built(void **state)
     assert_int_equal(parse(&t, cfg, NULL, NULL, &err, "--snowflake-acount", "x", NULL),
                      CMD_OPTS_EUSAGE);
     assert_string_equal(err.message, "unknown option --snowflake-acount");
+    /* usage errors anywhere in argv come first, whether the backend is built or not */
+    assert_int_equal(parse(&t, cfg, NULL, NULL, &err, "--snowflake-token", "x", "hunter2", NULL),
+                     CMD_OPTS_EUSAGE);
+    assert_non_null(strstr(err.message, "argument 3"));
     papi_config_destroy(cfg);
 }
 
