@@ -7,7 +7,8 @@
  * The file: RFC 4180 CSV (quoted fields may hold the delimiter, quotes doubled, line breaks), a
  * header row of column names first, an empty unquoted field for SQL NULL ("" is an empty
  * string). Each dataset column is found by name in the header (ASCII case ignored); other
- * columns are ignored. The file is read once, when the client is created.
+ * columns are ignored. The file is read once, when the client is created, and kept in memory:
+ * its unescaped bytes and 16 bytes a field (LP64). Fetches are thread-safe.
  *
  * Options (papi_option descriptors in the table, so papi_config_set() and
  * papi_config_load_env() know and check them once the table is attached):
