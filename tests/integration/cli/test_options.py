@@ -69,7 +69,10 @@ class Help(unittest.TestCase):
     def test_library_enumerates_options(self):
         keys = [k for k, _, _ in self.lib]
         self.assertGreater(len(keys), 10)
-        for k in ("source", "cache", "max-ids", "snowflake-account", "snowflake-token"):
+        expected = ["source", "cache", "max-ids"]
+        if os.environ.get("PAPI_TEST_HAVE_SNOWFLAKE") != "0":  # a build with the backend
+            expected += ["snowflake-account", "snowflake-token"]
+        for k in expected:
             self.assertIn(k, keys)
 
     def test_every_library_option_with_its_env_var_in_both_tools(self):
@@ -216,7 +219,7 @@ class Httpd(WithDemoDb):
                  (["--workers=" + SECRET], {}, "--workers"),
                  (["--log-level", SECRET], {}, "--log-level"),
                  (["--snowflake-tokn=" + SECRET], {}, "--snowflake-tokn"),
-                 (["--snowflake-token", "x", SECRET], {}, "argument 3"))
+                 (["--max-ids", "5", SECRET], {}, "argument 3"))
         for args, env, name in cases:
             with self.subTest(args=args, env=env):
                 r = run(HTTPD, *args, env=env)
