@@ -341,6 +341,13 @@ const char *papi_client_dataset_name(const papi_client *client, size_t index)
     return papi_dataset_name(papi__datasets_at(client->datasets, index));
 }
 
+const papi_dataset *papi_client_dataset(const papi_client *client, size_t index)
+{
+    if (!client || index >= papi__datasets_count(client->datasets))
+        return NULL;
+    return papi__datasets_at(client->datasets, index);
+}
+
 /* PAPI_STATS_MEMBERS names members of papi_stats (or this would not compile) and all of them. */
 #define SIZE_ONE(name) +sizeof(uint64_t)
 #define SIZE_ARRAY(name, n) +(n) * sizeof(uint64_t)

@@ -85,6 +85,14 @@ PAPI_API const char *papi_dataset_column_name(const papi_dataset *ds, size_t i);
 PAPI_API papi_column_type papi_dataset_column_type(const papi_dataset *ds, size_t i);
 
 /**
+ * @brief Dataset @p index of a client (0 .. papi_client_dataset_count()-1), for tools that
+ *        describe a client's data (papi-httpd's OpenAPI document, column selection).
+ * @return the dataset, borrowed from @p client and valid until it is destroyed; NULL when out of
+ *         range. Thread-safe.
+ */
+PAPI_API const papi_dataset *papi_client_dataset(const papi_client *client, size_t index);
+
+/**
  * @brief Writes `SELECT <columns> FROM <table> WHERE <key> IN (?, ..., ?)` with @p nparams
  *        placeholders into @p buf. Names are the dataset's checked identifiers; ids never enter it.
  * @param ds the dataset.

@@ -281,6 +281,12 @@ static void test_datasets_stats_ping(void **state)
     assert_int_equal(papi_client_dataset_count(c), 1);
     assert_string_equal(papi_client_dataset_name(c, 0), "customer");
     assert_null(papi_client_dataset_name(c, 1));
+    const papi_dataset *ds = papi_client_dataset(c, 0);
+    assert_non_null(ds);
+    assert_string_equal(papi_dataset_name(ds), "customer");
+    assert_int_equal(papi_dataset_column_count(ds), 18);
+    assert_null(papi_client_dataset(c, 1));
+    assert_null(papi_client_dataset(NULL, 0));
 
     papi_result *r = NULL;
     assert_int_equal(papi_lookup_list(c, "customer", "1", 1, &r, NULL), PAPI_OK);
