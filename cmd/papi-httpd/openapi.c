@@ -183,15 +183,16 @@ static void components(papi_buf *b, const struct httpd_api_desc *api)
         api->max_ids);
     papi_buf_puts(
         b, "\"headers\":{"
-           "\"ETag\":{\"description\":\"a strong tag over the answer's bytes\",\"schema\":{"
-           "\"type\":\"string\",\"pattern\":\"^\\\"[0-9a-f]{16}\\\"$\"}},"
+           "\"ETag\":{\"description\":\"a strong tag over the answer's bytes\",\"required\":true,"
+           "\"schema\":{\"type\":\"string\",\"pattern\":\"^\\\"[0-9a-f]{16}\\\"$\"}},"
            "\"X-Cache\":{\"description\":\"HIT: every id from a cache; MISS: some from the "
-           "source; STALE: an expired copy after a source failure\",\"schema\":{\"enum\":[\"HIT\","
-           "\"MISS\",\"STALE\"]}},"
-           "\"X-Request-Id\":{\"schema\":{\"type\":\"string\"}},"
+           "source; STALE: an expired copy after a source failure\",\"required\":true,"
+           "\"schema\":{\"enum\":[\"HIT\",\"MISS\",\"STALE\"]}},"
+           "\"X-Request-Id\":{\"required\":true,\"schema\":{\"type\":\"string\"}},"
            "\"Cache-Control\":{\"description\":\"no-store, or private, max-age=N "
-           "(--client-max-age)\",\"schema\":{\"type\":\"string\"}},"
-           "\"Retry-After\":{\"schema\":{\"type\":\"string\"}}},");
+           "(--client-max-age)\",\"required\":true,\"schema\":{\"type\":\"string\","
+           "\"pattern\":\"^(no-store|private, max-age=[0-9]+)$\"}},"
+           "\"Retry-After\":{\"schema\":{\"type\":\"string\",\"pattern\":\"^[0-9]+$\"}}},");
     components_responses(b);
     if (api->api_keys)
         papi_buf_puts(b, ",\"securitySchemes\":{\"bearer\":{\"type\":\"http\",\"scheme\":"
@@ -255,13 +256,12 @@ static void options_op(papi_buf *b, const struct httpd_api_desc *api)
     papi_buf_puts(b, "}}");
 }
 
-static const char ok_headers[] =
-    "\"headers\":{\"ETag\":" REF("headers/ETag") ",\"X-Cache\":" REF(
-        "headers/X-Cache") ",\"Cache-Control\":" REF("headers/Cache-Control") ",\"X-Request-"
-                                                                              "Id\":" REF("headers/"
-                                                                                          "X-"
-                                                                                          "Request-"
-                                                                                          "Id") "}";
+static const char ok_headers[] = "\"headers\":{\"ETag\":" REF("headers/ETag") ",\"X-Cache\":" REF(
+    "headers/X-Cache") ",\"Cache-Control\":" REF("headers/Cache-Control") ",\"X-Request-"
+                                                                          "Id\":" REF("headers/"
+                                                                                      "X-"
+                                                                                      "Request-"
+                                                                                      "Id") "}";
 
 /* GET/HEAD /<name>/{ids}, POST /<name>. The select parameter joins them once the library's
  * column selection is in (lookups.c, start_lookup). */
