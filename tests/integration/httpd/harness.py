@@ -158,6 +158,23 @@ class CheckedConnection(http.client.HTTPConnection):
         return CheckedResponse(resp, self.api, *self._checked)
 
 
+def _open_server_sockets(port):
+    """Connections on the server's side of port that the server has not closed yet (states
+    ESTABLISHED and CLOSE_WAIT in /proc/net/tcp and tcp6)."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] in ("01", "08"):
+                n += 1
+    return n
+
+
 class Server:
     def __init__(self, args=(), env=None, binary=None, source=None):
         self.binary = binary or HTTPD
@@ -195,6 +212,11 @@ class Server:
             self.stop()
             raise RuntimeError("papi-httpd answered GET /openapi.json with %d" % st)
         self.api = ApiSchema(json.loads(body))
+        # The document's connection must be gone on the server's side too before a test starts:
+        # tests of connection limits count every connection the server still holds.
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while _open_server_sockets(self.port) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stderr(self):
         with open(self.stderr_path, "rb") as f:
