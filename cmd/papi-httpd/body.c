@@ -13,8 +13,9 @@
 
 struct scan {
     const char *p, *start, *end;
-    char *out; /* the ids, each ended by a NUL */
+    char *out; /* the ids, each ended by sep */
     size_t olen, ocap;
+    char sep;  /* ',' (the list form), or '\0' when an id holds a comma (the array form) */
     size_t n;  /* ids taken */
     int comma; /* an id holds a comma */
     char *msg;
@@ -186,23 +187,29 @@ static int scan_string(struct scan *s, int is_id, char *name, size_t name_cap)
     return 0;
 }
 
-/* A JSON number at s->p; its digits are the id when it is a non-negative integer. */
+/* A JSON number at s->p; its digits are the id when it is a non-negative integer. The common
+ * case of a POST, so its digits are copied as they are read: an id is never written longer than
+ * it is in the body, so the output has room. */
 static int scan_number(struct scan *s)
 {
     if (at(s, '-'))
         return id_error(s, "is negative: ids are integers from 0, or strings");
-    const char *digits = s->p;
-    if (at(s, '0')) {
-        s->p++;
-        if (digit_at(s))
+    const char *p = s->p, *end = s->end; /* locals: the stores through o may alias s */
+    char *o = s->out + s->olen;
+    if (*p == '0') {
+        *o++ = *p++;
+        if (p < end && *p >= '0' && *p <= '9') {
+            s->p = p;
             return json_error(s, "a number with a leading zero");
+        }
     } else {
-        while (digit_at(s))
-            s->p++;
+        while (p < end && *p >= '0' && *p <= '9')
+            *o++ = *p++;
     }
+    s->p = p;
     if (at(s, '.') || at(s, 'e') || at(s, 'E'))
         return id_error(s, "is not an integer: ids have no fraction or exponent");
-    put(s, digits, (size_t)(s->p - digits));
+    s->olen = (size_t)(o - s->out);
     return 0;
 }
 
@@ -241,7 +248,7 @@ static int scan_id(struct scan *s)
     }
     if (r != 0)
         return r;
-    put(s, "", 1);
+    s->out[s->olen++] = s->sep;
     s->n++;
     return 0;
 }
@@ -318,11 +325,25 @@ static int scan_object(struct scan *s)
     }
 }
 
+/* One pass over the body, the ids ended by sep. */
+static int scan_body(struct scan *s)
+{
+    skip_ws(s);
+    int r = at(s, '[') ? scan_array(s) : scan_object(s);
+    if (r == 0) {
+        skip_ws(s);
+        if (s->p != s->end)
+            r = json_error(s, "text after the end of the JSON value");
+    }
+    return r;
+}
+
 enum httpd_ids_rc httpd_ids_parse(const char *body, size_t len, struct httpd_ids *out, char *msg,
                                   size_t msg_cap)
 {
     memset(out, 0, sizeof *out);
-    struct scan s = {.p = body, .start = body, .end = body + len, .msg = msg, .cap = msg_cap};
+    struct scan s = {
+        .p = body, .start = body, .end = body + len, .sep = ',', .msg = msg, .cap = msg_cap};
     skip_ws(&s);
     if (s.p == s.end) {
         snprintf(msg, msg_cap, "the body is empty: send [id, ...] or {\"ids\": [id, ...]}");
@@ -338,11 +359,18 @@ enum httpd_ids_rc httpd_ids_parse(const char *body, size_t len, struct httpd_ids
     s.out = malloc(s.ocap);
     if (!s.out)
         return IDS_NOMEM;
-    int r = at(&s, '[') ? scan_array(&s) : scan_object(&s);
-    if (r == 0) {
-        skip_ws(&s);
-        if (s.p != s.end)
-            r = json_error(&s, "text after the end of the JSON value");
+    s.p = body;
+    int r = scan_body(&s);
+    if (r == 0 && s.comma) { /* rare: read again, the ids NUL-ended for papi_lookup() */
+        s = (struct scan){.p = body,
+                          .start = body,
+                          .end = body + len,
+                          .sep = '\0',
+                          .out = s.out,
+                          .ocap = s.ocap,
+                          .msg = msg,
+                          .cap = msg_cap};
+        r = scan_body(&s);
     }
     if (r != 0) {
         free(s.out);
@@ -352,10 +380,7 @@ enum httpd_ids_rc httpd_ids_parse(const char *body, size_t len, struct httpd_ids
     out->n = s.n;
     out->array = s.comma;
     out->len = s.olen ? s.olen - 1 : 0;
-    if (!out->array) /* no id holds a comma: the list form, which GET's path takes too */
-        for (size_t i = 0; i < out->len; i++)
-            if (out->text[i] == '\0')
-                out->text[i] = ',';
+    out->text[out->len] = '\0';
     return IDS_OK;
 }
 
