@@ -194,33 +194,6 @@ static void free_result_cb(void *cls)
     papi_result_free(cls);
 }
 
-/* A 304 or 412: no body, and for a 304 the headers its 200 would carry (RFC 9110 15.4.5). The
- * 304 is made over the 200's bytes: MHD never sends a body with a 304, and so says the 200's
- * Content-Length, as RFC 9110 8.6 allows, where an empty response would make it say 0 (which
- * that section forbids: a cache could take it for the stored answer's length). */
-static enum MHD_Result send_unchanged(struct httpd *srv, struct MHD_Connection *conn,
-                                      struct httpd_request *req, const char *etag,
-                                      const char *xcache, papi_result *res)
-{
-    if (httpd_method_bit(req->method) == HTTPD_POST) {
-        papi_result_free(res);
-        return httpd_send_error(conn, req, 412,
-                                "the answer has not changed: If-None-Match holds its ETag",
-                                "EPRECONDITION", 0);
-    }
-    size_t len = 0;
-    const char *body = papi_result_json(res, &len);
-    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
-        len, (void *)body, free_result_cb, res);
-    if (!resp) {
-        papi_result_free(res);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-    MHD_add_response_header(resp, "X-Cache", xcache);
-    return httpd_send_cached(conn, req, MHD_HTTP_NOT_MODIFIED, "", resp, srv->lookup_cache_control);
-}
-
 enum MHD_Result httpd_send_result(struct httpd *srv, struct MHD_Connection *conn,
                                   struct httpd_request *req, papi_result *res)
 {
@@ -233,8 +206,19 @@ enum MHD_Result httpd_send_result(struct httpd *srv, struct MHD_Connection *conn
     httpd_count(srv, COUNT_XCACHE_HIT + idx);
     char etag[HTTPD_ETAG_BYTES];
     httpd_etag(body, len, etag);
+    unsigned status = 200;
     if (req->if_none_match && httpd_if_none_match(req->if_none_match, etag) == INM_MATCH) {
-        return send_unchanged(srv, conn, req, etag, names[idx], res);
+        if (httpd_method_bit(req->method) == HTTPD_POST) {
+            papi_result_free(res);
+            return httpd_send_error(conn, req, 412,
+                                    "the answer has not changed: If-None-Match holds its ETag",
+                                    "EPRECONDITION", 0);
+        }
+        /* Made over the 200's bytes all the same: MHD never sends a body with a 304, and so
+         * says the 200's Content-Length, as RFC 9110 8.6 allows, where an empty response would
+         * make it say 0, which that section forbids (a cache could take it for the stored
+         * answer's length). The other headers are the 200's (RFC 9110 15.4.5). */
+        status = MHD_HTTP_NOT_MODIFIED;
     }
     /* The answer's bytes stay in the result until MHD has sent them: no copy. */
     struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
@@ -245,5 +229,6 @@ enum MHD_Result httpd_send_result(struct httpd *srv, struct MHD_Connection *conn
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
     MHD_add_response_header(resp, "X-Cache", names[idx]);
-    return httpd_send_cached(conn, req, 200, NULL, resp, srv->lookup_cache_control);
+    return httpd_send_cached(conn, req, status, status == 200 ? NULL : "", resp,
+                             srv->lookup_cache_control);
 }

@@ -44,6 +44,14 @@ def tmpdir():
     return tempfile.mkdtemp(prefix="papi-httpd-", dir=base)
 
 
+def datasets_file(datasets):
+    """A --datasets file holding these dataset descriptions; returns its path."""
+    path = os.path.join(tmpdir(), "datasets.json")
+    with open(path, "w") as f:
+        json.dump({"datasets": datasets}, f)
+    return path
+
+
 def demo_db():
     """A demo database made by `papi demo-db` (10,000 customers), made once per test run."""
     global _demo_path

@@ -166,13 +166,11 @@ class Keys(unittest.TestCase):
         con.executemany("INSERT INTO TAGS VALUES (?, ?)", [("a,b", 1), ("c", 2), ("a", 3), ("b", 4)])
         con.commit()
         con.close()
-        datasets = os.path.join(d, "datasets.json")
-        with open(datasets, "w") as f:
-            json.dump({"datasets": [
-                {"name": "big", "table": "API.DATA.BIG", "key": "ID", "key_type": "number",
-                 "columns": [{"name": "ID", "type": "number"}, {"name": "NAME", "type": "text"}]},
-                {"name": "tags", "table": "API.DATA.TAGS", "key": "TAG", "key_type": "text",
-                 "columns": [{"name": "TAG", "type": "text"}, {"name": "N", "type": "number"}]}]}, f)
+        datasets = harness.datasets_file([
+            {"name": "big", "table": "API.DATA.BIG", "key": "ID", "key_type": "number",
+             "columns": [{"name": "ID", "type": "number"}, {"name": "NAME", "type": "text"}]},
+            {"name": "tags", "table": "API.DATA.TAGS", "key": "TAG", "key_type": "text",
+             "columns": [{"name": "TAG", "type": "text"}, {"name": "N", "type": "number"}]}])
         cls.srv = harness.Server(source="sqlite:" + db, args=["--datasets", datasets])
 
     @classmethod

@@ -112,14 +112,11 @@ class Served(unittest.TestCase, Shape):
             srv.stop()
 
     def test_every_dataset_and_api_keys(self):
-        d = harness.tmpdir()
-        datasets = os.path.join(d, "datasets.json")
-        with open(datasets, "w") as f:
-            json.dump({"datasets": [
-                {"name": "product", "table": "API.DATA.PRODUCTS", "key": "P_ID", "key_type": "number",
-                 "columns": [{"name": "P_ID", "type": "number"}, {"name": "P_NAME", "type": "text"}]},
-                {"name": "store-2", "table": "S", "key": "S_ID", "key_type": "text",
-                 "columns": [{"name": "S_ID", "type": "text"}]}]}, f)
+        datasets = harness.datasets_file([
+            {"name": "product", "table": "API.DATA.PRODUCTS", "key": "P_ID", "key_type": "number",
+             "columns": [{"name": "P_ID", "type": "number"}, {"name": "P_NAME", "type": "text"}]},
+            {"name": "store-2", "table": "S", "key": "S_ID", "key_type": "text",
+             "columns": [{"name": "S_ID", "type": "text"}]}])
         srv = harness.Server(binary=harness.FAULT_HTTPD, args=["--datasets", datasets],
                              env={"PAPI_API_KEYS": "doc-key"})
         try:
