@@ -7,13 +7,16 @@
 
 static const char json_type[] = "application/json; charset=utf-8";
 
-enum MHD_Result httpd_send(struct MHD_Connection *conn, struct httpd_request *req, unsigned status,
-                           const char *type, struct MHD_Response *resp)
+enum MHD_Result httpd_send_cached(struct MHD_Connection *conn, struct httpd_request *req,
+                                  unsigned status, const char *type, struct MHD_Response *resp,
+                                  const char *cache_control)
 {
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type ? type : json_type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (!type || type[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type ? type : json_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
+    httpd_cors_headers(req->srv, req, resp);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
     /* While draining, tell keep-alive clients to reconnect (to another replica). */
@@ -25,6 +28,12 @@ enum MHD_Result httpd_send(struct MHD_Connection *conn, struct httpd_request *re
     if (r == MHD_YES)
         req->status = status;
     return r;
+}
+
+enum MHD_Result httpd_send(struct MHD_Connection *conn, struct httpd_request *req, unsigned status,
+                           const char *type, struct MHD_Response *resp)
+{
+    return httpd_send_cached(conn, req, status, type, resp, "no-store");
 }
 
 static struct MHD_Response *copy_body(const char *body, size_t len)
@@ -191,6 +200,26 @@ enum MHD_Result httpd_send_result(struct httpd *srv, struct MHD_Connection *conn
     size_t len = 0;
     const char *body = papi_result_json(res, &len);
     papi_cache_outcome oc = papi_result_outcome(res);
+    static const char *const names[] = {"HIT", "MISS", "STALE"};
+    int idx = (oc == PAPI_OUTCOME_HIT) ? 0 : (oc == PAPI_OUTCOME_STALE) ? 2 : 1;
+    req->cache = idx;
+    httpd_count(srv, COUNT_XCACHE_HIT + idx);
+    char etag[HTTPD_ETAG_BYTES];
+    httpd_etag(body, len, etag);
+    unsigned status = 200;
+    if (req->if_none_match && httpd_if_none_match(req->if_none_match, etag) == INM_MATCH) {
+        if (httpd_method_bit(req->method) == HTTPD_POST) {
+            papi_result_free(res);
+            return httpd_send_error(conn, req, 412,
+                                    "the answer has not changed: If-None-Match holds its ETag",
+                                    "EPRECONDITION", 0);
+        }
+        /* Made over the 200's bytes all the same: MHD never sends a body with a 304, and so
+         * says the 200's Content-Length, as RFC 9110 8.6 allows, where an empty response would
+         * make it say 0, which that section forbids (a cache could take it for the stored
+         * answer's length). The other headers are the 200's (RFC 9110 15.4.5). */
+        status = MHD_HTTP_NOT_MODIFIED;
+    }
     /* The answer's bytes stay in the result until MHD has sent them: no copy. */
     struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
         len, (void *)body, free_result_cb, res);
@@ -198,10 +227,8 @@ enum MHD_Result httpd_send_result(struct httpd *srv, struct MHD_Connection *conn
         papi_result_free(res);
         return MHD_NO;
     }
-    static const char *const names[] = {"HIT", "MISS", "STALE"};
-    int idx = (oc == PAPI_OUTCOME_HIT) ? 0 : (oc == PAPI_OUTCOME_STALE) ? 2 : 1;
-    req->cache = idx;
-    httpd_count(srv, COUNT_XCACHE_HIT + idx);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
     MHD_add_response_header(resp, "X-Cache", names[idx]);
-    return httpd_send(conn, req, 200, NULL, resp);
+    return httpd_send_cached(conn, req, status, status == 200 ? NULL : "", resp,
+                             srv->lookup_cache_control);
 }

@@ -17,6 +17,16 @@
 #define HTTPD_MAX_API_KEY_BYTES 256
 #define HTTPD_REQUEST_ID_MAX 64
 #define HTTPD_MAX_BODY_BYTES 65536
+/* The longest id a POST body may carry, as JSON (a text key's 256 bytes, quoted, with a comma
+ * and some white space): the body cap is --max-ids of them, plus room for {"ids": }. */
+#define HTTPD_POST_ID_BYTES 264
+#define HTTPD_POST_SLACK_BYTES 1024
+#define HTTPD_MAX_CORS_ORIGINS 32
+#define HTTPD_CORS_MAX_AGE_S 600
+/* A "select" list longer than this is refused before its names are read (a dataset has at most
+ * as many columns; the library pass checks against the real count). */
+#define HTTPD_MAX_SELECT 256
+#define HTTPD_MAX_COLUMN_BYTES 255
 /* libmicrohttpd's memory for each connection: the request head must fit in it (server.c). */
 #define HTTPD_CONNECTION_MEMORY_BYTES (32 * 1024)
 
@@ -24,12 +34,13 @@
  * (routes.c), then one per dataset. */
 #define ROUTE_NONE 0
 #define ROUTE_NOTFOUND 1
-#define HTTPD_FIXED_ROUTES 8 /* room for the table's rows but the dataset row */
-#define ROUTE_DATASET0 (2 + HTTPD_FIXED_ROUTES)
-#define HTTPD_ROUTES (ROUTE_DATASET0 + HTTPD_MAX_DATASETS)
+#define HTTPD_FIXED_ROUTES 8 /* room for the table's rows but the two dataset rows */
+#define ROUTE_DATASET0 (2 + HTTPD_FIXED_ROUTES)            /* GET /<dataset>/<ids> */
+#define ROUTE_BATCH0 (ROUTE_DATASET0 + HTTPD_MAX_DATASETS) /* POST /<dataset> */
+#define HTTPD_ROUTES (ROUTE_BATCH0 + HTTPD_MAX_DATASETS)
 
 /* Status codes counted one by one; anything else lands in the last slot. */
-#define HTTPD_STATUS_SLOTS 15
+#define HTTPD_STATUS_SLOTS 21
 #define HTTPD_LATENCY_BUCKETS 15
 
 /* The server's counters: X(id, metric name, help). The three X-Cache outcomes come first, in
@@ -87,6 +98,15 @@ struct httpd_options {
     unsigned ready_cache_ms;
     int access_log;
     papi_log_level log_level;
+    unsigned client_max_age_s; /* 0: lookup answers are no-store */
+    const char *cors_origin;   /* --cors-origin as given (borrowed), or NULL */
+};
+
+/* --cors-origin, parsed: any origin, or a list of exact ones. */
+struct httpd_cors {
+    int any;  /* "*" */
+    size_t n; /* origins in the list; 0 and !any: CORS is off */
+    char origin[HTTPD_MAX_CORS_ORIGINS][264];
 };
 
 /* How many of MHD's log lines this second got through, and how many did not. */
@@ -123,6 +143,13 @@ struct httpd {
     int64_t ready_checked_ms;
     papi_status ready_status;
     papi_error ready_err; /* the last probe's detail: logged, never sent but its code and id */
+
+    size_t post_max_bytes;         /* a POST body's cap, from --max-ids */
+    size_t max_ids;                /* the library's max-ids, as configured */
+    char lookup_cache_control[48]; /* Cache-Control of lookup answers (--client-max-age) */
+    struct httpd_cors cors;
+    char *openapi; /* GET /openapi.json, made once at start */
+    size_t openapi_len;
 
     const char *route_label[HTTPD_ROUTES]; /* metrics labels, from the route table */
     struct httpd_metrics metrics;
@@ -180,7 +207,12 @@ struct httpd_request {
     struct httpd_job *job; /* set while suspended for a worker and until its answer is sent */
     int abandoned;         /* the drain deadline passed before the worker finished */
     const struct httpd_route *body_route; /* the route taking this request's body, if any */
-    const char *allow;                    /* the Allow header of a 405 being sent */
+    char *body;                           /* a POST body being kept (up to post_max_bytes) */
+    size_t body_kept;
+    int body_over;             /* the body was longer than its route takes: dropped, answered 413 */
+    const char *allow;         /* the Allow header of a 405 or an OPTIONS being sent */
+    const char *origin;        /* an allowed Origin: the answer carries CORS headers for it */
+    const char *if_none_match; /* a lookup's If-None-Match header (MHD's memory), or NULL */
     char uri_inline[256];
 };
 
@@ -195,6 +227,7 @@ struct httpd_job {
     struct httpd_request *req;
     const char *dataset;
     size_t ids_len;
+    size_t ids_array; /* 0: ids is a comma-separated list; else that many NUL-ended ids */
     papi_result *res;
     papi_status st;
     papi_error err;
@@ -213,6 +246,13 @@ unsigned httpd_workers_abandon(struct httpd *srv);
 /* Joins the workers (each finishes the lookup it runs) and frees the pool. */
 void httpd_workers_stop(struct httpd *srv);
 void httpd_job_free(struct httpd_job *job);
+/* A job for req (ids copied: ids_len bytes); NULL when out of memory. */
+struct httpd_job *httpd_job_new(struct httpd_request *req, struct MHD_Connection *conn,
+                                enum httpd_job_kind kind, const char *ids, size_t ids_len);
+/* Suspends the request until a worker has run the job (the handler answers it then); a NULL job
+ * is answered 503 out of memory. */
+enum MHD_Result httpd_job_submit(struct httpd *srv, struct MHD_Connection *conn,
+                                 struct httpd_request *req, struct httpd_job *job);
 
 /* ready.c: the source's readiness, probed at most once per --ready-cache-ms */
 /* The last probe's answer if it is younger than --ready-cache-ms: 1, and *st, *err set; else 0. */
@@ -271,18 +311,33 @@ size_t httpd_path_len(const char *uri);
 
 /* routes.c: the route table and the handler MHD calls */
 enum httpd_method { HTTPD_GET = 1, HTTPD_HEAD = 2, HTTPD_POST = 4, HTTPD_OPTIONS = 8 };
-struct httpd_path;
+unsigned httpd_method_bit(const char *method);
+
+/* The path cut at its raw '/' first, then each segment decoded: an encoded slash (%2F) is a
+ * byte of its segment, never a separator, so "/customer%2F1885" is one segment. */
+struct httpd_path {
+    size_t n;         /* segments */
+    const char *s[2]; /* the first two, decoded */
+    size_t len[2];
+    const char *error; /* why the path is refused (400), or NULL */
+    char buf[HTTPD_MAX_URL_BYTES + 2];
+};
+/* Decodes %XX strictly into out (at least n+1 bytes). Returns the length, or -1 for a bad
+ * escape or an encoded NUL. */
+long httpd_percent_decode(const char *in, size_t n, char *out);
+
 typedef enum MHD_Result (*httpd_route_fn)(struct httpd *srv, struct MHD_Connection *conn,
                                           struct httpd_request *req, const struct httpd_path *p);
 /* Takes n bytes of the request's body (called as they arrive); MHD_NO ends the connection. */
 typedef enum MHD_Result (*httpd_body_fn)(struct httpd_request *req, const char *data, size_t n);
 struct httpd_route {
-    const char *segment;    /* the path's one segment ("healthz"), or NULL: /<dataset>/<ids> */
-    const char *label;      /* its route label in /metrics */
-    unsigned methods;       /* enum httpd_method bits; any other method is answered 405 */
-    int open;               /* served without an API key */
-    httpd_route_fn handler; /* answers once the request is in */
-    httpd_body_fn body;     /* takes the body; NULL: a body is read and dropped */
+    const char *segment;       /* the path's one segment ("healthz"), or NULL for a dataset's row */
+    unsigned dataset_segments; /* dataset rows: 2 for /<dataset>/<ids>, 1 for /<dataset> */
+    const char *label;         /* its route label in /metrics (a dataset's: after its name) */
+    unsigned methods;          /* enum httpd_method bits; any other method is answered 405 */
+    int open;                  /* served without an API key */
+    httpd_route_fn handler;    /* answers once the request is in (OPTIONS is answered for it) */
+    httpd_body_fn body;        /* takes the body; NULL: a body is read and dropped */
 };
 /* Fills srv->route_label from the table. */
 void httpd_routes_init(struct httpd *srv);
@@ -290,9 +345,99 @@ enum MHD_Result httpd_handler(void *cls, struct MHD_Connection *conn, const char
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **con_cls);
 
+/* lookups.c: the dataset routes. GET and HEAD /<dataset>/<ids>; POST /<dataset> with the ids in
+ * a JSON body. Both answer from the first cache tier on the event loop when it holds every id,
+ * and through a worker otherwise. */
+enum MHD_Result httpd_route_lookup(struct httpd *srv, struct MHD_Connection *conn,
+                                   struct httpd_request *req, const struct httpd_path *p);
+enum MHD_Result httpd_route_batch(struct httpd *srv, struct MHD_Connection *conn,
+                                  struct httpd_request *req, const struct httpd_path *p);
+/* Keeps a POST body up to srv->post_max_bytes; past that drops it and marks it over. */
+enum MHD_Result httpd_batch_body(struct httpd_request *req, const char *data, size_t n);
+
+/* body.c: the ids of a POST body, read by a strict scanner of its own (not a JSON library: ids
+ * past 64 bits must keep every digit, and no tree is built for a list of scalars). */
+struct httpd_ids {
+    char *text; /* the ids: comma-separated, or NUL-ended each when array is set (malloc) */
+    size_t len; /* bytes of text (the last id's NUL excluded) */
+    size_t n;   /* how many */
+    int array;  /* an id holds a comma: only the NUL-ended form carries it (papi_lookup) */
+};
+enum httpd_ids_rc { IDS_OK = 0, IDS_BAD = -1, IDS_NOMEM = -2 };
+/* Reads `[id, ...]` or `{"ids": [id, ...]}`: ids are non-negative JSON integers (their digits
+ * kept as text, however many) or strings (escapes decoded, UTF-8 checked, no NUL). IDS_BAD
+ * leaves why in msg, naming the id ("id 3 (at index 2) ...") or the byte. */
+enum httpd_ids_rc httpd_ids_parse(const char *body, size_t len, struct httpd_ids *out, char *msg,
+                                  size_t msg_cap);
+void httpd_ids_free(struct httpd_ids *ids);
+
+/* select.c: the "select" query parameter, checked as far as papi-httpd can without the
+ * dataset's columns (count, empty names, length, identifier form, repeats in any case). */
+struct httpd_select {
+    size_t n;
+    const char *name[HTTPD_MAX_SELECT];
+    char buf[]; /* the decoded names, each NUL-ended */
+};
+/* query: the raw query string after '?' (qlen bytes). IDS_OK with *out NULL when the query has
+ * no select, or a list to free(); IDS_BAD with the reason in msg; IDS_NOMEM. */
+enum httpd_ids_rc httpd_select_parse(const char *query, size_t qlen, struct httpd_select **out,
+                                     char *msg, size_t msg_cap);
+
+/* etag.c: lookup answers' validators and If-None-Match */
+#define HTTPD_ETAG_BYTES 19 /* a quote, 16 hex digits, a quote and a NUL */
+/* A strong tag over the exact bytes: a 64-bit hash that reads 8 bytes a step, the same in
+ * every replica (no seed), so that one answer has one tag wherever it is served. */
+void httpd_etag(const char *body, size_t len, char out[HTTPD_ETAG_BYTES]);
+enum httpd_inm { INM_NONE, INM_MATCH, INM_ANY };
+/* An If-None-Match header against a tag, compared weakly (W/ ignored) as RFC 9110 13.1.2 says
+ * for GET and HEAD: INM_ANY when it holds "*", INM_MATCH when a tag is ours, else INM_NONE. */
+enum httpd_inm httpd_if_none_match(const char *header, const char *etag);
+
+/* cors.c: --cors-origin, the Origin of a request, and OPTIONS */
+/* Parses --cors-origin into c: 0, or -1 with why in msg. NULL or "" leaves CORS off. */
+int httpd_cors_configure(struct httpd_cors *c, const char *spec, char *msg, size_t msg_cap);
+/* 1 if s is a serialized origin: scheme "://" host [":" port], or "null". */
+int httpd_origin_well_formed(const char *s);
+enum httpd_origin { ORIGIN_ABSENT, ORIGIN_ALLOWED, ORIGIN_REFUSED, ORIGIN_MALFORMED };
+enum httpd_origin httpd_cors_check(const struct httpd_cors *c, const char *origin);
+/* The CORS headers of an answer (none when CORS is off or the origin is not allowed). */
+void httpd_cors_headers(const struct httpd *srv, const struct httpd_request *req,
+                        struct MHD_Response *resp);
+/* OPTIONS on a route that has it: a preflight from an allowed origin gets 204 and the route's
+ * methods and headers, from any other origin 403; a plain OPTIONS gets 204 and Allow. */
+enum MHD_Result httpd_send_options(struct httpd *srv, struct MHD_Connection *conn,
+                                   struct httpd_request *req, unsigned methods);
+
+/* openapi.c: GET /openapi.json, made once from the configured datasets */
+struct httpd_column {
+    const char *name;
+    papi_column_type type;
+};
+/* What papi-httpd knows of a dataset. columns NULL: not known (see httpd_dataset_describe). */
+struct httpd_dataset_desc {
+    const char *name;
+    const char *key; /* the key column's name, or NULL when not known */
+    size_t ncolumns;
+    const struct httpd_column *columns;
+};
+struct httpd_api_desc {
+    size_t ndatasets;
+    const struct httpd_dataset_desc *datasets;
+    int api_keys; /* bearer keys are required */
+    size_t max_ids, post_max_bytes;
+};
+/* The document (malloc, NUL-ended), or NULL when out of memory. */
+char *httpd_openapi_render(const struct httpd_api_desc *api, size_t *len);
+/* Makes srv->openapi from the client's datasets; -1 when out of memory. */
+int httpd_openapi_init(struct httpd *srv);
+
 /* answer.c: every answer, JSON unless a type is given; req->status is set once MHD took it */
 enum MHD_Result httpd_send(struct MHD_Connection *conn, struct httpd_request *req, unsigned status,
                            const char *type, struct MHD_Response *resp);
+/* The same with a Cache-Control of its own (httpd_send's is no-store); type "" sends none. */
+enum MHD_Result httpd_send_cached(struct MHD_Connection *conn, struct httpd_request *req,
+                                  unsigned status, const char *type, struct MHD_Response *resp,
+                                  const char *cache_control);
 enum MHD_Result httpd_send_json(struct MHD_Connection *conn, struct httpd_request *req,
                                 unsigned status, const char *body);
 enum MHD_Result httpd_send_error(struct MHD_Connection *conn, struct httpd_request *req,
@@ -308,6 +453,8 @@ enum MHD_Result httpd_send_papi_error(struct MHD_Connection *conn, struct httpd_
 /* A failed readiness probe (503), told as a source failure is. */
 enum MHD_Result httpd_send_unready(struct MHD_Connection *conn, struct httpd_request *req,
                                    papi_status st, const papi_error *err);
+/* A lookup's answer: 200 with its ETag, or 304 (GET, HEAD) / 412 (POST) when If-None-Match
+ * holds that tag. Takes res. */
 enum MHD_Result httpd_send_result(struct httpd *srv, struct MHD_Connection *conn,
                                   struct httpd_request *req, papi_result *res);
 /* One log line with a source failure's whole detail, joined to the access log by request_id. */

@@ -6,8 +6,9 @@
 #include "httpd.h"
 
 /* Codes counted one by one; the last slot (0) holds any other. */
-static const unsigned status_codes[HTTPD_STATUS_SLOTS] = {200, 400, 401, 404, 405, 411, 413, 414,
-                                                          431, 500, 502, 503, 504, 505, 0};
+static const unsigned status_codes[HTTPD_STATUS_SLOTS] = {200, 204, 304, 400, 401, 403, 404,
+                                                          405, 411, 412, 413, 414, 415, 431,
+                                                          500, 501, 502, 503, 504, 505, 0};
 
 /* Upper bounds in microseconds; the last bucket is +Inf. */
 static const int64_t bucket_us[HTTPD_LATENCY_BUCKETS - 1] = {
@@ -168,13 +169,14 @@ char *httpd_metrics_render(struct httpd *srv, size_t *len)
 {
     papi_buf sb;
     papi_buf_init(&sb);
-    int nroutes = ROUTE_DATASET0 + (int)srv->ndatasets;
+    /* the fixed routes, then each dataset's two, skipping the slots of datasets not configured */
+    int nroutes = HTTPD_ROUTES;
 
     papi_buf_puts(&sb,
                   "# HELP papi_http_requests_total HTTP requests answered, by route and status.\n"
                   "# TYPE papi_http_requests_total counter\n");
     for (int r = 0; r < nroutes; r++)
-        for (int s = 0; s < HTTPD_STATUS_SLOTS; s++) {
+        for (int s = 0; s < HTTPD_STATUS_SLOTS && srv->route_label[r]; s++) {
             uint64_t v = SUM(srv, requests[r][s]);
             if (!v)
                 continue;
@@ -191,6 +193,8 @@ char *httpd_metrics_render(struct httpd *srv, size_t *len)
         &sb, "# HELP papi_http_request_duration_seconds Time from request line to answer sent.\n"
              "# TYPE papi_http_request_duration_seconds histogram\n");
     for (int r = 0; r < nroutes; r++) {
+        if (!srv->route_label[r])
+            continue;
         uint64_t cum = 0, counts[HTTPD_LATENCY_BUCKETS];
         for (int b = 0; b < HTTPD_LATENCY_BUCKETS; b++)
             counts[b] = SUM(srv, latency_bucket[r][b]);

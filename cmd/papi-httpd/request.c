@@ -126,6 +126,7 @@ void httpd_request_finish(struct httpd_request *req, enum httpd_closed closed)
     httpd_in_flight_add(srv, -1);
     if (req->raw_uri != req->uri_inline)
         free(req->raw_uri);
+    free(req->body);
     free(req);
 }
 

@@ -27,9 +27,7 @@ static int hexval(int c)
     return -1;
 }
 
-/* Decodes %XX strictly into out (at least n+1 bytes). Returns the length, or -1 for a bad
- * escape or an encoded NUL. */
-static long percent_decode(const char *in, size_t n, char *out)
+long httpd_percent_decode(const char *in, size_t n, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -50,16 +48,6 @@ static long percent_decode(const char *in, size_t n, char *out)
     return (long)o;
 }
 
-/* The path cut at its raw '/' first, then each segment decoded: an encoded slash (%2F) is a
- * byte of its segment, never a separator, so "/customer%2F1885" is one segment. */
-struct httpd_path {
-    size_t n;         /* segments */
-    const char *s[2]; /* the first two, decoded */
-    size_t len[2];
-    const char *error; /* why the path is refused (400), or NULL */
-    char buf[HTTPD_MAX_URL_BYTES + 2];
-};
-
 static void split_path(const char *raw, size_t raw_len, struct httpd_path *p)
 {
     p->n = 0;
@@ -71,7 +59,7 @@ static void split_path(const char *raw, size_t raw_len, struct httpd_path *p)
         const char *seg = raw + i;
         const char *slash = memchr(seg, '/', raw_len - i);
         size_t n = slash ? (size_t)(slash - seg) : raw_len - i;
-        long d = percent_decode(seg, n, p->buf + o);
+        long d = httpd_percent_decode(seg, n, p->buf + o);
         if (d < 0) {
             p->error = "invalid percent-encoding in the path";
             return;
@@ -152,33 +140,6 @@ static enum MHD_Result check_head(struct MHD_Connection *conn, struct httpd_requ
 
 /* ------------------------------------------------------------------ routes */
 
-static struct httpd_job *job_new(struct httpd_request *req, struct MHD_Connection *conn,
-                                 enum httpd_job_kind kind, const char *ids, size_t ids_len)
-{
-    struct httpd_job *job = calloc(1, sizeof *job + ids_len + 1);
-    if (!job)
-        return NULL;
-    job->kind = kind;
-    job->conn = conn;
-    job->req = req;
-    job->ids_len = ids_len;
-    memcpy(job->request_id, req->request_id, sizeof job->request_id);
-    if (ids_len)
-        memcpy(job->ids, ids, ids_len);
-    return job;
-}
-
-/* Suspends the request until a worker has run the job (finish_job() answers it then). */
-static enum MHD_Result submit(struct httpd *srv, struct MHD_Connection *conn,
-                              struct httpd_request *req, struct httpd_job *job)
-{
-    if (!job)
-        return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
-    req->job = job;
-    httpd_workers_submit(srv, job);
-    return MHD_YES;
-}
-
 static enum MHD_Result send_ready(struct MHD_Connection *conn, struct httpd_request *req,
                                   papi_status st, const papi_error *err)
 {
@@ -213,7 +174,7 @@ static enum MHD_Result route_readyz(struct httpd *srv, struct MHD_Connection *co
     papi_error err;
     if (httpd_ready_cached(srv, &st, &err))
         return send_ready(conn, req, st, &err);
-    return submit(srv, conn, req, job_new(req, conn, JOB_READY, NULL, 0));
+    return httpd_job_submit(srv, conn, req, httpd_job_new(req, conn, JOB_READY, NULL, 0));
 }
 
 static enum MHD_Result route_test(struct httpd *srv, struct MHD_Connection *conn,
@@ -240,38 +201,34 @@ static enum MHD_Result route_metrics(struct httpd *srv, struct MHD_Connection *c
                       MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE));
 }
 
-static enum MHD_Result route_lookup(struct httpd *srv, struct MHD_Connection *conn,
-                                    struct httpd_request *req, const struct httpd_path *p)
+static enum MHD_Result route_openapi(struct httpd *srv, struct MHD_Connection *conn,
+                                     struct httpd_request *req, const struct httpd_path *p)
 {
-    const char *dataset = srv->datasets[req->route - ROUTE_DATASET0];
-    papi_result *res = NULL;
-    papi_error err = {0};
-    /* On the event loop only what the first cache tier answers; the rest goes to a worker. */
-    papi_status st = papi_lookup_list_cached(srv->client, dataset, p->s[1], p->len[1], &res, &err);
-    if (st != PAPI_OK)
-        return httpd_send_papi_error(conn, req, st, &err);
-    if (res)
-        return httpd_send_result(srv, conn, req, res);
-    struct httpd_job *job = job_new(req, conn, JOB_LOOKUP, p->s[1], p->len[1]);
-    if (job)
-        job->dataset = dataset;
-    return submit(srv, conn, req, job);
+    (void)p;
+    return httpd_send(
+        conn, req, 200, NULL,
+        MHD_create_response_from_buffer(srv->openapi_len, srv->openapi, MHD_RESPMEM_PERSISTENT));
 }
 
 /* The routes. Probes and the page are open: orchestrators need no key, the page holds no data,
- * and a browser cannot attach a bearer key to a navigation. The last row is every dataset's. */
+ * and a browser cannot attach a bearer key to a navigation. The API's description is not: it
+ * names the datasets and their columns. The last two rows are every dataset's. */
 #define GET_HEAD (HTTPD_GET | HTTPD_HEAD)
 static const struct httpd_route route_table[] = {
-    {"", "/", GET_HEAD, 0, route_root, NULL},
-    {"healthz", "/healthz", GET_HEAD, 1, route_healthz, NULL},
-    {"readyz", "/readyz", GET_HEAD, 1, route_readyz, NULL},
-    {"test", "/test", GET_HEAD, 1, route_test, NULL},
-    {"metrics", "/metrics", GET_HEAD, 0, route_metrics, NULL},
-    {NULL, "/:ids", GET_HEAD, 0, route_lookup, NULL},
+    {"", 0, "/", GET_HEAD, 0, route_root, NULL},
+    {"healthz", 0, "/healthz", GET_HEAD, 1, route_healthz, NULL},
+    {"readyz", 0, "/readyz", GET_HEAD, 1, route_readyz, NULL},
+    {"test", 0, "/test", GET_HEAD, 1, route_test, NULL},
+    {"metrics", 0, "/metrics", GET_HEAD, 0, route_metrics, NULL},
+    {"openapi.json", 0, "/openapi.json", GET_HEAD | HTTPD_OPTIONS, 0, route_openapi, NULL},
+    {NULL, 2, "/:ids", GET_HEAD | HTTPD_OPTIONS, 0, httpd_route_lookup, NULL},
+    {NULL, 1, "", HTTPD_POST | HTTPD_OPTIONS, 0, httpd_route_batch, httpd_batch_body},
 };
 #define NROUTES (sizeof route_table / sizeof route_table[0])
-_Static_assert(NROUTES - 1 <= HTTPD_FIXED_ROUTES, "HTTPD_FIXED_ROUTES is too small");
-static const struct httpd_route *const dataset_route = &route_table[NROUTES - 1];
+#define NFIXED (NROUTES - 2)
+_Static_assert(NFIXED <= HTTPD_FIXED_ROUTES, "HTTPD_FIXED_ROUTES is too small");
+static const struct httpd_route *const ids_route = &route_table[NROUTES - 2];
+static const struct httpd_route *const batch_route = &route_table[NROUTES - 1];
 
 /* The metrics index of the path's route and the route (NULL when none). */
 static int route_of(const struct httpd *srv, const struct httpd_path *p,
@@ -279,36 +236,39 @@ static int route_of(const struct httpd *srv, const struct httpd_path *p,
 {
     *rt = NULL;
     if (p->n == 1)
-        for (size_t i = 0; i + 1 < NROUTES; i++)
+        for (size_t i = 0; i < NFIXED; i++)
             if (segment_is(p, 0, route_table[i].segment)) {
                 *rt = &route_table[i];
                 return 2 + (int)i;
             }
-    if (p->n == 2)
+    if (p->n == 1 || p->n == 2)
         for (size_t i = 0; i < srv->ndatasets; i++)
             if (segment_is(p, 0, srv->datasets[i])) {
-                *rt = dataset_route;
-                return ROUTE_DATASET0 + (int)i;
+                *rt = p->n == 2 ? ids_route : batch_route;
+                return (p->n == 2 ? ROUTE_DATASET0 : ROUTE_BATCH0) + (int)i;
             }
     return ROUTE_NOTFOUND;
 }
 
 void httpd_routes_init(struct httpd *srv)
 {
-    static char dataset_labels[HTTPD_MAX_DATASETS][160];
+    static char dataset_labels[2][HTTPD_MAX_DATASETS][160];
     srv->route_label[ROUTE_NONE] = "none";
     srv->route_label[ROUTE_NOTFOUND] = "notfound";
-    for (size_t i = 0; i + 1 < NROUTES; i++)
+    for (size_t i = 0; i < NFIXED; i++)
         srv->route_label[2 + i] = route_table[i].label;
     /* dataset names are checked identifiers: nothing to escape */
     for (size_t i = 0; i < srv->ndatasets; i++) {
-        snprintf(dataset_labels[i], sizeof dataset_labels[i], "/%s%s", srv->datasets[i],
-                 dataset_route->label);
-        srv->route_label[ROUTE_DATASET0 + i] = dataset_labels[i];
+        snprintf(dataset_labels[0][i], sizeof dataset_labels[0][i], "/%s%s", srv->datasets[i],
+                 ids_route->label);
+        snprintf(dataset_labels[1][i], sizeof dataset_labels[1][i], "/%s%s", srv->datasets[i],
+                 batch_route->label);
+        srv->route_label[ROUTE_DATASET0 + i] = dataset_labels[0][i];
+        srv->route_label[ROUTE_BATCH0 + i] = dataset_labels[1][i];
     }
 }
 
-static unsigned method_bit(const char *m)
+unsigned httpd_method_bit(const char *m)
 {
     static const struct {
         const char *name;
@@ -371,7 +331,8 @@ static const struct httpd_route *body_route(struct httpd *srv, struct MHD_Connec
     split_path(req->raw_uri, httpd_path_len(req->raw_uri), &path);
     if (!path.error)
         route_of(srv, &path, &rt);
-    if (!rt || !rt->body || !(rt->methods & method_bit(req->method)))
+    if (!rt || !rt->body || httpd_method_bit(req->method) != HTTPD_POST ||
+        !(rt->methods & HTTPD_POST))
         return NULL;
     return srv->napi_keys == 0 || rt->open || api_key_ok(srv, conn) ? rt : NULL;
 }
@@ -390,6 +351,26 @@ static enum MHD_Result body_in(struct httpd *srv, struct MHD_Connection *conn,
     return req->body_route ? req->body_route->body(req, data, n) : MHD_YES;
 }
 
+/* With CORS on, the Origin of a cross-origin request decides its CORS headers: -1 when it
+ * is malformed (answered 400). With CORS off it is not read: no answer depends on it. */
+static int take_origin(struct httpd *srv, struct MHD_Connection *conn, struct httpd_request *req)
+{
+    if (!srv->cors.any && srv->cors.n == 0)
+        return 0;
+    const char *o = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    switch (httpd_cors_check(&srv->cors, o)) {
+    case ORIGIN_MALFORMED:
+        return -1;
+    case ORIGIN_ALLOWED:
+        req->origin = o;
+        return 0;
+    case ORIGIN_ABSENT:
+    case ORIGIN_REFUSED:
+        return 0;
+    }
+    return 0;
+}
+
 /* The whole request is in: check it, route it, answer it (or hand it to a worker). */
 static enum MHD_Result answer(struct httpd *srv, struct MHD_Connection *conn,
                               struct httpd_request *req, const char *method)
@@ -401,11 +382,17 @@ static enum MHD_Result answer(struct httpd *srv, struct MHD_Connection *conn,
     if (strlen(raw) > HTTPD_MAX_URL_BYTES)
         return httpd_send_error(conn, req, MHD_HTTP_URI_TOO_LONG, "URL longer than 8192 bytes",
                                 "EURITOOLONG", 0);
+    if (take_origin(srv, conn, req) != 0)
+        return httpd_send_error(
+            conn, req, 400, "malformed Origin header: expected scheme://host[:port]", "EORIGIN", 0);
     struct httpd_path path;
     const struct httpd_route *rt = NULL;
     split_path(raw, httpd_path_len(raw), &path);
     int route = path.error ? ROUTE_NONE : route_of(srv, &path, &rt);
-    if (srv->napi_keys > 0 && !(rt && rt->open) && !api_key_ok(srv, conn)) {
+    unsigned mbit = httpd_method_bit(method);
+    /* A preflight carries no credentials (Fetch), so OPTIONS never needs the key. */
+    if (srv->napi_keys > 0 && !(rt && rt->open) && mbit != HTTPD_OPTIONS &&
+        !api_key_ok(srv, conn)) {
         httpd_count(srv, COUNT_UNAUTHORIZED);
         return httpd_send_error(conn, req, MHD_HTTP_UNAUTHORIZED, "missing or invalid API key",
                                 "EUNAUTHORIZED", 0);
@@ -415,8 +402,10 @@ static enum MHD_Result answer(struct httpd *srv, struct MHD_Connection *conn,
     req->route = route;
     if (!rt)
         return httpd_send_error(conn, req, 404, "Not found!", NULL, 0);
-    if (!(rt->methods & method_bit(method)))
+    if (!(rt->methods & mbit))
         return httpd_send_not_allowed(conn, req, rt->methods);
+    if (mbit == HTTPD_OPTIONS)
+        return httpd_send_options(srv, conn, req, rt->methods);
     return rt->handler(srv, conn, req, &path);
 }
 

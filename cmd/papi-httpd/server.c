@@ -19,6 +19,16 @@
 
 #define OPTS(m) CMD_FIELD(struct httpd_options, m)
 
+static papi_status check_cors(const cmd_option *opt, const char *value, papi_error *err)
+{
+    (void)opt;
+    static struct httpd_cors scratch; /* large; only the parser's thread, before serving */
+    char msg[PAPI_ERROR_MESSAGE_MAX];
+    if (httpd_cors_configure(&scratch, value, msg, sizeof msg) != 0)
+        return papi_error_set(err, PAPI_EINVAL, "%s", msg);
+    return PAPI_OK;
+}
+
 /* The server's own options, one row each: the descriptor (key, env var, type, default, min, max,
  * flags, help, check), then where the value goes. --help and the parser read only this. */
 static const cmd_flag server_flags[] = {
@@ -71,6 +81,18 @@ static const cmd_flag server_flags[] = {
              "error, warn, info or debug: library messages on stderr", NULL},
      .store = cmd_store_log_level,
      OPTS(log_level)},
+    {.opt = {"client-max-age", "PAPI_CLIENT_MAX_AGE", CMD_OPTION_INT, "0", 0, 31536000, 0,
+             "seconds browsers and CDNs may keep a lookup answer (Cache-Control: private, "
+             "max-age); 0: no-store",
+             NULL},
+     .store = cmd_store_uint,
+     OPTS(client_max_age_s)},
+    {.opt = {"cors-origin", "PAPI_CORS_ORIGIN", CMD_OPTION_TEXT, NULL, 0, 0, 0,
+             "origins whose pages may call the API: comma-separated scheme://host[:port], or *; "
+             "unset: no CORS",
+             check_cors},
+     .store = cmd_store_str,
+     OPTS(cors_origin)},
     /* read by load_api_keys(), which checks it; listed for --help */
     {.opt = {NULL, "PAPI_API_KEYS", CMD_OPTION_TEXT, NULL, 0, 0, CMD_OPTION_SECRET,
              "comma-separated bearer keys; unset: no keys needed", NULL}},
@@ -242,12 +264,32 @@ static int configure(struct httpd *srv, papi_config *cfg, int argc, char **argv)
     }
     if (papi_config_set_log(cfg, lib_log, srv, o->log_level) != PAPI_OK)
         return EXIT_USAGE;
+    char msg[PAPI_ERROR_MESSAGE_MAX];
+    if (httpd_cors_configure(&srv->cors, o->cors_origin, msg, sizeof msg) != 0) {
+        httpd_log_line("error", "--cors-origin: %s", msg); /* checked by the parser already */
+        return EXIT_USAGE;
+    }
+    if (o->client_max_age_s)
+        snprintf(srv->lookup_cache_control, sizeof srv->lookup_cache_control, "private, max-age=%u",
+                 o->client_max_age_s);
+    else
+        snprintf(srv->lookup_cache_control, sizeof srv->lookup_cache_control, "no-store");
     if (resolve_listen(o->listen, &srv->listen_addr, &srv->listen_len) != 0) {
         httpd_log_line("error", "bad listen address %s (want host:port, [v6]:port or port)",
                        o->listen);
         return EXIT_USAGE;
     }
     return load_api_keys(srv) == 0 ? 0 : EXIT_USAGE;
+}
+
+/* A POST body holds at most --max-ids ids: its cap follows, within the server's body cap. */
+static void size_post_bodies(struct httpd *srv, const papi_config *cfg)
+{
+    const char *v = papi_config_get(cfg, "max-ids");
+    unsigned long n = v ? strtoul(v, NULL, 10) : 0;
+    srv->max_ids = n ? (size_t)n : 100;
+    size_t cap = srv->max_ids * HTTPD_POST_ID_BYTES + HTTPD_POST_SLACK_BYTES;
+    srv->post_max_bytes = cap < HTTPD_MAX_BODY_BYTES ? cap : HTTPD_MAX_BODY_BYTES;
 }
 
 static struct MHD_Daemon *start_daemon(struct httpd *srv)
@@ -377,6 +419,7 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
         papi_config_destroy(cfg);
         return 1;
     }
+    size_post_bodies(srv, cfg);
     papi_error err = {0};
     papi_status st = papi_client_create(cfg, &srv->client, &err);
     papi_config_destroy(cfg);
@@ -395,6 +438,11 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
         httpd_log_line("warn", "only the first %d datasets get routes", HTTPD_MAX_DATASETS);
 
     httpd_routes_init(srv);
+    if (httpd_openapi_init(srv) != 0) {
+        httpd_log_line("error", "out of memory");
+        papi_client_destroy(srv->client);
+        return 1;
+    }
     if (srv->opt.access_log && httpd_alog_start() != 0)
         httpd_log_line("warn", "access log: no writer thread, writing each line at once");
     if (httpd_workers_start(srv, srv->opt.workers) != 0) {
@@ -426,6 +474,7 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
     rc = drain(srv, &sigs, &next_sweep_us);
     httpd_alog_stop();
     papi_client_destroy(srv->client);
+    free(srv->openapi);
     httpd_log_line("info", "stopped");
     return rc;
 }

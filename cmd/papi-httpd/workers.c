@@ -37,10 +37,55 @@ void httpd_job_free(struct httpd_job *job)
     free(job);
 }
 
+struct httpd_job *httpd_job_new(struct httpd_request *req, struct MHD_Connection *conn,
+                                enum httpd_job_kind kind, const char *ids, size_t ids_len)
+{
+    struct httpd_job *job = calloc(1, sizeof *job + ids_len + 1);
+    if (!job)
+        return NULL;
+    job->kind = kind;
+    job->conn = conn;
+    job->req = req;
+    job->ids_len = ids_len;
+    memcpy(job->request_id, req->request_id, sizeof job->request_id);
+    if (ids_len)
+        memcpy(job->ids, ids, ids_len);
+    return job;
+}
+
+enum MHD_Result httpd_job_submit(struct httpd *srv, struct MHD_Connection *conn,
+                                 struct httpd_request *req, struct httpd_job *job)
+{
+    if (!job)
+        return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
+    req->job = job;
+    httpd_workers_submit(srv, job);
+    return MHD_YES;
+}
+
+/* Ids a comma would split (text keys) travel NUL-ended, to papi_lookup(). */
+static papi_status lookup_array(struct httpd *srv, struct httpd_job *job)
+{
+    const char **ids = malloc(job->ids_array * sizeof *ids);
+    if (!ids)
+        return papi_error_set(&job->err, PAPI_ENOMEM, "out of memory for %zu ids", job->ids_array);
+    const char *p = job->ids;
+    for (size_t i = 0; i < job->ids_array; i++, p += strlen(p) + 1)
+        ids[i] = p;
+    papi_status st =
+        papi_lookup(srv->client, job->dataset, ids, job->ids_array, &job->res, &job->err);
+    free(ids);
+    return st;
+}
+
 static void run_job(struct httpd *srv, struct httpd_job *job)
 {
     if (job->kind == JOB_READY) {
         job->st = httpd_ready_probe(srv, job->request_id, &job->err);
+        return;
+    }
+    if (job->ids_array) {
+        job->st = lookup_array(srv, job);
         return;
     }
     job->st =

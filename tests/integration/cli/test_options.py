@@ -69,12 +69,11 @@ class Help(unittest.TestCase):
     def test_library_enumerates_options(self):
         keys = [k for k, _, _ in self.lib]
         self.assertGreater(len(keys), 10)
-        # a backend's options are listed when it is built in (not in the minimal build)
-        have = ("snowflake-account", "snowflake-token") if HAVE_SNOWFLAKE else ()
-        for k in ("source", "cache", "max-ids") + have:
+        expected = ["source", "cache", "max-ids"]
+        if os.environ.get("PAPI_TEST_HAVE_SNOWFLAKE") != "0":  # a build with the backend
+            expected += ["snowflake-account", "snowflake-token"]
+        for k in expected:
             self.assertIn(k, keys)
-        if not HAVE_SNOWFLAKE:
-            self.assertNotIn("snowflake-account", keys)
 
     def test_every_library_option_with_its_env_var_in_both_tools(self):
         for tool, text in self.helps.items():
@@ -220,7 +219,7 @@ class Httpd(WithDemoDb):
                  (["--workers=" + SECRET], {}, "--workers"),
                  (["--log-level", SECRET], {}, "--log-level"),
                  (["--snowflake-tokn=" + SECRET], {}, "--snowflake-tokn"),
-                 (["--snowflake-token", "x", SECRET], {}, "argument 3"))
+                 (["--max-ids", "5", SECRET], {}, "argument 3"))
         for args, env, name in cases:
             with self.subTest(args=args, env=env):
                 r = run(HTTPD, *args, env=env)
@@ -228,8 +227,6 @@ class Httpd(WithDemoDb):
                 self.assertIn(name, r.stderr)
                 self.assertNotIn(SECRET, r.stdout + r.stderr)
 
-
-HAVE_SNOWFLAKE = os.environ.get("PAPI_TEST_HAVE_SNOWFLAKE", "1") == "1"
 
 if __name__ == "__main__":
     if len(sys.argv) < 4:

@@ -197,15 +197,23 @@ class LoadPlan(unittest.TestCase):
         import xml.etree.ElementTree as ET
         root = ET.parse(os.path.join(ROOT, "bench", "jmeter", "papi.jmx")).getroot()
         groups = root.findall(".//ThreadGroup")
-        self.assertEqual(len(groups), 2)  # without and with cache reuse
+        self.assertEqual(len(groups), 3)  # without and with cache reuse, POST batches
         for timer in root.findall(".//ConstantThroughputTimer"):
             per_min = int(re.search(r",(\d+)\)", timer.find("stringProp[@name='throughput']").text).group(1))
             self.assertTrue(150 * 60 <= per_min <= 200 * 60, per_min)
         for csv in root.findall(".//CSVDataSet"):
             fname = re.search(r",([^)]+)\)", csv.find("stringProp[@name='filename']").text).group(1)
-            ids = read(os.path.join(ROOT, "bench", "jmeter", fname)).split()
-            self.assertEqual(sorted(map(int, ids)), list(range(1, 10001)))
-        self.assertEqual(len(root.findall(".//CSVDataSet")), 2)
+            lines = read(os.path.join(ROOT, "bench", "jmeter", fname)).split()
+            ids = [int(i) for line in lines for i in line.split(",")]
+            self.assertEqual(sorted(ids), list(range(1, 10001)))
+            if "batches" in fname:
+                self.assertEqual({len(line.split(",")) for line in lines}, {100})
+        self.assertEqual(len(root.findall(".//CSVDataSet")), 3)
+        posts = [s for s in root.findall(".//HTTPSamplerProxy")
+                 if s.find("stringProp[@name='HTTPSampler.method']").text == "POST"]
+        self.assertEqual(len(posts), 1)
+        body = posts[0].find(".//stringProp[@name='Argument.value']").text
+        self.assertEqual(body, '{"ids": [${BATCH}]}')
 
 
 class Build(unittest.TestCase):

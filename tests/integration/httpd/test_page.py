@@ -1,6 +1,8 @@
 """The test page in a real browser: Debian's headless chromium driven through chromedriver's
 W3C WebDriver protocol (plain HTTP on loopback, no selenium). Loads /test, enters 1885, submits
-and reads the JSON the page shows. Saves a screenshot as <PAPI_TEST_TMP>/test-page.png.
+and reads the JSON the page shows; reads the curl line it shows, runs it, and copies it with the
+page's button (the clipboard read back through chromium's own permission). Saves a screenshot as
+<PAPI_TEST_TMP>/test-page.png.
 
 Without Debian's chromium and chromium-driver it exits 77, which meson records as SKIP and
 scripts/test counts as a failure: a browser test that cannot run has not passed.
@@ -87,6 +89,10 @@ class WebDriver:
                 raise AssertionError("timed out waiting on %s, last text %r" % (css, t))
             time.sleep(0.05)
 
+    def script(self, body, *args, asynchronous=False):
+        return self.s("POST", "/execute/async" if asynchronous else "/execute/sync",
+                      {"script": body, "args": list(args)})
+
     def quit(self):
         try:
             self.s("DELETE", "")
@@ -113,12 +119,18 @@ class TestPage(unittest.TestCase):
         cls.srv.stop()
         shutil.rmtree(cls.profile, ignore_errors=True)
 
-    def submit(self, ids):
+    def fill(self, ids, key=""):
         wd = self.wd
         wd.s("POST", "/url", {"url": "http://127.0.0.1:%d/test" % self.srv.port})
-        field = wd.find("#ids")
-        wd.s("POST", "/element/%s/clear" % field, {})
-        wd.s("POST", "/element/%s/value" % field, {"text": ids})
+        for css, text in (("#ids", ids), ("#key", key)):
+            field = wd.find(css)
+            wd.s("POST", "/element/%s/clear" % field, {})
+            if text:
+                wd.s("POST", "/element/%s/value" % field, {"text": text})
+
+    def submit(self, ids):
+        wd = self.wd
+        self.fill(ids)
         wd.s("POST", "/element/%s/click" % wd.find("#submit"), {})
         return wd.wait_text("#status", lambda t: "HTTP" in t or "failed" in t)
 
@@ -147,6 +159,35 @@ class TestPage(unittest.TestCase):
         self.submit("3, 2,1")
         rows = json.loads(self.wd.text("#result"))
         self.assertEqual([r["C_CUSTOMER_SK"] for r in rows], [3, 2, 1])
+
+    def test_curl_line_runs(self):
+        base = "http://127.0.0.1:%d" % self.srv.port
+        self.fill("1885, 2")
+        line = self.wd.text("#curl")
+        self.assertEqual(line, "curl -sS '%s/customer/1885,2'" % base)
+        out = subprocess.run(["sh", "-c", line], capture_output=True, timeout=30, check=True).stdout
+        self.assertEqual([r["C_CUSTOMER_SK"] for r in json.loads(out)], [1885, 2])
+        # the key stays out of the line: the shell supplies it
+        self.fill("7", key="s3cret-key")
+        line = self.wd.text("#curl")
+        self.assertEqual(line, "curl -sS '%s/customer/7' -H \"Authorization: Bearer $PAPI_API_KEY\"" % base)
+        self.assertNotIn("s3cret", line)
+
+    def test_copy_button(self):
+        base = "http://127.0.0.1:%d" % self.srv.port
+        self.fill("3,1")
+        self.wd.s("POST", "/goog/cdp/execute", {"cmd": "Browser.grantPermissions", "params": {
+            "origin": base, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]}})
+        self.wd.s("POST", "/element/%s/click" % self.wd.find("#copy"), {})
+        self.wd.wait_text("#copy", lambda t: t != "Copy")
+        self.assertEqual(self.wd.text("#copy"), "Copied")
+        want = "curl -sS '%s/customer/3,1'" % base
+        # selected too, so Ctrl+C works where the clipboard API is refused
+        self.assertEqual(self.wd.script("return window.getSelection().toString();"), want)
+        got = self.wd.script("var done = arguments[arguments.length - 1];"
+                             "navigator.clipboard.readText().then(done, function (e) { done('error: ' + e); });",
+                             asynchronous=True)
+        self.assertEqual(got, want)
 
     def test_error_shown_plainly(self):
         status = self.submit("12x")

@@ -163,16 +163,22 @@ class Routes(DemoServer):
 
 class BadInput(DemoServer):
     def test_not_found(self):
-        for path in ("/nope", "/customer", "/foo/1", "/test/", "/healthz/x", "//customer/1", "/Customer/1"):
+        for path in ("/nope", "/foo/1", "/test/", "/healthz/x", "//customer/1", "/Customer/1",
+                     "/customer/1/2"):
             h, doc = self.assertJsonError(404, path)
             self.assertEqual(doc, {"error": "Not found!"})
             self.assertIn("x-request-id", h)
 
     def test_method_not_allowed(self):
-        for method, path in (("POST", "/customer/1"), ("DELETE", "/"), ("PUT", "/healthz"),
-                             ("BREW", "/customer/1"), ("OPTIONS", "/metrics"), ("PATCH", "/test")):
+        for method, path, allow in (("POST", "/customer/1", "GET, HEAD, OPTIONS"),
+                                    ("DELETE", "/", "GET, HEAD"), ("PUT", "/healthz", "GET, HEAD"),
+                                    ("BREW", "/customer/1", "GET, HEAD, OPTIONS"),
+                                    ("OPTIONS", "/metrics", "GET, HEAD"),
+                                    ("PATCH", "/test", "GET, HEAD"),
+                                    ("GET", "/customer", "POST, OPTIONS"),
+                                    ("PUT", "/customer", "POST, OPTIONS")):
             h, doc = self.assertJsonError(405, path, method=method)
-            self.assertEqual(h["allow"], "GET, HEAD")
+            self.assertEqual(h["allow"], allow, (method, path))
 
     def test_post_with_body(self):
         st, h, body = self.srv.request("POST", "/customer/1", body=b'{"a": 1}' * 100)

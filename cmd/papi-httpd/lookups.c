@@ -1,0 +1,182 @@
+/* The dataset routes: GET (and HEAD) /<dataset>/<ids>, and POST /<dataset> with the ids in a JSON
+ * body for lists too long for a URL. Both take the same path from there: the first cache tier on
+ * the event loop when it holds every id, a worker otherwise, and one answer builder
+ * (httpd_send_result: the ETag, 304, Cache-Control). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "httpd.h"
+
+/* The one place a lookup starts, for GET and POST, on the event loop or in a worker.
+ *
+ * Column selection hooks in here: once libpapi offers it (issue 14, item 1: papi_lookup_opts()
+ * or its equivalent, on both the first-tier call and the blocking one), `sel` goes to the cached
+ * lookup below and, through the job, to the worker's; the answer's bytes are then the selected
+ * columns and everything after (ETag, 304) is unchanged. Until then a valid select is refused
+ * with 501 rather than answered with every column. */
+static enum MHD_Result start_lookup(struct httpd *srv, struct MHD_Connection *conn,
+                                    struct httpd_request *req, const char *dataset, const char *ids,
+                                    size_t len, size_t n_array, const struct httpd_select *sel)
+{
+    if (sel)
+        return httpd_send_error(conn, req, 501,
+                                "select: column selection is not available in this version",
+                                "ENOTIMPLEMENTED", 0);
+    if (!n_array) {
+        papi_result *res = NULL;
+        papi_error err = {0};
+        papi_status st = papi_lookup_list_cached(srv->client, dataset, ids, len, &res, &err);
+        if (st != PAPI_OK)
+            return httpd_send_papi_error(conn, req, st, &err);
+        if (res)
+            return httpd_send_result(srv, conn, req, res);
+    }
+    struct httpd_job *job = httpd_job_new(req, conn, JOB_LOOKUP, ids, len);
+    if (job) {
+        job->dataset = dataset;
+        job->ids_array = n_array;
+    }
+    return httpd_job_submit(srv, conn, req, job);
+}
+
+/* What GET and POST check alike before a lookup: If-None-Match and select. Returns 1 with *r
+ * set when it answered. */
+static int refused(struct MHD_Connection *conn, struct httpd_request *req,
+                   struct httpd_select **sel, enum MHD_Result *r)
+{
+    req->if_none_match =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    /* RFC 9110 would answer "*" with 304 (some answer exists). A lookup has no representation
+     * the client could hold without its tag, so "*" can only be a mistake: say so. */
+    if (req->if_none_match && httpd_if_none_match(req->if_none_match, "") == INM_ANY) {
+        *r = httpd_send_error(conn, req, 400,
+                              "If-None-Match: * does not apply to a lookup: send the ETag of the "
+                              "answer you hold",
+                              "EINVAL", 0);
+        return 1;
+    }
+    const char *raw = req->raw_uri;
+    size_t path_len = httpd_path_len(raw);
+    if (raw[path_len] != '?')
+        return 0;
+    char msg[160];
+    const char *q = raw + path_len + 1;
+    switch (httpd_select_parse(q, strcspn(q, "#"), sel, msg, sizeof msg)) {
+    case IDS_OK:
+        return 0;
+    case IDS_BAD:
+        *r = httpd_send_error(conn, req, 400, msg, "EINVAL", 0);
+        return 1;
+    case IDS_NOMEM:
+        break;
+    }
+    *r = httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
+    return 1;
+}
+
+enum MHD_Result httpd_route_lookup(struct httpd *srv, struct MHD_Connection *conn,
+                                   struct httpd_request *req, const struct httpd_path *p)
+{
+    struct httpd_select *sel = NULL;
+    enum MHD_Result r = MHD_NO;
+    if (refused(conn, req, &sel, &r))
+        return r;
+    r = start_lookup(srv, conn, req, srv->datasets[req->route - ROUTE_DATASET0], p->s[1], p->len[1],
+                     0, sel);
+    free(sel);
+    return r;
+}
+
+/* application/json, with any parameters but a charset other than UTF-8 (RFC 8259 8.1). */
+static int json_media_type(const char *ct)
+{
+    static const char type[] = "application/json";
+    if (!ct)
+        return 0;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    if (strncasecmp(ct, type, sizeof type - 1) != 0)
+        return 0;
+    const char *p = ct + sizeof type - 1;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p && *p != ';')
+        return 0;
+    while (*p == ';') {
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t name = strcspn(p, "=;");
+        const char *value = p[name] == '=' ? p + name + 1 : p + name;
+        size_t vlen = strcspn(value, ";");
+        while (vlen > 0 && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+            vlen--;
+        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"')
+            value++, vlen -= 2;
+        if (name == 7 && strncasecmp(p, "charset", 7) == 0 &&
+            !(vlen == 5 && strncasecmp(value, "utf-8", 5) == 0))
+            return 0;
+        p += strcspn(p, ";");
+    }
+    return 1;
+}
+
+enum MHD_Result httpd_batch_body(struct httpd_request *req, const char *data, size_t n)
+{
+    size_t cap = req->srv->post_max_bytes;
+    if (req->body_over)
+        return MHD_YES;
+    if (n > cap - req->body_kept) {
+        req->body_over = 1; /* read on and dropped: answered 413 once it is all in */
+        free(req->body);
+        req->body = NULL;
+        return MHD_YES;
+    }
+    if (!req->body && !(req->body = malloc(cap))) {
+        req->body_over = -1;
+        return MHD_YES;
+    }
+    memcpy(req->body + req->body_kept, data, n);
+    req->body_kept += n;
+    return MHD_YES;
+}
+
+enum MHD_Result httpd_route_batch(struct httpd *srv, struct MHD_Connection *conn,
+                                  struct httpd_request *req, const struct httpd_path *p)
+{
+    (void)p;
+    char msg[160];
+    if (req->body_over < 0)
+        return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
+    if (req->body_over) {
+        snprintf(msg, sizeof msg, "request body larger than %zu bytes (room for --max-ids %zu ids)",
+                 srv->post_max_bytes, srv->max_ids);
+        return httpd_send_error(conn, req, 413, msg, "ETOOLARGE", 0);
+    }
+    if (!json_media_type(
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
+        return httpd_send_error(conn, req, 415, "the body must be Content-Type: application/json",
+                                "EMEDIATYPE", 0);
+    struct httpd_select *sel = NULL;
+    enum MHD_Result r = MHD_NO;
+    if (refused(conn, req, &sel, &r))
+        return r;
+    struct httpd_ids ids;
+    switch (httpd_ids_parse(req->body ? req->body : "", req->body_kept, &ids, msg, sizeof msg)) {
+    case IDS_OK:
+        r = start_lookup(srv, conn, req, srv->datasets[req->route - ROUTE_BATCH0], ids.text,
+                         ids.len, ids.array ? ids.n : 0, sel);
+        httpd_ids_free(&ids);
+        break;
+    case IDS_BAD:
+        r = httpd_send_error(conn, req, 400, msg, "EINVAL", 0);
+        break;
+    case IDS_NOMEM:
+        r = httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
+        break;
+    }
+    free(sel);
+    return r;
+}
