@@ -28,10 +28,8 @@ typedef struct sync_args {
 
 #define ARG(m) CMD_FIELD(sync_args, m)
 
+/* sync's own options first: --help lists those; the rest are lookup's, listed there */
 static const cmd_flag sync_flags[] = {
-    {.opt = {"dataset", NULL, CMD_OPTION_TEXT, "customer", 0, 0, 0, "dataset to copy", NULL},
-     .store = cmd_store_str,
-     ARG(dataset)},
     {.opt = {"to", NULL, CMD_OPTION_TEXT, NULL, 0, 0, 0,
              "the replica file, written atomically (its folder must exist)", NULL},
      .store = cmd_store_str,
@@ -47,6 +45,9 @@ static const cmd_flag sync_flags[] = {
              "seconds the whole sync may take", NULL},
      .store = cmd_store_int64,
      ARG(timeout_s)},
+    {.opt = {"dataset", NULL, CMD_OPTION_TEXT, "customer", 0, 0, 0, "dataset to copy", NULL},
+     .store = cmd_store_str,
+     ARG(dataset)},
     {.opt = {"log-level", "PAPI_LOG_LEVEL", CMD_OPTION_TEXT, "warn", 0, 0, 0,
              "error, warn, info or debug: library messages on stderr", NULL},
      .store = cmd_store_log_level,
@@ -59,10 +60,12 @@ static const cmd_flag sync_flags[] = {
      ARG(log_level)},
 };
 #define NSYNC_FLAGS (sizeof sync_flags / sizeof sync_flags[0])
+#define NSYNC_OWN 3
 
 void papi_cmd_sync_help(FILE *out)
 {
-    cmd_opts_help(out, sync_flags, NSYNC_FLAGS);
+    cmd_opts_help(out, sync_flags, NSYNC_OWN);
+    fprintf(out, "  (and --dataset, --log-level, -v as for lookup)\n");
 }
 
 static volatile sig_atomic_t stop_requested;
