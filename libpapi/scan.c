@@ -41,12 +41,9 @@ papi_status papi_client_scan(papi_client *client, const char *dataset, const cha
     qid[0] = '\0';
     papi__client_log(client, PAPI_LOG_INFO, "scan of %s from %s%s", papi_dataset_name(ds),
                      client->transport->name, watermark_after ? " past its watermark" : "");
-    papi_status st = client->transport->scan(client->transport_state, ds, watermark_after, &s,
-                                             deadline_ms, qid, qcap, err);
-    if (st != PAPI_OK)
-        papi__client_log(client, PAPI_LOG_WARN, "scan of %s failed: %s", papi_dataset_name(ds),
-                         err && err->message[0] ? err->message : papi_strerror(st));
-    return st;
+    /* a failure is the caller's to report (papi sync prints it, a server logs it once) */
+    return client->transport->scan(client->transport_state, ds, watermark_after, &s, deadline_ms,
+                                   qid, qcap, err);
 }
 
 const char *papi_client_source_name(const papi_client *client)
