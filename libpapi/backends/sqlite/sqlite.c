@@ -109,8 +109,29 @@ static void gen_free(gen *g)
     free(g);
 }
 
-/* Opens the file the path names now as a generation, checked as open() checks it (deep: PRAGMA
- * quick_check too), with one connection open in its pool. */
+/* Every connection of a generation is opened now, while the path names its file (pool_open
+ * checks that): once a sync renames a new file over the path, no connection to the old one can be
+ * opened by path, and a fetch that needed one would fail instead of waiting for one in use. The
+ * first connection checks the file as open() does (deep: PRAGMA quick_check too). */
+static papi_status open_all(gen *g, bool deep, papi_error *err)
+{
+    sqlite_state *st = g->st;
+    void *c[SQLITE_POOL_MAX];
+    size_t n = 0;
+    int64_t deadline_ms = papi_host_now_ms(st->host) + 60000;
+    papi_status s = PAPI_OK;
+    while (s == PAPI_OK && n < st->max) {
+        s = papi_pool_acquire(g->pool, deadline_ms, &c[n], err);
+        if (s == PAPI_OK && ++n == 1)
+            s = papi__sq_check_served(((papi__sq_conn *)c[0])->db, st->path, st->host, deep, err);
+    }
+    for (size_t i = 0; i < n; i++)
+        papi_pool_release(g->pool, c[i], 0);
+    return s;
+}
+
+/* Opens the file the path names now as a generation, checked as open() checks it, with all its
+ * connections. */
 static papi_status gen_open(sqlite_state *st, bool deep, gen **out, papi_error *err)
 {
     *out = NULL;
@@ -134,12 +155,7 @@ static papi_status gen_open(sqlite_state *st, bool deep, gen **out, papi_error *
         free(g);
         return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
     }
-    void *c = NULL;
-    s = papi_pool_acquire(g->pool, papi_host_now_ms(st->host) + 60000, &c, err);
-    if (s == PAPI_OK) {
-        s = papi__sq_check_served(((papi__sq_conn *)c)->db, st->path, st->host, deep, err);
-        papi_pool_release(g->pool, c, 0);
-    }
+    s = open_all(g, deep, err);
     if (s != PAPI_OK) {
         gen_free(g);
         return s == PAPI_EUNAVAIL

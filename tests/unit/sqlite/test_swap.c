@@ -166,6 +166,10 @@ static bool wait_for(atomic_int *value, int want)
 static void swaps_under_load_fail_no_lookup(void **state)
 {
     (void)state;
+    atomic_store(&failures, 0);
+    atomic_store(&swaps_logged, 0);
+    atomic_store(&closes_logged, 0);
+    atomic_store(&rejections_logged, 0);
     char spec[160];
     snprintf(spec, sizeof spec, "sqlite:%s", src_db);
     papi_client *src = client_of(spec, ds_path);
@@ -217,9 +221,58 @@ static void swaps_under_load_fail_no_lookup(void **state)
             SWAPS + 1);
 }
 
+static void *burst(void *arg)
+{
+    papi_client *c = arg;
+    for (int i = 0; i < 300; i++) {
+        int64_t id = 1 + i % ROWS;
+        papi_result *r = NULL;
+        papi_error err = {0};
+        if (papi_lookup_customers(c, &id, 1, &r, &err) != PAPI_OK || papi_result_count(r) != 1) {
+            atomic_fetch_add(&failures, 1);
+            fprintf(stderr, "burst lookup: %s\n", err.message);
+        }
+        papi_result_free(r);
+    }
+    return NULL;
+}
+
+/* A file the source refuses sits at the path before the connections of the served one were all
+ * needed: lookups that need more connections at once still find them (they were opened while
+ * the path named the served file), and none fails. */
+static void lookups_needing_more_connections_after_a_refused_file(void **state)
+{
+    (void)state;
+    char spec[160], path[128], other[128];
+    snprintf(spec, sizeof spec, "sqlite:%s", src_db);
+    papi_client *src = client_of(spec, ds_path);
+    snprintf(path, sizeof path, "%s/burst.db", dir);
+    snprintf(other, sizeof other, "%s/burst-other.db", dir);
+    publish(src, 1, path);
+    papi_error err = {0};
+    assert_int_equal(papi_replica_sync(src, "product", other, NULL, NULL, &err), PAPI_OK);
+    snprintf(spec, sizeof spec, "sqlite:%s", path);
+    papi_client *c = client_of(spec, NULL);
+    int64_t id = 1;
+    papi_result *r = NULL;
+    assert_int_equal(papi_lookup_customers(c, &id, 1, &r, &err), PAPI_OK); /* one connection */
+    papi_result_free(r);
+    assert_int_equal(rename(other, path), 0);
+    atomic_store(&failures, 0);
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, burst, c), 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(atomic_load(&failures), 0);
+    papi_client_destroy(c);
+    papi_client_destroy(src);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(lookups_needing_more_connections_after_a_refused_file),
         cmocka_unit_test(swaps_under_load_fail_no_lookup),
     };
     return cmocka_run_group_tests_name("replica swap", tests, setup, teardown);
