@@ -271,12 +271,12 @@ static void first_column_difference(const char *file, const char *ours, char *ou
             snprintf(f, sizeof f, "%.*s", (int)(fl < 90 ? fl : 90), file);
             snprintf(o, sizeof o, "%.*s", (int)(ol < 90 ? ol : 90), ours);
             if (!fl)
-                snprintf(out, cap, "the file lacks column %zu (%s)", index, o);
+                snprintf(out, cap, "the file lacks column %zu (%.90s)", index, o);
             else if (!ol)
                 snprintf(out, cap, "the file has a column %zu more", index);
             else
-                snprintf(out, cap, "column %zu is '%s' in the file, '%s' in the dataset", index,
-                         shown_with(f, "_$ "), o);
+                snprintf(out, cap, "column %zu is '%.90s' in the file, '%.90s' in the dataset",
+                         index, shown_with(f, "_$ "), o);
             return;
         }
         if (!file[fl])
@@ -298,7 +298,7 @@ papi_status papi__sq_meta_match(const papi__sq_meta *m, const papi_dataset *ds, 
                               shown(m->info.dataset), name);
     if (strcmp(m->info.shape, papi_dataset_shape_hash(ds)) == 0)
         return PAPI_OK;
-    char what[200];
+    char what[256];
     papi_buf cols;
     papi_buf_init(&cols);
     papi__sq_columns_text(ds, &cols);

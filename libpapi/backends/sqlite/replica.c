@@ -257,21 +257,28 @@ static papi_status exec(writer *w, const char *sql, const char *what, papi_error
     return rc == SQLITE_OK ? PAPI_OK : sql_failed(w, rc, what, err);
 }
 
-/* CREATE TABLE of the dataset: the key is the primary key of a WITHOUT ROWID table (a lookup is
- * one b-tree descent, and keys of 38 digits fit); a number column has no declared type, so an
- * integer stays an integer and digits too long for 64 bits stay text; the rest is text, as the
- * source wrote it. */
+/* CREATE TABLE of the dataset. A number key is the INTEGER PRIMARY KEY, the rowid, as in the
+ * demo database: a lookup is one descent of the table's b-tree (a WITHOUT ROWID table measured
+ * about 10% slower; bench/sync), and such a key must fit 64 bits, as the sqlite source binds it.
+ * A text key makes a WITHOUT ROWID table, for the same single descent. Other number columns have
+ * no declared type, so an integer stays an integer and digits too long for 64 bits stay text;
+ * the rest is text, as the source wrote it. */
 static papi_status create_table(writer *w, papi_error *err)
 {
     papi_buf sql;
     papi_buf_init(&sql);
     papi_buf_printf(&sql, "CREATE TABLE %s (", w->table);
     size_t key = papi_dataset_key_index(w->ds);
-    for (size_t i = 0; i < papi_dataset_column_count(w->ds); i++)
+    bool number_key = papi_dataset_key_type(w->ds) == PAPI_KEY_NUMBER;
+    for (size_t i = 0; i < papi_dataset_column_count(w->ds); i++) {
+        bool number = papi_dataset_column_type(w->ds, i) == PAPI_COL_NUMBER;
         papi_buf_printf(&sql, "%s%s%s%s", i ? ", " : "", papi_dataset_column_name(w->ds, i),
-                        papi_dataset_column_type(w->ds, i) == PAPI_COL_NUMBER ? "" : " TEXT",
+                        i == key && number_key ? " INTEGER"
+                        : number               ? ""
+                                               : " TEXT",
                         i == key ? " PRIMARY KEY" : "");
-    papi_buf_puts(&sql, ") WITHOUT ROWID");
+    }
+    papi_buf_puts(&sql, number_key ? ")" : ") WITHOUT ROWID");
     papi_status s = sql.oom ? papi_error_set(err, PAPI_ENOMEM, "replica: out of memory")
                             : exec(w, papi_buf_cstr(&sql), "create a table in", err);
     papi_buf_free(&sql);
@@ -391,6 +398,11 @@ static void track_watermark(writer *w, const char *cell, size_t len)
 
 static papi_status insert_failed(writer *w, int rc, papi_error *err)
 {
+    if ((rc & 0xff) == SQLITE_MISMATCH)
+        return papi_error_set(err, PAPI_EPROTO,
+                              "replica: a key of %s does not fit a 64-bit integer, as a replica's "
+                              "number key must",
+                              papi_dataset_name(w->ds));
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
         return papi_error_set(err, PAPI_EPROTO,
                               "replica: the source sent two rows of %s with the same key, or a "

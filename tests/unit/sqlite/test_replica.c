@@ -80,6 +80,11 @@ static int setup(void **state)
                 "TEXT)");
     exec_ok(db, "INSERT INTO hybrid_customer (C_CUSTOMER_SK, C_FIRST_NAME) VALUES (1, 'Ann'), "
                 "(2, 'Bob'), (9223372036854775807, 'Max')");
+    /* number keys past 64 bits (stored as text here), and text keys */
+    exec_ok(db, "CREATE TABLE big (K TEXT PRIMARY KEY, V TEXT);"
+                "INSERT INTO big VALUES ('1', 'a'), ('123456789012345678901234567890', 'b');"
+                "CREATE TABLE words (W TEXT PRIMARY KEY, N INTEGER);"
+                "INSERT INTO words VALUES ('b', 2), ('a', 1), ('x'' OR ''1''=''1', 3)");
     sqlite3_close(db);
     write_file(ds_path, "{\"datasets\": [{\"name\": \"product\", \"table\": \"API.DATA.PRODUCTS\","
                         " \"key\": \"P_ID\", \"watermark\": \"P_UPDATED\", \"columns\": ["
@@ -87,7 +92,13 @@ static int setup(void **state)
                         " {\"name\": \"P_NAME\", \"type\": \"text\"},"
                         " {\"name\": \"P_PRICE\", \"type\": \"decimal\"},"
                         " {\"name\": \"P_UPDATED\", \"type\": \"timestamp\"},"
-                        " {\"name\": \"P_SEQ\", \"type\": \"number\"}]}]}");
+                        " {\"name\": \"P_SEQ\", \"type\": \"number\"}]},"
+                        " {\"name\": \"big\", \"table\": \"BIG\", \"key\": \"K\", \"columns\": ["
+                        " {\"name\": \"K\", \"type\": \"number\"},"
+                        " {\"name\": \"V\", \"type\": \"text\"}]},"
+                        " {\"name\": \"word\", \"table\": \"WORDS\", \"key\": \"W\", \"columns\": ["
+                        " {\"name\": \"W\", \"type\": \"text\"},"
+                        " {\"name\": \"N\", \"type\": \"number\"}]}]}");
     /* the same dataset name with one column less: another shape */
     write_file(ds_other, "{\"datasets\": [{\"name\": \"product\", \"table\": \"API.DATA.PRODUCTS\","
                          " \"key\": \"P_ID\", \"watermark\": \"P_SEQ\", \"columns\": ["
@@ -275,6 +286,24 @@ static void full_sync_copies_every_row_with_metadata(void **state)
     assert_int_equal(papi_result_count(b), 1);
     papi_result_free(b);
     papi_client_destroy(rep);
+
+    /* a text key: a WITHOUT ROWID table, looked up as text */
+    path_in(path, sizeof path, "words.db");
+    assert_int_equal(sync_to(src, "word", path, 0, &info, &err), PAPI_OK);
+    snprintf(spec, sizeof spec, "sqlite:%s", path);
+    rep = client_of(spec, ds_path, PAPI_OK, &err);
+    const char *w = "x' OR '1'='1,a";
+    assert_int_equal(papi_lookup_list(rep, "word", w, strlen(w), &b, &err), PAPI_OK);
+    assert_int_equal(papi_result_count(b), 2);
+    papi_result_free(b);
+    papi_client_destroy(rep);
+
+    /* a number key past 64 bits cannot be a replica's key: a clear failure, no file */
+    path_in(path, sizeof path, "big.db");
+    assert_int_equal(sync_to(src, "big", path, 0, &info, &err), PAPI_EPROTO);
+    assert_non_null(strstr(err.message, "does not fit a 64-bit integer"));
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_no_temp("big.db");
     papi_client_destroy(src);
 }
 
