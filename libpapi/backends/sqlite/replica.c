@@ -10,14 +10,10 @@
  * about one partition plus that. Written against the public headers only, as the transport is. */
 #include "sqlite_int.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,31 +62,6 @@ static const papi_dataset *find_dataset(papi_client *c, const char *name)
             return ds;
     }
     return NULL;
-}
-
-/* The folder the temporary file goes into: the target's, which must exist. */
-static papi_status check_folder(const char *path, papi_error *err)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else
-        return papi_error_set(err, PAPI_ECONFIG, "replica: the path is too long");
-    if (slash && !slash[1])
-        return papi_error_set(err, PAPI_ECONFIG, "replica: '%.120s' names a folder", path);
-    struct stat sb;
-    if (stat(dir, &sb) != 0)
-        return papi_error_set(err, PAPI_ECONFIG,
-                              "replica: the folder of '%.120s' does not exist (%s)", path,
-                              strerror(errno));
-    if (!S_ISDIR(sb.st_mode))
-        return papi_error_set(err, PAPI_ECONFIG, "replica: the folder of '%.120s' is a file", path);
-    return PAPI_OK;
 }
 
 static void no_overwrite(papi_error *err, const char *path)
@@ -157,89 +128,6 @@ static papi_status check_incremental(writer *w, papi_error *err)
                               "full sync",
                               w->path);
     return PAPI_OK;
-}
-
-/* ------------------------------------------------------------- the temporary file */
-
-/* Leftovers of syncs killed before they could clean up: `<name>.tmp-<pid>-*` whose process is
- * gone. A live process's file is left alone (another sync of the same path may be running). */
-static void remove_stale_temps(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-    if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    size_t blen = strlen(base);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        const char *n = e->d_name;
-        if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp-", 5) != 0)
-            continue;
-        char *end;
-        long pid = strtol(n + blen + 5, &end, 10);
-        if (pid <= 0 || *end != '-' || pid == (long)getpid() ||
-            !(kill((pid_t)pid, 0) != 0 && errno == ESRCH))
-            continue;
-        char full[8192];
-        snprintf(full, sizeof full, "%s/%s", dir, n);
-        unlink(full);
-    }
-    closedir(d);
-}
-
-/* `<path>.tmp-<pid>-<random>`, created here (O_EXCL): no other writer shares it. */
-static papi_status temp_create(writer *w, int *fd, papi_error *err)
-{
-    size_t len = strlen(w->path) + 48;
-    if (!(w->tmp = malloc(len)))
-        return papi_error_set(err, PAPI_ENOMEM, "replica: out of memory");
-    for (int attempt = 0; attempt < 8; attempt++) {
-        uint32_t r = 0;
-        if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
-            r = (uint32_t)wall_ms() * 2654435761u + (uint32_t)attempt;
-        snprintf(w->tmp, len, "%s.tmp-%ld-%08x", w->path, (long)getpid(), (unsigned)r);
-        *fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (*fd >= 0)
-            return PAPI_OK;
-        if (errno != EEXIST)
-            break;
-    }
-    int e = errno;
-    free(w->tmp);
-    w->tmp = NULL;
-    return papi_error_set(err, PAPI_EIO, "replica: cannot create a file next to '%.120s': %s",
-                          w->path, strerror(e));
-}
-
-/* An incremental sync upserts into a copy: the file served stays untouched until the rename. */
-static papi_status copy_into(const char *from, int to, papi_error *err)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return papi_error_set(err, PAPI_EIO, "replica: cannot read '%.120s': %s", from,
-                              strerror(errno));
-    char *buf = malloc(1 << 20);
-    papi_status s = buf ? PAPI_OK : papi_error_set(err, PAPI_ENOMEM, "replica: out of memory");
-    ssize_t n = 0;
-    while (s == PAPI_OK && (n = read(in, buf, 1 << 20)) > 0)
-        for (ssize_t off = 0; s == PAPI_OK && off < n;) {
-            ssize_t k = write(to, buf + off, (size_t)(n - off));
-            if (k < 0 && errno != EINTR)
-                s = papi_error_set(err, PAPI_EIO, "replica: cannot copy '%.120s': %s", from,
-                                   strerror(errno));
-            off += k > 0 ? k : 0;
-        }
-    if (s == PAPI_OK && n < 0)
-        s = papi_error_set(err, PAPI_EIO, "replica: cannot read '%.120s': %s", from,
-                           strerror(errno));
-    free(buf);
-    close(in);
-    return s;
 }
 
 static papi_status sql_failed(writer *w, int rc, const char *what, papi_error *err)
@@ -475,20 +363,6 @@ static void on_partition(void *user, size_t index, size_t npartitions, uint64_t 
 
 /* ------------------------------------------------------------- putting it in place */
 
-static papi_status fsync_path(const char *path, int flags, papi_error *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return papi_error_set(err, PAPI_EIO, "replica: cannot fsync '%.120s': %s", path,
-                              strerror(e));
-    }
-    close(fd);
-    return PAPI_OK;
-}
-
 static papi_status count_rows(writer *w, uint64_t *out, papi_error *err)
 {
     char sql[300];
@@ -557,18 +431,14 @@ static papi_status finish(writer *w, const char *query_id, papi_replica_info *ou
     /* synchronous=OFF skipped every fsync: one now, before the rename makes the file visible,
      * and one of the folder after it, so the rename itself survives a crash */
     if (s == PAPI_OK)
-        s = fsync_path(w->tmp, 0, err);
+        s = papi__sq_fsync(w->tmp, false, err);
     if (s == PAPI_OK && rename(w->tmp, w->path) != 0)
         s = papi_error_set(err, PAPI_EIO, "replica: cannot rename into '%.120s': %s", w->path,
                            strerror(errno));
     if (s == PAPI_OK) {
         free(w->tmp);
         w->tmp = NULL;
-        const char *slash = strrchr(w->path, '/');
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - w->path) : 1,
-                 slash ? w->path : ".");
-        s = fsync_path(slash == w->path ? "/" : dir, O_DIRECTORY, err);
+        s = papi__sq_fsync(w->path, true, err);
     }
     if (s == PAPI_OK && out) {
         struct stat sb;
@@ -596,7 +466,7 @@ static void writer_cleanup(writer *w)
 
 static papi_status prepare(writer *w, papi_error *err)
 {
-    papi_status s = check_folder(w->path, err);
+    papi_status s = papi__sq_check_folder(w->path, err);
     if (s == PAPI_OK)
         s = check_existing(w, err);
     if (s == PAPI_OK && w->incremental)
@@ -604,11 +474,11 @@ static papi_status prepare(writer *w, papi_error *err)
     w->incremental = w->incremental && w->has_old;
     if (s != PAPI_OK)
         return s;
-    remove_stale_temps(w->path);
+    papi__sq_remove_stale_temps(w->path);
     int fd = -1;
-    s = temp_create(w, &fd, err);
+    s = papi__sq_temp_create(w->path, &w->tmp, &fd, err);
     if (s == PAPI_OK && w->incremental)
-        s = copy_into(w->path, fd, err);
+        s = papi__sq_copy_into(w->path, fd, err);
     if (fd >= 0)
         close(fd);
     if (s == PAPI_OK)

@@ -1,7 +1,7 @@
 /* Private to the sqlite backend (written against the public headers only): connections and the
- * cells of a row (conn.c), the checks of a file and the replica metadata (meta.c), the transport
- * with its file generations (sqlite.c) and the replica writer (replica.c, papi_replica.h). Nothing
- * here is exported from the shared library. */
+ * cells of a row (conn.c), the checks of a file and the replica metadata (meta.c), the file-system
+ * steps of a sync (files.c), the transport with its file generations (sqlite.c) and the replica
+ * writer (replica.c, papi_replica.h). Nothing here is exported from the shared library. */
 #ifndef PAPI_BACKEND_SQLITE_INT_H
 #define PAPI_BACKEND_SQLITE_INT_H
 
@@ -110,6 +110,24 @@ papi_status papi__sq_quick_check(sqlite3 *db, const char *path, papi_error *err)
  * has that name and shape and its table is there. deep: PRAGMA quick_check as well. */
 papi_status papi__sq_check_served(sqlite3 *db, const char *path, const papi_host *host, bool deep,
                                   papi_error *err);
+
+/* ------------------------------------------------------------- files.c */
+
+/* The folder of path into dir ("." when it has none); false when it does not fit. */
+bool papi__sq_folder_of(const char *path, char *dir, size_t cap);
+/* The folder a replica's temporary file goes into, the target's, exists. PAPI_ECONFIG. */
+papi_status papi__sq_check_folder(const char *path, papi_error *err);
+/* Leftovers of syncs killed before they could clean up: `<path>.tmp-<pid>-*` whose process is
+ * gone. A live process's file is left alone (another sync of the same path may be running). */
+void papi__sq_remove_stale_temps(const char *path);
+/* Creates `<path>.tmp-<pid>-<random>` (O_EXCL: no other writer shares it); *tmp is malloc'd,
+ * *fd open for writing. PAPI_EIO, PAPI_ENOMEM. */
+papi_status papi__sq_temp_create(const char *path, char **tmp, int *fd, papi_error *err);
+/* Copies the file at from into the open fd to (an incremental sync upserts into a copy: the file
+ * served stays untouched until the rename). PAPI_EIO, PAPI_ENOMEM. */
+papi_status papi__sq_copy_into(const char *from, int to, papi_error *err);
+/* fsync of path, or of its folder (after a rename, so that the rename survives a crash). */
+papi_status papi__sq_fsync(const char *path, bool folder, papi_error *err);
 
 /* Unix milliseconds <-> "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC). parse returns 0 for "" or bad text. */
 void papi__sq_utc_format(int64_t unix_ms, char out[32]);
