@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define SCAN_DEFAULT_TIMEOUT_MS (24 * 3600 * 1000LL)
+#define SCAN_MAX_TIMEOUT_MS (366 * 24 * 3600 * 1000LL) /* no deadline overflows */
 
 papi_status papi_client_scan(papi_client *client, const char *dataset, const char *watermark_after,
                              const papi_scan_sink *sink, int64_t timeout_ms, char *query_id,
@@ -33,6 +34,8 @@ papi_status papi_client_scan(papi_client *client, const char *dataset, const cha
     if (!client->transport->scan)
         return papi_error_set(err, PAPI_ECONFIG, "the %s source cannot scan a table",
                               client->transport->name);
+    if (timeout_ms > SCAN_MAX_TIMEOUT_MS)
+        timeout_ms = SCAN_MAX_TIMEOUT_MS;
     int64_t deadline_ms =
         papi__client_now_ms(client) + (timeout_ms ? timeout_ms : SCAN_DEFAULT_TIMEOUT_MS);
     char qid_buf[64];
