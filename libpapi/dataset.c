@@ -288,34 +288,48 @@ static size_t put(char *buf, size_t cap, size_t at, const char *s, size_t n)
     return at + n;
 }
 
+/* Both statements start `SELECT <columns> FROM <table>`: checks the arguments (the caller has
+ * set buf[0] and decided what else must hold), writes that start and returns its length, or
+ * SIZE_MAX when the arguments are refused. *cap is 0 when only the length is wanted. */
+static size_t select_from(const papi_dataset *ds, const char *table, char *buf, size_t *cap)
+{
+    if (!ds || (!buf && *cap))
+        return SIZE_MAX;
+    if (!table)
+        table = ds->table;
+    else if (!papi__sql_identifier_ok(table, true))
+        return SIZE_MAX; /* never paste an unchecked name into SQL */
+    if (!buf)
+        *cap = 0;
+    size_t at = 0;
+    at = put(buf, *cap, at, "SELECT ", 7);
+    at = put(buf, *cap, at, ds->select_list, ds->select_list_len);
+    at = put(buf, *cap, at, " FROM ", 6);
+    return put(buf, *cap, at, table, strlen(table));
+}
+
+static size_t finish_sql(char *buf, size_t cap, size_t at)
+{
+    if (cap)
+        buf[at < cap ? at : cap - 1] = '\0';
+    return at;
+}
+
 size_t papi_dataset_select_sql(const papi_dataset *ds, const char *table, size_t nparams,
                                char *buf, size_t cap)
 {
     if (buf && cap)
         buf[0] = '\0';
-    if (!ds || nparams == 0 || (!buf && cap))
+    size_t at = nparams ? select_from(ds, table, buf, &cap) : SIZE_MAX;
+    if (at == SIZE_MAX)
         return 0;
-    if (!table)
-        table = ds->table;
-    else if (!papi__sql_identifier_ok(table, true))
-        return 0; /* never paste an unchecked name into SQL */
-    if (!buf)
-        cap = 0;
     const char *key = ds->cols[ds->key_index];
-    size_t at = 0;
-    at = put(buf, cap, at, "SELECT ", 7);
-    at = put(buf, cap, at, ds->select_list, ds->select_list_len);
-    at = put(buf, cap, at, " FROM ", 6);
-    at = put(buf, cap, at, table, strlen(table));
     at = put(buf, cap, at, " WHERE ", 7);
     at = put(buf, cap, at, key, strlen(key));
     at = put(buf, cap, at, " IN (?", 6);
     for (size_t i = 1; i < nparams; i++)
         at = put(buf, cap, at, ", ?", 3);
-    at = put(buf, cap, at, ")", 1);
-    if (cap)
-        buf[at < cap ? at : cap - 1] = '\0';
-    return at;
+    return finish_sql(buf, cap, put(buf, cap, at, ")", 1));
 }
 
 size_t papi_dataset_scan_sql(const papi_dataset *ds, const char *table, int after_watermark,
@@ -323,29 +337,17 @@ size_t papi_dataset_scan_sql(const papi_dataset *ds, const char *table, int afte
 {
     if (buf && cap)
         buf[0] = '\0';
-    if (!ds || (!buf && cap) || (after_watermark && ds->watermark_index == SIZE_MAX))
+    bool wm_ok = ds && (!after_watermark || ds->watermark_index != SIZE_MAX);
+    size_t at = wm_ok ? select_from(ds, table, buf, &cap) : SIZE_MAX;
+    if (at == SIZE_MAX)
         return 0;
-    if (!table)
-        table = ds->table;
-    else if (!papi__sql_identifier_ok(table, true))
-        return 0; /* never paste an unchecked name into SQL */
-    if (!buf)
-        cap = 0;
-    const char *key = ds->cols[ds->key_index];
-    size_t at = 0;
-    at = put(buf, cap, at, "SELECT ", 7);
-    at = put(buf, cap, at, ds->select_list, ds->select_list_len);
-    at = put(buf, cap, at, " FROM ", 6);
-    at = put(buf, cap, at, table, strlen(table));
     if (after_watermark) {
         const char *wm = ds->cols[ds->watermark_index];
         at = put(buf, cap, at, " WHERE ", 7);
         at = put(buf, cap, at, wm, strlen(wm));
         at = put(buf, cap, at, " > ?", 4);
     }
+    const char *key = ds->cols[ds->key_index];
     at = put(buf, cap, at, " ORDER BY ", 10);
-    at = put(buf, cap, at, key, strlen(key));
-    if (cap)
-        buf[at < cap ? at : cap - 1] = '\0';
-    return at;
+    return finish_sql(buf, cap, put(buf, cap, at, key, strlen(key)));
 }

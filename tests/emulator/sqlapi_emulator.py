@@ -463,16 +463,9 @@ class Emulator:
                              "message": "Unsupported binding type %s" % t}
         con = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True)
         try:
-            info = con.execute("PRAGMA table_info(%s)" % table).fetchall()
-            if not info:
-                return 422, {"code": "002003", "sqlState": "42S02",
-                             "message": "SQL compilation error:\nObject '%s' does not exist or "
-                                        "not authorized." % m.group(2)}
-            decl = {r[1].upper(): (r[1], (r[2] or "").upper()) for r in info}
-            for c in cols + [key]:
-                if c.upper() not in decl:
-                    return 422, {"code": "000904", "sqlState": "42000",
-                                 "message": "SQL compilation error: invalid identifier '%s'" % c}
+            decl, refused = self.declared(con, table, m.group(2), cols + [key])
+            if refused:
+                return refused
             sql = "SELECT %s FROM %s WHERE %s IN (%s)" % (
                 ", ".join(decl[c.upper()][0] for c in cols), table, decl[key.upper()][0],
                 ", ".join("?" * len(values)))
@@ -496,6 +489,23 @@ class Emulator:
             if cells != before:
                 self.count("rows_shuffled")
         return 200, {"rowType": row_type, "rows": cells}
+
+    @staticmethod
+    def declared(con, table, written, names):
+        """({NAME: (name, declared type)}, None) for the table's columns, or (None, a 422 answer)
+        when the table or one of names does not exist (written: the table as the statement
+        wrote it)."""
+        info = con.execute("PRAGMA table_info(%s)" % table).fetchall()
+        if not info:
+            return None, (422, {"code": "002003", "sqlState": "42S02",
+                                "message": "SQL compilation error:\nObject '%s' does not exist "
+                                           "or not authorized." % written})
+        decl = {r[1].upper(): (r[1], (r[2] or "").upper()) for r in info}
+        for c in names:
+            if c.upper() not in decl:
+                return None, (422, {"code": "000904", "sqlState": "42000", "message":
+                                    "SQL compilation error: invalid identifier '%s'" % c})
+        return decl, None
 
     @staticmethod
     def row_type(cols, decl, table):
@@ -545,16 +555,10 @@ class Emulator:
                 values.append(b["value"])
         con = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True)
         try:
-            info = con.execute("PRAGMA table_info(%s)" % table).fetchall()
-            if not info:
-                return 422, {"code": "002003", "sqlState": "42S02",
-                             "message": "SQL compilation error:\nObject '%s' does not exist or "
-                                        "not authorized." % m.group(2)}
-            decl = {r[1].upper(): (r[1], (r[2] or "").upper()) for r in info}
-            for c in cols + [key] + ([wm] if wm else []):
-                if c.upper() not in decl:
-                    return 422, {"code": "000904", "sqlState": "42000",
-                                 "message": "SQL compilation error: invalid identifier '%s'" % c}
+            names = cols + [key] + ([wm] if wm else [])
+            decl, refused = self.declared(con, table, m.group(2), names)
+            if refused:
+                return refused
             with self.lock:
                 rpp = self.rows_per_partition
             result = Scan(self.db_path, table, [decl[c.upper()][0] for c in cols],
