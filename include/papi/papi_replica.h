@@ -115,6 +115,10 @@ typedef struct papi_replica_opts {
  *        one scan (papi_client_scan()), rows written as partitions arrive, then atomically put
  *        in place (see above), metadata included.
  *
+ * A server keeps a replica it serves fresh with this one call from a thread of its own: @p source
+ * is a client of the warehouse (not the one serving the file), and the client serving the file
+ * picks the new one up by itself. Stop a long sync with papi_replica_opts::progress.
+ *
  * Refused with PAPI_ECONFIG, the file untouched: a folder of @p path that does not exist; an
  * existing @p path that is not a replica of @p dataset with its current shape (another dataset,
  * other columns, the demo database, a corrupt or truncated file); incremental onto a file
@@ -138,8 +142,10 @@ PAPI_API PAPI_NODISCARD papi_status papi_replica_sync(papi_client *source, const
                                                       papi_replica_info *out, papi_error *err);
 
 /**
- * @brief Reads a replica file's metadata (for readiness, metrics and `papi sync`), checking that
- *        the file is an intact SQLite database holding it.
+ * @brief Reads a replica file's metadata (a server's readiness and metrics: the replica's age
+ *        and row count). Cheap: it checks the file's SQLite header and length, not every page
+ *        (the sqlite source does that at open, and papi_replica_sync() before it replaces a
+ *        file).
  * @param path the replica file.
  * @param[out] out the metadata (struct_size set by the caller).
  * @param[out] err detail of a failure (may be NULL).
