@@ -6,6 +6,7 @@
 
 #include "builtins.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -136,6 +137,14 @@ void papi__host_vlogf(const papi_host *host, papi_log_level level, const char *f
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     host->log(host->ctx, level, line);
+}
+
+const papi_dataset *papi_host_dataset(const papi_host *host, const char *name)
+{
+    if (!host || !name || host->struct_size < offsetof(papi_host, dataset) + sizeof host->dataset ||
+        !host->dataset)
+        return NULL;
+    return host->dataset(host->ctx, name);
 }
 
 void papi_host_logf(const papi_host *host, papi_log_level level, const char *fmt, ...)

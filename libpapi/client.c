@@ -30,6 +30,12 @@ static void host_count(void *ctx, papi_host_counter counter, uint64_t delta)
     }
 }
 
+static const papi_dataset *host_dataset(void *ctx, const char *name)
+{
+    const papi_client *c = ctx;
+    return papi__datasets_find(c->datasets, name);
+}
+
 /* The system's monotonic clock, read directly: this runs on every cache hit. */
 static int64_t host_now_default(void *ctx)
 {
@@ -257,7 +263,8 @@ papi_status papi_client_create(const papi_config *cfg, papi_client **out, papi_e
                           .ctx = c,
                           .log = host_log,
                           .count = host_count,
-                          .now_ms = c->clock_fn ? host_now_injected : host_now_default};
+                          .now_ms = c->clock_fn ? host_now_injected : host_now_default,
+                          .dataset = host_dataset};
     c->coalescer = papi__coalesce_create(&c->host);
     if (!c->coalescer) {
         papi_client_destroy(c);

@@ -13,6 +13,7 @@ struct papi_dataset {
     char *name;
     char *table;
     size_t key_index;
+    size_t watermark_index; /* SIZE_MAX: none */
     papi_key_type key_type;
     size_t ncols;
     char **cols;
@@ -113,7 +114,7 @@ static void compute_shape(papi_dataset *ds)
 
 papi_dataset *papi__dataset_new(const char *name, const char *table, size_t key_index,
                                 papi_key_type key_type, const char *const *cols,
-                                const papi_column_type *types, size_t ncols)
+                                const papi_column_type *types, size_t ncols, size_t watermark_index)
 {
     papi_dataset *ds = calloc(1, sizeof *ds);
     if (!ds)
@@ -129,6 +130,7 @@ papi_dataset *papi__dataset_new(const char *name, const char *table, size_t key_
     ds->ncols = ncols;
     ds->key_index = key_index;
     ds->key_type = key_type;
+    ds->watermark_index = watermark_index < ncols ? watermark_index : SIZE_MAX;
     papi_buf list;
     papi_buf_init(&list);
     for (size_t i = 0; i < ncols; i++) {
@@ -171,12 +173,12 @@ papi_status papi__datasets_new(papi__datasets **out, papi_error *err)
     papi__datasets *set = calloc(1, sizeof *set);
     if (!set)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory for datasets");
-    papi_status st =
-        papi__datasets_add(set,
-                           papi__dataset_new("customer", "API.DATA.HYBRID_CUSTOMER", 0,
-                                             PAPI_KEY_NUMBER, customer_columns, customer_types,
-                                             sizeof customer_columns / sizeof customer_columns[0]),
-                           err);
+    papi_status st = papi__datasets_add(
+        set,
+        papi__dataset_new("customer", "API.DATA.HYBRID_CUSTOMER", 0, PAPI_KEY_NUMBER,
+                          customer_columns, customer_types,
+                          sizeof customer_columns / sizeof customer_columns[0], SIZE_MAX),
+        err);
     if (st != PAPI_OK) {
         papi__datasets_free(set);
         return st;
@@ -262,6 +264,21 @@ papi_column_type papi_dataset_column_type(const papi_dataset *ds, size_t i)
     return ds && i < ds->ncols ? ds->types[i] : PAPI_COL_TEXT;
 }
 
+const char *papi_dataset_watermark_column(const papi_dataset *ds)
+{
+    return ds && ds->watermark_index != SIZE_MAX ? ds->cols[ds->watermark_index] : NULL;
+}
+
+size_t papi_dataset_watermark_index(const papi_dataset *ds)
+{
+    return ds ? ds->watermark_index : SIZE_MAX;
+}
+
+const char *papi_dataset_shape_hash(const papi_dataset *ds)
+{
+    return ds ? ds->shape_hash : NULL;
+}
+
 static size_t put(char *buf, size_t cap, size_t at, const char *s, size_t n)
 {
     if (at < cap) {
@@ -271,32 +288,66 @@ static size_t put(char *buf, size_t cap, size_t at, const char *s, size_t n)
     return at + n;
 }
 
+/* Both statements start `SELECT <columns> FROM <table>`: checks the arguments (the caller has
+ * set buf[0] and decided what else must hold), writes that start and returns its length, or
+ * SIZE_MAX when the arguments are refused. *cap is 0 when only the length is wanted. */
+static size_t select_from(const papi_dataset *ds, const char *table, char *buf, size_t *cap)
+{
+    if (!ds || (!buf && *cap))
+        return SIZE_MAX;
+    if (!table)
+        table = ds->table;
+    else if (!papi__sql_identifier_ok(table, true))
+        return SIZE_MAX; /* never paste an unchecked name into SQL */
+    if (!buf)
+        *cap = 0;
+    size_t at = 0;
+    at = put(buf, *cap, at, "SELECT ", 7);
+    at = put(buf, *cap, at, ds->select_list, ds->select_list_len);
+    at = put(buf, *cap, at, " FROM ", 6);
+    return put(buf, *cap, at, table, strlen(table));
+}
+
+static size_t finish_sql(char *buf, size_t cap, size_t at)
+{
+    if (cap)
+        buf[at < cap ? at : cap - 1] = '\0';
+    return at;
+}
+
 size_t papi_dataset_select_sql(const papi_dataset *ds, const char *table, size_t nparams,
                                char *buf, size_t cap)
 {
     if (buf && cap)
         buf[0] = '\0';
-    if (!ds || nparams == 0 || (!buf && cap))
+    size_t at = nparams ? select_from(ds, table, buf, &cap) : SIZE_MAX;
+    if (at == SIZE_MAX)
         return 0;
-    if (!table)
-        table = ds->table;
-    else if (!papi__sql_identifier_ok(table, true))
-        return 0; /* never paste an unchecked name into SQL */
-    if (!buf)
-        cap = 0;
     const char *key = ds->cols[ds->key_index];
-    size_t at = 0;
-    at = put(buf, cap, at, "SELECT ", 7);
-    at = put(buf, cap, at, ds->select_list, ds->select_list_len);
-    at = put(buf, cap, at, " FROM ", 6);
-    at = put(buf, cap, at, table, strlen(table));
     at = put(buf, cap, at, " WHERE ", 7);
     at = put(buf, cap, at, key, strlen(key));
     at = put(buf, cap, at, " IN (?", 6);
     for (size_t i = 1; i < nparams; i++)
         at = put(buf, cap, at, ", ?", 3);
-    at = put(buf, cap, at, ")", 1);
-    if (cap)
-        buf[at < cap ? at : cap - 1] = '\0';
-    return at;
+    return finish_sql(buf, cap, put(buf, cap, at, ")", 1));
+}
+
+size_t papi_dataset_scan_sql(const papi_dataset *ds, const char *table, int after_watermark,
+                             char *buf, size_t cap)
+{
+    if (buf && cap)
+        buf[0] = '\0';
+    bool wm_ok = ds && (!after_watermark || ds->watermark_index != SIZE_MAX);
+    size_t at = wm_ok ? select_from(ds, table, buf, &cap) : SIZE_MAX;
+    if (at == SIZE_MAX)
+        return 0;
+    if (after_watermark) {
+        const char *wm = ds->cols[ds->watermark_index];
+        at = put(buf, cap, at, " WHERE ", 7);
+        at = put(buf, cap, at, wm, strlen(wm));
+        at = put(buf, cap, at, " > ?", 4);
+    }
+    const char *key = ds->cols[ds->key_index];
+    at = put(buf, cap, at, " ORDER BY ", 10);
+    return finish_sql(buf, cap, put(buf, cap, at, key, strlen(key)));
 }

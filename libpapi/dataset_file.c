@@ -132,9 +132,44 @@ static papi_status parse_column(json_t *col, size_t di, const char *dname, size_
     return PAPI_OK;
 }
 
+/* The optional "watermark": a column that grows when a row changes (an update timestamp, a
+ * sequence), compared with `>` by incremental replica syncs, so it must be one of the columns and
+ * of a type whose values order. *index is SIZE_MAX when the field is absent. */
+static papi_status parse_watermark(json_t *d, size_t di, const char *dname,
+                                   const char *const *names, const papi_column_type *types,
+                                   size_t ncols, size_t *index, papi_error *err)
+{
+    *index = SIZE_MAX;
+    json_t *jw = json_object_get(d, "watermark");
+    if (!jw)
+        return PAPI_OK;
+    const char *w = json_string_value(jw);
+    if (!w || !papi__sql_identifier_ok(w, false))
+        return papi_error_set(err, PAPI_ECONFIG,
+                              "datasets file: dataset %zu (%s): \"watermark\" must be a column "
+                              "name",
+                              di, dname);
+    size_t i = 0;
+    while (i < ncols && strcasecmp(names[i], w) != 0)
+        i++;
+    if (i == ncols)
+        return papi_error_set(err, PAPI_ECONFIG,
+                              "datasets file: dataset %zu (%s): watermark column %s is not among "
+                              "the columns",
+                              di, dname, w);
+    if (types[i] == PAPI_COL_BOOLEAN || types[i] == PAPI_COL_VARIANT || types[i] == PAPI_COL_BINARY)
+        return papi_error_set(err, PAPI_ECONFIG,
+                              "datasets file: dataset %zu (%s): watermark column %s is of type %s; "
+                              "it must order (number, decimal, real, text, date, time, timestamp)",
+                              di, dname, names[i], type_names[types[i]]);
+    *index = i;
+    return PAPI_OK;
+}
+
 static papi_status parse_dataset(papi__datasets *set, json_t *d, size_t di, papi_error *err)
 {
-    static const char *const fields[] = {"name", "table", "key", "key_type", "columns"};
+    static const char *const fields[] = {"name",     "table",   "key",
+                                         "key_type", "columns", "watermark"};
     if (!json_is_object(d))
         return papi_error_set(err, PAPI_ECONFIG, "datasets file: dataset %zu is not an object",
                               di);
@@ -159,7 +194,7 @@ static papi_status parse_dataset(papi__datasets *set, json_t *d, size_t di, papi
                               strcmp(name, "customer") == 0 ? "the built-in dataset cannot be "
                                                               "redefined"
                                                             : "defined twice");
-    const char *bad = unknown_field(d, fields, 5);
+    const char *bad = unknown_field(d, fields, sizeof fields / sizeof fields[0]);
     if (bad)
         return papi_error_set(err, PAPI_ECONFIG,
                               "datasets file: dataset %zu (%s): unknown field \"%s\"", di, name,
@@ -229,9 +264,14 @@ static papi_status parse_dataset(papi__datasets *set, json_t *d, size_t di, papi
         else
             key_type = kt == PAPI_COL_NUMBER ? PAPI_KEY_NUMBER : PAPI_KEY_TEXT;
     }
+    size_t watermark_index = SIZE_MAX;
     if (st == PAPI_OK)
-        st = papi__datasets_add(
-            set, papi__dataset_new(name, table, key_index, key_type, names, types, ncols), err);
+        st = parse_watermark(d, di, name, names, types, ncols, &watermark_index, err);
+    if (st == PAPI_OK)
+        st = papi__datasets_add(set,
+                                papi__dataset_new(name, table, key_index, key_type, names, types,
+                                                  ncols, watermark_index),
+                                err);
     free(names);
     free(types);
     return st;

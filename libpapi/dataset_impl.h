@@ -6,10 +6,11 @@
 #include "internal.h"
 
 /* Makes a dataset from checked parts (names already passed papi__sql_identifier_ok, key_index
- * within ncols); NULL when out of memory. */
+ * within ncols; watermark_index within ncols, or SIZE_MAX for none); NULL when out of memory. */
 papi_dataset *papi__dataset_new(const char *name, const char *table, size_t key_index,
                                 papi_key_type key_type, const char *const *cols,
-                                const papi_column_type *types, size_t ncols);
+                                const papi_column_type *types, size_t ncols,
+                                size_t watermark_index);
 /* A new set holding only the built-in `customer` dataset. */
 papi_status papi__datasets_new(papi__datasets **out, papi_error *err);
 /* Appends ds to set, which owns it from then on, even on failure; ds NULL means out of memory. */

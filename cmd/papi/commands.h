@@ -39,9 +39,16 @@ const char *papi_cmd_shown(char *dst, size_t cap, const char *s);
 const char *papi_cmd_demo_hint(const char *source, const char *default_db, papi_status status,
                                const char *message);
 
-/* `papi lookup`, `papi demo-db` (lookup.c, demo_cmd.c). */
+/* Prints a failed call's message on stderr, escaped; returns its exit code (report.c). */
+int papi_cmd_fail(papi_status status, const papi_error *err);
+/* A papi_log_fn printing the library's lines on stderr, escaped (report.c). */
+void papi_cmd_log_stderr(void *user, papi_log_level level, const char *message);
+
+/* `papi lookup`, `papi demo-db`, `papi sync` (lookup.c, demo_cmd.c, sync.c). */
 int papi_cmd_lookup(int argc, char **argv);
 int papi_cmd_demo_db(int argc, char **argv);
+int papi_cmd_sync(int argc, char **argv);
+void papi_cmd_sync_help(FILE *out);
 
 /* Snowflake helpers (snowflake_cmds.c): `papi jwt`, `papi fingerprint`, `papi token`. */
 int papi_cmd_jwt(int argc, char **argv);

@@ -38,28 +38,6 @@ void papi_cmd_lookup_help(FILE *out)
     cmd_opts_help(out, lookup_flags, NLOOKUP_FLAGS);
 }
 
-static int fail(papi_status s, const papi_error *err)
-{
-    char msg[PAPI_CMD_SHOWN_MAX], code[80], state[48];
-    papi_cmd_shown(msg, sizeof msg, err->message[0] ? err->message : papi_strerror(s));
-    if (err->source_code[0] || err->sql_state[0])
-        fprintf(stderr, "papi: %s (code %s, SQL state %s)\n", msg,
-                papi_cmd_shown(code, sizeof code, err->source_code[0] ? err->source_code : "-"),
-                papi_cmd_shown(state, sizeof state, err->sql_state[0] ? err->sql_state : "-"));
-    else
-        fprintf(stderr, "papi: %s\n", msg);
-    return papi_cmd_exit_code(s);
-}
-
-static void log_stderr(void *user, papi_log_level level, const char *message)
-{
-    (void)user;
-    static const char *const names[] = {"error", "warning", "info", "debug"};
-    char shown[PAPI_CMD_SHOWN_MAX];
-    fprintf(stderr, "papi: %s: %s\n", names[level <= PAPI_LOG_DEBUG ? level : PAPI_LOG_DEBUG],
-            papi_cmd_shown(shown, sizeof shown, message));
-}
-
 static int lookup_usage(const char *why)
 {
     char shown[PAPI_CMD_SHOWN_MAX];
@@ -109,15 +87,15 @@ static int run(papi_config *cfg, const lookup_args *a, const char *ids, size_t i
     papi_client *client = NULL;
     papi_result *res = NULL;
     papi_error err = {0};
-    papi_status s = papi_config_set_log(cfg, log_stderr, NULL, a->log_level);
+    papi_status s = papi_config_set_log(cfg, papi_cmd_log_stderr, NULL, a->log_level);
     if (s == PAPI_OK && (s = papi_client_create(cfg, &client, &err)) != PAPI_OK) {
-        int rc = fail(s, &err);
+        int rc = papi_cmd_fail(s, &err);
         hint_demo_db(cfg, s, &err);
         return rc;
     }
     if (s == PAPI_OK)
         s = papi_lookup_list(client, a->dataset, ids, ids_len, &res, &err);
-    int rc = s != PAPI_OK ? fail(s, &err) : PAPI_EXIT_OK;
+    int rc = s != PAPI_OK ? papi_cmd_fail(s, &err) : PAPI_EXIT_OK;
     if (s == PAPI_OK) {
         size_t len = 0;
         const char *json = papi_result_json(res, &len);
@@ -157,10 +135,10 @@ int papi_cmd_lookup(int argc, char **argv)
         rc = lookup_usage(err.message);
         goto out;
     case CMD_OPTS_EVALUE: /* a bad --log-level is a bad configuration, like a bad --cache-ttl */
-        rc = fail(PAPI_ECONFIG, &err);
+        rc = papi_cmd_fail(PAPI_ECONFIG, &err);
         goto out;
     case CMD_OPTS_ELIBRARY:
-        rc = fail(err.status, &err);
+        rc = papi_cmd_fail(err.status, &err);
         goto out;
     }
     if (p.nargs == 0) {

@@ -16,6 +16,9 @@ void papi_cmd_usage(FILE *out)
             "commands:\n"
             "  lookup [--dataset NAME] [--OPTION VALUE ...] IDS\n"
             "                      print the rows of IDS (\"1885\" or \"1,2,3\") as a JSON array\n"
+            "  sync --dataset NAME --to FILE [--incremental] [--OPTION VALUE ...]\n"
+            "                      copy a dataset from the source into a local SQLite replica\n"
+            "                      (serve it with --source sqlite:FILE)\n"
             "  demo-db PATH [--rows N | --csv FILE]\n"
             "                      write a demo SQLite database of generated customers, or load\n"
             "                      one from a CSV export\n"
@@ -28,7 +31,9 @@ void papi_cmd_usage(FILE *out)
             "\n"
             "lookup options (flags win over environment variables):\n");
     papi_cmd_lookup_help(out);
-    fprintf(out, "\nlibrary options, for lookup, jwt, fingerprint and token (flags win over "
+    fprintf(out, "\nsync options:\n");
+    papi_cmd_sync_help(out);
+    fprintf(out, "\nlibrary options, for lookup, sync, jwt, fingerprint and token (flags win over "
                  "environment variables):\n");
     cmd_opts_help_library(out);
     fprintf(out, "\ndemo-db options:\n");
@@ -69,11 +74,9 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } commands[] = {
-        {"lookup", papi_cmd_lookup},
-        {"demo-db", papi_cmd_demo_db},
-        {"jwt", papi_cmd_jwt},
-        {"fingerprint", papi_cmd_fingerprint},
-        {"token", papi_cmd_token},
+        {"lookup", papi_cmd_lookup},           {"sync", papi_cmd_sync},
+        {"demo-db", papi_cmd_demo_db},         {"jwt", papi_cmd_jwt},
+        {"fingerprint", papi_cmd_fingerprint}, {"token", papi_cmd_token},
     };
     if (argc < 2) {
         papi_cmd_usage(stderr);

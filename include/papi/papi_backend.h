@@ -24,9 +24,10 @@ extern "C" {
 
 /**
  * @brief ABI version of ::papi_transport_backend this header describes. Version 2 appended
- *        options, noptions and detect; version 1 tables still attach (those members read as 0).
+ *        options, noptions and detect; version 3 appended scan. Version 1 and 2 tables still
+ *        attach (the members they lack read as 0).
  */
-#define PAPI_TRANSPORT_ABI_VERSION 2
+#define PAPI_TRANSPORT_ABI_VERSION 3
 /**
  * @brief ABI version of ::papi_cache_backend this header describes. Version 2 appended options
  *        and noptions; version 1 tables still attach.
@@ -83,6 +84,21 @@ PAPI_API size_t papi_dataset_column_count(const papi_dataset *ds);
 PAPI_API const char *papi_dataset_column_name(const papi_dataset *ds, size_t i);
 /** @brief Type of column @p i (PAPI_COL_TEXT when out of range). Thread-safe. */
 PAPI_API papi_column_type papi_dataset_column_type(const papi_dataset *ds, size_t i);
+/**
+ * @brief The watermark column's name (the datasets file's "watermark": a column that grows when
+ *        a row changes, read by incremental replica syncs). Borrowed. Thread-safe.
+ * @return the name, or NULL when the dataset names none.
+ */
+PAPI_API const char *papi_dataset_watermark_column(const papi_dataset *ds);
+/** @brief Index of the watermark column among the columns; SIZE_MAX when none. Thread-safe. */
+PAPI_API size_t papi_dataset_watermark_index(const papi_dataset *ds);
+/**
+ * @brief 16 hex digits of a hash over the table, the key and its type, and the columns with their
+ *        types: what a row of the dataset looks like. Shared cache keys and replica files carry
+ *        it, so a changed dataset never meets rows of its old shape. It never changes for the
+ *        same dataset. Borrowed. Thread-safe.
+ */
+PAPI_API const char *papi_dataset_shape_hash(const papi_dataset *ds);
 
 /**
  * @brief Dataset @p index of a client (0 .. papi_client_dataset_count()-1), for tools that
@@ -105,6 +121,24 @@ PAPI_API const papi_dataset *papi_client_dataset(const papi_client *client, size
  */
 PAPI_API size_t papi_dataset_select_sql(const papi_dataset *ds, const char *table, size_t nparams,
                                         char *buf, size_t cap);
+
+/**
+ * @brief Writes the statement of a scan (papi_transport_backend::scan) into @p buf:
+ *        `SELECT <columns> FROM <table> ORDER BY <key>`, or with @p after_watermark
+ *        `SELECT <columns> FROM <table> WHERE <watermark> > ? ORDER BY <key>` (one placeholder:
+ *        the watermark value travels as a bound value). Names are the dataset's checked
+ *        identifiers.
+ * @param ds the dataset.
+ * @param table the table name to use, or NULL for papi_dataset_table().
+ * @param after_watermark non-zero for the form with the watermark condition.
+ * @param buf where to write, NUL-terminated when it fits.
+ * @param cap the size of @p buf.
+ * @return the length written (excluding NUL), or the length needed when it is >= @p cap; 0 when
+ *         @p table is not an SQL identifier or @p after_watermark is set for a dataset without a
+ *         watermark column. Thread-safe.
+ */
+PAPI_API size_t papi_dataset_scan_sql(const papi_dataset *ds, const char *table,
+                                      int after_watermark, char *buf, size_t cap);
 
 /* ---------------------------------------------------------------- host services */
 
@@ -131,6 +165,8 @@ typedef struct papi_host {
      *  papi_config_set_clock(). Every deadline a backend is given is on this clock, and its own
      *  timeouts, TTLs and backoffs should read it too. */
     int64_t (*now_ms)(void *ctx);
+    /** The client's dataset of that name, or NULL; read it with papi_host_dataset(). */
+    const papi_dataset *(*dataset)(void *ctx, const char *name);
 } papi_host;
 
 /**
@@ -138,6 +174,15 @@ typedef struct papi_host {
  *        papi_now_ms() (also for a NULL @p host). Thread-safe.
  */
 PAPI_API int64_t papi_host_now_ms(const papi_host *host);
+
+/**
+ * @brief The dataset named @p name among those of @p host's client (the datasets are loaded
+ *        before the transport opens, so open() may check a file against them).
+ * @return the dataset, valid until the backend's close() returns; NULL when the client serves no
+ *         dataset of that name, or @p host is NULL or from a library that does not offer it.
+ *         Thread-safe.
+ */
+PAPI_API const papi_dataset *papi_host_dataset(const papi_host *host, const char *name);
 
 /**
  * @brief Logs a printf-formatted line through @p host; does nothing when @p host is NULL or
@@ -369,9 +414,33 @@ PAPI_API PAPI_NODISCARD papi_status papi_sink_row(papi_row_sink *sink, const cha
                                                   papi_error *err);
 
 /**
+ * @brief Receives the rows of a scan (papi_transport_backend::scan, papi_client_scan()), in the
+ *        key order of the statement, partition after partition as they arrive. Caller-owned;
+ *        the callbacks are called from the thread running the scan, one at a time.
+ */
+typedef struct papi_scan_sink {
+    uint32_t struct_size; /**< sizeof(papi_scan_sink): members are only ever appended. */
+    void *user;           /**< Passed first to the callbacks. */
+    /**
+     * One row: @p ncells cells in the dataset's column order, in the form papi_sink_row() takes
+     * (the canonical text of each ::papi_column_type; NULL for SQL NULL), valid during the call
+     * only. Returns PAPI_OK to go on; any other status stops the scan, which returns it with
+     * @p err as filled here.
+     */
+    papi_status (*row)(void *user, const char *const *cells, const size_t *lens, size_t ncells,
+                       papi_error *err);
+    /**
+     * Progress, may be NULL: partition @p index (from 0) of @p npartitions (0 when the source
+     * does not know) was handed over whole, @p rows rows so far. A transport without partitions
+     * calls it every few thousand rows and once at the end.
+     */
+    void (*partition)(void *user, size_t index, size_t npartitions, uint64_t rows);
+} papi_scan_sink;
+
+/**
  * @brief The transport table. Methods receive the state that open() produced. A client calls
- *        open() once from papi_client_create(), then fetch() and ping() from any thread, then
- *        close() once from papi_client_destroy().
+ *        open() once from papi_client_create(), then fetch(), ping() and scan() from any thread,
+ *        then close() once from papi_client_destroy().
  */
 typedef struct papi_transport_backend {
     uint32_t abi_version; /**< PAPI_TRANSPORT_ABI_VERSION. */
@@ -427,6 +496,25 @@ typedef struct papi_transport_backend {
      * `sqlite` demo database. NULL: never. Ignored in attached tables.
      */
     int (*detect)(const papi_config *cfg);
+
+    /* ---- ABI version 3 ---- */
+
+    /**
+     * Streams every row of @p ds to @p sink in ONE statement, ordered by the key: all rows, or
+     * with @p watermark_after (canonical text of the watermark column's type) only those whose
+     * watermark column (papi_dataset_watermark_column()) is greater, the value bound, never
+     * pasted (papi_dataset_scan_sql()). Rows go to the sink as they arrive, a partition at a
+     * time, so memory is bounded by one partition whatever the row count; the transport bounds
+     * what one partition and one cell may take with limits of its own, not a lookup's. Writes the
+     * statement's id (Snowflake's statementHandle) into @p query_id (@p query_id_cap bytes; ""
+     * when none), on failure too when known. @p deadline_ms is on the host's clock. Returns
+     * PAPI_OK, the sink's own status, or the failure (PAPI_EAUTH, PAPI_EUNAVAIL, PAPI_ETIMEDOUT,
+     * PAPI_ESOURCE, PAPI_EPROTO, PAPI_ENOMEM) with @p err filled. Thread-safe. NULL: the
+     * transport cannot scan (papi_client_scan() says so).
+     */
+    papi_status (*scan)(void *state, const papi_dataset *ds, const char *watermark_after,
+                        const papi_scan_sink *sink, int64_t deadline_ms, char *query_id,
+                        size_t query_id_cap, papi_error *err);
 } papi_transport_backend;
 
 /**

@@ -6,6 +6,7 @@
  * the version-1 layouts below. */
 #include <papi/papi.h>
 #include <papi/papi_backend.h>
+#include <papi/papi_replica.h>
 #include <papi/papi_snowflake.h>
 
 #include <stddef.h>
@@ -62,7 +63,7 @@ int main(void)
     CHECK(offsetof(papi_stats, queue_wait_bucket), 248);
     CHECK(offsetof(papi_stats, queue_wait_us_sum), 376);
     CHECK(offsetof(papi_stats, fetches_at_limit), 384);
-    CHECK(sizeof(papi_transport_backend), 88);
+    CHECK(sizeof(papi_transport_backend), 96);
     CHECK(offsetof(papi_transport_backend, abi_version), 0);
     CHECK(offsetof(papi_transport_backend, struct_size), 4);
     CHECK(offsetof(papi_transport_backend, name), 8);
@@ -75,6 +76,35 @@ int main(void)
     CHECK(offsetof(papi_transport_backend, options), 64);
     CHECK(offsetof(papi_transport_backend, noptions), 72);
     CHECK(offsetof(papi_transport_backend, detect), 80);
+    CHECK(offsetof(papi_transport_backend, scan), 88); /* version 3 */
+    CHECK(sizeof(papi_scan_sink), 32);
+    CHECK(offsetof(papi_scan_sink, struct_size), 0);
+    CHECK(offsetof(papi_scan_sink, user), 8);
+    CHECK(offsetof(papi_scan_sink, row), 16);
+    CHECK(offsetof(papi_scan_sink, partition), 24);
+    CHECK(sizeof(papi_replica_opts), 32);
+    CHECK(offsetof(papi_replica_opts, struct_size), 0);
+    CHECK(offsetof(papi_replica_opts, incremental), 4);
+    CHECK(offsetof(papi_replica_opts, timeout_ms), 8);
+    CHECK(offsetof(papi_replica_opts, progress), 16);
+    CHECK(offsetof(papi_replica_opts, progress_user), 24);
+    CHECK(sizeof(papi_replica_info), 1240);
+    CHECK(offsetof(papi_replica_info, struct_size), 0);
+    CHECK(offsetof(papi_replica_info, incremental), 4);
+    CHECK(offsetof(papi_replica_info, dataset), 8);
+    CHECK(offsetof(papi_replica_info, shape), 264);
+    CHECK(offsetof(papi_replica_info, table), 288);
+    CHECK(offsetof(papi_replica_info, source), 544);
+    CHECK(offsetof(papi_replica_info, query_id), 608);
+    CHECK(offsetof(papi_replica_info, watermark_column), 672);
+    CHECK(offsetof(papi_replica_info, watermark), 928);
+    CHECK(offsetof(papi_replica_info, started_unix_ms), 1184);
+    CHECK(offsetof(papi_replica_info, finished_unix_ms), 1192);
+    CHECK(offsetof(papi_replica_info, full_unix_ms), 1200);
+    CHECK(offsetof(papi_replica_info, rows), 1208);
+    CHECK(offsetof(papi_replica_info, rows_synced), 1216);
+    CHECK(offsetof(papi_replica_info, partitions), 1224);
+    CHECK(offsetof(papi_replica_info, bytes), 1232);
     CHECK(sizeof(papi_cache_backend), 72);
     CHECK(offsetof(papi_cache_backend, abi_version), 0);
     CHECK(offsetof(papi_cache_backend, struct_size), 4);
@@ -86,12 +116,13 @@ int main(void)
     CHECK(offsetof(papi_cache_backend, put), 48);
     CHECK(offsetof(papi_cache_backend, options), 56);
     CHECK(offsetof(papi_cache_backend, noptions), 64);
-    CHECK(sizeof(papi_host), 40);
+    CHECK(sizeof(papi_host), 48);
     CHECK(offsetof(papi_host, struct_size), 0);
     CHECK(offsetof(papi_host, ctx), 8);
     CHECK(offsetof(papi_host, log), 16);
     CHECK(offsetof(papi_host, count), 24);
     CHECK(offsetof(papi_host, now_ms), 32);
+    CHECK(offsetof(papi_host, dataset), 40);
     CHECK(sizeof(papi_option), 72);
     CHECK(offsetof(papi_option, key), 0);
     CHECK(offsetof(papi_option, env), 8);
@@ -132,6 +163,8 @@ int main(void)
     CHECK(PAPI_OPTION_BOOL, 2);
     CHECK(PAPI_OPTION_SECRET, 1);
     CHECK(PAPI_CACHE_IN_PROCESS, 1);
+    CHECK(PAPI_TRANSPORT_ABI_VERSION, 3);
+    CHECK(PAPI_REPLICA_TEXT_MAX, 256);
     CHECK(PAPI_HASH64_SEED == 0xcbf29ce484222325ULL, 1);
     /* PAPI_STATS_MEMBERS walks papi_stats in order */
     size_t at = offsetof(papi_stats, lookups);

@@ -14,12 +14,25 @@ Test hooks (not part of the SQL API):
                               "slow_ms": M, "hang": N, "hang_ms": M, "truncated": N,
                               "expired_token": N, "async": N, "async_ms": M, "sql_error": N,
                               "rename_column": [INDEX, NAME], "bare_partitions": true,
-                              "pad_bytes": N}
+                              "pad_bytes": N, "pause_partition": I, "fail_partition": I}
   POST /_emulator/config     {"oauth_tokens": [...], "pats": [...], "rows_per_partition": N,
                               "shuffle_seed": S|null, "sync_window_ms": M, "exec_ms": M,
                               "spcs_token_form": "bearer"|"snowflake",
                               "warehouse_slots": N, "statement_ms": M, "warehouse_paused": B}
   POST /_emulator/reset      zero counters, records and faults
+
+Scans (replica syncs): `SELECT <cols> FROM <table> [WHERE <col> > ?] ORDER BY <key>` reads the
+whole table (or the rows past a bound watermark) in partitions of --rows-per-partition rows (0:
+one), cut at key boundaries when the statement runs and each read from the database when it is
+fetched, so a million-row result costs the emulator one partition of memory. Counted as scans.
+A test changes the table between syncs by writing to the --db file. Faults for them, which stay
+until set to null:
+  pause_partition I        GET of partition I sends its headers and half its body, then waits
+                           (up to hang_ms, default 20 s) until the fault is cleared, and closes
+                           the connection: a sync caught in the middle of a partition. Counted
+                           as partitions_paused.
+  fail_partition I         GET of partition I answers 422 (000709): the sync fails after it
+                           wrote the earlier partitions. Counted as partitions_failed.
 
 Realism (each also a command-line option):
   pad_bytes (fault)        a hostile answer: the result is padded to N bytes with rows of a key
@@ -89,6 +102,9 @@ ALLOWED_PARAMETERS = {"query_tag", "timezone", "multi_statement_count", "rows_pe
                       "timestamp_tz_output_format"}
 SELECT_RE = re.compile(r"^\s*SELECT\s+(.+?)\s+FROM\s+([A-Za-z0-9_.\"]+)\s+WHERE\s+([A-Za-z0-9_]+)"
                        r"\s+IN\s*\((.*)\)\s*;?\s*$", re.S | re.I)
+SCAN_RE = re.compile(r"^\s*SELECT\s+(.+?)\s+FROM\s+([A-Za-z0-9_.\"]+)"
+                     r"(?:\s+WHERE\s+([A-Za-z0-9_]+)\s*>\s*(\S+?))?"
+                     r"\s+ORDER\s+BY\s+([A-Za-z0-9_]+)\s*;?\s*$", re.S | re.I)
 HANDLE_RE = re.compile(r"^/api/v2/statements/([0-9A-Za-z-]+)(/cancel)?$")
 
 
@@ -205,7 +221,8 @@ class Emulator:
                 "handling_us", "rid_reuse_without_retry", "jwt_ok", "oauth_ok", "pat_ok",
                 "tls_handshakes", "tls_failures", "alpn_h2_offered", "jwt_expired",
                 "oauth_expired", "spcs_rotations", "snowflake_token_form_ok", "timeouts_408",
-                "sync_window_202", "rows_shuffled")}
+                "sync_window_202", "rows_shuffled", "scans", "partitions_paused",
+                "partitions_failed")}
             self.counters.update({k: 0 for k in WAREHOUSE_COUNTERS})
             self.wh_batches = []
             self.records = []
@@ -408,6 +425,9 @@ class Emulator:
             return 200, {"rowType": [{"name": "1", "type": "fixed", "scale": 0,
                                       "precision": 1, "nullable": False}], "rows": [["1"]]}
         m = SELECT_RE.match(stmt)
+        scan = None if m else SCAN_RE.match(stmt)
+        if scan:
+            return self.scan(body, scan)
         if not m:
             return 422, {"code": "001003", "sqlState": "42000",
                          "message": "SQL compilation error: unsupported statement (emulator)."}
@@ -443,16 +463,9 @@ class Emulator:
                              "message": "Unsupported binding type %s" % t}
         con = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True)
         try:
-            info = con.execute("PRAGMA table_info(%s)" % table).fetchall()
-            if not info:
-                return 422, {"code": "002003", "sqlState": "42S02",
-                             "message": "SQL compilation error:\nObject '%s' does not exist or "
-                                        "not authorized." % m.group(2)}
-            decl = {r[1].upper(): (r[1], (r[2] or "").upper()) for r in info}
-            for c in cols + [key]:
-                if c.upper() not in decl:
-                    return 422, {"code": "000904", "sqlState": "42000",
-                                 "message": "SQL compilation error: invalid identifier '%s'" % c}
+            decl, refused = self.declared(con, table, m.group(2), cols + [key])
+            if refused:
+                return refused
             sql = "SELECT %s FROM %s WHERE %s IN (%s)" % (
                 ", ".join(decl[c.upper()][0] for c in cols), table, decl[key.upper()][0],
                 ", ".join("?" * len(values)))
@@ -462,19 +475,7 @@ class Emulator:
         self.count("executions")
         self.count("bindings")
         self.count("bound_values", len(values))
-        row_type = []
-        for c in cols:
-            t = decl[c.upper()][1]
-            if "INT" in t:
-                rt = {"type": "fixed", "precision": 38, "scale": 0, "length": None}
-            elif any(x in t for x in ("REAL", "FLOA", "DOUB")):
-                rt = {"type": "real", "precision": None, "scale": None, "length": None}
-            else:
-                rt = {"type": "text", "precision": None, "scale": None, "length": 50}
-            rt.update({"name": c.upper(), "database": "API", "schema": "DATA",
-                       "table": table.upper(), "byteLength": None, "nullable": True,
-                       "collation": None})
-            row_type.append(rt)
+        row_type = self.row_type(cols, decl, table)
         with self.lock:
             ren = self.faults.get("rename_column")
         if ren:
@@ -488,6 +489,87 @@ class Emulator:
             if cells != before:
                 self.count("rows_shuffled")
         return 200, {"rowType": row_type, "rows": cells}
+
+    @staticmethod
+    def declared(con, table, written, names):
+        """({NAME: (name, declared type)}, None) for the table's columns, or (None, a 422 answer)
+        when the table or one of names does not exist (written: the table as the statement
+        wrote it)."""
+        info = con.execute("PRAGMA table_info(%s)" % table).fetchall()
+        if not info:
+            return None, (422, {"code": "002003", "sqlState": "42S02",
+                                "message": "SQL compilation error:\nObject '%s' does not exist "
+                                           "or not authorized." % written})
+        decl = {r[1].upper(): (r[1], (r[2] or "").upper()) for r in info}
+        for c in names:
+            if c.upper() not in decl:
+                return None, (422, {"code": "000904", "sqlState": "42000", "message":
+                                    "SQL compilation error: invalid identifier '%s'" % c})
+        return decl, None
+
+    @staticmethod
+    def row_type(cols, decl, table):
+        """rowType entries (5.3) for the columns, from the SQLite declared types."""
+        row_type = []
+        for c in cols:
+            t = decl[c.upper()][1]
+            if "INT" in t:
+                rt = {"type": "fixed", "precision": 38, "scale": 0, "length": None}
+            elif any(x in t for x in ("REAL", "FLOA", "DOUB")):
+                rt = {"type": "real", "precision": None, "scale": None, "length": None}
+            else:
+                rt = {"type": "text", "precision": None, "scale": None, "length": 50}
+            rt.update({"name": c.upper(), "database": "API", "schema": "DATA",
+                       "table": table.upper(), "byteLength": None, "nullable": True,
+                       "collation": None})
+            row_type.append(rt)
+        return row_type
+
+    def scan(self, body, m):
+        """A whole-table statement: (200, {"rowType", "scan"}) with the partitions cut at key
+        boundaries now and read when fetched (Scan)."""
+        cols = [c.strip() for c in m.group(1).split(",")]
+        table = m.group(2).replace('"', "").split(".")[-1].lower()
+        wm, placeholder, key = m.group(3), m.group(4), m.group(5)
+        if placeholder is not None and placeholder != "?":
+            self.count("literal_rejects")
+            return 422, {"code": "000999", "sqlState": "42000",
+                         "message": "emulator: values must be bind variables, not literals"}
+        bindings = body.get("bindings") or {}
+        want = ["1"] if wm else []
+        if not isinstance(bindings, dict) or sorted(bindings) != want:
+            return 422, {"code": "100132", "sqlState": "07001",
+                         "message": "Bind variable count does not match the placeholders."}
+        values = []
+        if wm:
+            b = bindings["1"]
+            if not isinstance(b, dict) or not isinstance(b.get("value"), str) or \
+                    b.get("type") not in ("FIXED", "TEXT"):
+                return 400, {"code": "390142", "message": "Binding values must be strings."}
+            if b["type"] == "FIXED":
+                if not re.fullmatch(r"-?[0-9]{1,38}", b["value"]):
+                    return 422, {"code": "100037", "sqlState": "22018",
+                                 "message": "FIXED value is not recognized"}
+                values.append(int(b["value"]))
+            else:
+                values.append(b["value"])
+        con = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True)
+        try:
+            names = cols + [key] + ([wm] if wm else [])
+            decl, refused = self.declared(con, table, m.group(2), names)
+            if refused:
+                return refused
+            with self.lock:
+                rpp = self.rows_per_partition
+            result = Scan(self.db_path, table, [decl[c.upper()][0] for c in cols],
+                          decl[key.upper()][0], decl[wm.upper()][0] if wm else None, values, rpp,
+                          con)
+        finally:
+            con.close()
+        self.count("executions")
+        self.count("scans")
+        self.count("bound_values", len(values))
+        return 200, {"rowType": self.row_type(cols, decl, table), "scan": result}
 
     def padded(self, result, key_index, size):
         """The JSON of result with short rows of an unasked key appended to its first partition until it
@@ -524,19 +606,71 @@ class Emulator:
             "canceled." % (st["timeout_ms"] // 1000))
 
     def result_set(self, handle, rid, st):
-        rpp = self.rows_per_partition
-        rows = st["rows"]
-        parts = [rows[i:i + rpp] for i in range(0, len(rows), rpp)] if rpp and rows else [rows]
-        st["partitions"] = parts
+        scan = st.get("scan")
+        if scan:
+            first = scan.partition(0) if scan.counts else []
+            info = [{"rowCount": n, "uncompressedSize": size} for n, size in
+                    zip(scan.counts, scan.sizes)]
+            nrows, data = scan.total, first
+        else:
+            rpp = self.rows_per_partition
+            rows = st["rows"]
+            parts = [rows[i:i + rpp] for i in range(0, len(rows), rpp)] if rpp and rows else [rows]
+            st["partitions"] = parts
+            info = [{"rowCount": len(p), "uncompressedSize": len(json.dumps(p))} for p in parts]
+            nrows, data = len(rows), parts[0]
         return {
             "resultSetMetaData": {
-                "numRows": len(rows), "format": "jsonv2", "rowType": st["rowType"],
-                "partitionInfo": [{"rowCount": len(p),
-                                   "uncompressedSize": len(json.dumps(p))} for p in parts]},
-            "data": parts[0], "code": "090001", "sqlState": "00000",
+                "numRows": nrows, "format": "jsonv2", "rowType": st["rowType"],
+                "partitionInfo": info},
+            "data": data, "code": "090001", "sqlState": "00000",
             "message": "Statement executed successfully.", "statementHandle": handle,
             "statementStatusUrl": "/api/v2/statements/%s?requestId=%s" % (handle, rid),
             "createdOn": int(time.time() * 1000)}
+
+
+class Scan:
+    """The result of a whole-table statement: partitions of rpp rows (0: one) in key order, cut
+    when the statement runs (their first and last keys and row counts) and each read from the
+    database when it is fetched, so the emulator holds one partition at a time."""
+
+    def __init__(self, db_path, table, cols, key, wm, values, rpp, con):
+        self.db_path, self.table, self.cols, self.key = db_path, table, cols, key
+        self.where = "%s > ?" % wm if wm else None
+        self.values = values
+        self.bounds, self.counts = [], []
+        sql = "SELECT %s FROM %s%s ORDER BY %s" % (
+            key, table, " WHERE " + self.where if self.where else "", key)
+        first = last = None
+        n = 0
+        for (k,) in con.execute(sql, values):
+            if n == 0:
+                first = k
+            last = k
+            n += 1
+            if rpp and n == rpp:
+                self.bounds.append((first, last))
+                self.counts.append(n)
+                n = 0
+        if n:
+            self.bounds.append((first, last))
+            self.counts.append(n)
+        self.total = sum(self.counts)
+        # an estimate: clients rely on rowCount, not on the size (5.2)
+        self.sizes = [c * 40 * len(cols) for c in self.counts]
+
+    def partition(self, i):
+        lo, hi = self.bounds[i]
+        cond = (self.where + " AND " if self.where else "") + "%s >= ? AND %s <= ?" % (
+            self.key, self.key)
+        sql = "SELECT %s FROM %s WHERE %s ORDER BY %s" % (", ".join(self.cols), self.table, cond,
+                                                          self.key)
+        con = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True)
+        try:
+            return [[None if v is None else str(v) for v in r]
+                    for r in con.execute(sql, self.values + [lo, hi])]
+        finally:
+            con.close()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -650,13 +784,22 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(422, "000709", "Statement %s not found" % m.group(1), "02000")
         if "partition" in q:
             i = int(q["partition"][0])
-            if st.get("partitions") is None or not 0 <= i < len(st["partitions"]):
+            scan = st.get("scan")
+            count = len(scan.counts) if scan else len(st.get("partitions") or [])
+            if not scan and st.get("partitions") is None or not 0 <= i < count:
                 return self.error(422, "000709", "Partition not found", "02000")
-            emu.count("partitions_served")
-            rows = st["partitions"][i]
             with emu.lock:
                 bare = emu.faults.get("bare_partitions")
+                failed = emu.faults.get("fail_partition") == i
+            if failed:
+                emu.count("partitions_failed")
+                emu.count("faults_injected")
+                return self.error(422, "000709", "Partition not found (emulated)", "02000")
+            emu.count("partitions_served")
+            rows = scan.partition(i) if scan else st["partitions"][i]
             payload = rows if bare else {"data": rows}
+            if self.paused_partition(i, payload):
+                return None
             return self.send(200, payload, gz=i > 0)  # partitions >= 1 are gzip (5.5)
         emu.count("polls")
         if st["state"] == "cancelled":
@@ -670,6 +813,36 @@ class Handler(BaseHTTPRequestHandler):
                                    "statementHandle": m.group(1),
                                    "statementStatusUrl": st["status_url"]})
         return self.send(200, emu.result_set(m.group(1), st["rid"], st))
+
+    def paused_partition(self, i, payload):
+        """The pause_partition fault: headers and half the gzip body of partition i, then a wait
+        until the fault is cleared (or hang_ms), then the connection closes. True when it fired."""
+        emu = self.emu
+        with emu.lock:
+            if emu.faults.get("pause_partition") != i:
+                return False
+            hang_ms = emu.faults.get("hang_ms", 20000)
+        raw = gzip.compress(json.dumps(payload).encode())
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.close_connection = True
+        try:
+            self.wfile.write(raw[:len(raw) // 2])
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            return True
+        emu.count("partitions_paused")
+        emu.count("faults_injected")
+        end = time.monotonic() + hang_ms / 1000.0
+        while time.monotonic() < end:
+            with emu.lock:
+                if emu.faults.get("pause_partition") != i:
+                    break
+            time.sleep(0.05)
+        return True
 
     def do_POST(self):
         self.t0 = time.monotonic()
@@ -771,7 +944,8 @@ class Handler(BaseHTTPRequestHandler):
             res = dict(res, statementHandle=handle)
         if status != 200:
             return self.send(status, res)
-        st = {"rowType": res["rowType"], "rows": res["rows"], "rid": rid, "state": "done",
+        st = {"rowType": res["rowType"], "rows": res.get("rows"), "scan": res.get("scan"),
+              "rid": rid, "state": "done",
               "ready_at": 0.0, "status_url": "/api/v2/statements/%s?requestId=%s" % (handle, rid)}
         if self.run_for_exec_ms(body, handle, st, record):
             return
@@ -797,7 +971,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, raw=full[:len(full) // 2])
         with emu.lock:
             pad = emu.faults.get("pad_bytes", 0)
-        if pad:
+        if pad and SELECT_RE.match(body["statement"]):
             emu.count("faults_injected")
             key = SELECT_RE.match(body["statement"]).group(3).upper()
             names = [c["name"] for c in result["resultSetMetaData"]["rowType"]]

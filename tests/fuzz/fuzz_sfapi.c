@@ -40,7 +40,7 @@ static papi_status check_row(void *user, const char *const *cells, const size_t 
 
 static void result(const char *body, size_t len)
 {
-    papi__sf_limits lim = {PAPI__SF_MAX_BODY_BYTES, 64, INT64_MAX, NULL};
+    papi__sf_limits lim = {PAPI__SF_MAX_BODY_BYTES, 64, INT64_MAX, NULL, 0};
     papi__sf_result r;
     papi_error err;
     papi_status st = papi__sf_parse_result(body, len, &expect, &lim, &r, &err);

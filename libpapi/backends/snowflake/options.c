@@ -43,6 +43,12 @@ const papi_option papi__snowflake_options[] = {
     /* the widest text/variant/binary cell a lookup answer is sized for (sfapi.c) */
     {"max-cell-bytes", "PAPI_MAX_CELL_BYTES", PAPI_OPTION_INT, "8192", 64, 16777216, 0,
      "bytes of the widest text, variant or binary cell a lookup's answer is sized for", NULL},
+    /* a scan (papi sync) holds one partition at a time: these bound what one may cost */
+    {"scan-max-partition-bytes", "PAPI_SCAN_MAX_PARTITION_BYTES", PAPI_OPTION_INT, "134217728",
+     1048576, INT64_C(2147483648), 0,
+     "bytes one result partition of a scan (papi sync) may hold, decoded", NULL},
+    {"scan-max-cell-bytes", "PAPI_SCAN_MAX_CELL_BYTES", PAPI_OPTION_INT, "16777216", 64,
+     INT64_C(134217728), 0, "bytes one cell of a scan (papi sync) may hold, decoded", NULL},
     TEXT("snowflake-account", "SNOWFLAKE_ACCOUNT", "account identifier, e.g. myorg-myaccount"),
     TEXT("snowflake-user", "SNOWFLAKE_USER", "user the key pair belongs to"),
     TEXT("snowflake-role", "SNOWFLAKE_ROLE", "role of the statements (unset: the user's default)"),

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#define PAPI__SNOWFLAKE_NOPTIONS 20
+#define PAPI__SNOWFLAKE_NOPTIONS 22
 extern const papi_option papi__snowflake_options[PAPI__SNOWFLAKE_NOPTIONS];
 extern const size_t papi__snowflake_noptions;
 

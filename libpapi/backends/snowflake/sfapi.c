@@ -112,7 +112,7 @@ papi_status papi__sf_statement_body(const papi__sf_context *ctx, const char *sql
                                     papi_key_type key_type, const papi_key *keys, size_t n,
                                     size_t nparams, papi_buf *out, papi_error *err)
 {
-    if (n == 0 || nparams < n)
+    if ((n == 0 && nparams != 0) || nparams < n)
         return papi_error_set(err, PAPI_EINTERNAL, "bad bind count");
     json_t *root = json_object(), *bind = json_object(), *params = json_object();
     bool ok = root && bind && params;
@@ -133,7 +133,7 @@ papi_status papi__sf_statement_body(const papi__sf_context *ctx, const char *sql
     for (size_t i = 0; ok && i < 4; i++)
         if (vals[i] && *vals[i])
             ok = json_object_set_new(root, names[i], json_string(vals[i])) == 0;
-    ok = ok && json_object_set(root, "bindings", bind) == 0 &&
+    ok = ok && (nparams == 0 || json_object_set(root, "bindings", bind) == 0) &&
          json_object_set_new(params, "query_tag", json_string("papi")) == 0 &&
          json_object_set_new(params, "timezone", json_string("UTC")) == 0 &&
          json_object_set(root, "parameters", params) == 0;
@@ -237,6 +237,7 @@ void papi__sf_lookup_limits(const papi__sf_expect *expect, size_t nkeys, size_t 
     out->max_partitions = nkeys ? nkeys : 1; /* a partition holds one row at least */
     out->deadline_ms = deadline_ms;
     out->clock = NULL;
+    out->max_answer_bytes = 0;
 }
 
 bool papi__sf_has_control(const char *s, size_t n)

@@ -1,8 +1,9 @@
 /* Private to the snowflake transport (written against the public headers only): key-pair JWT
  * (jwt.c), the libcurl handle pools (http.c), the SQL API wire format (sfapi.c; rows in sfrows.c,
- * cells in sfcells.c), credentials and the base URL (sfauth.c), the options (options.c), the
- * calls of papi_snowflake.h (cli.c). Shared by transport.c and the unit tests; nothing here is
- * exported from the shared library. */
+ * cells in sfcells.c), one statement's requests, retries, polling and partitions (sfstmt.c),
+ * credentials and the base URL (sfauth.c), the options (options.c), the backend's methods
+ * (transport.c), the calls of papi_snowflake.h (tools.c). Shared by transport.c and the unit tests;
+ * nothing here is exported from the shared library. */
 #ifndef PAPI_BACKEND_SNOWFLAKE_H
 #define PAPI_BACKEND_SNOWFLAKE_H
 
@@ -183,14 +184,18 @@ typedef struct papi__sf_error {
 } papi__sf_error;
 
 /* Limits on the answers to one statement: a hostile or broken answer costs bounded memory and
- * time. A lookup's come from papi__sf_lookup_limits; a fetch reading whole tables passes its own.
- */
+ * time. A lookup's come from papi__sf_lookup_limits; a scan of a whole table (transport.c) has
+ * its own: no total, but a cap on each answer, since only one partition is held at a time. */
 typedef struct papi__sf_limits {
     size_t max_body_bytes;  /* over all bodies of the statement (partition 0 and the others) */
     size_t max_partitions;  /* partitionInfo entries */
     int64_t deadline_ms;    /* checked after each expensive step: late is PAPI_ETIMEDOUT */
     const papi_host *clock; /* of deadline_ms (papi_host_now_ms; NULL: papi_now_ms) */
+    size_t max_answer_bytes; /* each body (one partition) at most; 0: only max_body_bytes */
 } papi__sf_limits;
+
+/* What a scan accepts at most (their options' ranges are in options.c). */
+#define PAPI__SF_SCAN_MAX_PARTITIONS 100000
 
 #define PAPI__SF_MAX_BODY_BYTES ((size_t)64 << 20)  /* the most any answer may take */
 #define PAPI__SF_BODY_FLOOR_BYTES ((size_t)1 << 20) /* metadata, messages: the least allowed */
@@ -206,8 +211,8 @@ void papi__sf_lookup_limits(const papi__sf_expect *expect, size_t nkeys, size_t 
 typedef papi_status (*papi__sf_row_fn)(void *user, const char *const *cells, const size_t *lens,
                                        size_t ncells, papi_error *err);
 
-/* The POST body: statement, bindings "1".."nparams" (FIXED or TEXT; keys beyond n repeat the last),
- * context and parameters query_tag=papi, timezone=UTC. */
+/* The POST body: statement, bindings "1".."nparams" (FIXED or TEXT; keys beyond n repeat the last;
+ * none when nparams is 0), context and parameters query_tag=papi, timezone=UTC. */
 papi_status papi__sf_statement_body(const papi__sf_context *ctx, const char *sql,
                                     papi_key_type key_type, const papi_key *keys, size_t n,
                                     size_t nparams, papi_buf *out, papi_error *err);
@@ -305,5 +310,46 @@ papi__sf_auth_kind papi__sf_auth_get_kind(const papi__sf_auth *a);
 const char *papi__sf_auth_token_type(const papi__sf_auth *a);
 /* True when a 401 is worth one renewal (JWT re-minted, token file re-read). */
 bool papi__sf_auth_renewable(const papi__sf_auth *a);
+
+/* ------------------------------------------------------------- transport.c, sfstmt.c */
+/* The transport's state: read-only after open, shared by every thread. */
+typedef struct papi__sf {
+    papi__http *http;
+    const papi_host *host; /* valid until close; NULL in tests */
+    char *base_url;
+    /* as the SQL API wants them (papi__sf_context_name) */
+    char *database, *schema, *warehouse, *role;
+    papi__sf_context ctx;
+    int max_attempts;
+    size_t max_cell_bytes;
+    size_t scan_partition_bytes, scan_cell_bytes; /* a scan's limits (options.c) */
+    papi__sf_auth *auth;
+} papi__sf;
+
+/* One statement: set s, expect, row/row_user (or scan), lim; papi__sf_run does the rest. */
+typedef struct papi__sf_call {
+    papi__sf *s;
+    const papi__sf_expect *expect; /* NULL: ping, rows not wanted */
+    papi__sf_row_fn row;           /* where rows go, with row_user */
+    void *row_user;
+    const papi_scan_sink *scan; /* a scan: its progress after each partition */
+    uint64_t rows;              /* rows handed on so far (counted by a scan's row function) */
+    int64_t deadline_ms;
+    papi__sf_limits lim;
+    size_t body_used; /* result bytes taken so far, against lim.max_body_bytes */
+    papi__http_response resp;
+    papi_buf auth; /* the Authorization line */
+    uint64_t auth_gen;
+    papi__sf_form form; /* of that line */
+    bool auth_renewed;  /* a 401 renews once per fetch */
+    bool alternate;     /* ...then tries the Snowflake Token form once (token file auth) */
+    bool posted;        /* the statement went out once: every resend says retry=true */
+    char handle[128];   /* the statement's, once an answer named it */
+} papi__sf_call;
+
+/* Sends the statement body and reads its answer, every partition of it, within c->lim (its
+ * deadline included), rows to c->row. Afterwards c->handle names the statement when an answer
+ * did. PAPI_OK, or the failure with err filled (query_id set when known). */
+papi_status papi__sf_run(papi__sf_call *c, const char *body, size_t body_len, papi_error *err);
 
 #endif /* PAPI_BACKEND_SNOWFLAKE_H */

@@ -1,139 +1,95 @@
 /* The `sqlite` transport: rows from an embedded SQLite file ("sqlite:/path/to.db"), opened
- * read-only. A SQLite connection is not safe to share between threads without its own mutex, so
- * fetches borrow one connection from a small pool (the "pool-size" option); each connection
- * keeps its own prepared statements, one per (dataset, placeholder bucket). Buckets are powers
- * of two and the IN list is padded by repeating the last key, so a client settles on a handful
- * of statements that are prepared once and reused. Ids only ever travel as bound values. */
-#include <papi/papi.h>
-#include <papi/papi_backend.h>
+ * read-only: the demo database, or a replica papi_replica_sync() wrote. Fetches borrow one
+ * connection from a small pool (the "pool-size" option); each connection keeps its own prepared
+ * statements, one per (dataset, placeholder bucket). Buckets are powers of two and the IN list is
+ * padded by repeating the last key, so a client settles on a handful of statements that are
+ * prepared once and reused. Ids only ever travel as bound values.
+ *
+ * A sync replaces the file by renaming a new one over the path. The connections of the old file
+ * keep reading it (its inode lives while they hold it), so the pool belongs to a generation of
+ * the file: at most every CHECK_MS one fetch stats the path, and when it names another file that
+ * passes the checks of open(), that file becomes the current generation. New fetches take
+ * connections of the current generation; fetches in flight finish on theirs, and the last one to
+ * let go of an old generation closes its connections. Nobody waits for a swap but the fetch that
+ * checks, for the time of opening one connection. */
+#include "sqlite_int.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <sqlite3.h>
+#include <pthread.h>
 #include <stdatomic.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #define SQLITE_POOL_MAX 64
-/* A writer may hold the file for a moment; readers wait this long at most before giving up. */
-#define SQLITE_BUSY_WAIT_MAX_MS 1000
-/* A number cell is at most 24 bytes as text ("-9223372036854775808", "%.17g"). */
-#define SQLITE_NUMBER_CELL_MAX 32
+/* How often a fetch looks whether the path names a new file (one stat). */
+#define CHECK_MS 1000
+/* A scan reports progress (and a replica commits) every this many rows. */
+#define SCAN_PROGRESS_ROWS 65536
 
-typedef struct stmt_slot {
-    const papi_dataset *ds;
-    size_t bucket;
-    sqlite3_stmt *stmt;
-} stmt_slot;
+typedef struct sqlite_state sqlite_state;
 
-typedef struct conn {
-    sqlite3 *db;
-    const papi_host *clock; /* the host's: deadlines are on it */
-    unsigned id;
-    stmt_slot *slots;
-    size_t nslots;
-    size_t slots_cap;
-    sqlite3_stmt *ping;
-    int64_t deadline_ms; /* read by the progress handler while a statement runs */
-    bool timed_out;
-    /* per-row scratch, reused across fetches: the cells handed to the sink point into it */
-    const char **cells;
-    size_t *lens;
-    char *numbers;
-    size_t cells_cap;
-    char *hex;
-    size_t hex_cap;
-} conn;
+/* One file the path named: its connections. */
+typedef struct gen {
+    sqlite_state *st;
+    papi_pool *pool;
+    dev_t dev;
+    ino_t ino;
+    atomic_uint refs;  /* one while current, one per fetch holding it */
+    atomic_bool moved; /* the path was seen naming another file while opening a connection */
+    unsigned no;       /* in log lines */
+} gen;
 
-typedef struct sqlite_state {
+struct sqlite_state {
     char *path;
     const papi_host *host;
-    papi_pool *pool;
     size_t max;
     atomic_uint opened; /* connections opened so far: their ids in log lines */
-} sqlite_state;
+    pthread_mutex_t lock; /* guards cur */
+    gen *cur;
+    unsigned gens;
+    _Atomic int64_t next_check_ms;
+    atomic_flag checking; /* one checker at a time; it alone changes cur and the fields below */
+    bool has_rejected;    /* a new file that failed the checks: not tried again */
+    dev_t rejected_dev;
+    ino_t rejected_ino;
+};
 
-/* ------------------------------------------------------------- connections */
+/* ------------------------------------------------------------- generations */
 
-static int progress_cb(void *arg)
+static bool same_file(const struct stat *sb, dev_t dev, ino_t ino)
 {
-    conn *c = arg;
-    if (papi_host_now_ms(c->clock) >= c->deadline_ms) {
-        c->timed_out = true;
-        return 1;
-    }
-    return 0;
+    return sb->st_dev == dev && sb->st_ino == ino;
 }
 
-static void conn_close(conn *c)
-{
-    if (!c)
-        return;
-    for (size_t i = 0; i < c->nslots; i++)
-        sqlite3_finalize(c->slots[i].stmt);
-    sqlite3_finalize(c->ping);
-    sqlite3_close(c->db);
-    free(c->slots);
-    free(c->cells);
-    free(c->lens);
-    free(c->numbers);
-    free(c->hex);
-    free(c);
-}
-
-static papi_status conn_open(const char *path, const papi_host *clock, unsigned id, conn **out,
-                             papi_error *err)
-{
-    *out = NULL;
-    conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
-    c->id = id;
-    c->clock = clock;
-    c->deadline_ms = INT64_MAX;
-    int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        papi_error_set(err, PAPI_ECONFIG, "sqlite: cannot open database '%s': %s", path,
-                       c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-        conn_close(c);
-        return PAPI_ECONFIG;
-    }
-    sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_progress_handler(c->db, 1000, progress_cb, c);
-    /* Reading the schema now turns "not a database" into a configuration error at open,
-     * not a source error at the first lookup. */
-    rc = sqlite3_exec(c->db, "PRAGMA query_only=1; SELECT count(*) FROM sqlite_master", NULL, NULL,
-                      NULL);
-    if (rc != SQLITE_OK) {
-        papi_error_set(err, PAPI_ECONFIG, "sqlite: cannot read database '%s': %s", path,
-                       sqlite3_errmsg(c->db));
-        conn_close(c);
-        return PAPI_ECONFIG;
-    }
-    *out = c;
-    return PAPI_OK;
-}
-
-/* The pool's open function. The first connection is opened by open(), where a bad file is a
- * configuration error; any later one failing means the file went away or broke. */
+/* The pool's open function. A connection opened by path must be to this generation's file: the
+ * path is stat'ed after the open (a rename before it would show). */
 static papi_status pool_open(void *user, int64_t deadline_ms, void **handle, papi_error *err)
 {
     (void)deadline_ms;
-    sqlite_state *st = user;
+    gen *g = user;
+    sqlite_state *st = g->st;
     unsigned id = atomic_fetch_add(&st->opened, 1) + 1;
-    conn *c = NULL;
-    papi_status s = conn_open(st->path, st->host, id, &c, err);
-    if (s == PAPI_ECONFIG && id > 1) {
+    papi__sq_conn *c = NULL;
+    papi_status s = papi__sq_conn_open(st->path, st->host, id, &c, err);
+    struct stat sb;
+    if (s == PAPI_OK && (stat(st->path, &sb) != 0 || !same_file(&sb, g->dev, g->ino))) {
+        atomic_store(&g->moved, true);
+        papi__sq_conn_close(c);
+        return papi_error_set(err, PAPI_EUNAVAIL, "sqlite: '%.120s' names another file now",
+                              st->path);
+    }
+    /* the first connection of a file is opened by gen_open, where a bad file is a
+     * configuration error; any later one failing means the file went away or broke */
+    if (s == PAPI_ECONFIG && atomic_load(&g->refs) > 0) {
         s = PAPI_EUNAVAIL;
         if (err)
             err->status = s;
     }
     if (s == PAPI_OK) {
-        papi_host_logf(st->host, PAPI_LOG_DEBUG, "sqlite: opened connection %u", c->id);
+        papi_host_logf(st->host, PAPI_LOG_DEBUG, "sqlite: opened connection %u (file %u)", c->id,
+                       g->no);
         *handle = c;
     }
     return s;
@@ -142,273 +98,180 @@ static papi_status pool_open(void *user, int64_t deadline_ms, void **handle, pap
 static void pool_close(void *user, void *handle)
 {
     (void)user;
-    conn_close(handle);
+    papi__sq_conn_close(handle);
 }
 
-/* A connection for one fetch, from the pool (papi_pool: at most pool-size, waiting until the
- * deadline for one). */
-static papi_status pool_acquire(sqlite_state *st, int64_t deadline_ms, conn **out, papi_error *err)
+static void gen_free(gen *g)
 {
-    void *h = NULL;
-    papi_status s = papi_pool_acquire(st->pool, deadline_ms, &h, err);
-    if (s == PAPI_ETIMEDOUT)
-        papi_error_set(err, s, "sqlite: no database connection became free in time");
-    *out = h;
+    if (!g)
+        return;
+    papi_pool_destroy(g->pool);
+    free(g);
+}
+
+/* Every connection of a generation is opened now, while the path names its file (pool_open
+ * checks that): once a sync renames a new file over the path, no connection to the old one can be
+ * opened by path, and a fetch that needed one would fail instead of waiting for one in use. The
+ * first connection checks the file as open() does (deep: PRAGMA quick_check too). */
+static papi_status open_all(gen *g, bool deep, papi_error *err)
+{
+    sqlite_state *st = g->st;
+    void *c[SQLITE_POOL_MAX];
+    size_t n = 0;
+    int64_t deadline_ms = papi_host_now_ms(st->host) + 60000;
+    papi_status s = PAPI_OK;
+    while (s == PAPI_OK && n < st->max) {
+        s = papi_pool_acquire(g->pool, deadline_ms, &c[n], err);
+        if (s == PAPI_OK && ++n == 1)
+            s = papi__sq_check_served(((papi__sq_conn *)c[0])->db, st->path, st->host, deep, err);
+    }
+    for (size_t i = 0; i < n; i++)
+        papi_pool_release(g->pool, c[i], 0);
     return s;
 }
 
-static void pool_release(sqlite_state *st, conn *c)
+/* Opens the file the path names now as a generation, checked as open() checks it, with all its
+ * connections. */
+static papi_status gen_open(sqlite_state *st, bool deep, gen **out, papi_error *err)
 {
-    papi_pool_release(st->pool, c, 0);
+    *out = NULL;
+    struct stat sb;
+    if (stat(st->path, &sb) != 0)
+        return papi_error_set(err, PAPI_ECONFIG, "sqlite: cannot open database '%.120s': %s",
+                              st->path, strerror(errno));
+    papi_status s = papi__sq_check_header(st->path, err);
+    if (s != PAPI_OK)
+        return s;
+    gen *g = calloc(1, sizeof *g);
+    if (!g)
+        return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
+    g->st = st;
+    g->dev = sb.st_dev;
+    g->ino = sb.st_ino;
+    g->no = ++st->gens;
+    atomic_init(&g->refs, 0);
+    atomic_init(&g->moved, false);
+    if (papi_pool_create(st->max, pool_open, pool_close, g, st->host, &g->pool) != PAPI_OK) {
+        free(g);
+        return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
+    }
+    s = open_all(g, deep, err);
+    if (s != PAPI_OK) {
+        gen_free(g);
+        return s == PAPI_EUNAVAIL
+                   ? papi_error_set(err, PAPI_ECONFIG,
+                                    "sqlite: '%.120s' changed while it was opened", st->path)
+                   : s;
+    }
+    atomic_store(&g->refs, 1); /* current */
+    *out = g;
+    return PAPI_OK;
 }
 
-/* ------------------------------------------------------------- errors */
-
-static papi_status map_error(conn *c, int rc, const char *what, const papi_dataset *ds,
-                             papi_error *err)
+static gen *gen_get(sqlite_state *st)
 {
-    int primary = rc & 0xff;
-    papi_status s;
-    const char *dsname = papi_dataset_name(ds);
-    if (primary == SQLITE_INTERRUPT && c->timed_out)
-        s = papi_error_set(err, PAPI_ETIMEDOUT, "sqlite: the %s query ran past its deadline",
-                           dsname);
-    else if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
-        s = papi_error_set(err, PAPI_EUNAVAIL, "sqlite: the database stayed locked by a writer");
-    else if (primary == SQLITE_NOMEM)
-        s = papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
-    else if (primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN)
-        s = papi_error_set(err, PAPI_EUNAVAIL, "sqlite: cannot read the database: %s",
-                           sqlite3_errstr(rc));
-    else if (strncmp(sqlite3_errmsg(c->db), "no such ", 8) == 0)
-        /* "no such table: x" / "no such column: y" name configured identifiers, never ids */
-        s = papi_error_set(err, PAPI_ESOURCE, "sqlite: cannot %s the %s query: %s", what, dsname,
-                           sqlite3_errmsg(c->db));
-    else
-        /* other messages may quote SQL text: only the generic sentence goes out */
-        s = papi_error_set(err, PAPI_ESOURCE, "sqlite: cannot %s the %s query: %s", what, dsname,
-                           sqlite3_errstr(rc));
-    char code[16];
-    snprintf(code, sizeof code, "%d", rc);
-    papi_error_set_source(err, 0, code, NULL, NULL);
-    return s;
+    pthread_mutex_lock(&st->lock);
+    gen *g = st->cur;
+    atomic_fetch_add(&g->refs, 1);
+    pthread_mutex_unlock(&st->lock);
+    return g;
 }
 
-/* ------------------------------------------------------------- statements */
-
-static size_t bucket_for(size_t n)
+static void gen_put(gen *g)
 {
-    size_t b = 1;
-    while (b < n)
-        b <<= 1;
-    return b;
+    if (atomic_fetch_sub(&g->refs, 1) == 1) {
+        papi_host_logf(g->st->host, PAPI_LOG_DEBUG, "sqlite: closed the connections of file %u",
+                       g->no);
+        gen_free(g);
+    }
 }
 
-/* SQLite's last name part: "API.DATA.HYBRID_CUSTOMER" is the file's `hybrid_customer`. */
-static void sqlite_table_name(const papi_dataset *ds, char *out, size_t cap)
+/* The path names a file other than the current one: make it current when it passes the checks,
+ * else remember it so it is not tried again. Called by the one checker. */
+static void try_swap(sqlite_state *st, const struct stat *sb)
 {
-    const char *t = papi_dataset_table(ds);
-    const char *dot = strrchr(t, '.');
-    if (dot)
-        t = dot + 1;
-    size_t i = 0;
-    for (; t[i] && i + 1 < cap; i++)
-        out[i] = (t[i] >= 'A' && t[i] <= 'Z') ? (char)(t[i] - 'A' + 'a') : t[i];
-    out[i] = '\0';
+    gen *g = NULL;
+    papi_error err = {0};
+    if (gen_open(st, false, &g, &err) != PAPI_OK) {
+        st->has_rejected = true;
+        st->rejected_dev = sb->st_dev;
+        st->rejected_ino = sb->st_ino;
+        papi_host_logf(st->host, PAPI_LOG_ERROR,
+                       "sqlite: '%.120s' names a new file, still serving the previous one: %s",
+                       st->path, err.message);
+        return;
+    }
+    pthread_mutex_lock(&st->lock);
+    gen *old = st->cur;
+    st->cur = g;
+    pthread_mutex_unlock(&st->lock);
+    st->has_rejected = false;
+    papi_host_logf(st->host, PAPI_LOG_INFO,
+                   "sqlite: '%.120s' names a new file (file %u): new fetches read it", st->path,
+                   g->no);
+    gen_put(old);
 }
 
-static papi_status stmt_get(sqlite_state *st, conn *c, const papi_dataset *ds, size_t bucket,
-                            sqlite3_stmt **out, papi_error *err)
+/* At most every CHECK_MS (or now, when force): one stat of the path. */
+static void maybe_check(sqlite_state *st, bool force)
 {
-    for (size_t i = 0; i < c->nslots; i++) {
-        if (c->slots[i].ds == ds && c->slots[i].bucket == bucket) {
-            *out = c->slots[i].stmt;
+    int64_t now = papi_host_now_ms(st->host);
+    if (!force && now < atomic_load_explicit(&st->next_check_ms, memory_order_relaxed))
+        return;
+    if (atomic_flag_test_and_set(&st->checking))
+        return;
+    atomic_store(&st->next_check_ms, now + CHECK_MS);
+    struct stat sb;
+    if (stat(st->path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        !same_file(&sb, st->cur->dev, st->cur->ino) &&
+        !(st->has_rejected && same_file(&sb, st->rejected_dev, st->rejected_ino)))
+        try_swap(st, &sb);
+    atomic_flag_clear(&st->checking);
+}
+
+/* A connection of the current file for one fetch or scan, waiting until the deadline for one. A
+ * generation whose path moved on opens no connection; the fetch then takes the new one's. */
+static papi_status acquire(sqlite_state *st, int64_t deadline_ms, gen **g_out, papi__sq_conn **out,
+                           papi_error *err)
+{
+    maybe_check(st, false);
+    for (int attempt = 0;; attempt++) {
+        gen *g = gen_get(st);
+        void *h = NULL;
+        papi_status s = papi_pool_acquire(g->pool, deadline_ms, &h, err);
+        if (s == PAPI_OK) {
+            *g_out = g;
+            *out = h;
             return PAPI_OK;
         }
+        bool moved = atomic_load(&g->moved);
+        gen_put(g);
+        if (s == PAPI_ETIMEDOUT)
+            return papi_error_set(err, s, "sqlite: no database connection became free in time");
+        if (!moved || attempt == 2)
+            return s;
+        maybe_check(st, true);
     }
-    if (c->nslots == c->slots_cap) {
-        size_t cap = c->slots_cap ? c->slots_cap * 2 : 8;
-        stmt_slot *s = realloc(c->slots, cap * sizeof *s);
-        if (!s)
-            return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
-        c->slots = s;
-        c->slots_cap = cap;
-    }
-    char table[256];
-    sqlite_table_name(ds, table, sizeof table);
-    char stack[4096];
-    char *sql = stack;
-    size_t need = papi_dataset_select_sql(ds, table, bucket, stack, sizeof stack);
-    if (need == 0)
-        return papi_error_set(err, PAPI_ECONFIG,
-                              "sqlite: the %s table name is not a plain SQL identifier",
-                              papi_dataset_name(ds));
-    if (need >= sizeof stack) {
-        sql = malloc(need + 1);
-        if (!sql)
-            return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
-        papi_dataset_select_sql(ds, table, bucket, sql, need + 1);
-    }
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v3(c->db, sql, (int)need, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
-    if (sql != stack)
-        free(sql);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(stmt);
-        return map_error(c, rc, "prepare", ds, err);
-    }
-    if ((size_t)sqlite3_column_count(stmt) != papi_dataset_column_count(ds) ||
-        (size_t)sqlite3_bind_parameter_count(stmt) != bucket) {
-        sqlite3_finalize(stmt);
-        return papi_error_set(err, PAPI_EINTERNAL, "sqlite: the %s query has an unexpected shape",
-                              papi_dataset_name(ds));
-    }
-    c->slots[c->nslots++] = (stmt_slot){ds, bucket, stmt};
-    papi_host_logf(st->host, PAPI_LOG_DEBUG,
-                   "sqlite: prepared the %s statement with %zu placeholders on connection %u",
-                   papi_dataset_name(ds), bucket, c->id);
-    *out = stmt;
-    return PAPI_OK;
 }
 
-/* Number keys arrive as normalized digits; those that fit an int64 are bound as integers so
- * that they meet an INTEGER PRIMARY KEY on its index. Larger ones go as text (and match none). */
-static bool key_as_int64(const papi_key *k, sqlite3_int64 *v)
+static void release(gen *g, papi__sq_conn *c)
 {
-    if (k->len == 0 || k->len > 19)
-        return false;
-    uint64_t acc = 0;
-    for (size_t i = 0; i < k->len; i++) {
-        char ch = k->ptr[i];
-        if (ch < '0' || ch > '9')
-            return false;
-        acc = acc * 10 + (uint64_t)(ch - '0');
-    }
-    if (acc > (uint64_t)INT64_MAX) /* 19 digits cannot overflow uint64 */
-        return false;
-    *v = (sqlite3_int64)acc;
-    return true;
-}
-
-static int bind_keys(sqlite3_stmt *stmt, const papi_dataset *ds, const papi_key *keys, size_t n,
-                     size_t bucket)
-{
-    bool number = papi_dataset_key_type(ds) == PAPI_KEY_NUMBER;
-    for (size_t i = 0; i < bucket; i++) {
-        const papi_key *k = &keys[i < n ? i : n - 1];
-        sqlite3_int64 v;
-        int rc = (number && key_as_int64(k, &v))
-                     ? sqlite3_bind_int64(stmt, (int)i + 1, v)
-                     : sqlite3_bind_text(stmt, (int)i + 1, k->ptr, (int)k->len, SQLITE_STATIC);
-        if (rc != SQLITE_OK)
-            return rc;
-    }
-    return SQLITE_OK;
-}
-
-/* ------------------------------------------------------------- rows */
-
-static bool conn_scratch(conn *c, size_t ncols)
-{
-    if (ncols <= c->cells_cap)
-        return true;
-    const char **cells = realloc(c->cells, ncols * sizeof *cells);
-    if (cells)
-        c->cells = cells;
-    size_t *lens = realloc(c->lens, ncols * sizeof *lens);
-    if (lens)
-        c->lens = lens;
-    char *numbers = realloc(c->numbers, ncols * SQLITE_NUMBER_CELL_MAX);
-    if (numbers)
-        c->numbers = numbers;
-    if (!cells || !lens || !numbers)
-        return false;
-    c->cells_cap = ncols;
-    return true;
-}
-
-/* Shortest of %.15g..%.17g that reads back as the same double: 0.1 stays "0.1". */
-static size_t format_real(double v, char *out)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        int len = snprintf(out, SQLITE_NUMBER_CELL_MAX, "%.*g", prec, v);
-        if (prec == 17 || strtod(out, NULL) == v)
-            return (size_t)len;
-    }
-    return 0;
-}
-
-static const char hexdigits[] = "0123456789ABCDEF";
-
-/* Converts the current row to the canonical cell texts of the dataset's column types. */
-static papi_status row_cells(conn *c, sqlite3_stmt *stmt, const papi_dataset *ds, size_t ncols,
-                             papi_error *err)
-{
-    size_t hex_need = 0;
-    for (size_t i = 0; i < ncols; i++) {
-        if (sqlite3_column_type(stmt, (int)i) == SQLITE_BLOB &&
-            papi_dataset_column_type(ds, i) == PAPI_COL_BINARY)
-            hex_need += 2 * (size_t)sqlite3_column_bytes(stmt, (int)i);
-    }
-    if (hex_need > c->hex_cap) {
-        char *h = realloc(c->hex, hex_need);
-        if (!h)
-            return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
-        c->hex = h;
-        c->hex_cap = hex_need;
-    }
-    size_t hex_used = 0;
-    for (size_t i = 0; i < ncols; i++) {
-        int col = (int)i;
-        char *num = c->numbers + i * SQLITE_NUMBER_CELL_MAX;
-        switch (sqlite3_column_type(stmt, col)) {
-        case SQLITE_NULL:
-            c->cells[i] = NULL;
-            c->lens[i] = 0;
-            break;
-        case SQLITE_INTEGER: {
-            int len = snprintf(num, SQLITE_NUMBER_CELL_MAX, "%" PRId64,
-                               (int64_t)sqlite3_column_int64(stmt, col));
-            c->cells[i] = num;
-            c->lens[i] = (size_t)len;
-            break;
-        }
-        case SQLITE_FLOAT:
-            c->lens[i] = format_real(sqlite3_column_double(stmt, col), num);
-            c->cells[i] = num;
-            break;
-        case SQLITE_BLOB:
-            if (papi_dataset_column_type(ds, i) == PAPI_COL_BINARY) {
-                const unsigned char *b = sqlite3_column_blob(stmt, col);
-                size_t len = (size_t)sqlite3_column_bytes(stmt, col);
-                char *h = c->hex + hex_used;
-                for (size_t j = 0; j < len; j++) {
-                    h[2 * j] = hexdigits[b[j] >> 4];
-                    h[2 * j + 1] = hexdigits[b[j] & 15];
-                }
-                c->cells[i] = len ? h : "";
-                c->lens[i] = 2 * len;
-                hex_used += 2 * len;
-                break;
-            }
-            /* a blob in a non-binary column is taken as its bytes, like text */
-            c->cells[i] = sqlite3_column_blob(stmt, col);
-            c->lens[i] = (size_t)sqlite3_column_bytes(stmt, col);
-            if (!c->cells[i])
-                c->cells[i] = "";
-            break;
-        default: /* SQLITE_TEXT */
-            c->cells[i] = (const char *)sqlite3_column_text(stmt, col);
-            c->lens[i] = (size_t)sqlite3_column_bytes(stmt, col);
-            if (!c->cells[i])
-                return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
-            break;
-        }
-    }
-    return PAPI_OK;
+    papi_pool_release(g->pool, c, 0);
+    gen_put(g);
 }
 
 /* ------------------------------------------------------------- backend methods */
+
+static void state_free(sqlite_state *st)
+{
+    if (!st)
+        return;
+    if (st->cur)
+        gen_put(st->cur);
+    pthread_mutex_destroy(&st->lock);
+    free(st->path);
+    free(st);
+}
 
 static papi_status sqlite_open(const char *spec, const papi_config *cfg, const papi_host *host,
                                void *user, void **state, papi_error *err)
@@ -419,40 +282,29 @@ static papi_status sqlite_open(const char *spec, const papi_config *cfg, const p
     if (!path || !*path)
         return papi_error_set(err, PAPI_ECONFIG,
                               "sqlite: the source needs a file: sqlite:/path/to.db");
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return papi_error_set(err, PAPI_ECONFIG, "sqlite: cannot open database '%s': %s", path,
-                              strerror(errno));
-    if (!S_ISREG(sb.st_mode))
-        return papi_error_set(err, PAPI_ECONFIG, "sqlite: '%s' is not a regular file", path);
-
     int64_t pool = 8;
     if (cfg && papi_config_get_int(cfg, "pool-size", &pool) != PAPI_OK)
         return papi_error_set(err, PAPI_ECONFIG, "sqlite: pool-size is not readable");
-    size_t max = pool > SQLITE_POOL_MAX ? SQLITE_POOL_MAX : (size_t)pool;
-
     sqlite_state *st = calloc(1, sizeof *st);
     if (!st)
         return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
+    pthread_mutex_init(&st->lock, NULL);
+    atomic_flag_clear(&st->checking);
     st->path = strdup(path);
     st->host = host;
-    st->max = max;
+    st->max = pool > SQLITE_POOL_MAX ? SQLITE_POOL_MAX : (size_t)pool;
     atomic_init(&st->opened, 0);
-    if (!st->path || papi_pool_create(max, pool_open, pool_close, st, host, &st->pool) != PAPI_OK) {
-        free(st->path);
-        free(st);
+    if (!st->path) {
+        state_free(st);
         return papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
     }
-    /* One connection now, so a missing or foreign file fails client creation. */
-    void *c = NULL;
-    papi_status s = papi_pool_acquire(st->pool, papi_host_now_ms(host) + 60000, &c, err);
+    /* one connection now, so a missing, foreign or damaged file fails client creation */
+    papi_status s = gen_open(st, true, &st->cur, err);
     if (s != PAPI_OK) {
-        papi_pool_destroy(st->pool);
-        free(st->path);
-        free(st);
+        state_free(st);
         return s;
     }
-    papi_pool_release(st->pool, c, 0);
+    atomic_store(&st->next_check_ms, papi_host_now_ms(host) + CHECK_MS);
     papi_host_logf(host, PAPI_LOG_DEBUG, "sqlite: opened '%s' read-only, up to %zu connections",
                    st->path, st->max);
     *state = st;
@@ -461,22 +313,15 @@ static papi_status sqlite_open(const char *spec, const papi_config *cfg, const p
 
 static void sqlite_close(void *state)
 {
-    sqlite_state *st = state;
-    if (!st)
-        return;
-    papi_pool_destroy(st->pool);
-    free(st->path);
-    free(st);
+    state_free(state);
 }
 
-static void arm_deadline(conn *c, int64_t deadline_ms)
+static size_t bucket_for(size_t n)
 {
-    c->deadline_ms = deadline_ms;
-    c->timed_out = false;
-    int64_t left = deadline_ms - papi_host_now_ms(c->clock);
-    if (left > SQLITE_BUSY_WAIT_MAX_MS)
-        left = SQLITE_BUSY_WAIT_MAX_MS;
-    sqlite3_busy_timeout(c->db, left > 0 ? (int)left : 0);
+    size_t b = 1;
+    while (b < n)
+        b <<= 1;
+    return b;
 }
 
 static papi_status sqlite_fetch(void *state, const papi_dataset *ds, const papi_key *keys, size_t n,
@@ -487,56 +332,53 @@ static papi_status sqlite_fetch(void *state, const papi_dataset *ds, const papi_
         return PAPI_OK;
     if (papi_host_now_ms(st->host) >= deadline_ms)
         return papi_error_set(err, PAPI_ETIMEDOUT, "sqlite: the deadline passed before the query");
-    conn *c = NULL;
-    papi_status s = pool_acquire(st, deadline_ms, &c, err);
+    gen *g = NULL;
+    papi__sq_conn *c = NULL;
+    papi_status s = acquire(st, deadline_ms, &g, &c, err);
     if (s != PAPI_OK)
         return s;
-
     size_t bucket = bucket_for(n);
     size_t ncols = papi_dataset_column_count(ds);
     sqlite3_stmt *stmt = NULL;
-    s = stmt_get(st, c, ds, bucket, &stmt, err);
+    s = papi__sq_stmt_get(c, st->host, ds, bucket, &stmt, err);
     if (s != PAPI_OK)
         goto out;
-    if (!conn_scratch(c, ncols)) {
-        s = papi_error_set(err, PAPI_ENOMEM, "sqlite: out of memory");
-        goto out;
-    }
-    arm_deadline(c, deadline_ms);
-    int rc = bind_keys(stmt, ds, keys, n, bucket);
+    papi__sq_arm_deadline(c, deadline_ms);
+    int rc = papi__sq_bind_keys(stmt, ds, keys, n, bucket);
     if (rc != SQLITE_OK) {
-        s = map_error(c, rc, "bind", ds, err);
+        s = papi__sq_map_error(c, rc, "bind", ds, err);
         goto reset;
     }
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        s = row_cells(c, stmt, ds, ncols, err);
+        s = papi__sq_row_cells(c, stmt, ds, ncols, err);
         if (s == PAPI_OK)
             s = papi_sink_row(sink, c->cells, c->lens, ncols, err);
         if (s != PAPI_OK)
             goto reset;
     }
     if (rc != SQLITE_DONE)
-        s = map_error(c, rc, "run", ds, err);
+        s = papi__sq_map_error(c, rc, "run", ds, err);
 reset:
     /* Reset ends the read transaction, so no snapshot outlives the fetch. */
     sqlite3_reset(stmt);
 out:
-    pool_release(st, c);
+    release(g, c);
     return s;
 }
 
 static papi_status sqlite_ping(void *state, int64_t deadline_ms, papi_error *err)
 {
     sqlite_state *st = state;
-    conn *c = NULL;
-    papi_status s = pool_acquire(st, deadline_ms, &c, err);
+    gen *g = NULL;
+    papi__sq_conn *c = NULL;
+    papi_status s = acquire(st, deadline_ms, &g, &c, err);
     if (s != PAPI_OK)
         return s;
     int rc = SQLITE_OK;
     if (!c->ping)
         rc = sqlite3_prepare_v3(c->db, "SELECT 1", -1, SQLITE_PREPARE_PERSISTENT, &c->ping, NULL);
     if (rc == SQLITE_OK) {
-        arm_deadline(c, deadline_ms);
+        papi__sq_arm_deadline(c, deadline_ms);
         rc = sqlite3_step(c->ping);
         sqlite3_reset(c->ping);
     }
@@ -548,7 +390,75 @@ static papi_status sqlite_ping(void *state, int64_t deadline_ms, papi_error *err
                                                        : PAPI_EUNAVAIL,
                            "sqlite: the database does not answer: %s", sqlite3_errstr(rc));
     }
-    pool_release(st, c);
+    release(g, c);
+    return s;
+}
+
+/* The watermark as the file stores it: a number column's integers as integers (a bound text
+ * would compare as text), anything else as text. */
+static int bind_watermark(sqlite3_stmt *stmt, const papi_dataset *ds, const char *after)
+{
+    size_t len = strlen(after);
+    sqlite3_int64 v;
+    size_t wi = papi_dataset_watermark_index(ds);
+    if (papi_dataset_column_type(ds, wi) == PAPI_COL_NUMBER) {
+        bool neg = after[0] == '-';
+        if (papi__sq_key_as_int64(after + neg, len - neg, &v))
+            return sqlite3_bind_int64(stmt, 1, neg ? -v : v);
+    }
+    return sqlite3_bind_text(stmt, 1, after, (int)len, SQLITE_TRANSIENT);
+}
+
+static papi_status scan_rows(papi__sq_conn *c, sqlite3_stmt *stmt, const papi_dataset *ds,
+                             const papi_scan_sink *sink, papi_error *err)
+{
+    size_t ncols = papi_dataset_column_count(ds);
+    uint64_t rows = 0;
+    size_t part = 0;
+    int rc;
+    papi_status s = PAPI_OK;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        s = papi__sq_row_cells(c, stmt, ds, ncols, err);
+        if (s == PAPI_OK)
+            s = sink->row(sink->user, c->cells, c->lens, ncols, err);
+        if (s != PAPI_OK)
+            return s;
+        if (++rows % SCAN_PROGRESS_ROWS == 0 && sink->partition)
+            sink->partition(sink->user, part++, 0, rows);
+    }
+    if (rc != SQLITE_DONE)
+        return papi__sq_map_error(c, rc, "scan", ds, err);
+    if (sink->partition && (rows % SCAN_PROGRESS_ROWS != 0 || rows == 0))
+        sink->partition(sink->user, part, part + 1, rows);
+    return PAPI_OK;
+}
+
+static papi_status sqlite_scan(void *state, const papi_dataset *ds, const char *watermark_after,
+                               const papi_scan_sink *sink, int64_t deadline_ms, char *query_id,
+                               size_t query_id_cap, papi_error *err)
+{
+    sqlite_state *st = state;
+    if (query_id && query_id_cap)
+        query_id[0] = '\0';
+    if (watermark_after && papi_dataset_watermark_index(ds) == SIZE_MAX)
+        return papi_error_set(err, PAPI_ECONFIG, "sqlite: dataset %s has no watermark column",
+                              papi_dataset_name(ds));
+    gen *g = NULL;
+    papi__sq_conn *c = NULL;
+    papi_status s = acquire(st, deadline_ms, &g, &c, err);
+    if (s != PAPI_OK)
+        return s;
+    sqlite3_stmt *stmt = NULL;
+    s = papi__sq_stmt_get(c, st->host, ds, watermark_after ? SIZE_MAX : 0, &stmt, err);
+    if (s == PAPI_OK) {
+        papi__sq_arm_deadline(c, deadline_ms);
+        int rc = watermark_after ? bind_watermark(stmt, ds, watermark_after) : SQLITE_OK;
+        s = rc == SQLITE_OK ? scan_rows(c, stmt, ds, sink, err)
+                            : papi__sq_map_error(c, rc, "bind", ds, err);
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+    }
+    release(g, c);
     return s;
 }
 
@@ -564,4 +474,5 @@ const papi_transport_backend papi__transport_sqlite = {
     .ping = sqlite_ping,
     /* the cores: SQLite reads run on this machine */
     .default_concurrency = 0,
+    .scan = sqlite_scan,
 };

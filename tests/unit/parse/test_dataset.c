@@ -442,14 +442,56 @@ static void test_shape_hash(void **state)
     papi__datasets_free(NULL);
 }
 
+/* Issue 10: the optional watermark column, checked against the columns, and the scan SQL. */
+static void test_watermark(void **state)
+{
+    (void)state;
+    const char *json = DS("\"name\":\"p\",\"table\":\"A.B.P\",\"key\":\"ID\","
+                          "\"watermark\":\"updated_at\",\"columns\":["
+                          "{\"name\":\"ID\",\"type\":\"number\"},"
+                          "{\"name\":\"UPDATED_AT\",\"type\":\"timestamp\"}]");
+    papi__datasets *set = NULL;
+    papi_error err = {0};
+    assert_int_equal(papi__datasets_parse(json, strlen(json), &set, &err), PAPI_OK);
+    const papi_dataset *p = papi__datasets_find(set, "p");
+    assert_string_equal(papi_dataset_watermark_column(p), "UPDATED_AT"); /* the column's case */
+    assert_int_equal(papi_dataset_watermark_index(p), 1);
+    char sql[256];
+    assert_int_equal(papi_dataset_scan_sql(p, NULL, 1, sql, sizeof sql),
+                     strlen("SELECT ID, UPDATED_AT FROM A.B.P WHERE UPDATED_AT > ? ORDER BY ID"));
+    assert_string_equal(sql, "SELECT ID, UPDATED_AT FROM A.B.P WHERE UPDATED_AT > ? ORDER BY ID");
+    papi_dataset_scan_sql(p, "p", 0, sql, sizeof sql);
+    assert_string_equal(sql, "SELECT ID, UPDATED_AT FROM p ORDER BY ID");
+    assert_int_equal(papi_dataset_scan_sql(p, "p; DROP TABLE x", 0, sql, sizeof sql), 0);
+    assert_string_equal(sql, "");
+    /* the shape of rows does not depend on the watermark: shared cache keys stay */
+    const papi_dataset *c = papi__datasets_find(set, "customer");
+    assert_null(papi_dataset_watermark_column(c));
+    assert_int_equal(papi_dataset_watermark_index(c), SIZE_MAX);
+    assert_int_equal(papi_dataset_scan_sql(c, NULL, 1, sql, sizeof sql), 0);
+    assert_string_equal(papi_dataset_shape_hash(c), papi__dataset_shape_hash(c));
+    papi__datasets_free(set);
+
+    bad(DS("\"name\":\"p\",\"table\":\"P\",\"key\":\"ID\",\"watermark\":\"NOPE\"," COLS),
+        "dataset 1 (p)", "watermark column NOPE is not among the columns");
+    bad(DS("\"name\":\"p\",\"table\":\"P\",\"key\":\"ID\",\"watermark\":\"a;b\"," COLS),
+        "dataset 1 (p)", "\"watermark\" must be a column name");
+    bad(DS("\"name\":\"p\",\"table\":\"P\",\"key\":\"ID\",\"watermark\":7," COLS), "dataset 1 (p)",
+        "\"watermark\" must be a column name");
+    bad(DS("\"name\":\"p\",\"table\":\"P\",\"key\":\"ID\",\"watermark\":\"V\","
+           "\"columns\":[{\"name\":\"ID\",\"type\":\"number\"},"
+           "{\"name\":\"V\",\"type\":\"variant\"}]"),
+        "watermark column V is of type variant", "it must order");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_builtin_customer), cmocka_unit_test(test_select_sql),
-        cmocka_unit_test(test_good_file),        cmocka_unit_test(test_file_errors),
-        cmocka_unit_test(test_limits),           cmocka_unit_test(test_identifiers),
-        cmocka_unit_test(test_file_errors_on_disk), cmocka_unit_test(test_shape_hash),
-        cmocka_unit_test(test_json_errors_quote_nothing),
+        cmocka_unit_test(test_watermark),   cmocka_unit_test(test_builtin_customer),
+        cmocka_unit_test(test_select_sql),  cmocka_unit_test(test_good_file),
+        cmocka_unit_test(test_file_errors), cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_identifiers), cmocka_unit_test(test_file_errors_on_disk),
+        cmocka_unit_test(test_shape_hash),  cmocka_unit_test(test_json_errors_quote_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@ static const char *const names[] = {"C_CUSTOMER_SK", "C_FIRST_NAME"};
 static const papi_column_type types[] = {PAPI_COL_NUMBER, PAPI_COL_TEXT};
 static const papi__sf_expect expect2 = {2, names, types};
 /* no deadline, room for the partitions of the tests */
-static const papi__sf_limits lim = {PAPI__SF_MAX_BODY_BYTES, 16, INT64_MAX, NULL};
+static const papi__sf_limits lim = {PAPI__SF_MAX_BODY_BYTES, 16, INT64_MAX, NULL, 0};
 
 static const char result_body[] =
     "{\"resultSetMetaData\":{\"numRows\":2,\"format\":\"jsonv2\","
