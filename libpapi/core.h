@@ -187,6 +187,30 @@ void papi__lookup_publish(void *ctx, const papi_dataset *ds, const papi_key *cke
                           papi__flight *const *flights, papi_blob *const *rows, size_t n,
                           papi_status status, const papi_error *err);
 
+/* ------------------------------------------------------------- project.c */
+/* Column selection: a lookup's selected columns, and where a row holds their values. */
+typedef struct papi__span {
+    size_t off, len; /* len 0: the row lacks the member */
+} papi__span;
+typedef struct papi__select {
+    size_t n;          /* columns selected; 0: whole rows */
+    uint32_t *cols;    /* cols[i]: the column answered i-th */
+    int32_t *pos;      /* pos[column]: its i in cols, -1 when not selected */
+    papi__span *spans; /* a row's values of cols[i], while one row is cut */
+} papi__select;
+/* Scratch bytes a selection of n columns of ds needs (8-byte aligned first). */
+size_t papi__select_scratch(const papi_dataset *ds, size_t n);
+/* Points sel's arrays into mem (papi__select_scratch bytes). */
+void papi__select_layout(papi__select *sel, size_t n, void *mem);
+/* Resolves sel->n names (case-insensitively) into columns of ds. PAPI_EINVAL naming an unknown,
+ * repeated or NULL name, quoted and escaped. */
+papi_status papi__select_resolve(papi__select *sel, const papi_dataset *ds,
+                                 const char *const *names, papi_error *err);
+/* A new blob with the selected members of row (n bytes) in selection order (null for those it
+ * lacks); *out NULL and PAPI_EPROTO when row is not a JSON object, PAPI_ENOMEM. */
+papi_status papi__row_project(const papi_dataset *ds, papi__select *sel, const char *row, size_t n,
+                              papi_blob **out, papi_error *err);
+
 /* ------------------------------------------------------------- result.c */
 /* Takes ownership of the n row references in rows. NULL on ENOMEM (rows are then released). */
 papi_result *papi__result_create(papi_blob **rows, size_t n, papi_cache_outcome outcome);

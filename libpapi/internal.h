@@ -60,6 +60,15 @@ papi_status papi__ids_parse_list(const char *list, size_t len, papi_key_type typ
 papi_status papi__ids_from_array(const char *const *ids, size_t n, papi_key_type type,
                                  size_t max_ids, papi__ids *out, papi_error *err);
 void papi__ids_free(papi__ids *ids);
+/* Writes up to shown_max bytes of s (len bytes, from a caller: an id, a column name) for a
+ * message: printable ASCII kept, '"' and '\\' escaped, any other byte as \xHH, "..." when cut.
+ * cap >= 4 * shown_max + 4 keeps all of it. */
+void papi__show_bytes(char *dst, size_t cap, const char *s, size_t len, size_t shown_max);
+
+/* ------------------------------------------------------------- blob.c */
+/* A blob of len bytes (and a NUL) for the caller to write before anyone else sees it: *data.
+ * NULL on ENOMEM. */
+papi_blob *papi__blob_alloc(size_t len, char **data);
 
 /* ------------------------------------------------------------- keyindex.c */
 /* A key in its normal form, as ids are compared: a number loses a ".000" tail (some sources
