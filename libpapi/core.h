@@ -193,15 +193,18 @@ typedef struct papi__span {
     size_t off, len; /* len 0: the row lacks the member */
 } papi__span;
 typedef struct papi__select {
-    size_t n;          /* columns selected; 0: whole rows */
-    uint32_t *cols;    /* cols[i]: the column answered i-th */
-    int32_t *pos;      /* pos[column]: its i in cols, -1 when not selected */
-    papi__span *spans; /* a row's values of cols[i], while one row is cut */
+    size_t n;                 /* columns selected; 0: whole rows */
+    uint32_t *cols;           /* cols[i]: the column answered i-th */
+    int32_t *pos;             /* pos[column]: its i in cols, -1 when not selected */
+    papi__span *spans;        /* a row's values of cols[i], while one row is cut */
+    const char *const *names; /* the dataset's columns (papi__dataset_columns) */
+    const size_t *lens;
+    size_t ncols;
 } papi__select;
 /* Scratch bytes a selection of n columns of ds needs (8-byte aligned first). */
 size_t papi__select_scratch(const papi_dataset *ds, size_t n);
-/* Points sel's arrays into mem (papi__select_scratch bytes). */
-void papi__select_layout(papi__select *sel, size_t n, void *mem);
+/* A selection of n (> 0) columns of ds, its arrays in mem (papi__select_scratch bytes). */
+void papi__select_layout(papi__select *sel, const papi_dataset *ds, size_t n, void *mem);
 /* Resolves sel->n names (case-insensitively) into columns of ds. PAPI_EINVAL naming an unknown,
  * repeated or NULL name, quoted and escaped. */
 papi_status papi__select_resolve(papi__select *sel, const papi_dataset *ds,

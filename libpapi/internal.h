@@ -121,6 +121,11 @@ const papi_dataset *papi__datasets_at(const papi__datasets *set, size_t i);
 const papi_dataset *papi__datasets_find(const papi__datasets *set, const char *name);
 /* 16 hex digits of a hash over table, key and columns with types: cache namespace. */
 const char *papi__dataset_shape_hash(const papi_dataset *ds);
+/* The column names of ds in column order (papi_dataset_column_count() of them) and their
+ * lengths, for loops that would otherwise call the accessors for each. */
+const char *const *papi__dataset_columns(const papi_dataset *ds, const size_t **lens);
+/* "<name>:<shape-hash>:", how every cache key of ds begins, and its length. */
+const char *papi__dataset_key_prefix(const papi_dataset *ds, size_t *len);
 /* true when s is a valid (optionally dot-qualified, up to 3 parts) SQL identifier. */
 bool papi__sql_identifier_ok(const char *s, bool qualified);
 

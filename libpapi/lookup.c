@@ -94,9 +94,11 @@ static void take_tier(lookup *lk, size_t t, size_t np)
             continue;
         }
         answered++;
-        shorten_ttl(&fill_ttl, e);
-        lk->keys[nfill] = s->ckey; /* keys[j] is no longer needed */
-        lk->rows[nfill++] = s->row;
+        if (t) { /* to be copied up; keys[j] is no longer needed */
+            shorten_ttl(&fill_ttl, e);
+            lk->keys[nfill] = s->ckey;
+            lk->rows[nfill++] = s->row;
+        }
     }
     lk->left -= answered;
     for (size_t u = 0; u < t && nfill; u++)
@@ -209,7 +211,7 @@ void papi__lookup_publish(void *ctx, const papi_dataset *ds, const papi_key *cke
 
 /* Hands the ids this request leads to the source's dispatcher and takes their outcomes. The
  * flights go with them: whoever fetches an id finishes its flight. */
-static void fetch_led(lookup *lk, size_t nled)
+static void fetch_led(lookup *lk, size_t nled, papi_error *ferr)
 {
     size_t plen = lk->slots[0].ckey.len - lk->slots[0].id.len; /* "<dataset>:<hash>:" */
     for (size_t k = 0; k < nled; k++) {
@@ -217,8 +219,7 @@ static void fetch_led(lookup *lk, size_t nled)
         lk->want[k] = (papi__want){.ckey = s->ckey, .id_off = plen, .flight = s->flight};
         s->flight = NULL;
     }
-    papi_error_set(&lk->ferr, PAPI_OK, NULL);
-    papi__dispatch_fetch(lk->c->dispatcher, lk->ds, lk->want, nled, lk->deadline_ms, &lk->ferr);
+    papi__dispatch_fetch(lk->c->dispatcher, lk->ds, lk->want, nled, lk->deadline_ms, ferr);
     for (size_t k = 0; k < nled; k++) {
         slot *s = lk->led[k];
         if (lk->want[k].status == PAPI_OK) {
@@ -232,9 +233,10 @@ static void fetch_led(lookup *lk, size_t nled)
 
 /* ------------------------------------------------------------- step 5: followers, stale */
 
-/* Waits for the ids other requests fetch; an id the source failed on is answered from its
- * expired copy where one exists, else the request fails with the first such error. */
-static papi_status wait_and_stale(lookup *lk, papi_error *err)
+/* Waits for the ids other requests fetch; an id the source failed on (ferr: our own fetch's
+ * failure) is answered from its expired copy where one exists, else the request fails with the
+ * first such error. */
+static papi_status wait_and_stale(lookup *lk, const papi_error *ferr, papi_error *err)
 {
     papi_client *c = lk->c;
     papi_status st = PAPI_OK;
@@ -244,7 +246,7 @@ static papi_status wait_and_stale(lookup *lk, papi_error *err)
         if (s->state != S_PENDING)
             continue;
         papi_status sst = s->failed;
-        const papi_error *serr = &lk->ferr;
+        const papi_error *serr = ferr;
         if (!s->lead) {
             PAPI__COUNT(c, coalesced_waits, 1);
             papi_blob *row = NULL;
@@ -317,7 +319,8 @@ papi_status papi__lookup_end(lookup *lk, papi_status st, papi_result **out, papi
     size_t nrows = 0;
     for (size_t i = 0; i < lk->m; i++) {
         slot *s = &lk->slots[i];
-        papi_blob_unref(s->stale);
+        if (s->stale)
+            papi_blob_unref(s->stale);
         if (s->state == S_FOUND && st == PAPI_OK)
             lk->rows[nrows++] = s->row;
         else
@@ -350,9 +353,11 @@ papi_status papi__lookup_rest(lookup *lk, papi_error *err)
     /* the clock is read only when the source is needed: a hit never waits */
     lk->deadline_ms = papi__client_now_ms(c) + c->timeout_ms;
     size_t nled = lead_misses(lk);
+    papi_error ferr; /* the failure of this request's own fetch */
+    papi_error_set(&ferr, PAPI_OK, NULL);
     /* our own ids before waiting on others': two requests that each lead what the other waits
      * for then both finish */
     if (nled)
-        fetch_led(lk, nled);
-    return wait_and_stale(lk, err);
+        fetch_led(lk, nled, &ferr);
+    return wait_and_stale(lk, &ferr, err);
 }

@@ -36,12 +36,12 @@ typedef struct lookup {
     size_t *idx;
     papi_blob **rows;
     papi__select sel;
+    size_t sel_bytes; /* its scratch */
     char *kbytes;  /* the cache keys' bytes */
     char *scratch; /* the block the arrays are in */
     size_t scratch_size;
     papi_cache_outcome outcome;
     int64_t deadline_ms;
-    papi_error ferr; /* the failure of this request's own fetches */
     void *heap;      /* the scratch block when it did not fit the stack */
 } lookup;
 

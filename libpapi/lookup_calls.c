@@ -23,8 +23,8 @@ struct papi_pending {
 
 /* ------------------------------------------------------------- step 1: ids, keys, selection */
 
-/* Bytes of the scratch block for lk's ids and a selection of nsel columns. */
-static size_t scratch_size(const lookup *lk, size_t nsel)
+/* Bytes of the scratch block for lk's ids and selection. */
+static size_t scratch_size(const lookup *lk)
 {
     size_t m = lk->ids.n;
     size_t nlen = strlen(papi_dataset_name(lk->ds)),
@@ -34,7 +34,7 @@ static size_t scratch_size(const lookup *lk, size_t nsel)
         keybytes += nlen + hlen + 2 + lk->ids.keys[i].len;
     size_t per = sizeof(slot) + sizeof(slot *) + sizeof(papi__want) + sizeof(papi_key) +
                  sizeof(papi_cache_entry) + sizeof(size_t) + sizeof(papi_blob *);
-    return m * per + papi__select_scratch(lk->ds, nsel) + keybytes;
+    return m * per + lk->sel_bytes + keybytes;
 }
 
 /* Points the arrays into mem: the 8-byte aligned ones first, the selection, then key bytes. */
@@ -49,26 +49,22 @@ static void layout(lookup *lk, char *mem, size_t nsel)
     lk->ents = (papi_cache_entry *)(void *)(lk->keys + m);
     lk->idx = (size_t *)(void *)(lk->ents + m);
     lk->rows = (papi_blob **)(void *)(lk->idx + m);
-    papi__select_layout(&lk->sel, nsel, lk->rows + m);
-    lk->kbytes = (char *)(lk->rows + m) + papi__select_scratch(lk->ds, nsel);
+    if (nsel)
+        papi__select_layout(&lk->sel, lk->ds, nsel, lk->rows + m);
+    lk->kbytes = (char *)(lk->rows + m) + lk->sel_bytes;
 }
 
 /* Each id's slot and cache key "<dataset>:<shape-hash>:<id>". */
 static void write_keys(lookup *lk)
 {
-    const char *name = papi_dataset_name(lk->ds);
-    const char *hash = papi__dataset_shape_hash(lk->ds);
-    size_t nlen = strlen(name), hlen = strlen(hash);
+    size_t plen;
+    const char *prefix = papi__dataset_key_prefix(lk->ds, &plen);
     char *kb = lk->kbytes;
     for (size_t i = 0; i < lk->m; i++) {
         const papi_key *id = &lk->ids.keys[i];
         char *k = kb;
-        memcpy(kb, name, nlen);
-        kb += nlen;
-        *kb++ = ':';
-        memcpy(kb, hash, hlen);
-        kb += hlen;
-        *kb++ = ':';
+        memcpy(kb, prefix, plen);
+        kb += plen;
         memcpy(kb, id->ptr, id->len);
         kb += id->len;
         lk->slots[i] = (slot){.id = *id, .ckey = {k, (size_t)(kb - k)}};
@@ -118,8 +114,15 @@ static papi_status lookup_open(lookup *lk, papi_client *c, const char *dataset, 
     papi_status st = read_options(opts, &o, err);
     if (st != PAPI_OK)
         return st;
-    *lk = (lookup){
-        .c = c, .ds = papi__datasets_find(c->datasets, dataset), .outcome = PAPI_OUTCOME_HIT};
+    /* member by member: zeroing the whole struct is a noticeable share of a cache hit */
+    lk->c = c;
+    lk->ds = papi__datasets_find(c->datasets, dataset);
+    lk->ids = (papi__ids){NULL, 0, NULL};
+    lk->m = lk->left = lk->next_tier = lk->hits = lk->negative = 0;
+    lk->sel = (papi__select){0};
+    lk->heap = NULL;
+    lk->outcome = PAPI_OUTCOME_HIT;
+    lk->deadline_ms = 0;
     if (!lk->ds)
         return papi_error_set(err, PAPI_ENODATASET, "unknown dataset '%.64s'", dataset);
     size_t ncols = papi_dataset_column_count(lk->ds);
@@ -132,14 +135,15 @@ static papi_status lookup_open(lookup *lk, papi_client *c, const char *dataset, 
     if (st != PAPI_OK)
         return st;
     lk->m = lk->left = lk->ids.n;
-    lk->scratch_size = scratch_size(lk, o.nselect);
+    lk->sel_bytes = o.nselect ? papi__select_scratch(lk->ds, o.nselect) : 0;
+    lk->scratch_size = scratch_size(lk);
     char *mem = lk->scratch_size <= stack_size ? stack : (lk->heap = malloc(lk->scratch_size));
     if (!mem) {
         papi__lookup_close(lk);
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
     }
     layout(lk, mem, o.nselect);
-    st = papi__select_resolve(&lk->sel, lk->ds, o.select, err);
+    st = o.nselect ? papi__select_resolve(&lk->sel, lk->ds, o.select, err) : PAPI_OK;
     if (st != PAPI_OK) {
         papi__lookup_close(lk);
         return st;

@@ -25,7 +25,7 @@ static papi_blob *cut(const papi_dataset *ds, const char *const *names, const ch
         char bytes[256];
     } mem;
     papi__select sel;
-    papi__select_layout(&sel, 3, mem.bytes);
+    papi__select_layout(&sel, ds, 3, mem.bytes);
     if (papi__select_resolve(&sel, ds, names, NULL) != PAPI_OK)
         abort();
     papi_blob *out = NULL;

@@ -29,7 +29,7 @@ typedef struct fixture {
 static void pick(fixture *fx, const char *const *names, size_t n)
 {
     assert_true(papi__select_scratch(fx->ds, n) <= sizeof fx->mem);
-    papi__select_layout(&fx->sel, n, fx->mem);
+    papi__select_layout(&fx->sel, fx->ds, n, fx->mem);
     assert_int_equal(papi__select_resolve(&fx->sel, fx->ds, names, NULL), PAPI_OK);
 }
 
