@@ -195,6 +195,7 @@ struct httpd_job {
     struct httpd_request *req;
     const char *dataset;
     size_t ids_len;
+    papi_pending *pending; /* a lookup the event loop began: the worker finishes it */
     papi_result *res;
     papi_status st;
     papi_error err;
@@ -203,6 +204,14 @@ struct httpd_job {
     char request_id[HTTPD_REQUEST_ID_MAX + 1];
     char ids[];
 };
+/* The one place a lookup of a list of ids starts, on the event loop: answered there when the
+ * first cache tier holds every id, else suspended and finished by a worker (the ids are not
+ * parsed twice, the tier not read again). select (nselect names, NULL: every column) is the
+ * column selection, checked against the dataset by the library: an unknown or repeated name is
+ * a 400 naming it. */
+enum MHD_Result httpd_lookup_start(struct httpd *srv, struct MHD_Connection *conn,
+                                   struct httpd_request *req, const char *dataset, const char *ids,
+                                   size_t len, const char *const *select, size_t nselect);
 /* Starts n lookup workers and one thread for readiness probes, which never wait behind lookups. */
 int httpd_workers_start(struct httpd *srv, unsigned n);
 /* Suspends the connection and queues the job; the handler runs again once it is done. */

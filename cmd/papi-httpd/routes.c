@@ -240,22 +240,99 @@ static enum MHD_Result route_metrics(struct httpd *srv, struct MHD_Connection *c
                       MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE));
 }
 
-static enum MHD_Result route_lookup(struct httpd *srv, struct MHD_Connection *conn,
-                                    struct httpd_request *req, const struct httpd_path *p)
+enum MHD_Result httpd_lookup_start(struct httpd *srv, struct MHD_Connection *conn,
+                                   struct httpd_request *req, const char *dataset, const char *ids,
+                                   size_t len, const char *const *select, size_t nselect)
 {
-    const char *dataset = srv->datasets[req->route - ROUTE_DATASET0];
+    papi_lookup_options opts = {.struct_size = sizeof opts, .select = select, .nselect = nselect};
     papi_result *res = NULL;
+    papi_pending *pending = NULL;
     papi_error err = {0};
-    /* On the event loop only what the first cache tier answers; the rest goes to a worker. */
-    papi_status st = papi_lookup_list_cached(srv->client, dataset, p->s[1], p->len[1], &res, &err);
+    papi_status st = papi_lookup_begin(srv->client, dataset, ids, len, &opts, &res, &pending, &err);
     if (st != PAPI_OK)
         return httpd_send_papi_error(conn, req, st, &err);
     if (res)
         return httpd_send_result(srv, conn, req, res);
-    struct httpd_job *job = job_new(req, conn, JOB_LOOKUP, p->s[1], p->len[1]);
-    if (job)
-        job->dataset = dataset;
+    struct httpd_job *job = job_new(req, conn, JOB_LOOKUP, NULL, 0);
+    if (!job) {
+        papi_pending_free(pending);
+        return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
+    }
+    job->pending = pending;
+    job->dataset = dataset;
     return submit(srv, conn, req, job);
+}
+
+/* The select query parameter, comma-separated names, decoded into *names (NULL: none; free()
+ * it); the library checks them against the dataset. Other parameters are ignored, as before.
+ * NULL with *why set when it cannot be used ("" when memory ran out). */
+static char **query_select(const char *raw, size_t *n, const char **why)
+{
+    *n = 0;
+    *why = NULL;
+    const char *q = strchr(raw, '?'), *v = NULL;
+    size_t vlen = 0;
+    for (const char *p = q; p && *p;) {
+        p++;
+        size_t plen = strcspn(p, "&#");
+        if (plen >= 7 && memcmp(p, "select=", 7) == 0) {
+            if (v) {
+                *why = "select is given twice: give one comma-separated list";
+                return NULL;
+            }
+            v = p + 7;
+            vlen = plen - 7;
+        }
+        p += plen;
+        if (*p != '&')
+            break;
+    }
+    if (!v)
+        return NULL;
+    if (!vlen) {
+        *why = "select is empty: name the columns to answer with, comma-separated";
+        return NULL;
+    }
+    size_t count = 1; /* a comma, encoded or not, separates names */
+    for (size_t i = 0; i < vlen; i++)
+        count += v[i] == ',' || (v[i] == '%' && i + 2 < vlen && v[i + 1] == '2' &&
+                                 (v[i + 2] == 'C' || v[i + 2] == 'c'));
+    /* the names and their pointers in one block; the URL's length bounds it */
+    char **names = malloc(count * sizeof *names + vlen + 1);
+    char *buf = names ? (char *)(names + count) : NULL;
+    if (!names) {
+        *why = ""; /* out of memory */
+        return NULL;
+    }
+    if (percent_decode(v, vlen, buf) < 0) {
+        *why = "select: invalid percent-encoding";
+        free(names);
+        return NULL;
+    }
+    for (char *p = buf;; p++) {
+        names[(*n)++] = p;
+        if (!(p = strchr(p, ',')))
+            break;
+        *p = '\0';
+    }
+    return names;
+}
+
+static enum MHD_Result route_lookup(struct httpd *srv, struct MHD_Connection *conn,
+                                    struct httpd_request *req, const struct httpd_path *p)
+{
+    size_t n;
+    const char *why;
+    char **names = query_select(req->raw_uri, &n, &why);
+    if (why && !why[0])
+        return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
+    if (why)
+        return httpd_send_error(conn, req, 400, why, "EINVAL", 0);
+    enum MHD_Result r =
+        httpd_lookup_start(srv, conn, req, srv->datasets[req->route - ROUTE_DATASET0], p->s[1],
+                           p->len[1], (const char *const *)names, n);
+    free(names);
+    return r;
 }
 
 /* The routes. Probes and the page are open: orchestrators need no key, the page holds no data,

@@ -34,6 +34,7 @@ void httpd_job_free(struct httpd_job *job)
     if (!job)
         return;
     papi_result_free(job->res);
+    papi_pending_free(job->pending); /* its client left before a worker took it */
     free(job);
 }
 
@@ -41,6 +42,12 @@ static void run_job(struct httpd *srv, struct httpd_job *job)
 {
     if (job->kind == JOB_READY) {
         job->st = httpd_ready_probe(srv, job->request_id, &job->err);
+        return;
+    }
+    if (job->pending) {
+        papi_pending *p = job->pending;
+        job->pending = NULL;
+        job->st = papi_lookup_finish(p, &job->res, &job->err);
         return;
     }
     job->st =
