@@ -155,20 +155,26 @@ struct papi_client {
     int64_t timeout_ms;
     size_t max_ids;
     _Atomic int64_t bad_row_log_ms; /* when a tier's bad row was last logged (lookup.c) */
-    /* counters striped by thread stack so that threads counting hits do not bounce one
-     * cache line between cores; papi_client_stats() sums the stripes */
+    /* counters striped by CPU so that threads counting hits do not bounce one cache line
+     * between cores; papi_client_stats() sums the stripes */
     papi__stripe stripes[PAPI__STRIPES];
 };
 
+/* The stripe of the CPU the caller runs on (cpu.c). */
+size_t papi__stripe_now(void);
+
+/* Adds delta to a counter in stripe s (papi__stripe_now(): one call for several counts). */
+static inline void papi__count_at(papi_client *c, size_t s, int counter, uint64_t delta)
+{
+    if (delta)
+        atomic_fetch_add_explicit(&c->stripes[s].v[counter], (uint_fast64_t)delta,
+                                  memory_order_relaxed);
+}
+
 static inline void papi__count(papi_client *c, int counter, uint64_t delta)
 {
-    if (!delta)
-        return;
-    char probe; /* thread stacks lie megabytes apart: its address picks a stripe */
-    uint64_t a = (uint64_t)(uintptr_t)&probe;
-    size_t s = (size_t)(((a >> 20) * 0x9E3779B97F4A7C15ULL) >> 60) % PAPI__STRIPES;
-    atomic_fetch_add_explicit(&c->stripes[s].v[counter], (uint_fast64_t)delta,
-                              memory_order_relaxed);
+    if (delta)
+        papi__count_at(c, papi__stripe_now(), counter, delta);
 }
 /* The client's clock (host.now_ms): every deadline and TTL of the core is on it. */
 static inline int64_t papi__client_now_ms(const papi_client *c)

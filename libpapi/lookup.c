@@ -333,9 +333,10 @@ papi_status papi__lookup_end(lookup *lk, papi_status st, papi_result **out, papi
         if (!*out)
             st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
     }
-    PAPI__COUNT(c, lookups, 1);
-    PAPI__COUNT(c, cache_hits, lk->hits);
-    PAPI__COUNT(c, cache_negative_hits, lk->negative);
+    size_t stripe = papi__stripe_now();
+    papi__count_at(c, stripe, PAPI__C_lookups, 1);
+    papi__count_at(c, stripe, PAPI__C_cache_hits, lk->hits);
+    papi__count_at(c, stripe, PAPI__C_cache_negative_hits, lk->negative);
     papi__lookup_close(lk);
     return st;
 }
