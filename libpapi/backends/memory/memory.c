@@ -207,10 +207,11 @@ static papi_status mem_open(const char *spec, const papi_config *cfg, const papi
     while (nshards < 64 && max_entries / (nshards * 2) >= 1024 &&
            max_bytes / (nshards * 2) >= (size_t)1 << 20)
         nshards *= 2;
-    /* one reader lock per CPU (a power of two, at most 64), one for exact LRU order */
+    /* one reader lock per CPU (a power of two, at most 16: a writer takes them all), one for
+     * exact LRU order */
     long ncpu = sysconf(_SC_NPROCESSORS_CONF);
     size_t nlocks = 1;
-    while (nshards > 1 && nlocks < 64 && nlocks < (size_t)(ncpu > 0 ? ncpu : 1))
+    while (nshards > 1 && nlocks < 16 && nlocks < (size_t)(ncpu > 0 ? ncpu : 1))
         nlocks *= 2;
     size_t size = sizeof(mcache) + nshards * sizeof(shard);
     mcache *c = aligned_alloc(_Alignof(mcache), (size + 63) / 64 * 64);
