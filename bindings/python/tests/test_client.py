@@ -124,19 +124,9 @@ class LookupTest(unittest.TestCase):
         self.assertIsNone(self.client.ping())
         self.assertEqual(self.client.datasets(), ["customer"])
 
+    # select=: the columns asked for, in that order, cut from the cached whole row
 
-class SelectTest(unittest.TestCase):
-    """select=: the columns asked for, in that order, cut from the cached whole row."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.client = papi.Client(source=source(), cache="memory", cache_ttl=60)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-
-    def test_columns_in_the_order_asked(self):
+    def test_select_columns_in_the_order_asked(self):
         whole = self.client.lookup_customers([1885, 2])
         calls = self.client.stats()["source_calls"]
         for select in (["C_EMAIL_ADDRESS", "c_first_name"], "C_EMAIL_ADDRESS,c_first_name",
@@ -149,7 +139,7 @@ class SelectTest(unittest.TestCase):
         self.assertEqual(self.client.stats()["source_calls"], calls)  # no second fetch
         self.assertEqual(self.client.lookup_customers([1885]), whole[:1])  # still whole
 
-    def test_every_lookup_call(self):
+    def test_select_on_every_lookup_call(self):
         want = [{"C_CUSTOMER_SK": 12}, {"C_CUSTOMER_SK": 13}]
         self.assertEqual(self.client.lookup("customer", [12, 13], select=["C_CUSTOMER_SK"]), want)
         self.assertEqual(self.client.lookup("customer", "12,13", select="C_CUSTOMER_SK"), want)
@@ -161,7 +151,7 @@ class SelectTest(unittest.TestCase):
         self.assertEqual((res.rows, len(res)), ([b'{"C_CUSTOMER_SK":12}'], 1))
         self.assertEqual(self.client.lookup("customer", "999999999", select="C_LOGIN"), [])
 
-    def test_refused(self):
+    def test_select_refused(self):
         def refused(detail, *args, **kw):
             with self.assertRaises(papi.InvalidInput) as cm:
                 self.client.lookup("customer", *args, **kw)

@@ -8,19 +8,10 @@ import sqlite3
 import unittest
 
 import harness
+from test_routes import JSON_TYPE, DemoServer
 
-JSON_TYPE = "application/json; charset=utf-8"
 
-
-class Select(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = harness.Server(source="sqlite:" + harness.demo_db())
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-
+class Select(DemoServer):
     def get(self, path):
         st, h, body = self.srv.request("GET", path)
         self.assertEqual(h["content-type"], JSON_TYPE)

@@ -277,11 +277,9 @@ class Client:
         whole = ctypes.string_at(p, cs.size.value)
         return Result(rows, whole, _OUTCOMES.get(lib.papi_result_outcome(res), "MISS"))
 
-    def _customers(self, ids):
-        """(function, args) for papi_lookup_customers."""
-        if type(ids) is list and len(ids) == 1 and type(ids[0]) is int \
-                and 0 <= ids[0] <= _INT64_MAX:  # the common case, checked cheaply
-            return self._lib.papi_lookup_customers, (ctypes.byref(ctypes.c_int64(ids[0])), 1)
+    @staticmethod
+    def _int_ids(ids):
+        """Customer ids as a list of ints, checked as papi_lookup_customers takes them."""
         if isinstance(ids, int):
             ids = (ids,)
         ids = list(ids)
@@ -291,6 +289,14 @@ class Client:
             if not _INT64_MIN <= v <= _INT64_MAX:
                 raise InvalidInput(status=1, name="EINVAL",
                                    detail="id #%d (%d) does not fit in 64 bits" % (i + 1, v))
+        return ids
+
+    def _customers(self, ids):
+        """(function, args) for papi_lookup_customers."""
+        if type(ids) is list and len(ids) == 1 and type(ids[0]) is int \
+                and 0 <= ids[0] <= _INT64_MAX:  # the common case, checked cheaply
+            return self._lib.papi_lookup_customers, (ctypes.byref(ctypes.c_int64(ids[0])), 1)
+        ids = self._int_ids(ids)
         arr = (ctypes.c_int64 * len(ids))(*ids)
         return self._lib.papi_lookup_customers, (arr, len(ids))
 
@@ -369,13 +375,9 @@ class Client:
         the `customer` dataset when columns are selected."""
         if select is None:
             return self._customers(ids)
-        if isinstance(ids, int):
-            ids = (ids,)
-        ids = list(ids)
+        ids = self._int_ids(ids)
         for i, v in enumerate(ids):
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError("customer id #%d: expected int, got %s" % (i + 1, type(v).__name__))
-            if v < 0:
+            if v < 0:  # as papi_lookup_customers says it; as text, "-1" would be a bad id
                 raise InvalidInput(status=1, name="EINVAL", detail="id %d is negative" % (i + 1))
         return self._ids("customer", ids, select)
 
