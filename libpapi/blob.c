@@ -12,7 +12,7 @@ struct papi_blob {
     char data[];
 };
 
-papi_blob *papi_blob_create(const char *data, size_t len)
+papi_blob *papi__blob_alloc(size_t len, char **data)
 {
     if (len > SIZE_MAX - sizeof(papi_blob) - 1)
         return NULL;
@@ -21,9 +21,17 @@ papi_blob *papi_blob_create(const char *data, size_t len)
         return NULL;
     atomic_init(&b->refs, 1);
     b->len = len;
-    if (len)
-        memcpy(b->data, data, len);
     b->data[len] = '\0';
+    *data = b->data;
+    return b;
+}
+
+papi_blob *papi_blob_create(const char *data, size_t len)
+{
+    char *d;
+    papi_blob *b = papi__blob_alloc(len, &d);
+    if (b && len)
+        memcpy(d, data, len);
     return b;
 }
 

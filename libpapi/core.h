@@ -155,20 +155,26 @@ struct papi_client {
     int64_t timeout_ms;
     size_t max_ids;
     _Atomic int64_t bad_row_log_ms; /* when a tier's bad row was last logged (lookup.c) */
-    /* counters striped by thread stack so that threads counting hits do not bounce one
-     * cache line between cores; papi_client_stats() sums the stripes */
+    /* counters striped by CPU so that threads counting hits do not bounce one cache line
+     * between cores; papi_client_stats() sums the stripes */
     papi__stripe stripes[PAPI__STRIPES];
 };
 
+/* The stripe of the CPU the caller runs on (cpu.c). */
+size_t papi__stripe_now(void);
+
+/* Adds delta to a counter in stripe s (papi__stripe_now(): one call for several counts). */
+static inline void papi__count_at(papi_client *c, size_t s, int counter, uint64_t delta)
+{
+    if (delta)
+        atomic_fetch_add_explicit(&c->stripes[s].v[counter], (uint_fast64_t)delta,
+                                  memory_order_relaxed);
+}
+
 static inline void papi__count(papi_client *c, int counter, uint64_t delta)
 {
-    if (!delta)
-        return;
-    char probe; /* thread stacks lie megabytes apart: its address picks a stripe */
-    uint64_t a = (uint64_t)(uintptr_t)&probe;
-    size_t s = (size_t)(((a >> 20) * 0x9E3779B97F4A7C15ULL) >> 60) % PAPI__STRIPES;
-    atomic_fetch_add_explicit(&c->stripes[s].v[counter], (uint_fast64_t)delta,
-                              memory_order_relaxed);
+    if (delta)
+        papi__count_at(c, papi__stripe_now(), counter, delta);
 }
 /* The client's clock (host.now_ms): every deadline and TTL of the core is on it. */
 static inline int64_t papi__client_now_ms(const papi_client *c)
@@ -186,6 +192,33 @@ void papi__client_log(const papi_client *client, papi_log_level level, const cha
 void papi__lookup_publish(void *ctx, const papi_dataset *ds, const papi_key *ckeys,
                           papi__flight *const *flights, papi_blob *const *rows, size_t n,
                           papi_status status, const papi_error *err);
+
+/* ------------------------------------------------------------- project.c */
+/* Column selection: a lookup's selected columns, and where a row holds their values. */
+typedef struct papi__span {
+    size_t off, len; /* len 0: the row lacks the member */
+} papi__span;
+typedef struct papi__select {
+    size_t n;                 /* columns selected; 0: whole rows */
+    uint32_t *cols;           /* cols[i]: the column answered i-th */
+    int32_t *pos;             /* pos[column]: its i in cols, -1 when not selected */
+    papi__span *spans;        /* a row's values of cols[i], while one row is cut */
+    const char *const *names; /* the dataset's columns (papi__dataset_columns) */
+    const size_t *lens;
+    size_t ncols;
+} papi__select;
+/* Scratch bytes a selection of n columns of ds needs (8-byte aligned first). */
+size_t papi__select_scratch(const papi_dataset *ds, size_t n);
+/* A selection of n (> 0) columns of ds, its arrays in mem (papi__select_scratch bytes). */
+void papi__select_layout(papi__select *sel, const papi_dataset *ds, size_t n, void *mem);
+/* Resolves sel->n names (case-insensitively) into columns of ds. PAPI_EINVAL naming an unknown,
+ * repeated or NULL name, quoted and escaped. */
+papi_status papi__select_resolve(papi__select *sel, const papi_dataset *ds,
+                                 const char *const *names, papi_error *err);
+/* A new blob with the selected members of row (n bytes) in selection order (null for those it
+ * lacks); *out NULL and PAPI_EPROTO when row is not a JSON object, PAPI_ENOMEM. */
+papi_status papi__row_project(const papi_dataset *ds, papi__select *sel, const char *row, size_t n,
+                              papi_blob **out, papi_error *err);
 
 /* ------------------------------------------------------------- result.c */
 /* Takes ownership of the n row references in rows. NULL on ENOMEM (rows are then released). */

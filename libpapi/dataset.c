@@ -17,10 +17,13 @@ struct papi_dataset {
     papi_key_type key_type;
     size_t ncols;
     char **cols;
+    size_t *col_lens;
     papi_column_type *types;
     char *select_list; /* "A, B, C": written once, copied into every query */
     size_t select_list_len;
     char shape_hash[17];
+    char *key_prefix; /* "<name>:<shape_hash>:", the start of every cache key */
+    size_t key_prefix_len;
 };
 
 struct papi__datasets {
@@ -87,8 +90,10 @@ static void dataset_free(papi_dataset *ds)
     for (size_t i = 0; ds->cols && i < ds->ncols; i++)
         free(ds->cols[i]);
     free(ds->cols);
+    free(ds->col_lens);
     free(ds->types);
     free(ds->select_list);
+    free(ds->key_prefix);
     free(ds->name);
     free(ds->table);
     free(ds);
@@ -122,8 +127,9 @@ papi_dataset *papi__dataset_new(const char *name, const char *table, size_t key_
     ds->name = strdup(name);
     ds->table = strdup(table);
     ds->cols = calloc(ncols, sizeof *ds->cols);
+    ds->col_lens = malloc(ncols * sizeof *ds->col_lens);
     ds->types = malloc(ncols * sizeof *ds->types);
-    if (!ds->name || !ds->table || !ds->cols || !ds->types) {
+    if (!ds->name || !ds->table || !ds->cols || !ds->col_lens || !ds->types) {
         dataset_free(ds);
         return NULL;
     }
@@ -135,6 +141,7 @@ papi_dataset *papi__dataset_new(const char *name, const char *table, size_t key_
     papi_buf_init(&list);
     for (size_t i = 0; i < ncols; i++) {
         ds->cols[i] = strdup(cols[i]);
+        ds->col_lens[i] = strlen(cols[i]);
         ds->types[i] = types[i];
         if (!ds->cols[i]) {
             papi_buf_free(&list);
@@ -151,6 +158,13 @@ papi_dataset *papi__dataset_new(const char *name, const char *table, size_t key_
         return NULL;
     }
     compute_shape(ds);
+    ds->key_prefix_len = strlen(ds->name) + 1 + strlen(ds->shape_hash) + 1;
+    ds->key_prefix = malloc(ds->key_prefix_len + 1);
+    if (!ds->key_prefix) {
+        dataset_free(ds);
+        return NULL;
+    }
+    snprintf(ds->key_prefix, ds->key_prefix_len + 1, "%s:%s:", ds->name, ds->shape_hash);
     return ds;
 }
 
@@ -220,6 +234,18 @@ const papi_dataset *papi__datasets_find(const papi__datasets *set, const char *n
 const char *papi__dataset_shape_hash(const papi_dataset *ds)
 {
     return ds ? ds->shape_hash : "";
+}
+
+const char *const *papi__dataset_columns(const papi_dataset *ds, const size_t **lens)
+{
+    *lens = ds->col_lens;
+    return (const char *const *)ds->cols;
+}
+
+const char *papi__dataset_key_prefix(const papi_dataset *ds, size_t *len)
+{
+    *len = ds->key_prefix_len;
+    return ds->key_prefix;
 }
 
 /* ------------------------------------------------------------- accessors */

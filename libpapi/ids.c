@@ -12,15 +12,13 @@
 /* How much of a bad id an error message shows (before escaping). */
 #define SHOWN_BYTES 24
 
-/* Renders up to SHOWN_BYTES of an id for a message: printable ASCII kept, '"' and '\\' escaped,
- * every other byte as \xHH, "..." when cut, so a message never carries raw control bytes. */
-static void show_id(char *dst, size_t cap, const char *id, size_t len)
+void papi__show_bytes(char *dst, size_t cap, const char *s, size_t len, size_t shown_max)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
-    size_t shown = len < SHOWN_BYTES ? len : SHOWN_BYTES;
+    size_t shown = len < shown_max ? len : shown_max;
     for (size_t i = 0; i < shown && o + 5 < cap; i++) {
-        unsigned char c = (unsigned char)id[i];
+        unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
             dst[o++] = '\\';
             dst[o++] = (char)c;
@@ -44,7 +42,7 @@ static void show_id(char *dst, size_t cap, const char *id, size_t len)
 static void name_id(char *dst, size_t cap, size_t pos, const char *id, size_t len)
 {
     char shown[SHOWN_BYTES * 4 + 8];
-    show_id(shown, sizeof shown, id, len);
+    papi__show_bytes(shown, sizeof shown, id, len, SHOWN_BYTES);
     if (pos)
         snprintf(dst, cap, "id %zu (\"%s\")", pos, shown);
     else

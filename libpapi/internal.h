@@ -60,6 +60,15 @@ papi_status papi__ids_parse_list(const char *list, size_t len, papi_key_type typ
 papi_status papi__ids_from_array(const char *const *ids, size_t n, papi_key_type type,
                                  size_t max_ids, papi__ids *out, papi_error *err);
 void papi__ids_free(papi__ids *ids);
+/* Writes up to shown_max bytes of s (len bytes, from a caller: an id, a column name) for a
+ * message: printable ASCII kept, '"' and '\\' escaped, any other byte as \xHH, "..." when cut.
+ * cap >= 4 * shown_max + 4 keeps all of it. */
+void papi__show_bytes(char *dst, size_t cap, const char *s, size_t len, size_t shown_max);
+
+/* ------------------------------------------------------------- blob.c */
+/* A blob of len bytes (and a NUL) for the caller to write before anyone else sees it: *data.
+ * NULL on ENOMEM. */
+papi_blob *papi__blob_alloc(size_t len, char **data);
 
 /* ------------------------------------------------------------- keyindex.c */
 /* A key in its normal form, as ids are compared: a number loses a ".000" tail (some sources
@@ -112,6 +121,11 @@ const papi_dataset *papi__datasets_at(const papi__datasets *set, size_t i);
 const papi_dataset *papi__datasets_find(const papi__datasets *set, const char *name);
 /* 16 hex digits of a hash over table, key and columns with types: cache namespace. */
 const char *papi__dataset_shape_hash(const papi_dataset *ds);
+/* The column names of ds in column order (papi_dataset_column_count() of them) and their
+ * lengths, for loops that would otherwise call the accessors for each. */
+const char *const *papi__dataset_columns(const papi_dataset *ds, const size_t **lens);
+/* "<name>:<shape-hash>:", how every cache key of ds begins, and its length. */
+const char *papi__dataset_key_prefix(const papi_dataset *ds, size_t *len);
 /* true when s is a valid (optionally dot-qualified, up to 3 parts) SQL identifier. */
 bool papi__sql_identifier_ok(const char *s, bool qualified);
 

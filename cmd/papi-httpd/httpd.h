@@ -228,6 +228,8 @@ struct httpd_job {
     const char *dataset;
     size_t ids_len;
     size_t ids_array; /* 0: ids is a comma-separated list; else that many NUL-ended ids */
+    struct httpd_select *select; /* ids_array's column selection (owned), or NULL */
+    papi_pending *pending; /* a lookup the event loop began: the worker finishes it */
     papi_result *res;
     papi_status st;
     papi_error err;
@@ -236,6 +238,14 @@ struct httpd_job {
     char request_id[HTTPD_REQUEST_ID_MAX + 1];
     char ids[];
 };
+/* The one place a lookup of a list of ids starts, on the event loop: answered there when the
+ * first cache tier holds every id, else suspended and finished by a worker (the ids are not
+ * parsed twice, the tier not read again). select (nselect names, NULL: every column) is the
+ * column selection, checked against the dataset by the library: an unknown or repeated name is
+ * a 400 naming it. */
+enum MHD_Result httpd_lookup_start(struct httpd *srv, struct MHD_Connection *conn,
+                                   struct httpd_request *req, const char *dataset, const char *ids,
+                                   size_t len, const char *const *select, size_t nselect);
 /* Starts n lookup workers and one thread for readiness probes, which never wait behind lookups. */
 int httpd_workers_start(struct httpd *srv, unsigned n);
 /* Suspends the connection and queues the job; the handler runs again once it is done. */
@@ -382,6 +392,8 @@ struct httpd_select {
  * no select, or a list to free(); IDS_BAD with the reason in msg; IDS_NOMEM. */
 enum httpd_ids_rc httpd_select_parse(const char *query, size_t qlen, struct httpd_select **out,
                                      char *msg, size_t msg_cap);
+/* A copy of a parsed list (sel->n >= 1) that owns its names, for a job; NULL when out of memory. */
+struct httpd_select *httpd_select_copy(const struct httpd_select *sel);
 
 /* etag.c: lookup answers' validators and If-None-Match */
 #define HTTPD_ETAG_BYTES 19 /* a quote, 16 hex digits, a quote and a NUL */

@@ -9,34 +9,47 @@
 
 #include "httpd.h"
 
-/* The one place a lookup starts, for GET and POST, on the event loop or in a worker.
- *
- * Column selection hooks in here: once libpapi offers it (issue 14, item 1: papi_lookup_opts()
- * or its equivalent, on both the first-tier call and the blocking one), `sel` goes to the cached
- * lookup below and, through the job, to the worker's; the answer's bytes are then the selected
- * columns and everything after (ETag, 304) is unchanged. Until then a valid select is refused
- * with 501 rather than answered with every column. */
+enum MHD_Result httpd_lookup_start(struct httpd *srv, struct MHD_Connection *conn,
+                                   struct httpd_request *req, const char *dataset, const char *ids,
+                                   size_t len, const char *const *select, size_t nselect)
+{
+    papi_lookup_options opts = {.struct_size = sizeof opts, .select = select, .nselect = nselect};
+    papi_result *res = NULL;
+    papi_pending *pending = NULL;
+    papi_error err = {0};
+    papi_status st = papi_lookup_begin(srv->client, dataset, ids, len, &opts, &res, &pending, &err);
+    if (st != PAPI_OK)
+        return httpd_send_papi_error(conn, req, st, &err);
+    if (res)
+        return httpd_send_result(srv, conn, req, res);
+    struct httpd_job *job = httpd_job_new(req, conn, JOB_LOOKUP, NULL, 0);
+    if (!job) {
+        papi_pending_free(pending);
+        return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
+    }
+    job->pending = pending;
+    job->dataset = dataset;
+    return httpd_job_submit(srv, conn, req, job);
+}
+
+/* The one place a lookup starts, for GET and POST. A list goes through httpd_lookup_start();
+ * ids a comma would split (text keys from a POST body) travel NUL-ended to a worker, with their
+ * own copy of the column selection. */
 static enum MHD_Result start_lookup(struct httpd *srv, struct MHD_Connection *conn,
                                     struct httpd_request *req, const char *dataset, const char *ids,
                                     size_t len, size_t n_array, const struct httpd_select *sel)
 {
-    if (sel)
-        return httpd_send_error(conn, req, 501,
-                                "select: column selection is not available in this version",
-                                "ENOTIMPLEMENTED", 0);
-    if (!n_array) {
-        papi_result *res = NULL;
-        papi_error err = {0};
-        papi_status st = papi_lookup_list_cached(srv->client, dataset, ids, len, &res, &err);
-        if (st != PAPI_OK)
-            return httpd_send_papi_error(conn, req, st, &err);
-        if (res)
-            return httpd_send_result(srv, conn, req, res);
-    }
+    if (!n_array)
+        return httpd_lookup_start(srv, conn, req, dataset, ids, len, sel ? sel->name : NULL,
+                                  sel ? sel->n : 0);
     struct httpd_job *job = httpd_job_new(req, conn, JOB_LOOKUP, ids, len);
     if (job) {
         job->dataset = dataset;
         job->ids_array = n_array;
+        if (sel && !(job->select = httpd_select_copy(sel))) {
+            httpd_job_free(job);
+            job = NULL;
+        }
     }
     return httpd_job_submit(srv, conn, req, job);
 }

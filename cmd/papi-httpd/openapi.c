@@ -82,7 +82,9 @@ static void row_schema(papi_buf *b, const struct httpd_dataset_desc *d)
                         d->name);
         return;
     }
-    papi_buf_printf(b, "\"A row of dataset %s, its members in the dataset's column order.\"",
+    papi_buf_printf(b,
+                    "\"A row of dataset %s: every column in the dataset's column order, or the "
+                    "columns select names, in its order.\"",
                     d->name);
     papi_buf_puts(b, ",\"properties\":{");
     for (size_t i = 0; i < d->ncolumns; i++) {
@@ -92,13 +94,7 @@ static void row_schema(papi_buf *b, const struct httpd_dataset_desc *d)
         papi_buf_putc(b, ':');
         column_schema(b, &d->columns[i], d->key && strcmp(d->key, d->columns[i].name) == 0);
     }
-    papi_buf_puts(b, "},\"required\":[");
-    for (size_t i = 0; i < d->ncolumns; i++) {
-        if (i)
-            papi_buf_putc(b, ',');
-        str(b, d->columns[i].name);
-    }
-    papi_buf_puts(b, "],\"additionalProperties\":false}");
+    papi_buf_puts(b, "},\"minProperties\":1,\"additionalProperties\":false}");
 }
 
 /* The answer every error status shares, with the status's own description. */
@@ -186,13 +182,16 @@ static void components(papi_buf *b, const struct httpd_api_desc *api)
         "\"ids\":{\"name\":\"ids\",\"in\":\"path\",\"required\":true,\"description\":\"one id "
         "or several, comma-separated (at most %zu; URL-encode text ids)\",\"schema\":{\"type\":"
         "\"string\",\"minLength\":1}},"
+        "\"select\":{\"name\":\"select\",\"in\":\"query\",\"description\":\"the columns "
+        "to answer with, comma-separated, in the order wanted (names in any case; at most %d); "
+        "absent: every column\",\"schema\":{\"type\":\"string\",\"minLength\":1}},"
         "\"If-None-Match\":{\"name\":\"If-None-Match\",\"in\":\"header\",\"description\":\"the "
         "ETag of the answer the client holds (\\\"*\\\" is refused)\",\"schema\":{\"type\":"
         "\"string\"}},"
         "\"X-Request-Id\":{\"name\":\"X-Request-Id\",\"in\":\"header\",\"description\":\"echoed "
         "and logged; one is made when absent\",\"schema\":{\"type\":\"string\",\"pattern\":"
         "\"^[A-Za-z0-9._:-]{1,64}$\"}}},",
-        api->max_ids);
+        api->max_ids, HTTPD_MAX_SELECT);
     papi_buf_puts(
         b, "\"headers\":{"
            "\"ETag\":{\"description\":\"a strong tag over the answer's bytes\",\"required\":true,"
@@ -275,8 +274,7 @@ static const char ok_headers[] = "\"headers\":{\"ETag\":" REF("headers/ETag") ",
                                                                                       "Request-"
                                                                                       "Id") "}";
 
-/* GET/HEAD /<name>/{ids}, POST /<name>. The select parameter joins them once the library's
- * column selection is in (lookups.c, start_lookup). */
+/* GET/HEAD /<name>/{ids}, POST /<name>, both with the select parameter. */
 static void dataset_paths(papi_buf *b, const struct httpd_api_desc *api, const char *n)
 {
     static const char *const methods[] = {"get", "head"};
@@ -301,8 +299,8 @@ static void dataset_paths(papi_buf *b, const struct httpd_api_desc *api, const c
                     "},\"/%s\":{\"post\":{\"operationId\":\"post_%s\",\"summary\":\"Rows of %s "
                     "for ids in the body: as GET, for lists too long for a URL\",",
                     n, n, n);
-    papi_buf_puts(b, "\"parameters\":[" REF("parameters/If-None-Match") "," REF(
-                         "parameters/X-Request-Id") "],");
+    papi_buf_puts(b, "\"parameters\":[" REF("parameters/select") "," REF(
+                         "parameters/If-None-Match") "," REF("parameters/X-Request-Id") "],");
     papi_buf_printf(b,
                     "\"requestBody\":{\"required\":true,\"description\":\"at most %zu "
                     "bytes\"," JSON_CONTENT(REF("schemas/Batch")) "},",

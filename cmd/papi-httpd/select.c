@@ -1,31 +1,14 @@
 /* ?select=C_FIRST_NAME,C_EMAIL_ADDRESS: the columns a lookup should answer with.
  *
- * papi-httpd cannot yet list a dataset's columns (libpapi has no public call for it; the
- * library's column selection, issue 14, brings the check against them), so this checks what it
- * can alone: the count first (a list past HTTPD_MAX_SELECT names is refused before any name is
- * read, so a thousand names cost nothing), then each name (not empty, not too long, the form of
- * a column name the dataset loader accepts) and repeats in any case. Other query parameters are
- * left alone, as before. */
+ * This reads the list: the count first (a list past HTTPD_MAX_SELECT names is refused before any
+ * name is read, so a thousand names cost nothing), then each name's size. Whether a name is a
+ * column of the dataset, and named once, is the library's check (papi_lookup_begin() names the
+ * column, escaped). Other query parameters are left alone, as before. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "httpd.h"
-
-/* The dataset loader's column names: a letter or _, then letters, digits, _ and $. */
-static int column_name_form(const char *s, size_t n)
-{
-    if (n == 0 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '$'))
-            return 0;
-    }
-    return 1;
-}
 
 /* The raw value of the one "select" parameter: 1 with *v, *vlen; 0 when absent; -1 when given
  * twice. */
@@ -62,15 +45,6 @@ static enum httpd_ids_rc check_names(struct httpd_select *sel, char *msg, size_t
                      HTTPD_MAX_COLUMN_BYTES);
             return IDS_BAD;
         }
-        if (!column_name_form(a, n)) {
-            snprintf(msg, cap, "select: no column is named \"%.64s\"", a);
-            return IDS_BAD;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (strcasecmp(a, sel->name[j]) == 0) {
-                snprintf(msg, cap, "select: column \"%s\" is named twice", a);
-                return IDS_BAD;
-            }
     }
     return IDS_OK;
 }
@@ -125,4 +99,19 @@ enum httpd_ids_rc httpd_select_parse(const char *query, size_t qlen, struct http
     }
     *out = sel;
     return IDS_OK;
+}
+
+struct httpd_select *httpd_select_copy(const struct httpd_select *sel)
+{
+    /* the names lie one after the other in buf, each NUL-ended */
+    const char *last = sel->name[sel->n - 1];
+    size_t used = (size_t)(last - sel->buf) + strlen(last) + 1;
+    struct httpd_select *c = malloc(sizeof *c + used);
+    if (!c)
+        return NULL;
+    memcpy(c->buf, sel->buf, used);
+    c->n = sel->n;
+    for (size_t i = 0; i < sel->n; i++)
+        c->name[i] = c->buf + (sel->name[i] - sel->buf);
+    return c;
 }

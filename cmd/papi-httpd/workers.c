@@ -34,6 +34,8 @@ void httpd_job_free(struct httpd_job *job)
     if (!job)
         return;
     papi_result_free(job->res);
+    papi_pending_free(job->pending); /* its client left before a worker took it */
+    free(job->select);
     free(job);
 }
 
@@ -72,8 +74,13 @@ static papi_status lookup_array(struct httpd *srv, struct httpd_job *job)
     const char *p = job->ids;
     for (size_t i = 0; i < job->ids_array; i++, p += strlen(p) + 1)
         ids[i] = p;
-    papi_status st =
-        papi_lookup(srv->client, job->dataset, ids, job->ids_array, &job->res, &job->err);
+    papi_lookup_options opts = {.struct_size = sizeof opts};
+    if (job->select) {
+        opts.select = job->select->name;
+        opts.nselect = job->select->n;
+    }
+    papi_status st = papi_lookup_opts(srv->client, job->dataset, ids, job->ids_array, &opts,
+                                      &job->res, &job->err);
     free(ids);
     return st;
 }
@@ -82,6 +89,12 @@ static void run_job(struct httpd *srv, struct httpd_job *job)
 {
     if (job->kind == JOB_READY) {
         job->st = httpd_ready_probe(srv, job->request_id, &job->err);
+        return;
+    }
+    if (job->pending) {
+        papi_pending *p = job->pending;
+        job->pending = NULL;
+        job->st = papi_lookup_finish(p, &job->res, &job->err);
         return;
     }
     if (job->ids_array) {

@@ -314,7 +314,9 @@ PAPI_API PAPI_NODISCARD papi_status papi_lookup_list(papi_client *client, const 
  *        tier is in-process (::PAPI_CACHE_IN_PROCESS: the built-in `memory`): it never calls the
  *        source, a lower tier or a cache across the network (Redis), and never waits for another
  *        request's fetch, so it does not block. A server answers cache hits with it on its event
- *        loop and hands the rest to threads that may block in papi_lookup_list().
+ *        loop and hands the rest to threads that may block in papi_lookup_list(). Kept for
+ *        compatibility: papi_lookup_begin() does the same and hands the rest over as a pending
+ *        lookup, so that they are not parsed and read from the first tier again.
  * @param client the client.
  * @param dataset a dataset name.
  * @param list the ids as in papi_lookup_list().
@@ -331,6 +333,121 @@ PAPI_API PAPI_NODISCARD papi_status papi_lookup_list_cached(papi_client *client,
                                                             const char *dataset, const char *list,
                                                             size_t len, papi_result **out,
                                                             papi_error *err);
+
+/**
+ * @brief Options of one lookup, for papi_lookup_opts(), papi_lookup_list_opts() and
+ *        papi_lookup_begin(). Grows by appending members: zero it, then set struct_size
+ *        (`papi_lookup_options o = {.struct_size = sizeof o};`). A caller built against an older
+ *        header passes a smaller struct_size and gets the defaults of the members it lacks; a
+ *        caller built against a newer one may pass a larger struct_size provided every member
+ *        this libpapi does not know is zero (else PAPI_EINVAL), so an option is never silently
+ *        ignored.
+ */
+typedef struct papi_lookup_options {
+    uint32_t struct_size; /**< Set by the caller to sizeof(papi_lookup_options). */
+    uint32_t flags;       /**< Reserved: 0. */
+    /** Column selection: the names of the columns to answer with (NUL-terminated, matched to the
+     *  dataset's columns case-insensitively), in the order each row should have them; a row then
+     *  holds only those members, named as the dataset names them, cut from the same cached row
+     *  (no other fetch). Each column at most once, at most the dataset's column count of them.
+     *  Copied; NULL with nselect 0: every column. */
+    const char *const *select;
+    size_t nselect; /**< The number of names in select; 0: every column. */
+} papi_lookup_options;
+
+/**
+ * @brief Like papi_lookup(), with options (column selection).
+ * @param client the client.
+ * @param dataset a dataset name.
+ * @param ids @p n ids as in papi_lookup(); copied.
+ * @param n the number of ids, 1 .. the max-ids option.
+ * @param opts the options, or NULL for the defaults (papi_lookup()'s answer).
+ * @param[out] out the result, owned by the caller (papi_result_free()), rows cut to the selected
+ *             columns (the result owns them); NULL on error.
+ * @param[out] err detail of a failure (may be NULL).
+ * @return as papi_lookup(); PAPI_EINVAL also for bad options: a struct_size below the first
+ *         version's or an unknown member set, flags not 0, select NULL with nselect > 0, more
+ *         names than columns, an unknown, repeated or NULL column name (the message quotes the
+ *         name, escaped and cut to 64 bytes). Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_lookup_opts(papi_client *client, const char *dataset,
+                                                     const char *const *ids, size_t n,
+                                                     const papi_lookup_options *opts,
+                                                     papi_result **out, papi_error *err);
+
+/**
+ * @brief Like papi_lookup_list(), with options (column selection): papi_lookup_opts() with the
+ *        ids as a comma-separated list of @p len bytes.
+ * @return as papi_lookup_opts(). Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_lookup_list_opts(papi_client *client, const char *dataset,
+                                                          const char *list, size_t len,
+                                                          const papi_lookup_options *opts,
+                                                          papi_result **out, papi_error *err);
+
+/**
+ * @brief A lookup papi_lookup_begin() started and papi_lookup_finish() completes: its parsed ids,
+ *        their cache keys, its options and what the first cache tier answered. Owned by the
+ *        caller, who must finish or free it (papi_pending_free()) before destroying the client.
+ *        It is not tied to a thread: begun on one (a server's event loop), it may be finished on
+ *        another (a worker); one call at a time on it.
+ */
+typedef struct papi_pending papi_pending;
+
+/**
+ * @brief Begins a lookup of a comma-separated list of ids (as papi_lookup_list() takes them) and
+ *        answers it at once if the first cache tier can; never blocks.
+ *
+ * It parses and checks the ids and options and reads the first cache tier when that tier is
+ * in-process (::PAPI_CACHE_IN_PROCESS: the built-in `memory`), and nothing else: no source, no
+ * lower tier, no cache across the network (Redis), no wait for another call's fetch. When that
+ * tier holds every id (found, or known to be absent), the answer is @p result. Otherwise
+ * @p pending holds the lookup, to be continued by papi_lookup_finish() (typically on a thread
+ * that may block) from where it stopped: the first tier is not read again for the ids it
+ * answered. A server answers cache hits on its event loop with this call and hands the pending
+ * lookups to worker threads.
+ * @param client the client; it must outlive @p pending.
+ * @param dataset a dataset name.
+ * @param list the ids as in papi_lookup_list(); copied.
+ * @param len the length of @p list in bytes.
+ * @param opts the options (column selection), or NULL; copied.
+ * @param[out] result on PAPI_OK, the answer (outcome PAPI_OUTCOME_HIT), owned by the caller
+ *             (papi_result_free()), or NULL when @p pending was set instead; NULL on error.
+ * @param[out] pending on PAPI_OK, the lookup to finish (owned by the caller: papi_lookup_finish()
+ *             or papi_pending_free()), or NULL when @p result was set; NULL on error.
+ * @param[out] err detail of a failure (may be NULL).
+ * @return PAPI_OK (exactly one of @p result and @p pending is set), PAPI_EINVAL (as
+ *         papi_lookup_opts(); also @p result or @p pending NULL), PAPI_ENODATASET, PAPI_ENOMEM.
+ *         Counters change when the lookup completes: here when @p result is returned, else in
+ *         papi_lookup_finish() (a pending lookup freed unfinished counts nothing). Thread-safe.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_lookup_begin(papi_client *client, const char *dataset,
+                                                      const char *list, size_t len,
+                                                      const papi_lookup_options *opts,
+                                                      papi_result **result, papi_pending **pending,
+                                                      papi_error *err);
+
+/**
+ * @brief Completes a pending lookup as papi_lookup_list_opts() would have from where
+ *        papi_lookup_begin() stopped: the lower cache tiers, then the source for the ids no tier
+ *        holds (coalesced and batched with other calls', stale copies served when it fails). May
+ *        block, up to the timeout-ms deadline counted from this call.
+ * @param pending the lookup; consumed: freed by this call whatever it returns (NULL: PAPI_EINVAL).
+ * @param[out] result the answer, owned by the caller (papi_result_free()); NULL on error.
+ * @param[out] err detail of a failure (may be NULL).
+ * @return as papi_lookup(): PAPI_OK, PAPI_EINVAL (@p pending or @p result NULL), PAPI_EAUTH,
+ *         PAPI_EUNAVAIL, PAPI_ETIMEDOUT, PAPI_ESOURCE, PAPI_EPROTO, PAPI_ENOMEM. Thread-safe with
+ *         respect to the client (many pending lookups finish at once); @p pending is
+ *         object-confined.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_lookup_finish(papi_pending *pending, papi_result **result,
+                                                       papi_error *err);
+
+/**
+ * @brief Frees a pending lookup without finishing it (its client left, say): nothing is fetched
+ *        or counted. Accepts NULL. Object-confined (thread-safe with respect to the client).
+ */
+PAPI_API void papi_pending_free(papi_pending *pending);
 
 /**
  * @brief Looks up customers of the built-in `customer` dataset by C_CUSTOMER_SK.

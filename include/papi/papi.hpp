@@ -461,6 +461,41 @@ class Client
         return lookup_list("customer", list);
     }
 
+    /** @brief Rows of @p dataset for @p ids with only the @p select columns, in that order
+     *  (names matched case-insensitively; papi_lookup_opts()). @throws Error (EINVAL naming an
+     *  unknown or repeated column) */
+    Result lookup(std::string_view dataset, const std::vector<std::string> &ids,
+                  const std::vector<std::string> &select)
+    {
+        std::vector<const char *> ptrs, names;
+        ptrs.reserve(ids.size());
+        for (const std::string &id : ids)
+            ptrs.push_back(id.c_str());
+        const papi_lookup_options opts = options(select, names);
+        const std::string ds(dataset);
+        papi_error err = detail::fresh_error();
+        papi_result *r = nullptr;
+        detail::check(
+            papi_lookup_opts(handle(), ds.c_str(), ptrs.data(), ptrs.size(), &opts, &r, &err), err);
+        return Result(r);
+    }
+
+    /** @brief Rows of @p dataset for a comma-separated @p list with only the @p select columns,
+     *  in that order (papi_lookup_list_opts()). @throws Error */
+    Result lookup_list(std::string_view dataset, std::string_view list,
+                       const std::vector<std::string> &select)
+    {
+        std::vector<const char *> names;
+        const papi_lookup_options opts = options(select, names);
+        const std::string ds(dataset);
+        papi_error err = detail::fresh_error();
+        papi_result *r = nullptr;
+        detail::check(
+            papi_lookup_list_opts(handle(), ds.c_str(), list.data(), list.size(), &opts, &r, &err),
+            err);
+        return Result(r);
+    }
+
     /** @brief Checks that the source answers. @throws Error (the source's failure) */
     void ping()
     {
@@ -498,6 +533,20 @@ class Client
     }
 
   private:
+    /* select as the library takes it; names holds the pointers while the call runs */
+    static papi_lookup_options options(const std::vector<std::string> &select,
+                                       std::vector<const char *> &names)
+    {
+        names.reserve(select.size());
+        for (const std::string &n : select)
+            names.push_back(n.c_str());
+        papi_lookup_options o{};
+        o.struct_size = sizeof o;
+        o.select = names.data();
+        o.nselect = names.size();
+        return o;
+    }
+
     papi_client *handle() const
     {
         if (!c_) {

@@ -138,6 +138,11 @@ int main(void)
     CHECK(offsetof(papi_buf, len), 8);
     CHECK(offsetof(papi_buf, cap), 16);
     CHECK(offsetof(papi_buf, oom), 24);
+    CHECK(sizeof(papi_lookup_options), 24);
+    CHECK(offsetof(papi_lookup_options, struct_size), 0);
+    CHECK(offsetof(papi_lookup_options, flags), 4);
+    CHECK(offsetof(papi_lookup_options, select), 8);
+    CHECK(offsetof(papi_lookup_options, nselect), 16);
     CHECK(sizeof(papi_key), 16);
     CHECK(offsetof(papi_key, ptr), 0);
     CHECK(offsetof(papi_key, len), 8);

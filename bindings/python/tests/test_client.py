@@ -124,6 +124,52 @@ class LookupTest(unittest.TestCase):
         self.assertIsNone(self.client.ping())
         self.assertEqual(self.client.datasets(), ["customer"])
 
+    # select=: the columns asked for, in that order, cut from the cached whole row
+
+    def test_select_columns_in_the_order_asked(self):
+        whole = self.client.lookup_customers([1885, 2])
+        calls = self.client.stats()["source_calls"]
+        for select in (["C_EMAIL_ADDRESS", "c_first_name"], "C_EMAIL_ADDRESS,c_first_name",
+                       [b"C_EMAIL_ADDRESS", "C_FIRST_NAME"], ("C_EMAIL_ADDRESS", "C_First_Name")):
+            with self.subTest(select=select):
+                rows = self.client.lookup_customers([1885, 2], select=select)
+                self.assertEqual(rows, [{"C_EMAIL_ADDRESS": w["C_EMAIL_ADDRESS"],
+                                         "C_FIRST_NAME": w["C_FIRST_NAME"]} for w in whole])
+                self.assertEqual(list(rows[0]), ["C_EMAIL_ADDRESS", "C_FIRST_NAME"])
+        self.assertEqual(self.client.stats()["source_calls"], calls)  # no second fetch
+        self.assertEqual(self.client.lookup_customers([1885]), whole[:1])  # still whole
+
+    def test_select_on_every_lookup_call(self):
+        want = [{"C_CUSTOMER_SK": 12}, {"C_CUSTOMER_SK": 13}]
+        self.assertEqual(self.client.lookup("customer", [12, 13], select=["C_CUSTOMER_SK"]), want)
+        self.assertEqual(self.client.lookup("customer", "12,13", select="C_CUSTOMER_SK"), want)
+        self.assertEqual(json.loads(self.client.lookup_raw("customer", ["12", "13"],
+                                                           select=["c_customer_sk"])), want)
+        self.assertEqual(json.loads(self.client.lookup_customers_raw(12, select="C_CUSTOMER_SK")),
+                         want[:1])
+        res = self.client.lookup_result("customer", "12,999999999", select=["C_CUSTOMER_SK"])
+        self.assertEqual((res.rows, len(res)), ([b'{"C_CUSTOMER_SK":12}'], 1))
+        self.assertEqual(self.client.lookup("customer", "999999999", select="C_LOGIN"), [])
+
+    def test_select_refused(self):
+        def refused(detail, *args, **kw):
+            with self.assertRaises(papi.InvalidInput) as cm:
+                self.client.lookup("customer", *args, **kw)
+            self.assertEqual(cm.exception.name, "EINVAL")
+            self.assertIn(detail, cm.exception.detail)
+
+        refused('has no column "C_NOPE"', [1], select=["C_LOGIN", "C_NOPE"])
+        refused('"c_login" is named twice', [1], select="C_LOGIN,c_login")
+        refused("select names 1000 columns: dataset customer has 18", [1],
+                select=["C%d" % i for i in range(1000)])
+        refused('no column "\\x1b[2J"', [1], select=["\x1b[2J"])
+        refused("select is empty", [1], select=[])
+        refused("contains a NUL byte", [1], select=["C_LOGIN\0"])
+        with self.assertRaises(papi.InvalidInput):
+            self.client.lookup_customers([-1], select="C_LOGIN")
+        with self.assertRaises(TypeError):
+            self.client.lookup("customer", [1], select=[7])
+
 
 class ErrorTest(unittest.TestCase):
     @classmethod

@@ -1,16 +1,26 @@
-/* The in-process cache tier: sharded so threads rarely meet on a lock, each shard a chained
- * hash table plus an LRU list, bounded by entries and bytes. Rows are shared blobs: a hit takes
- * a reference, never a copy. Expired rows are kept for stale_ms so the core can serve them when
- * the source fails (stale-if-error). Written against papi_backend.h only. */
+/* The in-process cache tier: sharded, each shard a chained hash table plus an LRU list, bounded
+ * by entries and bytes. Rows are shared blobs: a hit takes a reference, never a copy. Expired
+ * rows are kept for stale_ms so the core can serve them when the source fails (stale-if-error).
+ * Written against papi_backend.h only.
+ *
+ * A hit must not write a cache line another core writes, or two threads hitting the cache run
+ * slower than one. Taking a shard's one mutex is such a write (the line moves to whichever core
+ * last took it, whatever key it looked for), so a shard has one lock per CPU slot: a reader takes
+ * the lock of the CPU it runs on, a writer (a put, an LRU promotion, dropping an expired entry)
+ * takes them all. Reads are most of the traffic; writes are misses and at most one promotion of
+ * an entry a second. */
+#define _GNU_SOURCE /* sched_getcpu */
 #include <papi/papi.h>
 #include <papi/papi_backend.h>
 
 #include <stdint.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct entry {
     struct entry *chain;         /* next in the bucket */
@@ -26,28 +36,34 @@ typedef struct entry {
 } entry;
 
 typedef struct shard {
-    _Alignas(64) pthread_mutex_t lock; /* own cache lines: no false sharing between shards */
-    entry **buckets;
-    size_t nbuckets; /* power of two */
+    _Alignas(64) entry **buckets; /* own cache lines: no false sharing between shards */
+    size_t nbuckets;              /* power of two */
     entry *head, *tail;
     size_t count;
     size_t bytes;
     size_t max_entries;
     size_t max_bytes;
     /* A hit moves its entry to the head only when it has not moved for this long: relinking
-     * writes to neighbours' cache lines that threads on other cores then fetch back, which cut
-     * two-thread hit rates by a third. In a cache this big an entry cannot drift from head to
-     * tail within that time at any realistic miss rate, so the order stays LRU. Small
-     * (one-shard) caches keep exact order with 0. */
+     * writes to neighbours' cache lines that threads on other cores then fetch back, and takes
+     * every lock of the shard. In a cache this big an entry cannot drift from head to tail
+     * within that time at any realistic miss rate, so the order stays LRU. Small (one-shard)
+     * caches keep exact order with 0, and one lock. */
     int64_t promote_ms;
 } shard;
+
+/* One reader lock of a shard, alone on its cache line. */
+typedef struct slot_lock {
+    _Alignas(64) pthread_mutex_t m;
+} slot_lock;
 
 typedef struct mcache {
     /* the host's clock, taken out of the table once: TTLs and the stale window run on it, and
      * a hit reads it, so it costs one call */
     int64_t (*now_ms)(void *ctx);
     void *now_ctx;
-    size_t nshards; /* power of two */
+    size_t nshards;   /* power of two */
+    size_t nlocks;    /* per shard: CPU slots, a power of two; 1 when promote_ms is 0 */
+    slot_lock *locks; /* nshards * nlocks, shard by shard */
     shard shards[];
 } mcache;
 
@@ -64,6 +80,39 @@ static uint64_t hash_key(const char *p, size_t n)
 static int64_t now_ms(const mcache *c)
 {
     return c->now_ms ? c->now_ms(c->now_ctx) : papi_now_ms();
+}
+
+static slot_lock *locks_of(mcache *c, const shard *s)
+{
+    return &c->locks[(size_t)(s - c->shards) * c->nlocks];
+}
+
+/* The lock of the CPU the caller runs on (a thread moved since keeps it correct: any one lock
+ * excludes writers). Returns it, for the unlock. */
+static pthread_mutex_t *lock_read(mcache *c, shard *s)
+{
+    size_t slot = 0;
+    if (c->nlocks > 1) {
+        int cpu = sched_getcpu();
+        slot = cpu >= 0 ? (size_t)cpu & (c->nlocks - 1) : 0;
+    }
+    pthread_mutex_t *m = &locks_of(c, s)[slot].m;
+    pthread_mutex_lock(m);
+    return m;
+}
+
+static void lock_write(mcache *c, shard *s)
+{
+    slot_lock *l = locks_of(c, s);
+    for (size_t i = 0; i < c->nlocks; i++) /* in order: writers never deadlock */
+        pthread_mutex_lock(&l[i].m);
+}
+
+static void unlock_write(mcache *c, shard *s)
+{
+    slot_lock *l = locks_of(c, s);
+    for (size_t i = c->nlocks; i-- > 0;)
+        pthread_mutex_unlock(&l[i].m);
 }
 
 static void lru_unlink(shard *s, entry *e)
@@ -140,6 +189,8 @@ static void grow(shard *s)
     s->nbuckets = n;
 }
 
+static void mem_close(void *state);
+
 static papi_status mem_open(const char *spec, const papi_config *cfg, const papi_host *host,
                             void *user, void **state, papi_error *err)
 {
@@ -156,10 +207,20 @@ static papi_status mem_open(const char *spec, const papi_config *cfg, const papi
     while (nshards < 64 && max_entries / (nshards * 2) >= 1024 &&
            max_bytes / (nshards * 2) >= (size_t)1 << 20)
         nshards *= 2;
+    /* one reader lock per CPU (a power of two, at most 16: a writer takes them all), one for
+     * exact LRU order */
+    long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+    size_t nlocks = 1;
+    while (nshards > 1 && nlocks < 16 && nlocks < (size_t)(ncpu > 0 ? ncpu : 1))
+        nlocks *= 2;
     size_t size = sizeof(mcache) + nshards * sizeof(shard);
     mcache *c = aligned_alloc(_Alignof(mcache), (size + 63) / 64 * 64);
-    if (!c)
+    slot_lock *locks = aligned_alloc(_Alignof(slot_lock), nshards * nlocks * sizeof(slot_lock));
+    if (!c || !locks) {
+        free(c);
+        free(locks);
         return papi_error_set(err, PAPI_ENOMEM, "memory cache: out of memory");
+    }
     memset(c, 0, size);
     if (host && host->struct_size >= offsetof(papi_host, now_ms) + sizeof host->now_ms &&
         host->now_ms) {
@@ -167,6 +228,10 @@ static papi_status mem_open(const char *spec, const papi_config *cfg, const papi
         c->now_ctx = host->ctx;
     }
     c->nshards = nshards;
+    c->nlocks = nlocks;
+    c->locks = locks;
+    for (size_t i = 0; i < nshards * nlocks; i++)
+        pthread_mutex_init(&locks[i].m, NULL); /* cannot fail for default attributes on Linux */
     for (size_t i = 0; i < nshards; i++) {
         shard *s = &c->shards[i];
         s->nbuckets = 64;
@@ -174,13 +239,8 @@ static papi_status mem_open(const char *spec, const papi_config *cfg, const papi
         s->max_entries = max_entries / nshards ? max_entries / nshards : 1;
         s->max_bytes = max_bytes / nshards;
         s->promote_ms = nshards > 1 ? 1000 : 0;
-        if (!s->buckets || pthread_mutex_init(&s->lock, NULL) != 0) {
-            free(s->buckets);
-            for (size_t j = 0; j < i; j++) {
-                free(c->shards[j].buckets);
-                pthread_mutex_destroy(&c->shards[j].lock);
-            }
-            free(c);
+        if (!s->buckets) {
+            mem_close(c);
             return papi_error_set(err, PAPI_ENOMEM, "memory cache: out of memory");
         }
     }
@@ -198,14 +258,57 @@ static void mem_close(void *state)
         while (s->tail)
             drop_entry(s, s->tail);
         free(s->buckets);
-        pthread_mutex_destroy(&s->lock);
     }
+    for (size_t i = 0; i < c->nshards * c->nlocks; i++)
+        pthread_mutex_destroy(&c->locks[i].m);
+    free(c->locks);
     free(c);
 }
 
 static shard *shard_of(mcache *c, uint64_t hash)
 {
     return &c->shards[(hash >> 58) & (c->nshards - 1)];
+}
+
+enum { KEEP, PROMOTE, DROP };
+
+/* Answers one key into *out under a reader lock; says what needs a writer: moving the entry to
+ * the LRU head, or dropping an entry past its stale window. */
+static int read_entry(shard *s, uint64_t h, const papi_key *key, int64_t now, papi_cache_entry *out)
+{
+    *out = (papi_cache_entry){PAPI_CACHE_MISS, NULL, 0};
+    entry *e = *find_slot(s, h, key->ptr, key->len);
+    if (!e)
+        return KEEP;
+    if (now < e->fresh_until_ms) {
+        out->state = e->row ? PAPI_CACHE_FOUND : PAPI_CACHE_ABSENT;
+        out->row = papi_blob_ref(e->row);
+        out->fresh_ms = e->fresh_until_ms - now;
+        return s->head != e && now - e->used_ms >= s->promote_ms ? PROMOTE : KEEP;
+    }
+    if (e->row && now < e->keep_until_ms) {
+        /* not promoted: a stale copy is a last resort, not a reason to stay */
+        out->state = PAPI_CACHE_EXPIRED;
+        out->row = papi_blob_ref(e->row);
+        return KEEP;
+    }
+    return DROP;
+}
+
+/* What read_entry() asked for, once the shard is held whole (the entry may have changed). */
+static void write_entry(shard *s, uint64_t h, const papi_key *key, int64_t now, int what)
+{
+    entry **pp = find_slot(s, h, key->ptr, key->len);
+    entry *e = *pp;
+    if (!e)
+        return;
+    if (what == PROMOTE && now < e->fresh_until_ms && s->head != e) {
+        lru_unlink(s, e);
+        lru_push_head(s, e);
+        e->used_ms = now;
+    } else if (what == DROP && !(now < e->fresh_until_ms) && !(e->row && now < e->keep_until_ms)) {
+        drop(s, pp);
+    }
 }
 
 static papi_status mem_get(void *state, const papi_key *keys, size_t n, papi_cache_entry *out,
@@ -217,31 +320,16 @@ static papi_status mem_get(void *state, const papi_key *keys, size_t n, papi_cac
     for (size_t i = 0; i < n; i++) {
         uint64_t h = hash_key(keys[i].ptr, keys[i].len);
         shard *s = shard_of(c, h);
-        out[i].state = PAPI_CACHE_MISS;
-        out[i].row = NULL;
-        out[i].fresh_ms = 0;
-        pthread_mutex_lock(&s->lock);
-        entry **pp = find_slot(s, h, keys[i].ptr, keys[i].len);
-        entry *e = *pp;
-        if (e) {
-            if (now < e->fresh_until_ms) {
-                out[i].state = e->row ? PAPI_CACHE_FOUND : PAPI_CACHE_ABSENT;
-                out[i].row = papi_blob_ref(e->row);
-                out[i].fresh_ms = e->fresh_until_ms - now;
-                if (s->head != e && now - e->used_ms >= s->promote_ms) {
-                    lru_unlink(s, e);
-                    lru_push_head(s, e);
-                    e->used_ms = now;
-                }
-            } else if (e->row && now < e->keep_until_ms) {
-                /* not promoted: a stale copy is a last resort, not a reason to stay */
-                out[i].state = PAPI_CACHE_EXPIRED;
-                out[i].row = papi_blob_ref(e->row);
-            } else {
-                drop(s, pp);
-            }
+        pthread_mutex_t *m = lock_read(c, s);
+        int what = read_entry(s, h, &keys[i], now, &out[i]);
+        if (what != KEEP && c->nlocks == 1) /* the one lock is the whole shard */
+            write_entry(s, h, &keys[i], now, what);
+        pthread_mutex_unlock(m);
+        if (what != KEEP && c->nlocks > 1) {
+            lock_write(c, s);
+            write_entry(s, h, &keys[i], now, what);
+            unlock_write(c, s);
         }
-        pthread_mutex_unlock(&s->lock);
     }
     return PAPI_OK;
 }
@@ -282,7 +370,7 @@ static papi_status mem_put(void *state, const papi_key *keys, papi_blob *const *
             memcpy(e->key, keys[i].ptr, keys[i].len);
         }
         papi_blob *old_row = NULL;
-        pthread_mutex_lock(&s->lock);
+        lock_write(c, s);
         entry **pp = find_slot(s, h, keys[i].ptr, keys[i].len);
         if (*pp) {
             /* unref outside the lock: the last reference frees */
@@ -301,7 +389,7 @@ static papi_status mem_put(void *state, const papi_key *keys, papi_blob *const *
             if (s->count > s->nbuckets)
                 grow(s);
         }
-        pthread_mutex_unlock(&s->lock);
+        unlock_write(c, s);
         papi_blob_unref(old_row);
     }
     return st;

@@ -122,6 +122,14 @@ static void test_lookups(const std::string &db)
     CHECK(contains(list[0], "\"C_CUSTOMER_SK\":3"));
     CHECK(c.lookup_list("customer", "1885").size() == 1);
 
+    // Column selection: the asked columns in the asked order, from the cached row.
+    papi::Result cut = c.lookup("customer", {"2", "1885"}, {"c_last_name", "C_CUSTOMER_SK"});
+    CHECK(cut.size() == 2 && cut.outcome() == PAPI_OUTCOME_HIT);
+    CHECK(cut[1].substr(0, 15) == "{\"C_LAST_NAME\":" &&
+          contains(cut[1], ",\"C_CUSTOMER_SK\":1885}"));
+    papi::Result cut_list = c.lookup_list("customer", "1885", {"C_CUSTOMER_SK"});
+    CHECK(cut_list.json() == "[{\"C_CUSTOMER_SK\":1885}]");
+
     papi::Result none = c.lookup_customers({999999999});
     CHECK(none.empty());
     CHECK(none.json() == "[]");
@@ -159,6 +167,14 @@ static void test_errors(const std::string &db)
     expect_error([&] { c.lookup_customers({-5}); }, PAPI_EINVAL, "negative id");
     expect_error([&] { c.lookup_list(""); }, PAPI_EINVAL, "empty list text");
     expect_error([&] { c.lookup("no_such_dataset", {"1"}); }, PAPI_ENODATASET, "dataset");
+    d = expect_error([&] { c.lookup_list("customer", "1", {"C_NOPE"}); }, PAPI_EINVAL,
+                     "unknown column");
+    CHECK(contains(d, "\"C_NOPE\""));
+    expect_error(
+        [&] {
+            c.lookup("customer", {"1"}, {"C_LOGIN", "c_login"});
+        },
+        PAPI_EINVAL, "repeated column");
 
     papi::Config cfg;
     cfg.set("source", "sqlite:/nonexistent/dir/papi.db");

@@ -119,18 +119,18 @@ class TestPage(unittest.TestCase):
         cls.srv.stop()
         shutil.rmtree(cls.profile, ignore_errors=True)
 
-    def fill(self, ids, key=""):
+    def fill(self, ids, key="", select=""):
         wd = self.wd
         wd.s("POST", "/url", {"url": "http://127.0.0.1:%d/test" % self.srv.port})
-        for css, text in (("#ids", ids), ("#key", key)):
+        for css, text in (("#ids", ids), ("#key", key), ("#select", select)):
             field = wd.find(css)
             wd.s("POST", "/element/%s/clear" % field, {})
             if text:
                 wd.s("POST", "/element/%s/value" % field, {"text": text})
 
-    def submit(self, ids):
+    def submit(self, ids, select=""):
         wd = self.wd
-        self.fill(ids)
+        self.fill(ids, select=select)
         wd.s("POST", "/element/%s/click" % wd.find("#submit"), {})
         return wd.wait_text("#status", lambda t: "HTTP" in t or "failed" in t)
 
@@ -172,6 +172,22 @@ class TestPage(unittest.TestCase):
         line = self.wd.text("#curl")
         self.assertEqual(line, "curl -sS '%s/customer/7' -H \"Authorization: Bearer $PAPI_API_KEY\"" % base)
         self.assertNotIn("s3cret", line)
+
+    def test_select_field(self):
+        # the columns field narrows the answer, and the curl line carries it
+        base = "http://127.0.0.1:%d" % self.srv.port
+        status = self.submit("1885,2", select="c_email_address, C_FIRST_NAME")
+        self.assertRegex(status, r"^HTTP 200 in ")
+        rows = json.loads(self.wd.text("#result"))
+        self.assertEqual([list(r) for r in rows], [["C_EMAIL_ADDRESS", "C_FIRST_NAME"]] * 2)
+        line = self.wd.text("#curl")
+        self.assertEqual(line, "curl -sS '%s/customer/1885,2?select=c_email_address,C_FIRST_NAME'"
+                         % base)
+        out = subprocess.run(["sh", "-c", line], capture_output=True, timeout=30, check=True).stdout
+        self.assertEqual(json.loads(out), rows)
+        status = self.submit("1", select="NOPE")
+        self.assertIn("HTTP 400", status)
+        self.assertIn('no column "NOPE"', json.loads(self.wd.text("#result"))["error"])
 
     def test_copy_button(self):
         base = "http://127.0.0.1:%d" % self.srv.port

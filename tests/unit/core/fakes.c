@@ -219,6 +219,7 @@ static papi_status spy_get(void *state, const papi_key *keys, size_t n, papi_cac
 {
     spy_cache *s = state;
     int nget = atomic_fetch_add(&s->gets, 1) + 1;
+    atomic_fetch_add(&s->keys_got, (int)n);
     if (nget < s->hide_until_get) {
         for (size_t i = 0; i < n; i++)
             out[i] = (papi_cache_entry){PAPI_CACHE_MISS, NULL, 0};

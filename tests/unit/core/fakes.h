@@ -50,6 +50,7 @@ extern const papi_transport_backend fake_transport;
 /* A cache tier that counts its calls, keeps rows in a small table, and can be made to fail. */
 typedef struct spy_cache {
     atomic_int opened, closed, gets, puts, keys_put;
+    atomic_int keys_got; /* sum of n over gets */
     atomic_bool failing;
     int hide_until_get; /* gets numbered below this answer MISS for every key */
     int64_t fresh_ms;   /* reported as papi_cache_entry.fresh_ms of FOUND/ABSENT answers */

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,17 +226,23 @@ static void test_evict_by_bytes(void **state)
 }
 
 /* ---- many threads: rows carry their key, so any cross-talk shows */
+static _Atomic int64_t fake_now = 1; /* test_threads_promote_and_expire's clock */
+
 typedef struct worker {
     void *st;
     unsigned seed;
     int errors;
     int hits;
+    const papi_cache_ttl *ttl; /* NULL: LONG */
+    bool moves_clock;          /* every 1000 operations, fake_now jumps 3 s */
 } worker;
 
 static void *hammer(void *arg)
 {
     worker *w = arg;
     for (int i = 0; i < 40000; i++) {
+        if (w->moves_clock && i % 1000 == 0)
+            atomic_fetch_add(&fake_now, 3000);
         int id = (int)(rand_r(&w->seed) % 3000);
         char key[32], row[64];
         snprintf(key, sizeof key, "ds:h:%d", id);
@@ -243,14 +250,14 @@ static void *hammer(void *arg)
         papi_key k = {key, strlen(key)};
         if (rand_r(&w->seed) % 4 == 0) {
             papi_blob *b = id % 7 ? papi_blob_create(row, strlen(row)) : NULL;
-            if (B->put(w->st, &k, &b, 1, &LONG, NULL) != PAPI_OK)
+            if (B->put(w->st, &k, &b, 1, w->ttl ? w->ttl : &LONG, NULL) != PAPI_OK)
                 w->errors++;
             papi_blob_unref(b);
         } else {
             papi_cache_entry e;
             if (B->get(w->st, &k, 1, &e, NULL) != PAPI_OK)
                 w->errors++;
-            if (e.state == PAPI_CACHE_FOUND) {
+            if (e.state == PAPI_CACHE_FOUND || e.state == PAPI_CACHE_EXPIRED) {
                 w->hits++;
                 if (id % 7 == 0 || strcmp(papi_blob_data(e.row), row) != 0)
                     w->errors++;
@@ -274,7 +281,7 @@ static void test_threads(void **state)
         pthread_t t[N];
         worker w[N];
         for (int i = 0; i < N; i++) {
-            w[i] = (worker){st, (unsigned)(i * 7919 + 1), 0, 0};
+            w[i] = (worker){st, (unsigned)(i * 7919 + 1), 0, 0, NULL, false};
             assert_int_equal(pthread_create(&t[i], NULL, hammer, &w[i]), 0);
         }
         int hits = 0;
@@ -288,6 +295,46 @@ static void test_threads(void **state)
     }
 }
 
+/* A big (many-shard) cache whose clock jumps ahead while threads read and write it, so hits
+ * promote entries (a writer taking every lock of a shard) and find expired ones to drop, while
+ * other threads read under their own CPU's lock. The rows carry their key: any cross-talk or
+ * freed row read shows (in the sanitizer build too). */
+static int64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return atomic_load(&fake_now);
+}
+
+static void test_threads_promote_and_expire(void **state)
+{
+    (void)state;
+    papi_config *cfg = NULL;
+    assert_int_equal(papi_config_create(&cfg), PAPI_OK);
+    assert_int_equal(papi_config_set(cfg, "cache-max-entries", "200000", NULL), PAPI_OK);
+    papi_host host = {.struct_size = sizeof host, .now_ms = fake_clock};
+    void *st = NULL;
+    assert_int_equal(B->open("memory", cfg, &host, NULL, &st, NULL), PAPI_OK);
+    papi_config_destroy(cfg);
+    /* short lives: entries expire (and are dropped on a later get) while the test runs */
+    const papi_cache_ttl ttl = {60000, 30000, 20000};
+    enum { N = 4 };
+    pthread_t t[N];
+    worker w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (worker){st, (unsigned)(i * 104729 + 3), 0, 0, &ttl, i == 0};
+        assert_int_equal(pthread_create(&t[i], NULL, hammer, &w[i]), 0);
+    }
+    int hits = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].errors, 0);
+        hits += w[i].hits;
+    }
+    assert_true(hits > 0);
+    assert_true(atomic_load(&fake_now) > 60000); /* the clock did move past some lives */
+    B->close(st);
+}
+
 int main(void)
 {
     B = papi__cache_find("memory", NULL);
@@ -299,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_evict_by_entries_lru),
         cmocka_unit_test(test_evict_by_bytes),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_threads_promote_and_expire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

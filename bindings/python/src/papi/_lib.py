@@ -12,7 +12,8 @@ import shutil
 import subprocess
 import threading
 
-__all__ = ["LibraryNotFound", "load_library", "library", "ErrorStruct", "StatsStruct"]
+__all__ = ["LibraryNotFound", "load_library", "library", "ErrorStruct", "StatsStruct",
+           "LookupOptions"]
 
 # libpapi's SONAME; the bare "libpapi.so" exists only with the -dev files installed.
 _SONAME = "libpapi.so.0"
@@ -73,6 +74,17 @@ class StatsStruct(ctypes.Structure):
         for f in STATS_FIELDS]
 
 
+class LookupOptions(ctypes.Structure):
+    """struct papi_lookup_options (papi.h): struct_size first, so the library knows our version."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("select", ctypes.POINTER(ctypes.c_char_p)),
+        ("nselect", ctypes.c_size_t),
+    ]
+
+
 class CallState:
     """One thread's reusable papi_error and out-parameters for lookup calls."""
 
@@ -127,6 +139,13 @@ _PROTOTYPES = {
     "papi_client_dataset_count": (_size, [_vp]),
     "papi_client_dataset_name": (_str, [_vp, _size]),
     "papi_client_stats": (_int, [_vp, ctypes.POINTER(StatsStruct)]),
+}
+# Calls a libpapi older than the binding may lack; a Client using one there raises Error.
+_OPTIONAL = {
+    "papi_lookup_opts": (_int, [_vp, _str, ctypes.POINTER(_str), _size,
+                                ctypes.POINTER(LookupOptions), _pvp, _perr]),
+    "papi_lookup_list_opts": (_int, [_vp, _str, _str, _size, ctypes.POINTER(LookupOptions), _pvp,
+                                     _perr]),
 }
 
 _lock = threading.Lock()
@@ -185,7 +204,8 @@ _KEEP_GIL = frozenset((
 
 def _declare(lib, path):
     keep = ctypes.PyDLL(path, handle=lib._handle)
-    for name, (restype, argtypes) in _PROTOTYPES.items():
+    optional = {name: proto for name, proto in _OPTIONAL.items() if hasattr(lib, name)}
+    for name, (restype, argtypes) in list(_PROTOTYPES.items()) + list(optional.items()):
         fn = getattr(keep if name in _KEEP_GIL else lib, name)
         fn.restype = restype
         fn.argtypes = argtypes

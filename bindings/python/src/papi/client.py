@@ -277,11 +277,9 @@ class Client:
         whole = ctypes.string_at(p, cs.size.value)
         return Result(rows, whole, _OUTCOMES.get(lib.papi_result_outcome(res), "MISS"))
 
-    def _customers(self, ids):
-        """(function, args) for papi_lookup_customers."""
-        if type(ids) is list and len(ids) == 1 and type(ids[0]) is int \
-                and 0 <= ids[0] <= _INT64_MAX:  # the common case, checked cheaply
-            return self._lib.papi_lookup_customers, (ctypes.byref(ctypes.c_int64(ids[0])), 1)
+    @staticmethod
+    def _int_ids(ids):
+        """Customer ids as a list of ints, checked as papi_lookup_customers takes them."""
         if isinstance(ids, int):
             ids = (ids,)
         ids = list(ids)
@@ -291,14 +289,26 @@ class Client:
             if not _INT64_MIN <= v <= _INT64_MAX:
                 raise InvalidInput(status=1, name="EINVAL",
                                    detail="id #%d (%d) does not fit in 64 bits" % (i + 1, v))
+        return ids
+
+    def _customers(self, ids):
+        """(function, args) for papi_lookup_customers."""
+        if type(ids) is list and len(ids) == 1 and type(ids[0]) is int \
+                and 0 <= ids[0] <= _INT64_MAX:  # the common case, checked cheaply
+            return self._lib.papi_lookup_customers, (ctypes.byref(ctypes.c_int64(ids[0])), 1)
+        ids = self._int_ids(ids)
         arr = (ctypes.c_int64 * len(ids))(*ids)
         return self._lib.papi_lookup_customers, (arr, len(ids))
 
-    def _ids(self, dataset, ids):
-        """(function, args) for papi_lookup or papi_lookup_list."""
+    def _ids(self, dataset, ids, select=None):
+        """(function, args) for papi_lookup or papi_lookup_list, or their _opts forms when
+        columns are selected."""
         ds = dataset.encode() if isinstance(dataset, str) else bytes(dataset)
+        opts = self._options(select)
         if isinstance(ids, (str, bytes)):
             raw = ids.encode() if isinstance(ids, str) else ids
+            if opts is not None:
+                return self._opts_call("papi_lookup_list_opts"), (ds, raw, len(raw), opts)
             return self._lib.papi_lookup_list, (ds, raw, len(raw))
         if isinstance(ids, int):
             ids = (ids,)
@@ -320,29 +330,82 @@ class Client:
                                    detail="id #%d contains a NUL byte" % (i + 1))
             enc.append(b)
         arr = (ctypes.c_char_p * len(enc))(*enc)
+        if opts is not None:
+            return self._opts_call("papi_lookup_opts"), (ds, arr, len(enc), opts)
         return self._lib.papi_lookup, (ds, arr, len(enc))
 
-    def lookup_customers(self, ids):
+    @staticmethod
+    def _options(select):
+        """A papi_lookup_options selecting columns, or None for every column. ``select``: column
+        names (str or bytes), or one comma-separated string."""
+        if select is None:
+            return None
+        if isinstance(select, (str, bytes)):
+            select = select.split("," if isinstance(select, str) else b",")
+        names = []
+        for i, v in enumerate(select):
+            if isinstance(v, str):
+                v = v.encode()
+            elif not isinstance(v, (bytes, bytearray)):
+                raise TypeError("select #%d: expected str or bytes, got %s"
+                                % (i + 1, type(v).__name__))
+            if b"\0" in v:
+                raise InvalidInput(status=1, name="EINVAL",
+                                   detail="select #%d contains a NUL byte" % (i + 1))
+            names.append(bytes(v))
+        if not names:
+            raise InvalidInput(status=1, name="EINVAL",
+                               detail="select is empty: name the columns to answer with")
+        arr = (ctypes.c_char_p * len(names))(*names)
+        opts = _lib.LookupOptions(struct_size=ctypes.sizeof(_lib.LookupOptions), flags=0,
+                                  select=arr, nselect=len(names))
+        opts._names = arr  # kept alive with the options
+        return ctypes.byref(opts)
+
+    def _opts_call(self, name):
+        fn = getattr(self._lib, name, None)
+        if fn is None:
+            raise InvalidInput(status=1, name="EINVAL",
+                               detail="this libpapi (%s) has no column selection (%s)"
+                               % (version(), name))
+        return fn
+
+    def _customer_ids(self, ids, select):
+        """(function, args) for customers by key: papi_lookup_customers, or papi_lookup_opts on
+        the `customer` dataset when columns are selected."""
+        if select is None:
+            return self._customers(ids)
+        ids = self._int_ids(ids)
+        for i, v in enumerate(ids):
+            if v < 0:  # as papi_lookup_customers says it; as text, "-1" would be a bad id
+                raise InvalidInput(status=1, name="EINVAL", detail="id %d is negative" % (i + 1))
+        return self._ids("customer", ids, select)
+
+    def lookup_customers(self, ids, select=None):
         """Customers of the built-in `customer` dataset by C_CUSTOMER_SK: a list of dicts in the
-        order asked; ids that do not exist are left out. ``ids``: ints (or one int)."""
-        return json.loads(self._call(*self._customers(ids)))
+        order asked; ids that do not exist are left out. ``ids``: ints (or one int). ``select``:
+        the columns to answer with, in that order (names in any case, or one comma-separated
+        string); None: every column."""
+        return json.loads(self._call(*self._customer_ids(ids, select)))
 
-    def lookup(self, dataset, ids):
+    def lookup(self, dataset, ids, select=None):
         """Rows of ``dataset`` by key: a list of dicts. ``ids``: a list of str/int/bytes, or one
-        comma-separated string as URLs carry it ("1,2,3")."""
-        return json.loads(self._call(*self._ids(dataset, ids)))
+        comma-separated string as URLs carry it ("1,2,3"). ``select``: the columns to answer
+        with, in that order (matched case-insensitively; a list, or "A,B"); None: every column.
+        An unknown or repeated column raises InvalidInput naming it."""
+        return json.loads(self._call(*self._ids(dataset, ids, select)))
 
-    def lookup_raw(self, dataset, ids):
+    def lookup_raw(self, dataset, ids, select=None):
         """Like lookup(), but the JSON array as bytes, for callers that forward it."""
-        return self._call(*self._ids(dataset, ids))
+        return self._call(*self._ids(dataset, ids, select))
 
-    def lookup_customers_raw(self, ids):
+    def lookup_customers_raw(self, ids, select=None):
         """Like lookup_customers(), but the JSON array as bytes."""
-        return self._call(*self._customers(ids))
+        return self._call(*self._customer_ids(ids, select))
 
-    def lookup_result(self, dataset, ids):
+    def lookup_result(self, dataset, ids, select=None):
         """Like lookup_raw(), but a papi.Result: each row's bytes and the cache outcome."""
-        return self._call(*self._ids(dataset, ids), want_result=True)
+        return self._call(*self._ids(dataset, ids, select), want_result=True)
 
     # ---------------------------------------------------------------- the rest
 
