@@ -197,7 +197,7 @@ class LoadPlan(unittest.TestCase):
         import xml.etree.ElementTree as ET
         root = ET.parse(os.path.join(ROOT, "bench", "jmeter", "papi.jmx")).getroot()
         groups = root.findall(".//ThreadGroup")
-        self.assertEqual(len(groups), 3)  # without and with cache reuse, POST batches
+        self.assertEqual(len(groups), 4)  # without and with cache reuse, select, POST batches
         for timer in root.findall(".//ConstantThroughputTimer"):
             per_min = int(re.search(r",(\d+)\)", timer.find("stringProp[@name='throughput']").text).group(1))
             self.assertTrue(150 * 60 <= per_min <= 200 * 60, per_min)
@@ -208,7 +208,11 @@ class LoadPlan(unittest.TestCase):
             self.assertEqual(sorted(ids), list(range(1, 10001)))
             if "batches" in fname:
                 self.assertEqual({len(line.split(",")) for line in lines}, {100})
-        self.assertEqual(len(root.findall(".//CSVDataSet")), 3)
+        self.assertEqual(len(root.findall(".//CSVDataSet")), 4)
+        paths = [s.find("stringProp[@name='HTTPSampler.path']").text
+                 for s in root.findall(".//HTTPSamplerProxy")]
+        self.assertIn("/customer/${CUSTOMER_ID}?select=${__P(select,C_FIRST_NAME\\,C_EMAIL_ADDRESS)}",
+                      paths)
         posts = [s for s in root.findall(".//HTTPSamplerProxy")
                  if s.find("stringProp[@name='HTTPSampler.method']").text == "POST"]
         self.assertEqual(len(posts), 1)
