@@ -52,6 +52,19 @@ const char *cmd_store_str(void *field, size_t size, const char *value);
 /* papi_log_level from "error", "warn", "info" or "debug" (TEXT). */
 const char *cmd_store_log_level(void *field, size_t size, const char *value);
 
+/* The --log-level and -v/--verbose rows of a command that logs the library's messages on stderr,
+ * both stored in member m (a papi_log_level) of struct type t. */
+#define CMD_LOG_FLAGS(t, m)                                                                        \
+    {.opt = {"log-level", "PAPI_LOG_LEVEL", CMD_OPTION_TEXT, "warn", 0, 0, 0,                      \
+             "error, warn, info or debug: library messages on stderr", NULL},                      \
+     .store = cmd_store_log_level,                                                                 \
+     CMD_FIELD(t, m)},                                                                             \
+    {                                                                                              \
+        .opt = {"verbose", NULL, CMD_OPTION_TEXT, NULL, 0, 0, 0,                                   \
+                "log what the library does on stderr (--log-level debug)", NULL},                  \
+        .short_name = 'v', .set_to = "debug", .store = cmd_store_log_level, CMD_FIELD(t, m)        \
+    }
+
 /* Reads a BOOL value: 0 with *out set, or -1. */
 int cmd_option_bool(const char *value, int *out);
 

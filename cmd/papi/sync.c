@@ -48,16 +48,7 @@ static const cmd_flag sync_flags[] = {
     {.opt = {"dataset", NULL, CMD_OPTION_TEXT, "customer", 0, 0, 0, "dataset to copy", NULL},
      .store = cmd_store_str,
      ARG(dataset)},
-    {.opt = {"log-level", "PAPI_LOG_LEVEL", CMD_OPTION_TEXT, "warn", 0, 0, 0,
-             "error, warn, info or debug: library messages on stderr", NULL},
-     .store = cmd_store_log_level,
-     ARG(log_level)},
-    {.opt = {"verbose", NULL, CMD_OPTION_TEXT, NULL, 0, 0, 0,
-             "log what the library does on stderr (--log-level debug)", NULL},
-     .short_name = 'v',
-     .set_to = "debug",
-     .store = cmd_store_log_level,
-     ARG(log_level)},
+    CMD_LOG_FLAGS(sync_args, log_level),
 };
 #define NSYNC_FLAGS (sizeof sync_flags / sizeof sync_flags[0])
 #define NSYNC_OWN 3
