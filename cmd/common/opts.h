@@ -54,6 +54,7 @@ const char *cmd_store_log_level(void *field, size_t size, const char *value);
 
 /* The --log-level and -v/--verbose rows of a command that logs the library's messages on stderr,
  * both stored in member m (a papi_log_level) of struct type t. */
+/* clang-format off: one row a line reads better than the formatter's one field a line */
 #define CMD_LOG_FLAGS(t, m)                                                                        \
     {.opt = {"log-level", "PAPI_LOG_LEVEL", CMD_OPTION_TEXT, "warn", 0, 0, 0,                      \
              "error, warn, info or debug: library messages on stderr", NULL},                      \
@@ -64,6 +65,7 @@ const char *cmd_store_log_level(void *field, size_t size, const char *value);
                 "log what the library does on stderr (--log-level debug)", NULL},                  \
         .short_name = 'v', .set_to = "debug", .store = cmd_store_log_level, CMD_FIELD(t, m)        \
     }
+/* clang-format on */
 
 /* Reads a BOOL value: 0 with *out set, or -1. */
 int cmd_option_bool(const char *value, int *out);
