@@ -54,7 +54,8 @@ const char *cmd_store_log_level(void *field, size_t size, const char *value);
 
 /* The --log-level and -v/--verbose rows of a command that logs the library's messages on stderr,
  * both stored in member m (a papi_log_level) of struct type t. */
-/* clang-format off: one row a line reads better than the formatter's one field a line */
+/* One row a line reads better than the formatter's one field a line. */
+/* clang-format off */
 #define CMD_LOG_FLAGS(t, m)                                                                        \
     {.opt = {"log-level", "PAPI_LOG_LEVEL", CMD_OPTION_TEXT, "warn", 0, 0, 0,                      \
              "error, warn, info or debug: library messages on stderr", NULL},                      \
