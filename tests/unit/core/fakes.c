@@ -138,7 +138,7 @@ static papi_status fake_fetch(void *state, const papi_dataset *ds, const papi_ke
         memcpy(buf, keys[i].ptr, keys[i].len);
         buf[keys[i].len] = '\0';
         long id = strtol(buf, NULL, 10);
-        if (id < 1 || id > f->max_id)
+        if (id < (f->min_id ? f->min_id : 1) || id > f->max_id)
             continue;
         for (int rep = 0; rep < (f->extra_rows ? 2 : 1); rep++) {
             papi_status st = send_row(f, id, sink, err);
@@ -167,6 +167,25 @@ const papi_transport_backend fake_transport = {
     .close = fake_close,
     .fetch = fake_fetch,
     .ping = fake_ping,
+};
+
+static int fake_holds(void *state, const papi_dataset *ds)
+{
+    (void)ds;
+    fake_source *f = state;
+    return !atomic_load(&f->lacks_dataset);
+}
+
+const papi_transport_backend fake_chain_transport = {
+    .abi_version = PAPI_TRANSPORT_ABI_VERSION,
+    .struct_size = sizeof(papi_transport_backend),
+    .name = "fake-replica",
+    .open = fake_open,
+    .close = fake_close,
+    .fetch = fake_fetch,
+    .ping = fake_ping,
+    .default_concurrency = 1,
+    .holds = fake_holds,
 };
 
 /* ------------------------------------------------------------------ spy cache */

@@ -42,10 +42,16 @@ typedef struct fake_source {
      * gives up after 20 s and counts that in block_timeouts */
     atomic_bool gate_closed;
     atomic_int gated;
+    /* for a chain of sources: ids below min_id are absent too (0: from 1), and with
+     * lacks_dataset fake_chain_transport's holds() says it holds no dataset */
+    int min_id;
+    atomic_bool lacks_dataset;
 } fake_source;
 
 void fake_source_init(fake_source *f, int max_id);
 extern const papi_transport_backend fake_transport;
+/* The same fake as a replica in a chain: one fetch in flight by default, and holds(). */
+extern const papi_transport_backend fake_chain_transport;
 
 /* A cache tier that counts its calls, keeps rows in a small table, and can be made to fail. */
 typedef struct spy_cache {
