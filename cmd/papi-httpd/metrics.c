@@ -265,6 +265,7 @@ char *httpd_metrics_render(struct httpd *srv, size_t *len)
               (double)st.fetches_in_flight);
         dispatcher_metrics(&sb, &st);
     }
+    httpd_replica_metrics(srv, &sb);
     gauge(&sb, "process_resident_memory_bytes", "Resident memory size in bytes.",
           (double)resident_bytes());
     papi_buf_printf(&sb,
