@@ -1,14 +1,12 @@
-/* A client binds one copy of the configuration to its datasets, its transport and its cache
- * tiers. It is shared by many threads: after creation everything in it is read-only except the
- * atomic counters and what the backends guard themselves. */
+/* A client binds one copy of the configuration to its datasets, its sources (chain.c) and its
+ * cache tiers. It is shared by many threads: after creation everything in it is read-only except
+ * the atomic counters and what the backends guard themselves. */
 #include "core.h"
 
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static void host_log(void *ctx, papi_log_level level, const char *message)
 {
@@ -154,92 +152,6 @@ static papi_status open_caches(papi_client *c, papi_error *err)
     }
 }
 
-/* The source when none is set (papi.h, papi_config_get): the first built-in transport whose
- * detect() accepts the configuration, else the demo database. Written into buf. */
-static papi_status default_source(const papi_client *c, char *buf, size_t cap, papi_error *err)
-{
-    const papi_transport_backend *t = papi__transport_detect(c->cfg);
-    if (t) {
-        papi_strlcpy(buf, t->name, cap);
-        return PAPI_OK;
-    }
-    const char *off = NULL;
-    if (!papi__transport_find("sqlite:", &off))
-        return papi_error_set(err, PAPI_ECONFIG,
-                              "source: not set, and the demo database needs the sqlite backend, "
-                              "which is not built into this libpapi");
-    if ((size_t)snprintf(buf, cap, "sqlite:%s", papi__demo_db_path()) >= cap)
-        return papi_error_set(err, PAPI_ECONFIG, "source: the demo database path is too long");
-    return PAPI_OK;
-}
-
-static papi_status open_transport(papi_client *c, papi_error *err)
-{
-    const papi__attached_transport *att = papi__config_transport(c->cfg);
-    const papi_transport_backend *b;
-    const char *spec;
-    char dflt[4096];
-    void *user = NULL;
-    if (att) {
-        b = &att->table;
-        spec = att->spec;
-        user = att->user;
-    } else {
-        spec = papi_config_get(c->cfg, "source");
-        if (!spec || !*spec) {
-            papi_status st = default_source(c, dflt, sizeof dflt, err);
-            if (st != PAPI_OK)
-                return st;
-            spec = dflt;
-        }
-        const char *off = NULL;
-        b = papi__transport_find(spec, &off);
-        if (!b && off)
-            return papi_error_set(err, PAPI_ECONFIG,
-                                  "source: the %s backend is not built into this libpapi", off);
-        if (!b)
-            return papi_error_set(err, PAPI_ECONFIG, "source: unknown kind of source");
-    }
-    if (!papi__transport_copy(b, &c->transport_table))
-        return papi_error_set(err, PAPI_EINTERNAL, "source: a built-in table was refused");
-    b = &c->transport_table;
-    papi_status st = b->open(spec, c->cfg, &c->host, user, &c->transport_state, err);
-    if (st != PAPI_OK)
-        return st;
-    c->transport = b;
-    return PAPI_OK;
-}
-
-/* source-concurrency, or the transport's own default when it is unset. */
-static uint32_t source_concurrency(const papi_client *c)
-{
-    int64_t set;
-    if (papi_config_get_int(c->cfg, "source-concurrency", &set) == PAPI_OK)
-        return (uint32_t)set;
-    /* the copy reads 0 for a table from before the member existed: the cores */
-    uint32_t n = c->transport->default_concurrency;
-    if (n == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        n = cores > 0 ? (uint32_t)cores : 1;
-    }
-    return n > PAPI__MAX_SOURCE_CONCURRENCY ? PAPI__MAX_SOURCE_CONCURRENCY : n;
-}
-
-static papi__dispatch_opts dispatch_opts(papi_client *c)
-{
-    return (papi__dispatch_opts){
-        .client = c,
-        .transport = c->transport,
-        .transport_state = c->transport_state,
-        .concurrency = source_concurrency(c),
-        .max_batch = (size_t)papi__config_num(c->cfg, "max-batch"),
-        .linger_us = papi__config_num(c->cfg, "batch-linger-us"),
-        .timeout_ms = c->timeout_ms,
-        .publish = papi__lookup_publish,
-        .publish_ctx = c,
-    };
-}
-
 papi_status papi_client_create(const papi_config *cfg, papi_client **out, papi_error *err)
 {
     if (!out)
@@ -279,13 +191,7 @@ papi_status papi_client_create(const papi_config *cfg, papi_client **out, papi_e
     const char *path = papi_config_get(c->cfg, "datasets");
     papi_status st = papi__datasets_load(path && *path ? path : NULL, &c->datasets, err);
     if (st == PAPI_OK)
-        st = open_transport(c, err);
-    papi__dispatch_opts dopts = {0};
-    if (st == PAPI_OK) {
-        dopts = dispatch_opts(c);
-        if (!(c->dispatcher = papi__dispatch_create(&dopts)))
-            st = papi_error_set(err, PAPI_ENOMEM, "out of memory");
-    }
+        st = papi__chain_open(c, err);
     if (st == PAPI_OK)
         st = open_caches(c, err);
     if (st != PAPI_OK) {
@@ -294,16 +200,10 @@ papi_status papi_client_create(const papi_config *cfg, papi_client **out, papi_e
     }
     for (size_t i = 0; i < c->ntiers; i++)
         papi__client_log(c, PAPI_LOG_INFO, "cache tier %zu: %s", i + 1, c->tiers[i].spec);
-    papi__client_log(c, PAPI_LOG_INFO, "source: %s, %zu datasets", c->transport->name,
+    char chain[256];
+    papi__chain_describe(c, chain, sizeof chain);
+    papi__client_log(c, PAPI_LOG_INFO, "source: %s, %zu datasets", chain,
                      papi__datasets_count(c->datasets));
-    if (dopts.concurrency)
-        papi__client_log(c, PAPI_LOG_INFO,
-                         "source-concurrency %u: misses queue while %u fetches are in flight, "
-                         "then go %zu ids at most to a fetch",
-                         (unsigned)dopts.concurrency, (unsigned)dopts.concurrency,
-                         dopts.max_batch);
-    else
-        papi__client_log(c, PAPI_LOG_INFO, "source-concurrency 0: one fetch per request");
     *out = c;
     return PAPI_OK;
 }
@@ -317,23 +217,11 @@ void papi_client_destroy(papi_client *client)
             client->tiers[i].backend->close(client->tiers[i].state);
         free(client->tiers[i].spec);
     }
-    papi__dispatch_destroy(client->dispatcher);
-    if (client->transport && client->transport->close)
-        client->transport->close(client->transport_state);
+    papi__chain_close(client);
     papi__datasets_free(client->datasets);
     papi__coalesce_destroy(client->coalescer);
     papi_config_destroy(client->cfg);
     free(client);
-}
-
-papi_status papi_client_ping(papi_client *client, papi_error *err)
-{
-    if (!client)
-        return papi_error_set(err, PAPI_EINVAL, "client is required");
-    if (!client->transport->ping)
-        return PAPI_OK;
-    return client->transport->ping(client->transport_state,
-                                   papi__client_now_ms(client) + client->timeout_ms, err);
 }
 
 size_t papi_client_dataset_count(const papi_client *client)
@@ -381,7 +269,7 @@ papi_status papi_client_stats(const papi_client *client, papi_stats *out)
     PAPI_STATS_MEMBERS(ONE, ONE, ARRAY)
 #undef ONE
 #undef ARRAY
-    s.queue_depth = papi__dispatch_depth(client->dispatcher);
+    s.queue_depth = papi__chain_depth(client);
     /* an older caller's struct is shorter: fill what it has */
     size_t n = out->struct_size < sizeof s ? out->struct_size : sizeof s;
     memcpy(out, &s, n);

@@ -16,8 +16,8 @@ typedef struct value {
 struct papi_config {
     value *values; /* only those set; the rest are their descriptor's default */
     size_t nvalues, cap;
-    papi__attached_transport transport;
-    bool has_transport;
+    papi__attached_transport transports[PAPI__MAX_SOURCES]; /* the chain, first asked first */
+    size_t ntransports;
     papi__attached_cache caches[PAPI__MAX_CACHE_TIERS];
     size_t ncaches;
     papi_log_fn log_fn;
@@ -43,9 +43,10 @@ static const papi_option *find(const papi_config *cfg, const char *key, const ch
     const papi_option *o = papi__option_builtin(key, not_built);
     if (o)
         return o;
-    if (cfg->has_transport &&
-        (o = in_table(cfg->transport.table.options, cfg->transport.table.noptions, key)))
-        return o;
+    for (size_t i = 0; i < cfg->ntransports; i++)
+        if ((o = in_table(cfg->transports[i].table.options, cfg->transports[i].table.noptions,
+                          key)))
+            return o;
     for (size_t i = 0; i < cfg->ncaches; i++)
         if ((o = in_table(cfg->caches[i].table.options, cfg->caches[i].table.noptions, key)))
             return o;
@@ -89,7 +90,8 @@ void papi_config_destroy(papi_config *cfg)
     for (size_t i = 0; i < cfg->nvalues; i++)
         wipe(cfg->values[i].opt, cfg->values[i].text);
     free(cfg->values);
-    free(cfg->transport.spec);
+    for (size_t i = 0; i < cfg->ntransports; i++)
+        free(cfg->transports[i].spec);
     for (size_t i = 0; i < cfg->ncaches; i++)
         free(cfg->caches[i].spec);
     free(cfg);
@@ -163,9 +165,9 @@ papi_status papi_config_load_env(papi_config *cfg, papi_error *err)
         const char *off;
         st = load_one(cfg, papi__option_builtin(o.key, &off), err);
     }
-    for (size_t i = 0; st == PAPI_OK && cfg->has_transport && i < cfg->transport.table.noptions;
-         i++)
-        st = load_one(cfg, &cfg->transport.table.options[i], err);
+    for (size_t t = 0; st == PAPI_OK && t < cfg->ntransports; t++)
+        for (size_t i = 0; st == PAPI_OK && i < cfg->transports[t].table.noptions; i++)
+            st = load_one(cfg, &cfg->transports[t].table.options[i], err);
     for (size_t c = 0; st == PAPI_OK && c < cfg->ncaches; c++)
         for (size_t i = 0; st == PAPI_OK && i < cfg->caches[c].table.noptions; i++)
             st = load_one(cfg, &cfg->caches[c].table.options[i], err);
@@ -286,19 +288,35 @@ bool papi__cache_copy(const papi_cache_backend *src, papi_cache_backend *dst)
     return dst->open && dst->get && dst->put && options_valid(dst->options, dst->noptions);
 }
 
-papi_status papi_config_set_transport(papi_config *cfg, const papi_transport_backend *backend,
-                                      const char *spec, void *user)
+static papi_status attach_transport(papi_config *cfg, const papi_transport_backend *backend,
+                                    const char *spec, void *user, bool replace)
 {
     papi_transport_backend table;
-    if (!cfg || !papi__transport_copy(backend, &table))
+    if (!cfg || (!replace && cfg->ntransports >= PAPI__MAX_SOURCES) ||
+        !papi__transport_copy(backend, &table))
         return PAPI_EINVAL;
     char *copy = strdup(spec ? spec : "");
     if (!copy)
         return PAPI_ENOMEM;
-    free(cfg->transport.spec);
-    cfg->transport = (papi__attached_transport){table, copy, user};
-    cfg->has_transport = true;
+    if (replace) {
+        for (size_t i = 0; i < cfg->ntransports; i++)
+            free(cfg->transports[i].spec);
+        cfg->ntransports = 0;
+    }
+    cfg->transports[cfg->ntransports++] = (papi__attached_transport){table, copy, user};
     return PAPI_OK;
+}
+
+papi_status papi_config_set_transport(papi_config *cfg, const papi_transport_backend *backend,
+                                      const char *spec, void *user)
+{
+    return attach_transport(cfg, backend, spec, user, true);
+}
+
+papi_status papi_config_add_transport(papi_config *cfg, const papi_transport_backend *backend,
+                                      const char *spec, void *user)
+{
+    return attach_transport(cfg, backend, spec, user, false);
 }
 
 papi_status papi_config_add_cache(papi_config *cfg, const papi_cache_backend *backend,
@@ -325,7 +343,8 @@ papi_config *papi__config_copy(const papi_config *cfg)
     /* detach every owned pointer first so a failure half-way frees only what was copied */
     c->values = NULL;
     c->nvalues = c->cap = 0;
-    c->transport.spec = NULL;
+    for (size_t i = 0; i < c->ntransports; i++)
+        c->transports[i].spec = NULL;
     for (size_t i = 0; i < c->ncaches; i++)
         c->caches[i].spec = NULL;
     bool ok = true;
@@ -338,8 +357,8 @@ papi_config *papi__config_copy(const papi_config *cfg)
         ok = (c->values[i].text = strdup(cfg->values[i].text)) != NULL;
         c->nvalues = i + 1;
     }
-    if (ok && cfg->transport.spec)
-        ok = (c->transport.spec = strdup(cfg->transport.spec)) != NULL;
+    for (size_t i = 0; ok && i < c->ntransports; i++)
+        ok = (c->transports[i].spec = strdup(cfg->transports[i].spec)) != NULL;
     for (size_t i = 0; ok && i < c->ncaches; i++)
         ok = (c->caches[i].spec = strdup(cfg->caches[i].spec)) != NULL;
     if (!ok) {
@@ -349,9 +368,10 @@ papi_config *papi__config_copy(const papi_config *cfg)
     return c;
 }
 
-const papi__attached_transport *papi__config_transport(const papi_config *cfg)
+size_t papi__config_transports(const papi_config *cfg, const papi__attached_transport **out)
 {
-    return cfg->has_transport ? &cfg->transport : NULL;
+    *out = cfg->transports;
+    return cfg->ntransports;
 }
 
 size_t papi__config_caches(const papi_config *cfg, const papi__attached_cache **out)

@@ -60,28 +60,43 @@ typedef struct papi__dispatcher papi__dispatcher;
 typedef struct papi__want {
     papi_key ckey;        /* the cache key "<dataset>:<shape>:<id>" */
     size_t id_off;        /* the id is ckey's bytes from id_off on */
-    papi__flight *flight; /* handed over: whoever fetches the id finishes it (publish) */
+    papi__flight *flight; /* handed over: whoever fetches the id finishes it (publish); out:
+                           * when pass_on, the caller's again */
     papi_blob *row;       /* out, when status is PAPI_OK: a reference, or NULL (absent) */
     papi_status status;   /* out: PAPI_OK, the fetch's failure, or PAPI_ETIMEDOUT */
+    bool pass_on;         /* out: a source before the last of a chain lacked it (or failed): the
+                           * id goes on to the next source with its flight, unpublished */
+    size_t tag;           /* the caller's: a chain's steps reorder the wants */
 } papi__want;
 
 /* Called by the thread that ran a fetch, before any requester is woken: fills the caches and
- * finishes the flights. rows[i] (NULL: absent) stay the caller's; on a failure rows are all NULL
- * and err says why. */
+ * finishes the flights (of a source before the last of a chain: only those of the rows found;
+ * the absent ids go on to the next source). rows[i] (NULL: absent) stay the caller's; on a
+ * failure rows are all NULL and err says why. */
 typedef void (*papi__publish_fn)(void *ctx, const papi_dataset *ds, const papi_key *ckeys,
                                  papi__flight *const *flights, papi_blob *const *rows, size_t n,
                                  papi_status status, const papi_error *err);
+
+/* Ids a source before the last lacked, whose request gave up meanwhile (followers still wait on
+ * them): called, without the dispatcher's lock, by a thread leaving papi__dispatch_fetch, to ask
+ * the sources from `next` on for them and publish the outcome. The wants are the callee's to
+ * scribble on; their keys are valid during the call. */
+typedef void (*papi__pass_on_fn)(void *ctx, size_t next, const papi_dataset *ds, papi__want *w,
+                                 size_t n);
 
 typedef struct papi__dispatch_opts {
     papi_client *client; /* counters and log lines */
     const papi_transport_backend *transport;
     void *transport_state;
+    size_t position;      /* the source's index in the chain */
+    bool last;            /* the last source of the chain: absent ids are published as absent */
     uint32_t concurrency; /* 0: no queue, each request fetches its ids at once */
     size_t max_batch;
     int64_t linger_us;
     int64_t timeout_ms; /* the budget of a fetch whose requester gave up but followers wait */
     papi__publish_fn publish;
-    void *publish_ctx;
+    papi__pass_on_fn pass_on; /* ids absent from a source before the last, their request gone */
+    void *publish_ctx;        /* of both */
 } papi__dispatch_opts;
 
 papi__dispatcher *papi__dispatch_create(const papi__dispatch_opts *opts); /* NULL: ENOMEM */
@@ -91,7 +106,8 @@ void papi__dispatch_destroy(papi__dispatcher *d);
  * each has its outcome in w[i] or deadline_ms passes (those then say PAPI_ETIMEDOUT and leave
  * the queue unless a follower still waits on them). The calling thread may send batches holding
  * other requests' ids meanwhile. Returns PAPI_OK when every w[i] is PAPI_OK, else the first
- * failure, described in err. */
+ * failure, described in err. Of a source before the last: an id it lacked (or all of a fetch
+ * that failed) says PAPI_OK, row NULL, pass_on, and its flight is the caller's again. */
 papi_status papi__dispatch_fetch(papi__dispatcher *d, const papi_dataset *ds, papi__want *w,
                                  size_t n, int64_t deadline_ms, papi_error *err);
 /* Ids queued now (a gauge). */
@@ -101,7 +117,8 @@ uint64_t papi__dispatch_depth(const papi__dispatcher *d);
 /* One fetch of the n ids (ckeys: their cache keys) through o's transport, rows rendered into
  * rows[] (NULL: absent; all NULL after a failure, described in ferr), counted in the client's
  * stats, then published through o->publish before the call returns. at_limit: it took the last
- * free slot. */
+ * free slot. A source before the last of a chain that fails returns PAPI_OK with every row NULL
+ * (its ids go on to the next source), the failure counted and logged at most once a minute. */
 papi_status papi__fetch_publish(const papi__dispatch_opts *o, const papi_dataset *ds,
                                 const papi_key *ckeys, const papi_key *ids,
                                 papi__flight *const *flights, papi_blob **rows, size_t n,
@@ -135,16 +152,23 @@ typedef struct papi__stripe {
     _Alignas(64) atomic_uint_fast64_t v[PAPI__C_COUNT];
 } papi__stripe;
 
+/* One source of the chain, with its own dispatcher. */
+typedef struct papi__source {
+    const papi_transport_backend *transport; /* &table once open */
+    papi_transport_backend table;            /* a zeroed copy (min of the sizes) */
+    void *state;
+    papi__dispatcher *dispatcher;
+    _Atomic int64_t fail_log_ms; /* when its failure was last logged (before the last source) */
+} papi__source;
+
 struct papi_client {
     papi_config *cfg;
     papi__datasets *datasets;
-    const papi_transport_backend *transport; /* &transport_table once open */
-    papi_transport_backend transport_table;  /* a zeroed copy (min of the sizes) */
-    void *transport_state;
+    papi__source sources[PAPI__MAX_SOURCES]; /* the chain: asked in order for what is missing */
+    size_t nsources;                         /* those open */
     papi__tier tiers[PAPI__MAX_CACHE_TIERS];
     size_t ntiers;
     papi__coalescer *coalescer;
-    papi__dispatcher *dispatcher; /* of the one source */
     papi_host host;
     papi_log_fn log_fn;
     void *log_user;
@@ -188,10 +212,37 @@ void papi__client_log(const papi_client *client, papi_log_level level, const cha
     PAPI__PRINTF(3, 4);
 
 /* ------------------------------------------------------------- lookup.c */
-/* The dispatcher's publish step (papi__publish_fn) for a client: ctx is the client. */
+/* The dispatcher's publish step (papi__publish_fn) for a client: ctx is the client. The last
+ * source's: rows and absent ids alike. */
 void papi__lookup_publish(void *ctx, const papi_dataset *ds, const papi_key *ckeys,
                           papi__flight *const *flights, papi_blob *const *rows, size_t n,
                           papi_status status, const papi_error *err);
+/* The same for a source before the last: only the rows found (a failure before any fetch, out
+ * of memory, finishes every flight). */
+void papi__lookup_publish_found(void *ctx, const papi_dataset *ds, const papi_key *ckeys,
+                                papi__flight *const *flights, papi_blob *const *rows, size_t n,
+                                papi_status status, const papi_error *err);
+
+/* ------------------------------------------------------------- chain.c */
+/* Asks the sources from `from` on, in turn, for the n ids of ds (each source after the first
+ * only for those the earlier lacked; a source before the last that does not hold ds is skipped)
+ * and waits for every outcome in w[] (reordered: w[i].tag says whose). The flights go with the
+ * ids: every one is finished when this returns. PAPI_OK, or the first failure, in err. */
+papi_status papi__chain_fetch(papi_client *c, size_t from, const papi_dataset *ds, papi__want *w,
+                              size_t n, int64_t deadline_ms, papi_error *err);
+/* papi__pass_on_fn for a client (ctx): the chain from `next` on, with a fresh budget. */
+void papi__chain_pass_on(void *ctx, size_t next, const papi_dataset *ds, papi__want *w, size_t n);
+/* Opens the sources (attached transports, else the "source" option's list, else the default)
+ * with their dispatchers; on failure the caller still calls papi__chain_close. */
+papi_status papi__chain_open(papi_client *c, papi_error *err);
+void papi__chain_close(papi_client *c);
+/* "sqlite, then snowflake" into out, for log lines. */
+void papi__chain_describe(const papi_client *c, char *out, size_t cap);
+/* Source i (before the last) failed a fetch of n ids of ds: logged at most once a minute. */
+void papi__chain_failed(papi_client *c, size_t i, const papi_dataset *ds, size_t n,
+                        const papi_error *ferr);
+/* Ids queued at every source's dispatcher now. */
+uint64_t papi__chain_depth(const papi_client *c);
 
 /* ------------------------------------------------------------- project.c */
 /* Column selection: a lookup's selected columns, and where a row holds their values. */

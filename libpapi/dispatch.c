@@ -14,10 +14,16 @@
  * Memory: a request's ids live in its ticket, allocated per request that misses. A ticket
  * outlives its request when the request gave up while some of its ids were still queued for
  * followers or in a fetch: the thread answering the last of them frees it. All queue and ticket
- * state is guarded by the dispatcher's lock; the fetch itself runs without it. */
+ * state is guarded by the dispatcher's lock; the fetch itself runs without it.
+ *
+ * In a chain (chain.c), a source before the last hands the ids it lacked back to their request,
+ * flights included, to ask the next source. When that request is gone, such ids become strays
+ * (copied out of the ticket): the next thread leaving papi__dispatch_fetch carries them on. */
 #include "core.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,9 +39,18 @@ typedef struct item {
     papi_blob *row;
     papi_status status;
     int state;
+    bool pass_on; /* DONE at a source before the last, which lacked it: flight still open */
     int64_t queued_us;
     int64_t deadline_ms;
 } item;
+
+/* An id passed on whose request is gone (see above). */
+typedef struct stray {
+    struct stray *next;
+    const papi_dataset *ds;
+    papi__want w;
+    char key[]; /* w.ckey's bytes */
+} stray;
 
 struct ticket {
     pthread_cond_t cond; /* its thread sleeps here: answers, a handed slot, its deadline */
@@ -60,6 +75,7 @@ struct papi__dispatcher {
     uint32_t inflight;   /* slots taken: fetches running or about to be sent */
     bool lingering;
     item *head, *tail;
+    stray *strays;              /* for the next thread leaving papi__dispatch_fetch */
     atomic_uint_fast64_t depth; /* written under the lock, read by papi_client_stats */
 };
 
@@ -88,6 +104,7 @@ void papi__dispatch_destroy(papi__dispatcher *d)
 {
     if (!d)
         return;
+    assert(!d->strays); /* every papi__dispatch_fetch has returned, carrying them on */
     pthread_cond_destroy(&d->more);
     pthread_mutex_destroy(&d->lock);
     free(d);
@@ -122,8 +139,10 @@ static papi_status fail_wants(papi__dispatcher *d, const papi_dataset *ds, papi_
     papi_error_set(&ferr, PAPI_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         publish_failure(d, ds, w[i].ckey, w[i].flight, PAPI_ENOMEM, &ferr);
+        w[i].flight = NULL;
         w[i].row = NULL;
         w[i].status = PAPI_ENOMEM;
+        w[i].pass_on = false;
     }
     return papi_error_set(err, PAPI_ENOMEM, "out of memory");
 }
@@ -175,8 +194,12 @@ static papi_status fetch_direct(papi__dispatcher *d, const papi_dataset *ds, pap
         papi_status st = papi__fetch_publish(&d->o, ds, a.ckeys, a.ids, a.flights, a.rows, k,
                                              deadline_ms, false, &ferr);
         for (size_t i = 0; i < k; i++) {
-            w[off + i].row = a.rows[i];
-            w[off + i].status = st;
+            papi__want *x = &w[off + i];
+            x->row = a.rows[i];
+            x->status = st;
+            x->pass_on = !d->o.last && st == PAPI_OK && !x->row;
+            if (!x->pass_on)
+                x->flight = NULL; /* finished by the publish */
         }
         if (st != PAPI_OK && first == PAPI_OK) {
             first = st;
@@ -371,16 +394,80 @@ static void run_batch(papi__dispatcher *d, item *batch, size_t k, bool at_limit,
                                          deadline_ms, at_limit, ferr);
     i = 0;
     for (item *it = batch; it; it = it->next, i++) {
-        it->flight = NULL; /* finished by the publish */
         it->row = a.rows[i];
         it->status = st;
+        it->pass_on = !d->o.last && st == PAPI_OK && !it->row;
+        if (!it->pass_on)
+            it->flight = NULL; /* finished by the publish */
     }
     arrays_free(&a);
 }
 
+/* An id a source before the last lacked, its request gone: kept for the next thread that
+ * leaves papi__dispatch_fetch, which asks the rest of the chain (its followers still wait). With
+ * no memory for it, its followers are failed. Lock held. */
+static void stray_keep(papi__dispatcher *d, item *it)
+{
+    if (!it->flight)
+        return; /* nobody can follow an id without a flight */
+    stray *s = malloc(sizeof *s + it->ckey.len);
+    if (!s) {
+        papi_error err;
+        papi_error_set(&err, PAPI_ENOMEM, "out of memory");
+        publish_failure(d, it->t->ds, it->ckey, it->flight, PAPI_ENOMEM, &err);
+        it->flight = NULL;
+        return;
+    }
+    memcpy(s->key, it->ckey.ptr, it->ckey.len);
+    size_t id_off = (size_t)(it->id.ptr - it->ckey.ptr);
+    s->ds = it->t->ds;
+    s->w = (papi__want){.ckey = {s->key, it->ckey.len}, .id_off = id_off, .flight = it->flight};
+    it->flight = NULL;
+    s->next = d->strays;
+    d->strays = s;
+}
+
+/* Carries the strays taken from the dispatcher on through the rest of the chain, those of one
+ * dataset together (a batch holds one). No lock held. */
+static void strays_pass_on(papi__dispatcher *d, stray *list)
+{
+    while (list) {
+        const papi_dataset *ds = list->ds;
+        stray *mine = NULL, **link = &list;
+        size_t n = 0;
+        for (stray *s = list, *nx; s; s = nx) {
+            nx = s->next;
+            if (s->ds == ds) {
+                *link = nx;
+                s->next = mine;
+                mine = s;
+                n++;
+            } else {
+                link = &s->next;
+            }
+        }
+        papi__want *w = malloc(n * sizeof *w);
+        if (w) {
+            size_t k = 0;
+            for (stray *s = mine; s; s = s->next)
+                w[k++] = s->w;
+            d->o.pass_on(d->o.publish_ctx, d->o.position + 1, ds, w, n);
+            free(w);
+        } else { /* no memory for the batch: one at a time */
+            for (stray *s = mine; s; s = s->next)
+                d->o.pass_on(d->o.publish_ctx, d->o.position + 1, ds, &s->w, 1);
+        }
+        while (mine) {
+            stray *nx = mine->next;
+            free(mine);
+            mine = nx;
+        }
+    }
+}
+
 /* Marks a batch's items answered and wakes their requesters; a ticket whose request is gone is
  * freed with its last answer. Lock held. */
-static void answer(item *batch, const papi_error *ferr)
+static void answer(papi__dispatcher *d, item *batch, const papi_error *ferr)
 {
     for (item *it = batch, *nx; it; it = nx) {
         nx = it->next; /* read first: the ticket holding it may be freed below */
@@ -395,6 +482,8 @@ static void answer(item *batch, const papi_error *ferr)
         if (t->gone) {
             papi_blob_unref(it->row);
             it->row = NULL;
+            if (it->pass_on)
+                stray_keep(d, it);
             if (t->unanswered == 0)
                 ticket_free(t);
         } else if (t->unanswered == 0) {
@@ -430,7 +519,7 @@ static bool send_next(papi__dispatcher *d, ticket *sender)
         papi_error ferr;
         run_batch(d, batch, k, at_limit, &ferr);
         pthread_mutex_lock(&d->lock);
-        answer(batch, &ferr);
+        answer(d, batch, &ferr);
     }
     sender->sending = false;
     return release_slot(d);
@@ -480,10 +569,15 @@ static papi_status collect(ticket *t, papi__want *w, papi_error *err)
         if (it->state == I_DONE) {
             w[i].row = it->row;
             w[i].status = it->status;
+            w[i].pass_on = it->pass_on;
+            w[i].flight = it->flight; /* the caller's again when passed on, else NULL */
             it->row = NULL;
+            it->flight = NULL;
         } else {
             w[i].row = NULL;
             w[i].status = PAPI_ETIMEDOUT;
+            w[i].pass_on = false;
+            w[i].flight = NULL;
         }
     }
     t->gone = true;
@@ -542,8 +636,12 @@ papi_status papi__dispatch_fetch(papi__dispatcher *d, const papi_dataset *ds, pa
     }
     papi_status st = collect(t, w, err);
     bool last = t->unanswered == 0;
+    stray *strays = d->strays;
+    d->strays = NULL;
     pthread_mutex_unlock(&d->lock);
     if (last)
         ticket_free(t);
+    if (strays)
+        strays_pass_on(d, strays);
     return st;
 }

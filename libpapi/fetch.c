@@ -26,15 +26,47 @@ void papi__wait_hist_count(papi_client *c, const papi__wait_hist *h)
     PAPI__COUNT(c, queue_wait_us_sum, h->sum_us);
 }
 
-static void count_fetch(papi_client *c, size_t n, bool at_limit)
+static void count_fetch(papi_client *c, size_t pos, size_t n, bool at_limit)
 {
     size_t b = 0; /* bucket b: more than 2^(b-1) ids, at most 2^b (papi.h) */
     while (b < PAPI_STATS_FETCH_IDS_BUCKETS - 1 && ((size_t)1 << b) < n)
         b++;
-    PAPI__COUNT(c, source_calls, 1);
-    papi__count(c, PAPI__C_fetch_ids_bucket + (int)b, 1);
-    PAPI__COUNT(c, fetch_ids_sum, n);
-    PAPI__COUNT(c, fetches_at_limit, at_limit ? 1 : 0);
+    size_t s = papi__stripe_now();
+    papi__count_at(c, s, PAPI__C_source_calls, 1);
+    papi__count_at(c, s, PAPI__C_fetch_ids_bucket + (int)b, 1);
+    papi__count_at(c, s, PAPI__C_fetch_ids_sum, n);
+    papi__count_at(c, s, PAPI__C_fetches_at_limit, at_limit ? 1 : 0);
+    papi__count_at(c, s, PAPI__C_chain_calls + (int)pos, 1);
+    papi__count_at(c, s, PAPI__C_chain_ids + (int)pos, n);
+}
+
+static void count_rows(papi_client *c, size_t pos, papi_blob *const *rows, size_t n)
+{
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++)
+        found += rows[i] != NULL;
+    papi__count(c, PAPI__C_chain_rows + (int)pos, found);
+}
+
+/* A failed fetch: counted, logged (for a source before the last, at most once a minute), its
+ * partial rows dropped. */
+static void fetch_failed(const papi__dispatch_opts *o, const papi_dataset *ds, papi_blob **rows,
+                         size_t n, papi_status st, papi_error *ferr)
+{
+    papi_client *c = o->client;
+    if (ferr->status != st)
+        papi_error_set(ferr, st, "the source fetch failed");
+    PAPI__COUNT(c, source_errors, 1);
+    papi__count(c, PAPI__C_chain_errors + (int)o->position, 1);
+    if (o->last)
+        papi__client_log(c, PAPI_LOG_WARN, "source fetch of %zu ids from %s failed: %s: %s", n,
+                         papi_dataset_name(ds), papi_status_name(st), ferr->message);
+    else
+        papi__chain_failed(c, o->position, ds, n, ferr);
+    for (size_t i = 0; i < n; i++) { /* rows of a failed fetch may be partial */
+        papi_blob_unref(rows[i]);
+        rows[i] = NULL;
+    }
 }
 
 papi_status papi__fetch_publish(const papi__dispatch_opts *o, const papi_dataset *ds,
@@ -49,7 +81,7 @@ papi_status papi__fetch_publish(const papi__dispatch_opts *o, const papi_dataset
     if (!papi__sink_init(&sink, ds, ids, rows, n)) {
         st = papi_error_set(ferr, PAPI_ENOMEM, "out of memory");
     } else {
-        count_fetch(c, n, at_limit);
+        count_fetch(c, o->position, n, at_limit);
         PAPI__COUNT(c, fetches_in_flight, 1);
         int64_t t0 = papi__now_us();
         st = o->transport->fetch(o->transport_state, ds, ids, n, &sink, deadline_ms, ferr);
@@ -59,15 +91,13 @@ papi_status papi__fetch_publish(const papi__dispatch_opts *o, const papi_dataset
     }
     papi__sink_fini(&sink);
     if (st != PAPI_OK) {
-        if (ferr->status != st)
-            papi_error_set(ferr, st, "the source fetch failed");
-        PAPI__COUNT(c, source_errors, 1);
-        papi__client_log(c, PAPI_LOG_WARN, "source fetch of %zu ids from %s failed: %s: %s", n,
-                         papi_dataset_name(ds), papi_status_name(st), ferr->message);
-        for (size_t i = 0; i < n; i++) { /* rows of a failed fetch may be partial */
-            papi_blob_unref(rows[i]);
-            rows[i] = NULL;
+        fetch_failed(o, ds, rows, n, st, ferr);
+        if (!o->last) { /* the next source answers for these ids: nothing failed yet */
+            st = PAPI_OK;
+            papi_error_set(ferr, PAPI_OK, NULL);
         }
+    } else {
+        count_rows(c, o->position, rows, n);
     }
     /* caches and flights before anyone is woken: a miss arriving afterwards finds the cache */
     o->publish(o->publish_ctx, ds, ckeys, flights, rows, n, st, ferr);

@@ -19,6 +19,7 @@
 #define PAPI__MAX_TEXT_KEY_BYTES 256
 #define PAPI__MAX_IDS_LIMIT 10000 /* upper bound accepted for the max-ids option */
 #define PAPI__MAX_CACHE_TIERS 4
+#define PAPI__MAX_SOURCES PAPI_STATS_SOURCES /* sources in a chain */
 #define PAPI__VARIANT_MAX_DEPTH 64 /* nesting of a VARIANT cell's JSON */
 #define PAPI__MAX_SOURCE_CONCURRENCY 4096 /* fetches in flight per source */
 #define PAPI__MAX_BATCH_LIMIT 16384       /* ids in one fetch: the SQL API's IN-list limit */
@@ -160,7 +161,14 @@ typedef struct papi__attached_cache {
  * it is refused (abi_version, struct_size, unknown flags, missing methods, bad options). */
 bool papi__transport_copy(const papi_transport_backend *src, papi_transport_backend *dst);
 bool papi__cache_copy(const papi_cache_backend *src, papi_cache_backend *dst);
-const papi__attached_transport *papi__config_transport(const papi_config *cfg); /* NULL: none */
+/* The transports attached, the chain's order (0: none, the "source" option names them). */
+size_t papi__config_transports(const papi_config *cfg, const papi__attached_transport **out);
+/* The first transport attached (NULL: none). */
+static inline const papi__attached_transport *papi__config_transport(const papi_config *cfg)
+{
+    const papi__attached_transport *att;
+    return papi__config_transports(cfg, &att) ? &att[0] : NULL;
+}
 size_t papi__config_caches(const papi_config *cfg, const papi__attached_cache **out);
 void papi__config_log(const papi_config *cfg, papi_log_fn *fn, void **user,
                       papi_log_level *max_level);

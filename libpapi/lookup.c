@@ -1,8 +1,8 @@
 /* The flow of one lookup (DESIGN.md), as named steps: the ids' cache keys → the cache tiers in
  * order → the misses this request leads (coalesced with other requests') → fetched through the
- * source's dispatcher, batched with other requests' misses when the source is busy → followers
- * and stale copies → the answer in asked order. Caches only ever degrade to misses; the source's
- * failure is served from an expired copy where one exists (stale-if-error). */
+ * sources' dispatchers in chain order, batched with other requests' misses when a source is busy →
+ * followers and stale copies → the answer in asked order. Caches only ever degrade to misses; the
+ * source's failure is served from an expired copy where one exists (stale-if-error). */
 #include "lookup.h"
 
 #include <stdlib.h>
@@ -209,24 +209,66 @@ void papi__lookup_publish(void *ctx, const papi_dataset *ds, const papi_key *cke
                               status, err);
 }
 
-/* Hands the ids this request leads to the source's dispatcher and takes their outcomes. The
+/* The same for a source before the last of a chain: the rows found fill the caches and finish
+ * their flights; the ids it lacked keep theirs for the next source. A failure here is one before
+ * any fetch (out of memory: papi__fetch_publish passes a fetch's failure on as absent ids), which
+ * finishes every flight. */
+void papi__lookup_publish_found(void *ctx, const papi_dataset *ds, const papi_key *ckeys,
+                                papi__flight *const *flights, papi_blob *const *rows, size_t n,
+                                papi_status status, const papi_error *err)
+{
+    papi_client *c = ctx;
+    if (status != PAPI_OK) {
+        papi__lookup_publish(ctx, ds, ckeys, flights, rows, n, status, err);
+        return;
+    }
+    size_t nfound = 0;
+    for (size_t k = 0; k < n; k++)
+        nfound += rows[k] != NULL;
+    if (!nfound)
+        return;
+    papi_key *keys = nfound == n ? NULL : malloc(nfound * sizeof *keys);
+    papi_blob **found = nfound == n ? NULL : malloc(nfound * sizeof *found);
+    if (nfound == n || (keys && found)) {
+        size_t j = 0;
+        for (size_t k = 0; keys && k < n; k++)
+            if (rows[k]) {
+                keys[j] = ckeys[k];
+                found[j++] = rows[k];
+            }
+        for (size_t t = 0; t < c->ntiers; t++)
+            put_tier(c, t, keys ? keys : ckeys, keys ? found : rows, nfound, &c->ttl);
+    } else { /* no memory for the lists: one row at a time */
+        for (size_t k = 0; k < n; k++)
+            for (size_t t = 0; rows[k] && t < c->ntiers; t++)
+                put_tier(c, t, &ckeys[k], &rows[k], 1, &c->ttl);
+    }
+    free(keys);
+    free(found);
+    for (size_t k = 0; k < n; k++)
+        if (rows[k])
+            papi__coalesce_finish(c->coalescer, flights[k], rows[k], PAPI_OK, NULL);
+}
+
+/* Hands the ids this request leads to the chain of sources and takes their outcomes. The
  * flights go with them: whoever fetches an id finishes its flight. */
 static void fetch_led(lookup *lk, size_t nled, papi_error *ferr)
 {
     size_t plen = lk->slots[0].ckey.len - lk->slots[0].id.len; /* "<dataset>:<hash>:" */
     for (size_t k = 0; k < nled; k++) {
         slot *s = lk->led[k];
-        lk->want[k] = (papi__want){.ckey = s->ckey, .id_off = plen, .flight = s->flight};
+        lk->want[k] = (papi__want){.ckey = s->ckey, .id_off = plen, .flight = s->flight, .tag = k};
         s->flight = NULL;
     }
-    papi__dispatch_fetch(lk->c->dispatcher, lk->ds, lk->want, nled, lk->deadline_ms, ferr);
+    papi__chain_fetch(lk->c, 0, lk->ds, lk->want, nled, lk->deadline_ms, ferr);
     for (size_t k = 0; k < nled; k++) {
-        slot *s = lk->led[k];
-        if (lk->want[k].status == PAPI_OK) {
-            s->row = lk->want[k].row;
+        const papi__want *w = &lk->want[k]; /* reordered by the chain: tag says whose */
+        slot *s = lk->led[w->tag];
+        if (w->status == PAPI_OK) {
+            s->row = w->row;
             s->state = s->row ? S_FOUND : S_ABSENT;
         } else {
-            s->failed = lk->want[k].status;
+            s->failed = w->status;
         }
     }
 }

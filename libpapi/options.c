@@ -15,8 +15,9 @@ static papi_status check_cache(const papi_option *o, const char *v, papi_error *
 
 static const papi_option core_options[] = {
     {"source", "PAPI_SOURCE", PAPI_OPTION_TEXT, NULL, 0, 0, 0,
-     "where rows come from: sqlite:PATH or snowflake (unset: snowflake when an account or the "
-     "SPCS session token is found, else the demo database)",
+     "where rows come from: sqlite:PATH or snowflake, or a chain of them asked in turn for the "
+     "ids the earlier ones lack, e.g. sqlite:replica.db,snowflake (unset: snowflake when an "
+     "account or the SPCS session token is found, else the demo database)",
      check_source},
     {"cache", "PAPI_CACHE", PAPI_OPTION_TEXT, "memory", 0, 0, 0,
      "cache tiers, the first asked first: memory, none, redis://[:password@]host[:port][/db], "
@@ -38,13 +39,14 @@ static const papi_option core_options[] = {
     {"source-concurrency", "PAPI_SOURCE_CONCURRENCY", PAPI_OPTION_INT, NULL, 0,
      PAPI__MAX_SOURCE_CONCURRENCY, 0,
      "fetches in flight per source; beyond it misses queue and go together (unset: 8 for "
-     "snowflake, the cores for sqlite; 0: one fetch per request, unbounded)",
+     "snowflake, the cores for sqlite; 0: one fetch per request, unbounded); of a chain, the "
+     "last source's (the others take their default)",
      NULL},
     /* the SQL API's IN list takes at most 16,384 bind values */
     {"max-batch", "PAPI_MAX_BATCH", PAPI_OPTION_INT, "256", 1, PAPI__MAX_BATCH_LIMIT, 0,
      "ids one fetch takes at most when misses queue", NULL},
     {"batch-linger-us", "PAPI_BATCH_LINGER_US", PAPI_OPTION_INT, "0", 0, PAPI__MAX_BATCH_LINGER_US,
-     0, "microseconds a free fetch slot waits for more ids", NULL},
+     0, "microseconds a free fetch slot waits for more ids (of a chain: the last source's)", NULL},
     /* shared: every pooled backend reads it (papi_pool) */
     {"pool-size", "PAPI_POOL_SIZE", PAPI_OPTION_INT, "8", 1, 1024, 0,
      "connections a backend keeps (SQLite; Snowflake: at least source-concurrency; Redis: at "
@@ -60,19 +62,67 @@ static papi_status not_built(papi_error *err, const char *what, const char *name
                           what, name);
 }
 
+/* One source of the list: the kind it names is known and built. what: "source" alone, or
+ * "source: source 2" in a chain. */
+static papi_status check_one_source(const char *what, const char *spec, bool chain, papi_error *err)
+{
+    const char *off = NULL;
+    if (!papi__transport_find(spec, &off))
+        return off ? not_built(err, what, off)
+                   : papi_error_set(
+                         err, PAPI_ECONFIG,
+                         "%s: unknown kind of source (expected sqlite:PATH or "
+                         "snowflake%s)",
+                         what, chain ? "; a comma separates sources, so no path may hold one" : "");
+    if (strncmp(spec, "sqlite:", 7) == 0 && spec[7] == '\0')
+        return papi_error_set(err, PAPI_ECONFIG, "%s: sqlite: needs a file path", what);
+    return PAPI_OK;
+}
+
+/* A source, or a chain of them separated by commas (a path holding a comma cannot be named: the
+ * comma always separates). */
 static papi_status check_source(const papi_option *o, const char *v, papi_error *err)
 {
     if (*v == '\0')
         return PAPI_OK; /* back to the default source, chosen by papi_client_create() */
-    const char *off = NULL;
-    if (!papi__transport_find(v, &off))
-        return off ? not_built(err, o->key, off)
-                   : papi_error_set(
-                         err, PAPI_ECONFIG,
-                         "%s: unknown kind of source (expected sqlite:PATH or snowflake)", o->key);
-    if (strncmp(v, "sqlite:", 7) == 0 && v[7] == '\0')
-        return papi_error_set(err, PAPI_ECONFIG, "%s: sqlite: needs a file path", o->key);
-    return PAPI_OK;
+    bool chain = strchr(v, ',') != NULL;
+    size_t n = 0;
+    const char *seen[PAPI__MAX_SOURCES];
+    size_t seen_len[PAPI__MAX_SOURCES];
+    for (const char *p = v;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char spec[4096], what[64];
+        n++;
+        if (len == 0)
+            return papi_error_set(err, PAPI_ECONFIG,
+                                  "%s: source %zu is empty (sources are separated by commas)",
+                                  o->key, n);
+        if (n > PAPI__MAX_SOURCES)
+            return papi_error_set(err, PAPI_ECONFIG, "%s: more than %d sources in the chain",
+                                  o->key, PAPI__MAX_SOURCES);
+        if (len >= sizeof spec)
+            return papi_error_set(err, PAPI_ECONFIG, "%s: source %zu is too long", o->key, n);
+        memcpy(spec, p, len);
+        spec[len] = '\0';
+        if (chain)
+            snprintf(what, sizeof what, "%s: source %zu", o->key, n);
+        else
+            snprintf(what, sizeof what, "%s", o->key);
+        papi_status st = check_one_source(what, spec, chain, err);
+        if (st != PAPI_OK)
+            return st;
+        /* the same source twice would only ask it twice for what it lacks */
+        for (size_t i = 0; i + 1 < n; i++)
+            if (seen_len[i] == len && memcmp(seen[i], p, len) == 0)
+                return papi_error_set(err, PAPI_ECONFIG, "%s: source %zu repeats source %zu",
+                                      o->key, n, i + 1);
+        if (!comma)
+            return PAPI_OK;
+        seen[n - 1] = p;
+        seen_len[n - 1] = len;
+        p = comma + 1;
+    }
 }
 
 static papi_status check_cache(const papi_option *o, const char *v, papi_error *err)

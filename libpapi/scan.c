@@ -1,6 +1,7 @@
 /* papi_client_scan(): a whole dataset read from the client's source in one statement, for
  * replica syncs. It bypasses the caches, the coalescer and the miss dispatcher on purpose: a scan
- * is one long statement that must not hold a lookup slot, and its rows are not lookups. */
+ * is one long statement that must not hold a lookup slot, and its rows are not lookups. Of a
+ * chain it reads the last source: the earlier ones (replicas) are copies of it. */
 #include "core.h"
 
 #include <papi/papi_replica.h>
@@ -31,9 +32,10 @@ papi_status papi_client_scan(papi_client *client, const char *dataset, const cha
                               "dataset %s has no watermark column (\"watermark\" in the datasets "
                               "file)",
                               papi_dataset_name(ds));
-    if (!client->transport->scan)
+    const papi__source *src = &client->sources[client->nsources - 1];
+    if (!src->transport->scan)
         return papi_error_set(err, PAPI_ECONFIG, "the %s source cannot scan a table",
-                              client->transport->name);
+                              src->transport->name);
     if (timeout_ms > SCAN_MAX_TIMEOUT_MS)
         timeout_ms = SCAN_MAX_TIMEOUT_MS;
     int64_t deadline_ms =
@@ -43,13 +45,12 @@ papi_status papi_client_scan(papi_client *client, const char *dataset, const cha
     size_t qcap = query_id && query_id_cap ? query_id_cap : sizeof qid_buf;
     qid[0] = '\0';
     papi__client_log(client, PAPI_LOG_INFO, "scan of %s from %s%s", papi_dataset_name(ds),
-                     client->transport->name, watermark_after ? " past its watermark" : "");
+                     src->transport->name, watermark_after ? " past its watermark" : "");
     /* a failure is the caller's to report (papi sync prints it, a server logs it once) */
-    return client->transport->scan(client->transport_state, ds, watermark_after, &s, deadline_ms,
-                                   qid, qcap, err);
+    return src->transport->scan(src->state, ds, watermark_after, &s, deadline_ms, qid, qcap, err);
 }
 
 const char *papi_client_source_name(const papi_client *client)
 {
-    return client && client->transport ? client->transport->name : NULL;
+    return client && client->nsources ? papi_client_source_at(client, client->nsources - 1) : NULL;
 }

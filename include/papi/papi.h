@@ -142,7 +142,10 @@ PAPI_API PAPI_NODISCARD papi_status papi_config_load_env(papi_config *cfg, papi_
  *
  * "source" has no default: when it is unset (NULL) or "", papi_client_create() picks the first
  * built-in transport whose detect() accepts the configuration (snowflake: an account is set or
- * the SPCS session token file exists), else `sqlite:` and the demo database.
+ * the SPCS session token file exists), else `sqlite:` and the demo database. It may name a chain
+ * of up to ::PAPI_STATS_SOURCES sources separated by commas (`sqlite:replica.db,snowflake`):
+ * a miss is asked of the first, the ids it lacks of the next, and so on (papi_lookup()). A comma
+ * always separates sources, so a path holding a comma cannot be named.
  * @return a string borrowed from @p cfg, valid until the option is set again or @p cfg is
  *         destroyed; NULL for an unknown key or an unset option with no default. Secret options
  *         (key passphrase, tokens) are returned too: never log them. Object-confined.
@@ -248,11 +251,13 @@ typedef void (*papi_log_fn)(void *user, papi_log_level level, const char *messag
 PAPI_API PAPI_NODISCARD papi_status papi_config_set_log(papi_config *cfg, papi_log_fn fn,
                                                         void *user, papi_log_level max_level);
 
-/** @brief A lookup service bound to one source and its caches; shared by many threads. */
+/** @brief A lookup service bound to its sources (one, or a chain) and its caches; shared by
+ *         many threads. */
 typedef struct papi_client papi_client;
 
 /**
- * @brief Creates a client: loads datasets, opens the transport and the cache tiers.
+ * @brief Creates a client: loads datasets, opens the transports (each source of the chain, each
+ *        with its own miss dispatcher) and the cache tiers.
  * @param cfg the options; copied, so it may be destroyed afterwards.
  * @param[out] out the client, owned by the caller (papi_client_destroy()); NULL on error.
  * @return PAPI_OK, PAPI_EINVAL, PAPI_ECONFIG (bad option, dataset file, key file), PAPI_EIO,
@@ -285,6 +290,18 @@ typedef struct papi_result papi_result;
  * calling thread whose ids are queued may be the one that sends a batch holding other calls'
  * ids, and returns once its own are answered (or the timeout-ms deadline passes:
  * PAPI_ETIMEDOUT).
+ *
+ * With a chain of sources ("source" = `sqlite:replica.db,snowflake`) each source has its own
+ * dispatcher (source-concurrency and batch-linger-us set the last source's; the earlier ones take
+ * their transport's default concurrency and no linger; max-batch applies to each). The misses go
+ * to the first source, the ids it did not find to the next, and so on; an id no source has is
+ * cached as absent (negative-ttl), found rows are cached as from a single source, and concurrent
+ * misses of one id still share one fetch at each source. A source before the last that does not
+ * hold the dataset (papi_transport_backend::holds) is skipped for it. A failure of a source before
+ * the last does not fail the lookup: its ids go on to the next source as if it lacked them (the
+ * failure is counted in papi_stats::chain_errors and logged at most once a minute per source). A
+ * failure of the last source fails the lookup as with one source (stale copies served where
+ * they exist).
  * @param client the client.
  * @param dataset a dataset name, e.g. "customer".
  * @param ids @p n ids as NUL-terminated text (a number key: ASCII digits only, no sign, at most
@@ -492,10 +509,19 @@ PAPI_API const char *papi_result_json(const papi_result *result, size_t *len);
 PAPI_API papi_cache_outcome papi_result_outcome(const papi_result *result);
 
 /**
- * @brief Checks that the source answers (a cheap query), for readiness probes.
- * @return PAPI_OK or the source's failure status. Thread-safe.
+ * @brief Checks that the source answers (a cheap query), for readiness probes; of a chain, each
+ *        source in turn.
+ * @return PAPI_OK or the first failing source's status. Thread-safe.
  */
 PAPI_API PAPI_NODISCARD papi_status papi_client_ping(papi_client *client, papi_error *err);
+
+/**
+ * @brief The name of source @p index of the client's chain (0: the first asked), its transport's
+ *        name, e.g. "sqlite", "snowflake" (a chain of one: index 0 only).
+ * @return a string borrowed from @p client, valid until it is destroyed; NULL for NULL or an
+ *         index past the last source. Thread-safe.
+ */
+PAPI_API const char *papi_client_source_at(const papi_client *client, size_t index);
 
 /** @brief Number of datasets the client serves (at least 1: `customer`). Thread-safe. */
 PAPI_API size_t papi_client_dataset_count(const papi_client *client);
@@ -518,6 +544,12 @@ PAPI_API const char *papi_client_dataset_name(const papi_client *client, size_t 
  *        then +Inf.
  */
 #define PAPI_STATS_QUEUE_WAIT_BUCKETS 16
+/**
+ * @brief Sources a chain holds at most ("source" = `sqlite:replica.db,snowflake`): the length of
+ *        the per-source arrays of ::papi_stats (chain_calls and the others), element i counting
+ *        source i of the chain (0: the first asked; a chain of one counts in element 0).
+ */
+#define PAPI_STATS_SOURCES 4
 
 /** @brief Counters since the client was created, for metrics. Grows by appending members. */
 typedef struct papi_stats {
@@ -546,12 +578,24 @@ typedef struct papi_stats {
     uint64_t queue_wait_bucket[PAPI_STATS_QUEUE_WAIT_BUCKETS];
     uint64_t queue_wait_us_sum;   /**< Sum of those waits, microseconds. */
     uint64_t fetches_at_limit;    /**< Fetches that took the last free slot (source-concurrency). */
+    /** Fetches sent to each source of the chain (::PAPI_STATS_SOURCES); their sum is
+     *  source_calls. */
+    uint64_t chain_calls[PAPI_STATS_SOURCES];
+    /** Ids asked of each source of the chain: of a source after the first, only those the
+     *  earlier ones lacked. */
+    uint64_t chain_ids[PAPI_STATS_SOURCES];
+    /** Rows each source of the chain returned. */
+    uint64_t chain_rows[PAPI_STATS_SOURCES];
+    /** Fetches of each source of the chain that failed (counted in source_errors too). A source
+     *  before the last that failed had its ids asked of the next one. */
+    uint64_t chain_errors[PAPI_STATS_SOURCES];
 } papi_stats;
 
 /**
  * @brief The members of ::papi_stats after struct_size, in their order, for code that walks
  *        them (metrics exporters, bindings): `C(name)` for a counter that only grows, `G(name)`
- *        for a gauge, `H(name, buckets)` for a histogram's array of bucket counts. A member
+ *        for a gauge, `H(name, n)` for an array of n counters: a histogram's bucket counts, or
+ *        one count per source of the chain (::PAPI_STATS_SOURCES). A member
  *        appended to ::papi_stats is appended here too (the library builds its copy from it).
  */
 #define PAPI_STATS_MEMBERS(C, G, H)                                                                \
@@ -572,7 +616,11 @@ typedef struct papi_stats {
     G(queue_depth)                                                                                 \
     H(queue_wait_bucket, PAPI_STATS_QUEUE_WAIT_BUCKETS)                                            \
     C(queue_wait_us_sum)                                                                           \
-    C(fetches_at_limit)
+    C(fetches_at_limit)                                                                            \
+    H(chain_calls, PAPI_STATS_SOURCES)                                                             \
+    H(chain_ids, PAPI_STATS_SOURCES)                                                               \
+    H(chain_rows, PAPI_STATS_SOURCES)                                                              \
+    H(chain_errors, PAPI_STATS_SOURCES)
 
 /**
  * @brief Copies the client's counters into @p out (up to out->struct_size bytes).

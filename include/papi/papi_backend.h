@@ -24,10 +24,10 @@ extern "C" {
 
 /**
  * @brief ABI version of ::papi_transport_backend this header describes. Version 2 appended
- *        options, noptions and detect; version 3 appended scan. Version 1 and 2 tables still
- *        attach (the members they lack read as 0).
+ *        options, noptions and detect; version 3 appended scan; version 4 appended holds. Older
+ *        tables still attach (the members they lack read as 0).
  */
-#define PAPI_TRANSPORT_ABI_VERSION 3
+#define PAPI_TRANSPORT_ABI_VERSION 4
 /**
  * @brief ABI version of ::papi_cache_backend this header describes. Version 2 appended options
  *        and noptions; version 1 tables still attach.
@@ -515,6 +515,18 @@ typedef struct papi_transport_backend {
     papi_status (*scan)(void *state, const papi_dataset *ds, const char *watermark_after,
                         const papi_scan_sink *sink, int64_t deadline_ms, char *query_id,
                         size_t query_id_cap, papi_error *err);
+
+    /* ---- ABI version 4 ---- */
+
+    /**
+     * Whether the source holds @p ds's table now: non-zero when it does. In a chain of sources
+     * (the "source" option `sqlite:replica.db,snowflake`, papi_config_add_transport()), a source
+     * before the last that answers 0 is not asked for that dataset's ids: they go on to the next
+     * source (a replica holds one dataset). Asked before each fetch of such a source, so it must
+     * be cheap (no query); the answer may change while the source runs (a file swapped in).
+     * Thread-safe. NULL: every dataset.
+     */
+    int (*holds)(void *state, const papi_dataset *ds);
 } papi_transport_backend;
 
 /**
@@ -528,6 +540,18 @@ typedef struct papi_transport_backend {
  *         without a key or with an unknown type); PAPI_ENOMEM. Object-confined.
  */
 PAPI_API PAPI_NODISCARD papi_status papi_config_set_transport(papi_config *cfg,
+                                                              const papi_transport_backend *backend,
+                                                              const char *spec, void *user);
+
+/**
+ * @brief Appends @p backend to the chain of sources clients from @p cfg ask instead of the ones
+ *        the "source" option names: the first attached is asked first, each next one for the ids
+ *        the earlier ones lacked (papi_lookup()). papi_config_set_transport() replaces the whole
+ *        chain by one transport. Copies, keeps and checks as papi_config_set_transport() does.
+ * @return PAPI_OK; PAPI_EINVAL (as papi_config_set_transport(), or ::PAPI_STATS_SOURCES
+ *         transports attached already); PAPI_ENOMEM. Object-confined.
+ */
+PAPI_API PAPI_NODISCARD papi_status papi_config_add_transport(papi_config *cfg,
                                                               const papi_transport_backend *backend,
                                                               const char *spec, void *user);
 

@@ -30,7 +30,8 @@ extern "C" {
 /**
  * @brief Streams every row of @p dataset from the client's source to @p sink, in one statement
  *        ordered by the key (papi_transport_backend::scan): all rows, or only those whose
- *        watermark column is greater than @p watermark_after. No cache is read or filled.
+ *        watermark column is greater than @p watermark_after. No cache is read or filled. Of a
+ *        chain of sources, the last one is read (the earlier ones are replicas of it).
  * @param client the client.
  * @param dataset a dataset name, e.g. "customer".
  * @param watermark_after NULL for every row; else the canonical text of a value of the dataset's
@@ -54,7 +55,9 @@ PAPI_API PAPI_NODISCARD papi_status papi_client_scan(papi_client *client, const 
                                                      papi_error *err);
 
 /**
- * @brief The name of the client's source, e.g. "snowflake", "sqlite" (the transport's name).
+ * @brief The name of the client's source, e.g. "snowflake", "sqlite" (the transport's name); of
+ *        a chain, the last source's, the one papi_client_scan() reads (papi_client_source_at()
+ *        names each).
  * @return a string borrowed from @p client, valid until it is destroyed; NULL for NULL.
  *         Thread-safe.
  */

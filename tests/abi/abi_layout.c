@@ -43,7 +43,7 @@ int main(void)
     CHECK(offsetof(papi_error, message), 36);
     CHECK(offsetof(papi_error, query_id), 292);
     CHECK(offsetof(papi_error, reserved), 356);
-    CHECK(sizeof(papi_stats), 392);
+    CHECK(sizeof(papi_stats), 520);
     CHECK(offsetof(papi_stats, struct_size), 0);
     CHECK(offsetof(papi_stats, lookups), 8);
     CHECK(offsetof(papi_stats, cache_hits), 16);
@@ -63,7 +63,11 @@ int main(void)
     CHECK(offsetof(papi_stats, queue_wait_bucket), 248);
     CHECK(offsetof(papi_stats, queue_wait_us_sum), 376);
     CHECK(offsetof(papi_stats, fetches_at_limit), 384);
-    CHECK(sizeof(papi_transport_backend), 96);
+    CHECK(offsetof(papi_stats, chain_calls), 392);
+    CHECK(offsetof(papi_stats, chain_ids), 424);
+    CHECK(offsetof(papi_stats, chain_rows), 456);
+    CHECK(offsetof(papi_stats, chain_errors), 488);
+    CHECK(sizeof(papi_transport_backend), 104);
     CHECK(offsetof(papi_transport_backend, abi_version), 0);
     CHECK(offsetof(papi_transport_backend, struct_size), 4);
     CHECK(offsetof(papi_transport_backend, name), 8);
@@ -76,7 +80,8 @@ int main(void)
     CHECK(offsetof(papi_transport_backend, options), 64);
     CHECK(offsetof(papi_transport_backend, noptions), 72);
     CHECK(offsetof(papi_transport_backend, detect), 80);
-    CHECK(offsetof(papi_transport_backend, scan), 88); /* version 3 */
+    CHECK(offsetof(papi_transport_backend, scan), 88);  /* version 3 */
+    CHECK(offsetof(papi_transport_backend, holds), 96); /* version 4 */
     CHECK(sizeof(papi_scan_sink), 32);
     CHECK(offsetof(papi_scan_sink, struct_size), 0);
     CHECK(offsetof(papi_scan_sink, user), 8);
@@ -159,6 +164,7 @@ int main(void)
     CHECK(PAPI_ERROR_MESSAGE_MAX, 256);
     CHECK(PAPI_STATS_FETCH_IDS_BUCKETS, 16);
     CHECK(PAPI_STATS_QUEUE_WAIT_BUCKETS, 16);
+    CHECK(PAPI_STATS_SOURCES, 4);
     CHECK(PAPI_SNOWFLAKE_FINGERPRINT_MAX, 64);
     /* values of enums and flags are stable too */
     CHECK(PAPI_EINTERNAL, 11);
@@ -168,7 +174,7 @@ int main(void)
     CHECK(PAPI_OPTION_BOOL, 2);
     CHECK(PAPI_OPTION_SECRET, 1);
     CHECK(PAPI_CACHE_IN_PROCESS, 1);
-    CHECK(PAPI_TRANSPORT_ABI_VERSION, 3);
+    CHECK(PAPI_TRANSPORT_ABI_VERSION, 4);
     CHECK(PAPI_REPLICA_TEXT_MAX, 256);
     CHECK(PAPI_HASH64_SEED == 0xcbf29ce484222325ULL, 1);
     /* PAPI_STATS_MEMBERS walks papi_stats in order */

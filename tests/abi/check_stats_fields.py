@@ -2,7 +2,7 @@
 """The Python binding's view of struct papi_stats agrees with papi.h's one list of its members.
 
 bindings/python/src/papi/_lib.py declares STATS_FIELDS (names in order) and STATS_ARRAYS (the
-histograms and their bucket counts) to build a ctypes mirror of papi_stats; papi.h lists the
+histograms and per-source arrays, and their lengths) to build a ctypes mirror of papi_stats; papi.h lists the
 members once in PAPI_STATS_MEMBERS. A member added to one and not the other would shift every
 counter after it in Python. Both files are read as text: nothing is imported or loaded.
 
@@ -19,7 +19,7 @@ def header_members(path):
     if not m:
         sys.exit(f"{path}: no PAPI_STATS_MEMBERS")
     body = m.group(1).replace("\\\n", " ")
-    consts = {k: int(v) for k, v in re.findall(r"#define (PAPI_STATS_\w+_BUCKETS) (\d+)", text)}
+    consts = {k: int(v) for k, v in re.findall(r"#define (PAPI_STATS_\w+) (\d+)", text)}
     out = []
     for kind, args in re.findall(r"\b([CGH])\(([^)]*)\)", body):
         parts = [a.strip() for a in args.split(",")]

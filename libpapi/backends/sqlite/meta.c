@@ -372,11 +372,13 @@ papi_status papi__sq_quick_check(sqlite3 *db, const char *path, papi_error *err)
 }
 
 papi_status papi__sq_check_served(sqlite3 *db, const char *path, const papi_host *host, bool deep,
-                                  papi_error *err)
+                                  char *held, size_t held_cap, papi_error *err)
 {
     papi__sq_meta m;
     bool found = false;
     papi_status s = papi__sq_meta_read(db, path, &m, &found, err);
+    if (held && held_cap)
+        papi_strlcpy(held, s == PAPI_OK && found ? m.info.dataset : "", held_cap);
     if (s == PAPI_OK && found) {
         const papi_dataset *ds = papi_host_dataset(host, m.info.dataset);
         if (!ds)

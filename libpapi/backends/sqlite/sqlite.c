@@ -39,6 +39,7 @@ typedef struct gen {
     atomic_uint refs;  /* one while current, one per fetch holding it */
     atomic_bool moved; /* the path was seen naming another file while opening a connection */
     unsigned no;       /* in log lines */
+    char held[PAPI_REPLICA_TEXT_MAX]; /* a replica's dataset; "": no metadata, any (demo) */
 } gen;
 
 struct sqlite_state {
@@ -123,7 +124,8 @@ static papi_status open_all(gen *g, bool deep, papi_error *err)
     while (s == PAPI_OK && n < st->max) {
         s = papi_pool_acquire(g->pool, deadline_ms, &c[n], err);
         if (s == PAPI_OK && ++n == 1)
-            s = papi__sq_check_served(((papi__sq_conn *)c[0])->db, st->path, st->host, deep, err);
+            s = papi__sq_check_served(((papi__sq_conn *)c[0])->db, st->path, st->host, deep,
+                                      g->held, sizeof g->held, err);
     }
     for (size_t i = 0; i < n; i++)
         papi_pool_release(g->pool, c[i], 0);
@@ -394,6 +396,17 @@ static papi_status sqlite_ping(void *state, int64_t deadline_ms, papi_error *err
     return s;
 }
 
+/* A replica holds its one dataset; a file without metadata (the demo database) may hold any. */
+static int sqlite_holds(void *state, const papi_dataset *ds)
+{
+    sqlite_state *st = state;
+    pthread_mutex_lock(&st->lock);
+    const char *held = st->cur->held;
+    int yes = !held[0] || strcmp(held, papi_dataset_name(ds)) == 0;
+    pthread_mutex_unlock(&st->lock);
+    return yes;
+}
+
 /* The watermark as the file stores it: a number column's integers as integers (a bound text
  * would compare as text), anything else as text. */
 static int bind_watermark(sqlite3_stmt *stmt, const papi_dataset *ds, const char *after)
@@ -475,4 +488,5 @@ const papi_transport_backend papi__transport_sqlite = {
     /* the cores: SQLite reads run on this machine */
     .default_concurrency = 0,
     .scan = sqlite_scan,
+    .holds = sqlite_holds,
 };

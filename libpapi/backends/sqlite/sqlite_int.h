@@ -107,9 +107,10 @@ papi_status papi__sq_table_check(sqlite3 *db, const papi_dataset *ds, const char
 papi_status papi__sq_quick_check(sqlite3 *db, const char *path, papi_error *err);
 /* The checks of a file the sqlite source is about to serve (at open and when the path names a
  * new file): its header, and when it holds replica metadata, that a dataset of host's client
- * has that name and shape and its table is there. deep: PRAGMA quick_check as well. */
+ * has that name and shape and its table is there. deep: PRAGMA quick_check as well. held (may
+ * be NULL): the replica's dataset, "" when the file has no metadata (it may hold any). */
 papi_status papi__sq_check_served(sqlite3 *db, const char *path, const papi_host *host, bool deep,
-                                  papi_error *err);
+                                  char *held, size_t held_cap, papi_error *err);
 
 /* ------------------------------------------------------------- files.c */
 

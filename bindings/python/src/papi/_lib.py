@@ -54,10 +54,12 @@ STATS_FIELDS = (
     "coalesced_waits", "source_calls", "source_errors", "source_latency_us", "stale_served",
     "token_renewals", "fetches_in_flight", "fetch_ids_bucket", "fetch_ids_sum", "queue_depth",
     "queue_wait_bucket", "queue_wait_us_sum", "fetches_at_limit",
+    "chain_calls", "chain_ids", "chain_rows", "chain_errors",
 )
-# Histogram members: arrays of this many counters (PAPI_STATS_*_BUCKETS in papi.h), one count per
-# bucket, not cumulative.
-STATS_ARRAYS = {"fetch_ids_bucket": 16, "queue_wait_bucket": 16}
+# Array members: histograms (PAPI_STATS_*_BUCKETS in papi.h: one count per bucket, not cumulative)
+# and the chain's per-source counters (PAPI_STATS_SOURCES: element i counts source i).
+STATS_ARRAYS = {"fetch_ids_bucket": 16, "queue_wait_bucket": 16, "chain_calls": 4,
+                "chain_ids": 4, "chain_rows": 4, "chain_errors": 4}
 # Upper bounds of those buckets (the last one is +Inf): ids per fetch, queue wait in microseconds.
 STATS_BOUNDS = {
     "fetch_ids_bucket": tuple(2 ** i for i in range(15)) + (float("inf"),),
