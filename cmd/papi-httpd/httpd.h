@@ -512,8 +512,15 @@ int httpd_replica_stop(struct httpd *srv);
 void httpd_replica_free(struct httpd *srv);
 /* 1 with a message when --replica-max-age is set and the replica is older. */
 int httpd_replica_too_old(struct httpd *srv, char *msg, size_t cap);
-/* The replica's gauges and counters, when there is one. */
-void httpd_replica_metrics(struct httpd *srv, papi_buf *b);
+/* What /metrics tells of the replica. */
+struct httpd_replica_stats {
+    double age_s;       /* since its last sync ended, whoever ran it */
+    uint64_t rows;      /* in the file */
+    double last_sync_s; /* the server's last sync, failed or not; -1: none yet */
+    uint64_t syncs, failures;
+};
+/* 1 with *out filled when there is a replica, else 0. */
+int httpd_replica_snapshot(struct httpd *srv, struct httpd_replica_stats *out);
 
 /* logline.c: the server's own log lines (JSON, one a line, on stderr) and its clocks */
 void httpd_log_line(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -204,6 +204,22 @@ static void chain_metrics(papi_buf *sb, const papi_client *client, const papi_st
     }
 }
 
+static void replica_metrics(papi_buf *sb, struct httpd *srv)
+{
+    struct httpd_replica_stats r;
+    if (!httpd_replica_snapshot(srv, &r))
+        return;
+    gauge(sb, "papi_replica_age_seconds", "Seconds since the served replica's last sync ended.",
+          r.age_s);
+    gauge(sb, "papi_replica_rows", "Rows the served replica holds.", (double)r.rows);
+    if (r.last_sync_s >= 0)
+        gauge(sb, "papi_replica_last_sync_duration_seconds",
+              "How long the server's last replica sync took (failed or not).", r.last_sync_s);
+    counter(sb, "papi_replica_syncs_total", "Replica syncs the server completed.", r.syncs);
+    counter(sb, "papi_replica_sync_failures_total",
+            "Replica syncs that failed (the previous file kept serving).", r.failures);
+}
+
 char *httpd_metrics_render(struct httpd *srv, size_t *len)
 {
     papi_buf sb;
@@ -305,7 +321,7 @@ char *httpd_metrics_render(struct httpd *srv, size_t *len)
         dispatcher_metrics(&sb, &st);
         chain_metrics(&sb, srv->client, &st);
     }
-    httpd_replica_metrics(srv, &sb);
+    replica_metrics(&sb, srv);
     gauge(&sb, "process_resident_memory_bytes", "Resident memory size in bytes.",
           (double)resident_bytes());
     papi_buf_printf(&sb,

@@ -416,34 +416,18 @@ int httpd_replica_too_old(struct httpd *srv, char *msg, size_t cap)
     return 1;
 }
 
-static void gauge(papi_buf *b, const char *name, const char *help, double v)
-{
-    papi_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
-}
-
-static void counter(papi_buf *b, const char *name, const char *help, uint64_t v)
-{
-    papi_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
-                    (unsigned long long)v);
-}
-
-void httpd_replica_metrics(struct httpd *srv, papi_buf *b)
+int httpd_replica_snapshot(struct httpd *srv, struct httpd_replica_stats *out)
 {
     struct httpd_replica *r = srv->replica;
     if (!r)
-        return;
+        return 0;
     pthread_mutex_lock(&r->lock);
     double age = (double)(unix_ms() - r->info.finished_unix_ms) / 1e3;
-    uint64_t rows = r->info.rows, syncs = r->syncs, failures = r->failures;
-    double last = r->last_sync_s;
+    out->age_s = age > 0 ? age : 0;
+    out->rows = r->info.rows;
+    out->last_sync_s = r->last_sync_s;
+    out->syncs = r->syncs;
+    out->failures = r->failures;
     pthread_mutex_unlock(&r->lock);
-    gauge(b, "papi_replica_age_seconds", "Seconds since the served replica's last sync ended.",
-          age > 0 ? age : 0);
-    gauge(b, "papi_replica_rows", "Rows the served replica holds.", (double)rows);
-    if (last >= 0)
-        gauge(b, "papi_replica_last_sync_duration_seconds",
-              "How long the server's last replica sync took (failed or not).", last);
-    counter(b, "papi_replica_syncs_total", "Replica syncs the server completed.", syncs);
-    counter(b, "papi_replica_sync_failures_total",
-            "Replica syncs that failed (the previous file kept serving).", failures);
+    return 1;
 }
