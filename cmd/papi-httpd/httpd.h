@@ -100,6 +100,8 @@ struct httpd_options {
     papi_log_level log_level;
     unsigned client_max_age_s; /* 0: lookup answers are no-store */
     const char *cors_origin;   /* --cors-origin as given (borrowed), or NULL */
+    unsigned sync_interval_s;   /* --sync-interval; 0: the replica is not synced here */
+    unsigned replica_max_age_s; /* --replica-max-age; 0: /readyz ignores the replica's age */
 };
 
 /* --cors-origin, parsed: any origin, or a list of exact ones. */
@@ -155,6 +157,7 @@ struct httpd {
     struct httpd_metrics metrics;
     struct httpd_workers *workers;
     struct httpd_log_budget mhd_log;
+    struct httpd_replica *replica; /* the first source's replica, watched; NULL: none */
 };
 
 /* What a connection waits for, as the head deadline and the eviction of slow clients see it. */
@@ -488,6 +491,36 @@ char *httpd_metrics_render(struct httpd *srv, size_t *len);
  * should a browser ever render it as markup. */
 void httpd_json_inert(papi_buf *b, const char *s, size_t n);
 int httpd_utf8_valid(const unsigned char *s, size_t n);
+
+/* replica.c: the replica served as the first source, synced (--sync-interval) and watched
+ * (--replica-max-age, /metrics) by a thread of its own */
+/* The exit status of a configuration that cannot work (a flag without the source it needs). */
+#define HTTPD_EXIT_CONFIG 3
+struct httpd_replica;
+/* Stores a duration ("300", "5m", "1h", "1d") as unsigned seconds (cmd_store_fn). */
+const char *httpd_store_duration(void *field, size_t size, const char *value);
+/* Checks --sync-interval and --replica-max-age against the source option and makes
+ * srv->replica (with a client of the rest of the chain to sync from). Returns 0, or the exit
+ * status after logging why. */
+int httpd_replica_configure(struct httpd *srv, const papi_config *cfg, papi_log_fn log,
+                            void *log_user);
+/* Starts the thread; -1 when it cannot. */
+int httpd_replica_start(struct httpd *srv);
+/* Stops the thread, abandoning a sync that does not stop within a second (its temporary file
+ * removed): then returns 1, and the thread runs on until the process ends. */
+int httpd_replica_stop(struct httpd *srv);
+void httpd_replica_free(struct httpd *srv);
+/* 1 with a message when --replica-max-age is set and the replica is older. */
+int httpd_replica_too_old(struct httpd *srv, char *msg, size_t cap);
+/* What /metrics tells of the replica. */
+struct httpd_replica_stats {
+    double age_s;       /* since its last sync ended, whoever ran it */
+    uint64_t rows;      /* in the file */
+    double last_sync_s; /* the server's last sync, failed or not; -1: none yet */
+    uint64_t syncs, failures;
+};
+/* 1 with *out filled when there is a replica, else 0. */
+int httpd_replica_snapshot(struct httpd *srv, struct httpd_replica_stats *out);
 
 /* logline.c: the server's own log lines (JSON, one a line, on stderr) and its clocks */
 void httpd_log_line(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,4 +1,5 @@
 /* Prometheus text exposition: the server's own counters plus the client's papi_stats. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,60 @@ static void dispatcher_metrics(papi_buf *sb, const papi_stats *st)
             "Fetches that took the last free slot (source-concurrency).", st->fetches_at_limit);
 }
 
+/* One family per counter of papi_stats' per-source arrays, a sample per source of the chain,
+ * labelled "<index>:<name>" (a chain may name one kind of source twice). */
+static void chain_metrics(papi_buf *sb, const papi_client *client, const papi_stats *st)
+{
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } fam[] = {
+        {"papi_chain_calls_total", "Fetches sent to each source of the chain.",
+         offsetof(papi_stats, chain_calls)},
+        {"papi_chain_ids_total",
+         "Ids asked of each source of the chain (after the first, those the earlier ones lacked).",
+         offsetof(papi_stats, chain_ids)},
+        {"papi_chain_rows_total", "Rows each source of the chain returned.",
+         offsetof(papi_stats, chain_rows)},
+        {"papi_chain_errors_total", "Fetches of each source of the chain that failed.",
+         offsetof(papi_stats, chain_errors)},
+    };
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        const uint64_t *v = (const uint64_t *)((const char *)st + fam[f].offset);
+        papi_buf_printf(sb, "# HELP %s %s\n# TYPE %s counter\n", fam[f].name, fam[f].help,
+                        fam[f].name);
+        const char *source;
+        for (size_t i = 0; i < PAPI_STATS_SOURCES && (source = papi_client_source_at(client, i));
+             i++) {
+            papi_buf_printf(sb, "%s{source=\"%zu:", fam[f].name, i);
+            /* a transport's name, kept to what a label value may hold unescaped */
+            for (const char *c = source; *c; c++)
+                papi_buf_putc(sb, (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                                          (*c >= '0' && *c <= '9') || *c == '_' || *c == '-' ||
+                                          *c == '.'
+                                      ? *c
+                                      : '_');
+            papi_buf_printf(sb, "\"} %llu\n", (unsigned long long)v[i]);
+        }
+    }
+}
+
+static void replica_metrics(papi_buf *sb, struct httpd *srv)
+{
+    struct httpd_replica_stats r;
+    if (!httpd_replica_snapshot(srv, &r))
+        return;
+    gauge(sb, "papi_replica_age_seconds", "Seconds since the served replica's last sync ended.",
+          r.age_s);
+    gauge(sb, "papi_replica_rows", "Rows the served replica holds.", (double)r.rows);
+    if (r.last_sync_s >= 0)
+        gauge(sb, "papi_replica_last_sync_duration_seconds",
+              "How long the server's last replica sync took (failed or not).", r.last_sync_s);
+    counter(sb, "papi_replica_syncs_total", "Replica syncs the server completed.", r.syncs);
+    counter(sb, "papi_replica_sync_failures_total",
+            "Replica syncs that failed (the previous file kept serving).", r.failures);
+}
+
 char *httpd_metrics_render(struct httpd *srv, size_t *len)
 {
     papi_buf sb;
@@ -264,7 +319,9 @@ char *httpd_metrics_render(struct httpd *srv, size_t *len)
         gauge(&sb, "papi_source_fetches_in_flight", "Source fetches running now.",
               (double)st.fetches_in_flight);
         dispatcher_metrics(&sb, &st);
+        chain_metrics(&sb, srv->client, &st);
     }
+    replica_metrics(&sb, srv);
     gauge(&sb, "process_resident_memory_bytes", "Resident memory size in bytes.",
           (double)resident_bytes());
     papi_buf_printf(&sb,

@@ -170,6 +170,9 @@ static enum MHD_Result route_readyz(struct httpd *srv, struct MHD_Connection *co
     (void)p;
     if (atomic_load(&srv->draining))
         return httpd_send_error(conn, req, 503, "shutting down", "DRAINING", 1);
+    char msg[128];
+    if (httpd_replica_too_old(srv, msg, sizeof msg))
+        return httpd_send_error(conn, req, 503, msg, "ESTALE", 5);
     papi_status st;
     papi_error err;
     if (httpd_ready_cached(srv, &st, &err))

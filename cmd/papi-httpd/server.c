@@ -93,6 +93,19 @@ static const cmd_flag server_flags[] = {
              check_cors},
      .store = cmd_store_str,
      OPTS(cors_origin)},
+    /* checked against the source option by httpd_replica_configure() */
+    {.opt = {"sync-interval", "PAPI_SYNC_INTERVAL", CMD_OPTION_TEXT, "0", 0, 0, 0,
+             "re-sync the replica that is the first source (--source sqlite:FILE,snowflake) "
+             "from the rest of the chain this often, e.g. 300, 5m, 1h; 0: never",
+             NULL},
+     .store = httpd_store_duration,
+     OPTS(sync_interval_s)},
+    {.opt = {"replica-max-age", "PAPI_REPLICA_MAX_AGE", CMD_OPTION_TEXT, "0", 0, 0, 0,
+             "/readyz fails while the replica that is the first source is older than this "
+             "(since its last sync ended), e.g. 15m; 0: no limit",
+             NULL},
+     .store = httpd_store_duration,
+     OPTS(replica_max_age_s)},
     /* read by load_api_keys(), which checks it; listed for --help */
     {.opt = {NULL, "PAPI_API_KEYS", CMD_OPTION_TEXT, NULL, 0, 0, CMD_OPTION_SECRET,
              "comma-separated bearer keys; unset: no keys needed", NULL}},
@@ -420,12 +433,18 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
         return 1;
     }
     size_post_bodies(srv, cfg);
+    if ((rc = httpd_replica_configure(srv, cfg, lib_log, srv)) != 0) {
+        httpd_replica_free(srv);
+        papi_config_destroy(cfg);
+        return rc;
+    }
     papi_error err = {0};
     papi_status st = papi_client_create(cfg, &srv->client, &err);
     papi_config_destroy(cfg);
     if (st != PAPI_OK) {
         httpd_log_line("error", "cannot start: %s (%s)", err.message[0] ? err.message : papi_strerror(st),
                        papi_status_name(st));
+        httpd_replica_free(srv);
         return st == PAPI_ECONFIG || st == PAPI_EINVAL ? EXIT_USAGE : 1;
     }
     size_t nds = papi_client_dataset_count(srv->client);
@@ -440,6 +459,7 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
     httpd_routes_init(srv);
     if (httpd_openapi_init(srv) != 0) {
         httpd_log_line("error", "out of memory");
+        httpd_replica_free(srv);
         papi_client_destroy(srv->client);
         return 1;
     }
@@ -447,6 +467,7 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
         httpd_log_line("warn", "access log: no writer thread, writing each line at once");
     if (httpd_workers_start(srv, srv->opt.workers) != 0) {
         httpd_log_line("error", "cannot start worker threads");
+        httpd_replica_free(srv);
         papi_client_destroy(srv->client);
         return 1;
     }
@@ -454,9 +475,12 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
     if (!srv->daemon) {
         httpd_log_line("error", "cannot listen on %s", srv->opt.listen);
         httpd_workers_stop(srv);
+        httpd_replica_free(srv);
         papi_client_destroy(srv->client);
         return 1;
     }
+    if (httpd_replica_start(srv) != 0)
+        httpd_log_line("warn", "replica: no thread to sync and watch it");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : 0;
     httpd_log_line("info", "listening on %s port %u (%zu datasets, %zu API keys, max %u connections)",
@@ -471,10 +495,18 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
     while ((sig = wait_signal(srv, &sigs, HTTPD_SWEEP_MS * 1000, &next_sweep_us)) == 0)
         ;
     httpd_log_line("info", "signal %d: draining (up to %u s)", sig, srv->opt.shutdown_timeout_s);
+    int abandoned = httpd_replica_stop(srv);
     rc = drain(srv, &sigs, &next_sweep_us);
     httpd_alog_stop();
+    httpd_replica_free(srv);
     papi_client_destroy(srv->client);
     free(srv->openapi);
     httpd_log_line("info", "stopped");
+    if (abandoned) {
+        /* The abandoned sync's thread is still inside the source's client: exit() would run
+         * the libraries' clean-ups under it. */
+        fflush(NULL);
+        _exit(rc);
+    }
     return rc;
 }
