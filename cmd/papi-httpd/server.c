@@ -445,7 +445,9 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
         httpd_log_line("error", "cannot start: %s (%s)", err.message[0] ? err.message : papi_strerror(st),
                        papi_status_name(st));
         httpd_replica_free(srv);
-        return st == PAPI_ECONFIG || st == PAPI_EINVAL ? EXIT_USAGE : 1;
+        /* As papi's: 2 for a value no option takes (refused while parsing, above), 3 for options
+         * that are each fine but do not make a client (a dataset file, a key, a replica). */
+        return st == PAPI_ECONFIG ? HTTPD_EXIT_CONFIG : st == PAPI_EINVAL ? EXIT_USAGE : 1;
     }
     size_t nds = papi_client_dataset_count(srv->client);
     for (size_t i = 0; i < nds && srv->ndatasets < HTTPD_MAX_DATASETS; i++) {
