@@ -75,7 +75,7 @@ static void column_schema(papi_buf *b, const struct httpd_column *c, int is_key)
 static void row_schema(papi_buf *b, const struct httpd_dataset_desc *d)
 {
     papi_buf_puts(b, "{\"type\":\"object\",\"description\":");
-    if (!d->columns) {
+    if (!d->columns) { /* a dataset the client did not list: described, not typed */
         papi_buf_printf(b,
                         "\"A row of dataset %s: one member per column, in the dataset's "
                         "column order. Its columns are not listed here yet.\",\"minProperties\":1}",

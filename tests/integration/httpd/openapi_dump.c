@@ -1,6 +1,6 @@
-/* Prints the OpenAPI document papi-httpd renders for a dataset whose columns are known, one of
- * each type (key K), next to one whose columns are not (customer, as the server describes its
- * datasets until libpapi can list their columns). test_openapi.py checks it. */
+/* Prints the OpenAPI document papi-httpd renders for a dataset of one column of each type (key
+ * K), which no configured dataset has, next to one described without columns (the fallback for a
+ * dataset the client does not list). test_openapi.py checks it. */
 #include <stdio.h>
 #include <stdlib.h>
 

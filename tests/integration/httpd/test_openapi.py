@@ -3,9 +3,9 @@ the shape OpenAPI 3.1 gives it (no OpenAPI validator is packaged in Debian 12): 
 every route and dataset, each operation has its responses, each $ref resolves, each schema is a
 valid JSON Schema 2020-12 (OpenAPI 3.1's dialect), path parameters are declared, and the bearer
 scheme is there exactly when API keys are on. The row schema with typed columns is checked on
-openapi_dump's output, which renders a dataset of every column type (the server itself cannot
-list a dataset's columns yet: see cmd/papi-httpd/openapi.c). The harness checks every answer
-of this suite against the document as well."""
+openapi_dump's output, which renders a dataset of every column type (no configured dataset has
+them all); the servers' own documents type the configured datasets' columns. The harness checks
+every answer of this suite against the document as well."""
 import json
 import os
 import re
