@@ -398,6 +398,39 @@ static void test_source_option_checks(void **state)
     papi_config_destroy(cfg);
 }
 
+
+/* Readiness follows lookups: a source before the last that fails only sends its ids on, so its
+ * failing ping is logged but does not fail papi_client_ping(); the last source's does. Every
+ * source is pinged. */
+static void test_ping_fails_only_with_the_last_source(void **state)
+{
+    (void)state;
+    fake_source rep, wh;
+    fake_source_init(&rep, 100);
+    fake_source_init(&wh, 1000);
+    rep.fail_from = 1;
+    rep.fail_status = PAPI_EUNAVAIL;
+    log_sink log;
+    log_sink_init(&log);
+    papi_client *c = make_chain(&rep, &wh, "none", &log, NULL);
+    papi_error err;
+    assert_int_equal(papi_client_ping(c, &err), PAPI_OK);
+    assert_int_equal(papi_client_ping(c, &err), PAPI_OK);
+    assert_int_equal(atomic_load(&rep.pings), 2);
+    assert_int_equal(atomic_load(&wh.pings), 2);
+    assert_int_equal(log.warnings, 1); /* once a minute at most */
+    assert_non_null(strstr(log.all, "source 1 (fake-replica) failed a ping"));
+    job j = run(c, "5"); /* and lookups are answered meanwhile */
+    assert_row(&j, 5);
+
+    rep.fail_from = 0;
+    wh.fail_from = 1;
+    wh.fail_status = PAPI_EAUTH;
+    assert_int_equal(papi_client_ping(c, &err), PAPI_EAUTH);
+    assert_non_null(strstr(err.message, "injected ping failure"));
+    papi_client_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_given_up_id_carried_on),
         cmocka_unit_test(test_stress),
         cmocka_unit_test(test_source_option_checks),
+        cmocka_unit_test(test_ping_fails_only_with_the_last_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
