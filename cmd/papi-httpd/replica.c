@@ -188,13 +188,16 @@ static void sync_once(struct httpd_replica *r)
 }
 
 /* When the next sync is due on the monotonic clock (ms): an interval after the file's last
- * sync ended, so a replica already older than that is synced at once. */
+ * sync ended, so a replica already older than that is synced at once. An end time ahead of this
+ * host's clock (another host's) counts as now: the wait is never longer than an interval. */
 static int64_t first_due_ms(struct httpd_replica *r)
 {
     int64_t now = httpd_now_us() / 1000;
     pthread_mutex_lock(&r->lock);
     int64_t age = r->known ? unix_ms() - r->info.finished_unix_ms : 0;
     pthread_mutex_unlock(&r->lock);
+    if (age < 0)
+        age = 0;
     int64_t wait = (int64_t)r->interval_s * 1000 - age;
     return now + (wait > 0 ? wait : 0);
 }

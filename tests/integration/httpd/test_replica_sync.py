@@ -240,6 +240,18 @@ class ReplicaSync(unittest.TestCase):
             self.assertEqual(s.metrics()["papi_replica_rows"], rows, column)
         self.assertEqual(s.terminate(), 0)
 
+    def test_a_replica_stamped_in_the_future_is_synced_an_interval_later(self):
+        # its end time from a host whose clock runs an hour ahead: the first sync is still due
+        # an interval after start, not an hour and an interval
+        con = sqlite3.connect(self.replica)
+        con.execute("UPDATE papi_replica_meta SET finished_utc = ?", (time.strftime(
+            "%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 3600)),))
+        con.commit()
+        con.close()
+        s = self.server("--sync-interval", "1")
+        wait_until("a sync", lambda: s.metrics().get("papi_replica_syncs_total", 0) >= 1)
+        self.assertEqual(s.terminate(), 0)
+
     def test_metrics(self):
         s = self.server("--sync-interval", "1")
         wait_until("a sync", lambda: s.metrics().get("papi_replica_syncs_total", 0) >= 1)
