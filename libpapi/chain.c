@@ -197,14 +197,46 @@ static bool asked(const papi_client *c, size_t i, const papi_dataset *ds)
     return i + 1 == c->nsources || !s->transport->holds || s->transport->holds(s->state, ds);
 }
 
+/* The deadline passed at source i-1 (a source may overrun it): the ids it lacked are not sent on,
+ * since nobody would wait for the next source's answer. Their flights end as timed out, as a
+ * fetch's followers share its deadline. */
+static papi_status expire(papi_client *c, size_t i, papi__want *w, size_t n, papi_error *err)
+{
+    papi_error terr;
+    papi_error_set(&terr, PAPI_ETIMEDOUT, "the deadline passed before source %zu (%s) was asked",
+                   i + 1, c->sources[i].transport->name);
+    for (size_t j = 0; j < n; j++) {
+        if (w[j].flight)
+            papi__coalesce_finish(c->coalescer, w[j].flight, NULL, PAPI_ETIMEDOUT, &terr);
+        w[j].flight = NULL;
+        w[j].row = NULL;
+        w[j].status = PAPI_ETIMEDOUT;
+    }
+    if (err)
+        *err = terr;
+    return PAPI_ETIMEDOUT;
+}
+
 papi_status papi__chain_fetch(papi_client *c, size_t from, const papi_dataset *ds, papi__want *w,
                               size_t n, int64_t deadline_ms, papi_error *err)
 {
     papi_status first = PAPI_OK;
     size_t left = n; /* w[0..left) still need a source */
+    bool asked_one = false;
     for (size_t i = from; i < c->nsources && left; i++) {
         if (!asked(c, i, ds))
             continue;
+        if (asked_one && papi__client_now_ms(c) >= deadline_ms) {
+            papi_error terr;
+            papi_status st = expire(c, i, w, left, &terr);
+            if (first == PAPI_OK) {
+                first = st;
+                if (err)
+                    *err = terr;
+            }
+            break;
+        }
+        asked_one = true;
         papi_error serr;
         papi_status st =
             papi__dispatch_fetch(c->sources[i].dispatcher, ds, w, left, deadline_ms, &serr);

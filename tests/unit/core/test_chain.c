@@ -431,6 +431,40 @@ static void test_ping_fails_only_with_the_last_source(void **state)
     papi_client_destroy(c);
 }
 
+
+/* A replica slower than the request's deadline (this fake ignores deadlines, as a slow source
+ * may overrun them): the ids it lacked are not sent on to the warehouse, whose statement nobody
+ * would wait for; the lookup times out, and neither the warehouse's calls nor its errors count. */
+static void test_no_next_source_past_the_deadline(void **state)
+{
+    (void)state;
+    fake_source rep, wh;
+    fake_source_init(&rep, 100);
+    fake_source_init(&wh, 1000);
+    rep.hold_ms = 300;
+    const char *const opts[] = {"timeout-ms", "100", NULL};
+    papi_client *c = make_chain(&rep, &wh, "memory", NULL, opts);
+    job j = run(c, "5,500");
+    assert_int_equal(j.status, PAPI_ETIMEDOUT);
+    assert_int_equal(atomic_load(&rep.calls), 1);
+    assert_int_equal(atomic_load(&wh.calls), 0);
+    papi_stats s = stats(c);
+    assert_int_equal(s.chain_calls[1], 0);
+    assert_int_equal(s.chain_errors[1], 0);
+    assert_int_equal(s.source_errors, 0);
+    assert_int_equal(s.cache_negative_hits, 0);
+    /* 5 came from the replica and is cached; 500 is not cached as absent: asked again, with
+     * time enough, it is the warehouse's */
+    rep.hold_ms = 0;
+    j = run(c, "500");
+    assert_row(&j, 500);
+    assert_string_equal(wh.fetch_log, "500");
+    j = run(c, "5");
+    assert_row(&j, 5);
+    assert_int_equal(j.outcome, PAPI_OUTCOME_HIT);
+    papi_client_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_stress),
         cmocka_unit_test(test_source_option_checks),
         cmocka_unit_test(test_ping_fails_only_with_the_last_source),
+        cmocka_unit_test(test_no_next_source_past_the_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
