@@ -197,14 +197,46 @@ static bool asked(const papi_client *c, size_t i, const papi_dataset *ds)
     return i + 1 == c->nsources || !s->transport->holds || s->transport->holds(s->state, ds);
 }
 
+/* The deadline passed at source i-1 (a source may overrun it): the ids it lacked are not sent on,
+ * since nobody would wait for the next source's answer. Their flights end as timed out, as a
+ * fetch's followers share its deadline. */
+static papi_status expire(papi_client *c, size_t i, papi__want *w, size_t n, papi_error *err)
+{
+    papi_error terr;
+    papi_error_set(&terr, PAPI_ETIMEDOUT, "the deadline passed before source %zu (%s) was asked",
+                   i + 1, c->sources[i].transport->name);
+    for (size_t j = 0; j < n; j++) {
+        if (w[j].flight)
+            papi__coalesce_finish(c->coalescer, w[j].flight, NULL, PAPI_ETIMEDOUT, &terr);
+        w[j].flight = NULL;
+        w[j].row = NULL;
+        w[j].status = PAPI_ETIMEDOUT;
+    }
+    if (err)
+        *err = terr;
+    return PAPI_ETIMEDOUT;
+}
+
 papi_status papi__chain_fetch(papi_client *c, size_t from, const papi_dataset *ds, papi__want *w,
                               size_t n, int64_t deadline_ms, papi_error *err)
 {
     papi_status first = PAPI_OK;
     size_t left = n; /* w[0..left) still need a source */
+    bool asked_one = false;
     for (size_t i = from; i < c->nsources && left; i++) {
         if (!asked(c, i, ds))
             continue;
+        if (asked_one && papi__client_now_ms(c) >= deadline_ms) {
+            papi_error terr;
+            papi_status st = expire(c, i, w, left, &terr);
+            if (first == PAPI_OK) {
+                first = st;
+                if (err)
+                    *err = terr;
+            }
+            break;
+        }
+        asked_one = true;
         papi_error serr;
         papi_status st =
             papi__dispatch_fetch(c->sources[i].dispatcher, ds, w, left, deadline_ms, &serr);
@@ -237,15 +269,20 @@ void papi__chain_pass_on(void *ctx, size_t next, const papi_dataset *ds, papi__w
         papi_blob_unref(w[i].row);
 }
 
+/* Whether source i's failure is logged now: at most once a minute per source. */
+static bool fail_log_due(papi__source *s, int64_t now)
+{
+    int64_t last = atomic_load_explicit(&s->fail_log_ms, memory_order_relaxed);
+    return (last == 0 || now - last >= FAIL_LOG_MS) &&
+           atomic_compare_exchange_strong(&s->fail_log_ms, &last, now);
+}
+
 /* A source before the last failed: counted by the caller; logged here at most once a minute. */
 void papi__chain_failed(papi_client *c, size_t i, const papi_dataset *ds, size_t n,
                         const papi_error *ferr)
 {
     papi__source *s = &c->sources[i];
-    int64_t now = papi__client_now_ms(c);
-    int64_t last = atomic_load_explicit(&s->fail_log_ms, memory_order_relaxed);
-    if ((last != 0 && now - last < FAIL_LOG_MS) ||
-        !atomic_compare_exchange_strong(&s->fail_log_ms, &last, now))
+    if (!fail_log_due(s, papi__client_now_ms(c)))
         return;
     papi__client_log(c, PAPI_LOG_WARN,
                      "source %zu (%s) failed a fetch of %zu ids from %s, which go on to the next "
@@ -257,20 +294,36 @@ void papi__chain_failed(papi_client *c, size_t i, const papi_dataset *ds, size_t
 
 /* ------------------------------------------------------------- the public calls */
 
+/* Readiness follows lookups (papi.h): a source before the last that fails only sends its ids on
+ * to the next, so its failing ping is logged, not returned; the last source's answer is the
+ * chain's. */
 papi_status papi_client_ping(papi_client *client, papi_error *err)
 {
     if (!client)
         return papi_error_set(err, PAPI_EINVAL, "client is required");
+    papi_status last = PAPI_OK;
     for (size_t i = 0; i < client->nsources; i++) {
-        const papi__source *s = &client->sources[i];
+        papi__source *s = &client->sources[i];
         if (!s->transport->ping)
             continue;
-        papi_status st =
-            s->transport->ping(s->state, papi__client_now_ms(client) + client->timeout_ms, err);
-        if (st != PAPI_OK)
-            return st;
+        papi_error perr;
+        papi_error_set(&perr, PAPI_OK, NULL);
+        int64_t now = papi__client_now_ms(client);
+        papi_status st = s->transport->ping(s->state, now + client->timeout_ms, &perr);
+        if (st != PAPI_OK && perr.status != st)
+            papi_error_set(&perr, st, "the source does not answer");
+        if (i + 1 == client->nsources) {
+            last = st;
+            if (st != PAPI_OK && err)
+                *err = perr;
+        } else if (st != PAPI_OK && fail_log_due(s, now)) {
+            papi__client_log(client, PAPI_LOG_WARN,
+                             "source %zu (%s) failed a ping, lookups go on to the next source: "
+                             "%s: %s (logged at most once a minute)",
+                             i + 1, s->transport->name, papi_status_name(st), perr.message);
+        }
     }
-    return PAPI_OK;
+    return last;
 }
 
 const char *papi_client_source_at(const papi_client *client, size_t index)

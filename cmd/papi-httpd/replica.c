@@ -29,9 +29,10 @@
 struct httpd_replica {
     char path[PATH_MAX];
     char dataset[PAPI_REPLICA_TEXT_MAX];
-    unsigned interval_s;   /* 0: watched, never synced here */
-    unsigned max_age_s;    /* 0: /readyz does not look at the age */
-    papi_client *upstream; /* the rest of the chain; NULL when interval_s is 0 */
+    char shape[PAPI_REPLICA_TEXT_MAX]; /* the served dataset's shape hash */
+    unsigned interval_s;               /* 0: watched, never synced here */
+    unsigned max_age_s;                /* 0: /readyz does not look at the age */
+    papi_client *upstream;             /* the rest of the chain; NULL when interval_s is 0 */
     pthread_t thread;
     int started;
 
@@ -87,7 +88,9 @@ static int same_stat(const struct stat *a, const struct stat *b)
            a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-/* Reads the file's metadata again when the path names another file or it changed. */
+/* Reads the file's metadata again when the path names another file or it changed. A replica of
+ * another dataset or shape is one the sqlite source refuses to swap in: it keeps serving the
+ * previous file, so the answer stays that file's. */
 static void watch(struct httpd_replica *r)
 {
     struct stat sb;
@@ -99,8 +102,10 @@ static void watch(struct httpd_replica *r)
     if (!changed)
         return;
     papi_replica_info info = {.struct_size = sizeof info};
-    if (papi_replica_stat(r->path, &info, NULL) != PAPI_OK)
-        return; /* mid-rename or damaged: the sqlite source says so; keep the last answer */
+    /* mid-rename, damaged or foreign: the sqlite source says so; keep the last answer */
+    if (papi_replica_stat(r->path, &info, NULL) != PAPI_OK || strcmp(info.dataset, r->dataset) ||
+        strcmp(info.shape, r->shape))
+        return;
     pthread_mutex_lock(&r->lock);
     r->info = info;
     r->seen = sb;
@@ -183,13 +188,16 @@ static void sync_once(struct httpd_replica *r)
 }
 
 /* When the next sync is due on the monotonic clock (ms): an interval after the file's last
- * sync ended, so a replica already older than that is synced at once. */
+ * sync ended, so a replica already older than that is synced at once. An end time ahead of this
+ * host's clock (another host's) counts as now: the wait is never longer than an interval. */
 static int64_t first_due_ms(struct httpd_replica *r)
 {
     int64_t now = httpd_now_us() / 1000;
     pthread_mutex_lock(&r->lock);
     int64_t age = r->known ? unix_ms() - r->info.finished_unix_ms : 0;
     pthread_mutex_unlock(&r->lock);
+    if (age < 0)
+        age = 0;
     int64_t wait = (int64_t)r->interval_s * 1000 - age;
     return now + (wait > 0 ? wait : 0);
 }
@@ -329,6 +337,7 @@ int httpd_replica_configure(struct httpd *srv, const papi_config *cfg, papi_log_
     stat(r->path, &r->seen);
     r->known = 1;
     snprintf(r->dataset, sizeof r->dataset, "%s", r->info.dataset);
+    snprintf(r->shape, sizeof r->shape, "%s", r->info.shape);
     r->interval_s = o->sync_interval_s;
     r->max_age_s = o->replica_max_age_s;
     r->last_sync_s = -1;

@@ -509,9 +509,11 @@ PAPI_API const char *papi_result_json(const papi_result *result, size_t *len);
 PAPI_API papi_cache_outcome papi_result_outcome(const papi_result *result);
 
 /**
- * @brief Checks that the source answers (a cheap query), for readiness probes; of a chain, each
- *        source in turn.
- * @return PAPI_OK or the first failing source's status. Thread-safe.
+ * @brief Checks that the source answers (a cheap query), for readiness probes. Of a chain, each
+ *        source is pinged in turn, but only the last one's answer counts, as for lookups: a source
+ *        before it that fails only sends its ids on to the next (its failure is logged at most
+ *        once a minute, and its fetches' failures count in papi_stats::chain_errors).
+ * @return PAPI_OK or the last source's status. Thread-safe.
  */
 PAPI_API PAPI_NODISCARD papi_status papi_client_ping(papi_client *client, papi_error *err);
 

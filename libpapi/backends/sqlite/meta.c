@@ -45,13 +45,17 @@ static uint32_t be32(const unsigned char *p)
 
 papi_status papi__sq_check_header(const char *path, papi_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO at the path would block the open until a writer came; it is refused
+     * as not a regular file before any read (a regular file ignores the flag) */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return papi_error_set(err, PAPI_ECONFIG, "sqlite: cannot open database '%.120s': %s", path,
                               strerror(errno));
     unsigned char h[HEADER_BYTES];
     struct stat sb;
-    ssize_t got = fstat(fd, &sb) == 0 ? pread(fd, h, sizeof h, 0) : -1;
+    ssize_t got = -1;
+    if (fstat(fd, &sb) == 0)
+        got = S_ISREG(sb.st_mode) ? pread(fd, h, sizeof h, 0) : 0;
     int e = errno;
     close(fd);
     if (got < 0)

@@ -214,6 +214,44 @@ class ReplicaSync(unittest.TestCase):
         self.assertNotIn("papi_replica_last_sync_duration_seconds", m)
         self.assertEqual(s.terminate(), 0)
 
+    def test_a_replaced_file_the_source_refuses_is_not_what_readyz_reports(self):
+        # A fresh file of another shape (or dataset) renamed over the replica: the sqlite source
+        # keeps serving the old file, so /readyz and /metrics keep reporting the old file too.
+        time.sleep(2.2)
+        s = self.server("--replica-max-age", "2", source="sqlite:" + self.replica)
+        self.assertEqual(s.get_json("/readyz")[0], 503)
+        rows = s.metrics()["papi_replica_rows"]
+        for column, value in (("shape", "0123456789abcdef"), ("dataset", "product")):
+            forged = self.replica + ".forged"
+            shutil.copy(self.replica, forged)
+            con = sqlite3.connect(forged)
+            con.execute("UPDATE papi_replica_meta SET %s = ?, rows = 7, finished_utc = ?"
+                        % column, (value, time.strftime("%Y-%m-%dT%H:%M:%S.000Z",
+                                                        time.gmtime(time.time() + 3600))))
+            con.commit()
+            con.close()
+            os.rename(forged, self.replica)
+            wait_until("the source refusing the file", lambda: (
+                s.get_json("/customer/1885")[0] == 200 and
+                s.stderr().count("still serving the previous one") >= 1 + (column == "dataset")))
+            time.sleep(3.5)  # the file is watched every second: three looks at least
+            st, _, body = s.get_json("/readyz")
+            self.assertEqual((st, body.get("code")), (503, "ESTALE"), column)
+            self.assertEqual(s.metrics()["papi_replica_rows"], rows, column)
+        self.assertEqual(s.terminate(), 0)
+
+    def test_a_replica_stamped_in_the_future_is_synced_an_interval_later(self):
+        # its end time from a host whose clock runs an hour ahead: the first sync is still due
+        # an interval after start, not an hour and an interval
+        con = sqlite3.connect(self.replica)
+        con.execute("UPDATE papi_replica_meta SET finished_utc = ?", (time.strftime(
+            "%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 3600)),))
+        con.commit()
+        con.close()
+        s = self.server("--sync-interval", "1")
+        wait_until("a sync", lambda: s.metrics().get("papi_replica_syncs_total", 0) >= 1)
+        self.assertEqual(s.terminate(), 0)
+
     def test_metrics(self):
         s = self.server("--sync-interval", "1")
         wait_until("a sync", lambda: s.metrics().get("papi_replica_syncs_total", 0) >= 1)

@@ -398,6 +398,154 @@ static void test_source_option_checks(void **state)
     papi_config_destroy(cfg);
 }
 
+/* Readiness follows lookups: a source before the last that fails only sends its ids on, so its
+ * failing ping is logged but does not fail papi_client_ping(); the last source's does. Every
+ * source is pinged. */
+static void test_ping_fails_only_with_the_last_source(void **state)
+{
+    (void)state;
+    fake_source rep, wh;
+    fake_source_init(&rep, 100);
+    fake_source_init(&wh, 1000);
+    rep.fail_from = 1;
+    rep.fail_status = PAPI_EUNAVAIL;
+    log_sink log;
+    log_sink_init(&log);
+    papi_client *c = make_chain(&rep, &wh, "none", &log, NULL);
+    papi_error err;
+    assert_int_equal(papi_client_ping(c, &err), PAPI_OK);
+    assert_int_equal(papi_client_ping(c, &err), PAPI_OK);
+    assert_int_equal(atomic_load(&rep.pings), 2);
+    assert_int_equal(atomic_load(&wh.pings), 2);
+    assert_int_equal(log.warnings, 1); /* once a minute at most */
+    assert_non_null(strstr(log.all, "source 1 (fake-replica) failed a ping"));
+    job j = run(c, "5"); /* and lookups are answered meanwhile */
+    assert_row(&j, 5);
+
+    rep.fail_from = 0;
+    wh.fail_from = 1;
+    wh.fail_status = PAPI_EAUTH;
+    assert_int_equal(papi_client_ping(c, &err), PAPI_EAUTH);
+    assert_non_null(strstr(err.message, "injected ping failure"));
+    papi_client_destroy(c);
+}
+
+/* A replica slower than the request's deadline (this fake ignores deadlines, as a slow source
+ * may overrun them): the ids it lacked are not sent on to the warehouse, whose statement nobody
+ * would wait for; the lookup times out, and neither the warehouse's calls nor its errors count. */
+static void test_no_next_source_past_the_deadline(void **state)
+{
+    (void)state;
+    fake_source rep, wh;
+    fake_source_init(&rep, 100);
+    fake_source_init(&wh, 1000);
+    rep.hold_ms = 300;
+    const char *const opts[] = {"timeout-ms", "100", NULL};
+    papi_client *c = make_chain(&rep, &wh, "memory", NULL, opts);
+    job j = run(c, "5,500");
+    assert_int_equal(j.status, PAPI_ETIMEDOUT);
+    assert_int_equal(atomic_load(&rep.calls), 1);
+    assert_int_equal(atomic_load(&wh.calls), 0);
+    papi_stats s = stats(c);
+    assert_int_equal(s.chain_calls[1], 0);
+    assert_int_equal(s.chain_errors[1], 0);
+    assert_int_equal(s.source_errors, 0);
+    assert_int_equal(s.cache_negative_hits, 0);
+    /* 5 came from the replica and is cached; 500 is not cached as absent: asked again, with
+     * time enough, it is the warehouse's */
+    rep.hold_ms = 0;
+    j = run(c, "500");
+    assert_row(&j, 500);
+    assert_string_equal(wh.fetch_log, "500");
+    j = run(c, "5");
+    assert_row(&j, 5);
+    assert_int_equal(j.outcome, PAPI_OUTCOME_HIT);
+    papi_client_destroy(c);
+}
+
+/* A lookup worker of test_deadlines_at_a_slow_replica: timeouts are allowed, a wrong answer or
+ * another failure is not. */
+typedef struct dl_worker {
+    papi_client *client;
+    unsigned seed;
+    int rounds, timeouts, ok, wrong, other;
+} dl_worker;
+
+static void *dl_run(void *arg)
+{
+    dl_worker *w = arg;
+    for (int i = 0; i < w->rounds; i++) {
+        int want[8], n = 1 + (int)(rand_r(&w->seed) % 5u), m = 0;
+        char list[128] = "";
+        for (int k = 0; k < n; k++) {
+            int id = 1 + (int)(rand_r(&w->seed) % 40u); /* 1-10 replica, 11-30 warehouse */
+            char item[16];
+            snprintf(item, sizeof item, k ? ",%d" : "%d", id);
+            strcat(list, item);
+            bool seen = false;
+            for (int q = 0; q < m; q++)
+                seen = seen || want[q] == id;
+            if (!seen && id <= 30)
+                want[m++] = id;
+        }
+        papi_result *r = NULL;
+        papi_error err;
+        papi_status st = papi_lookup_list(w->client, "customer", list, strlen(list), &r, &err);
+        if (st != PAPI_OK) {
+            w->timeouts += st == PAPI_ETIMEDOUT;
+            w->other += st != PAPI_ETIMEDOUT;
+            continue;
+        }
+        bool good = papi_result_count(r) == (size_t)m;
+        for (int q = 0; good && q < m; q++) {
+            char head[32];
+            snprintf(head, sizeof head, "{\"C_CUSTOMER_SK\":%d,", want[q]);
+            size_t len;
+            const char *row = papi_result_row_json(r, (size_t)q, &len);
+            good = len >= strlen(head) && memcmp(row, head, strlen(head)) == 0;
+        }
+        w->ok += good;
+        w->wrong += !good;
+        papi_result_free(r);
+    }
+    return NULL;
+}
+
+/* Requests of ids some in the replica and some not, whose deadlines pass at a slow replica
+ * (busier than its one slot) and at the warehouse, with short cache lives: each is answered
+ * right or times out, nothing is left queued or in flight, and the client closes cleanly (no
+ * stray left, no leak under ASan). */
+static void test_deadlines_at_a_slow_replica(void **state)
+{
+    (void)state;
+    enum { T = 8 };
+    fake_source rep, wh;
+    fake_source_init(&rep, 10);
+    fake_source_init(&wh, 30);
+    rep.hold_ms = 15;
+    wh.hold_ms = 5;
+    const char *const opts[] = {"timeout-ms",   "40", "source-concurrency", "2",  "max-batch", "3",
+                                "negative-ttl", "1",  "cache-max-entries",  "16", NULL};
+    papi_client *c = make_chain(&rep, &wh, "memory", NULL, opts);
+    pthread_t t[T];
+    dl_worker w[T];
+    for (int i = 0; i < T; i++) {
+        w[i] = (dl_worker){.client = c, .seed = (unsigned)(i * 31 + 7), .rounds = 100};
+        assert_int_equal(pthread_create(&t[i], NULL, dl_run, &w[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].wrong, 0);
+        assert_int_equal(w[i].other, 0);
+        assert_int_equal(w[i].ok + w[i].timeouts, w[i].rounds);
+    }
+    papi_stats s = stats(c);
+    assert_int_equal(s.queue_depth, 0);
+    assert_int_equal(s.fetches_in_flight, 0);
+    papi_client_destroy(c);
+    assert_int_equal(atomic_load(&rep.block_timeouts) + atomic_load(&wh.block_timeouts), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +558,9 @@ int main(void)
         cmocka_unit_test(test_given_up_id_carried_on),
         cmocka_unit_test(test_stress),
         cmocka_unit_test(test_source_option_checks),
+        cmocka_unit_test(test_ping_fails_only_with_the_last_source),
+        cmocka_unit_test(test_no_next_source_past_the_deadline),
+        cmocka_unit_test(test_deadlines_at_a_slow_replica),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

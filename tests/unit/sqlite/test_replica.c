@@ -471,6 +471,34 @@ static void source_refuses_foreign_or_damaged_replicas(void **state)
     free(bytes);
 }
 
+/* A FIFO at the path (no writer on the other end) is refused at once, not waited on: as the
+ * served file, by papi_replica_stat() and by a sync onto it. The alarm fails a hang. */
+static void a_fifo_is_refused_without_waiting(void **state)
+{
+    (void)state;
+    char path[128], spec[160];
+    path_in(path, sizeof path, "fifo.db");
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(20);
+    papi_error err = {0};
+    snprintf(spec, sizeof spec, "sqlite:%s", path);
+    assert_null(client_of(spec, NULL, PAPI_ECONFIG, &err));
+    assert_non_null(strstr(err.message, "not a regular file"));
+    papi_replica_info info = {.struct_size = sizeof info};
+    assert_int_equal(papi_replica_stat(path, &info, &err), PAPI_ECONFIG);
+    assert_non_null(strstr(err.message, "not a regular file"));
+    papi_client *src = source_client();
+    assert_int_equal(sync_to(src, "customer", path, 0, &info, &err), PAPI_ECONFIG);
+    assert_non_null(strstr(err.message, "not a regular file"));
+    papi_client_destroy(src);
+    alarm(0);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(S_ISFIFO(sb.st_mode)); /* not overwritten */
+    unlink(path);
+}
+
 static int stop_after_first(void *user, uint64_t rows, uint64_t partitions, uint64_t npartitions)
 {
     (void)rows, (void)partitions, (void)npartitions;
@@ -605,6 +633,7 @@ int main(void)
         cmocka_unit_test(incremental_sync_upserts_rows_past_the_watermark),
         cmocka_unit_test(bad_inputs_overwrite_nothing),
         cmocka_unit_test(source_refuses_foreign_or_damaged_replicas),
+        cmocka_unit_test(a_fifo_is_refused_without_waiting),
         cmocka_unit_test(a_stopped_sync_leaves_the_old_file),
         cmocka_unit_test(scan_binds_the_watermark),
         cmocka_unit_test(a_version_2_transport_attaches_and_cannot_scan),
