@@ -139,6 +139,30 @@ class Bodies(OneServer):
         st, _, body = self.srv.request("POST", "/customer/3", body=b"y" * 60000)
         self.assertEqual(st, 405)
 
+    def test_expect_continue_over_post_cap_refused_before_the_body(self):
+        # The POST cap (--max-ids 100 ids: 27,424 bytes) is below the 64 KiB every body gets. A
+        # client that asks first (Expect: 100-continue) hears 413 at once, never an invitation
+        # to send a body that is then read and dropped; it was left waiting for the deadline.
+        s = connect(self.srv)
+        send_quietly(s, b"POST /customer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Expect: 100-continue\r\nContent-Length: 60000\r\n\r\n")
+        data = read_answer(s)
+        s.close()
+        self.assertFalse(data.startswith(b"HTTP/1.1 100"), data[:120])
+        doc = json_answer(self, data, 413, "ETOOLARGE")
+        self.assertIn("max-ids", doc["error"])
+        # a body within the cap is still invited, and answered
+        s = connect(self.srv)
+        s.sendall(b"POST /customer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: 3\r\n\r\n")
+        interim = s.recv(65536)
+        self.assertTrue(interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim)
+        s.sendall(b"[1]")
+        data = read_answer(s)
+        s.close()
+        st, h, body = harness.parse_raw_response(data)
+        self.assertEqual((st, json.loads(body)[0]["C_CUSTOMER_SK"]), (200, 1))
+
     def test_chunked_body_never_read(self):
         # a bad chunk would make libmicrohttpd answer with its own HTML page
         for method in ("GET", "POST"):
