@@ -327,6 +327,36 @@ class SlowClients(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_post_body_dribbled_is_cut_and_ties_up_no_worker(self):
+        # the head's deadline covers the body: a POST whose body comes a byte at a time is cut
+        # like a dribbled head, and while it dribbles the one worker still serves misses
+        srv = harness.Server(binary=harness.FAULT_HTTPD,
+                             args=["--header-timeout", "2", "--connection-timeout", "30",
+                                   "--workers", "1"])
+        try:
+            s = connect(srv, timeout=60)
+            body = b"[" + b"1, " * 2000 + b"1]"
+            s.sendall(b"POST /customer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(body))
+            opened, cut = time.monotonic(), None
+            for i, b in enumerate(body):
+                try:
+                    s.sendall(bytes([b]))
+                except OSError:
+                    cut = time.monotonic()
+                    break
+                if i == 3:  # dribbling: a miss goes through the one worker meanwhile
+                    st, h, rows = srv.get_json("/customer/4242,4243")
+                    self.assertEqual((st, h["x-cache"], len(rows)), (200, "MISS", 2))
+                if time.monotonic() - opened > 20:
+                    break
+                time.sleep(0.3)
+            s.close()
+            self.assertIsNotNone(cut, "a dribbled body lived for 20 s")
+            self.assertLess(cut - opened, 15)
+        finally:
+            srv.stop()
+
     def test_keep_alive_idle_not_cut_by_head_deadline(self):
         srv = harness.Server(binary=harness.FAULT_HTTPD, args=["--header-timeout", "1"])
         try:
