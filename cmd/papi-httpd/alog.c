@@ -13,12 +13,25 @@
 
 static struct {
     pthread_mutex_t lock;
+    /* Held across each write to stdout. A batch goes out in pieces when stdout is a pipe that
+     * fills, and a line written straight to stdout meanwhile (append, below) would land between
+     * two pieces, inside a line. Not the batch lock: appends go on while a batch is written. */
+    pthread_mutex_t write_lock;
     pthread_cond_t cond;
     pthread_t thread;
     char *buf, *spare;
     size_t len;
     int running, stop;
-} alog = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} alog = {.lock = PTHREAD_MUTEX_INITIALIZER,
+          .write_lock = PTHREAD_MUTEX_INITIALIZER,
+          .cond = PTHREAD_COND_INITIALIZER};
+
+static void write_lines(const char *lines, size_t n)
+{
+    pthread_mutex_lock(&alog.write_lock);
+    httpd_write_all(STDOUT_FILENO, lines, n);
+    pthread_mutex_unlock(&alog.write_lock);
+}
 
 static void *alog_main(void *arg)
 {
@@ -35,7 +48,7 @@ static void *alog_main(void *arg)
         alog.spare = NULL;
         alog.len = 0;
         pthread_mutex_unlock(&alog.lock);
-        httpd_write_all(STDOUT_FILENO, batch, n);
+        write_lines(batch, n);
         /* wait out the flush interval so the next batch gathers lines */
         struct timespec t = {0, FLUSH_MS * 1000000L};
         nanosleep(&t, NULL);
@@ -82,7 +95,7 @@ void httpd_alog_append(const char *lines, size_t n)
      * rather than grow without bound. */
     if (!alog.running || !alog.buf || alog.len + n > BATCH_MAX) {
         pthread_mutex_unlock(&alog.lock);
-        httpd_write_all(STDOUT_FILENO, lines, n);
+        write_lines(lines, n);
         return;
     }
     if (alog.len == 0)

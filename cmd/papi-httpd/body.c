@@ -227,9 +227,13 @@ static int scan_id(struct scan *s)
     if (s->p >= s->end)
         return json_error(s, "the body ends inside the array");
     int r;
+    size_t olen = s->olen;
     switch (*s->p) {
     case '"':
         r = scan_string(s, 1, NULL, 0);
+        /* said here: joined into a list, a lone "" would read as no id at all */
+        if (r == 0 && s->olen == olen)
+            return id_error(s, "is empty");
         break;
     case '[':
         return id_error(s, "is an array: ids are integers or strings");

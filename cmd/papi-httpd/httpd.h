@@ -365,6 +365,9 @@ enum MHD_Result httpd_route_lookup(struct httpd *srv, struct MHD_Connection *con
                                    struct httpd_request *req, const struct httpd_path *p);
 enum MHD_Result httpd_route_batch(struct httpd *srv, struct MHD_Connection *conn,
                                   struct httpd_request *req, const struct httpd_path *p);
+/* The JSON 413 of a POST body over srv->post_max_bytes. */
+enum MHD_Result httpd_send_post_too_large(struct httpd *srv, struct MHD_Connection *conn,
+                                          struct httpd_request *req);
 /* Keeps a POST body up to srv->post_max_bytes; past that drops it and marks it over. */
 enum MHD_Result httpd_batch_body(struct httpd_request *req, const char *data, size_t n);
 

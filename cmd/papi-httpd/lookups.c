@@ -156,6 +156,15 @@ enum MHD_Result httpd_batch_body(struct httpd_request *req, const char *data, si
     return MHD_YES;
 }
 
+enum MHD_Result httpd_send_post_too_large(struct httpd *srv, struct MHD_Connection *conn,
+                                          struct httpd_request *req)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "request body larger than %zu bytes (room for --max-ids %zu ids)",
+             srv->post_max_bytes, srv->max_ids);
+    return httpd_send_error(conn, req, 413, msg, "ETOOLARGE", 0);
+}
+
 enum MHD_Result httpd_route_batch(struct httpd *srv, struct MHD_Connection *conn,
                                   struct httpd_request *req, const struct httpd_path *p)
 {
@@ -163,11 +172,8 @@ enum MHD_Result httpd_route_batch(struct httpd *srv, struct MHD_Connection *conn
     char msg[160];
     if (req->body_over < 0)
         return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
-    if (req->body_over) {
-        snprintf(msg, sizeof msg, "request body larger than %zu bytes (room for --max-ids %zu ids)",
-                 srv->post_max_bytes, srv->max_ids);
-        return httpd_send_error(conn, req, 413, msg, "ETOOLARGE", 0);
-    }
+    if (req->body_over)
+        return httpd_send_post_too_large(srv, conn, req);
     if (!json_media_type(
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
         return httpd_send_error(conn, req, 415, "the body must be Content-Type: application/json",

@@ -309,6 +309,24 @@ static enum MHD_Result finish_job(struct httpd *srv, struct MHD_Connection *conn
     return r;
 }
 
+static const struct httpd_route *body_route(struct httpd *srv, struct MHD_Connection *conn,
+                                            struct httpd_request *req);
+
+/* A client that waits for 100 Continue before sending a POST body over the route's cap: MHD
+ * would invite the body only for it to be dropped. Refused at once instead (RFC 9110 10.1.1);
+ * nothing was sent yet, so closing the connection after the answer costs the client nothing. */
+static int expects_too_much(struct httpd *srv, struct MHD_Connection *conn,
+                            struct httpd_request *req)
+{
+    const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    const char *length =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!expect || strcasecmp(expect, "100-continue") != 0 || !length ||
+        strtoull(length, NULL, 10) <= srv->post_max_bytes)
+        return 0;
+    return body_route(srv, conn, req) != NULL;
+}
+
 /* The head is in. Answer once the request is complete: MHD closes a connection whose answer
  * was queued before the request ended, and keep-alive is what makes cache hits cheap. */
 static enum MHD_Result head_in(struct MHD_Connection *conn, struct httpd_request *req,
@@ -317,6 +335,8 @@ static enum MHD_Result head_in(struct MHD_Connection *conn, struct httpd_request
     req->headers_done = 1;
     httpd_set_request_id(conn, req, method);
     enum MHD_Result r = check_head(conn, req, url, method, version);
+    if (!req->status && r == MHD_YES && expects_too_much(req->srv, conn, req))
+        r = httpd_send_post_too_large(req->srv, conn, req);
     if (req->status || r == MHD_NO)
         httpd_conn_phase(req->hc, CONN_SERVING, req->start_us);
     return r;

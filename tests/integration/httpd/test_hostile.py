@@ -139,6 +139,30 @@ class Bodies(OneServer):
         st, _, body = self.srv.request("POST", "/customer/3", body=b"y" * 60000)
         self.assertEqual(st, 405)
 
+    def test_expect_continue_over_post_cap_refused_before_the_body(self):
+        # The POST cap (--max-ids 100 ids: 27,424 bytes) is below the 64 KiB every body gets. A
+        # client that asks first (Expect: 100-continue) hears 413 at once, never an invitation
+        # to send a body that is then read and dropped; it was left waiting for the deadline.
+        s = connect(self.srv)
+        send_quietly(s, b"POST /customer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Expect: 100-continue\r\nContent-Length: 60000\r\n\r\n")
+        data = read_answer(s)
+        s.close()
+        self.assertFalse(data.startswith(b"HTTP/1.1 100"), data[:120])
+        doc = json_answer(self, data, 413, "ETOOLARGE")
+        self.assertIn("max-ids", doc["error"])
+        # a body within the cap is still invited, and answered
+        s = connect(self.srv)
+        s.sendall(b"POST /customer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: 3\r\n\r\n")
+        interim = s.recv(65536)
+        self.assertTrue(interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim)
+        s.sendall(b"[1]")
+        data = read_answer(s)
+        s.close()
+        st, h, body = harness.parse_raw_response(data)
+        self.assertEqual((st, json.loads(body)[0]["C_CUSTOMER_SK"]), (200, 1))
+
     def test_chunked_body_never_read(self):
         # a bad chunk would make libmicrohttpd answer with its own HTML page
         for method in ("GET", "POST"):
@@ -300,6 +324,36 @@ class SlowClients(unittest.TestCase):
             # never idle for 30 s, yet cut once its 2 s for the head were over
             self.assertIn(0, closed_at, "a dribbled head lived for 20 s")
             self.assertLess(closed_at[0] - opened[0], 15)
+        finally:
+            srv.stop()
+
+    def test_post_body_dribbled_is_cut_and_ties_up_no_worker(self):
+        # the head's deadline covers the body: a POST whose body comes a byte at a time is cut
+        # like a dribbled head, and while it dribbles the one worker still serves misses
+        srv = harness.Server(binary=harness.FAULT_HTTPD,
+                             args=["--header-timeout", "2", "--connection-timeout", "30",
+                                   "--workers", "1"])
+        try:
+            s = connect(srv, timeout=60)
+            body = b"[" + b"1, " * 2000 + b"1]"
+            s.sendall(b"POST /customer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(body))
+            opened, cut = time.monotonic(), None
+            for i, b in enumerate(body):
+                try:
+                    s.sendall(bytes([b]))
+                except OSError:
+                    cut = time.monotonic()
+                    break
+                if i == 3:  # dribbling: a miss goes through the one worker meanwhile
+                    st, h, rows = srv.get_json("/customer/4242,4243")
+                    self.assertEqual((st, h["x-cache"], len(rows)), (200, "MISS", 2))
+                if time.monotonic() - opened > 20:
+                    break
+                time.sleep(0.3)
+            s.close()
+            self.assertIsNotNone(cut, "a dribbled body lived for 20 s")
+            self.assertLess(cut - opened, 15)
         finally:
             srv.stop()
 

@@ -110,6 +110,10 @@ class Post(DemoServer):
             b'[1, "\\ud800"]': "id 2 (at index 1) is not valid text",
             b'["\xff"]': "id 1 (at index 0) is not valid text",
             b'[1, "x"]': "id 2 (\"x\") is not a number",
+            # a lone empty string was joined into an empty list: "empty id list" for one id
+            b'[""]': "id 1 (at index 0) is empty",
+            b'{"ids": [""]}': "id 1 (at index 0) is empty",
+            b'[1, ""]': "id 2 (at index 1) is empty",
             b"[]": "empty id list",
             b"": "the body is empty",
             b"1885": "not another JSON value",

@@ -1,6 +1,11 @@
 """papi-httpd under a slow source, slow clients, connection limits and shutdown while busy."""
+import fcntl
+import http.client
 import json
+import os
+import re
 import signal
+import subprocess
 import socket
 import sys
 import threading
@@ -185,6 +190,92 @@ def harness_wait(pred, timeout=20):
             return True
         time.sleep(0.05)
     return pred()
+
+
+class AccessLogBackpressure(unittest.TestCase):
+    """stdout blocked (a full pipe nobody reads): the log thread's batch fills, and event-loop
+    threads write their lines straight to stdout. Both wrote at once, so a line could land inside
+    a line of a batch being written in pieces: the log had lines that were not JSON."""
+
+    def test_lines_stay_whole_when_stdout_is_blocked(self):
+        r, w = os.pipe()
+        fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: a batch is written in many pieces
+        os.set_blocking(r, False)
+        err_path = os.path.join(harness.tmpdir(), "stderr.log")
+        err = open(err_path, "wb")
+        proc = subprocess.Popen([harness.HTTPD, "--listen", "127.0.0.1:0", "--threads", "16",
+                                 "--source", "sqlite:" + harness.demo_db()], stdout=w, stderr=err)
+        os.close(w)
+        log = bytearray()
+
+        def read_until(pred, timeout):
+            deadline = time.monotonic() + timeout
+            while not pred() and time.monotonic() < deadline:
+                try:
+                    b = os.read(r, 65536)
+                    if not b:
+                        return
+                    log.extend(b)
+                except BlockingIOError:
+                    time.sleep(0.005)
+
+        try:
+            port = None
+            deadline = time.monotonic() + harness.START_TIMEOUT_S
+            while port is None and time.monotonic() < deadline and proc.poll() is None:
+                with open(err_path, "rb") as f:
+                    m = re.search(rb"listening on \S+ port (\d+)", f.read())
+                port = int(m.group(1)) if m else None
+                time.sleep(0.02)
+            self.assertIsNotNone(port, "papi-httpd did not start")
+            answered = [0]
+
+            def client(i, stop):
+                c = None
+                while not stop.is_set():
+                    try:
+                        c = c or http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                        c.request("GET", "/customer/%d" % (i + 1))
+                        c.getresponse().read()
+                        answered[0] += 1
+                    except OSError:
+                        c = None
+                if c:
+                    c.close()
+
+            for _ in range(3):  # each round is another chance for the writes to meet
+                stop = threading.Event()
+                clients = [threading.Thread(target=client, args=(i, stop), daemon=True)
+                           for i in range(32)]
+                for t in clients:
+                    t.start()
+                # until the server stalls on stdout: 1 MiB of batch, the pipe, a line per thread
+                last, deadline = -1, time.monotonic() + 120
+                while answered[0] != last and time.monotonic() < deadline:
+                    last = answered[0]
+                    time.sleep(1.0)
+                stop.set()
+                read_until(lambda: all(not t.is_alive() for t in clients) and
+                           log.count(b"\n") >= answered[0], 60)
+            proc.send_signal(signal.SIGTERM)
+            read_until(lambda: False, 60)  # to the end: the server closed stdout
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            err.close()
+            os.close(r)
+        lines = bytes(log).split(b"\n")
+        self.assertEqual(lines[-1], b"")
+        self.assertGreater(len(lines) - 1, 3 * 4096)  # past 1 MiB batches: direct writes happened
+        bad = []
+        for line in lines[:-1]:
+            try:
+                json.loads(line)["status"]
+            except (ValueError, KeyError) as e:
+                bad.append((line[:200], e))
+        self.assertEqual(bad, [])
 
 
 class Limits(unittest.TestCase):
