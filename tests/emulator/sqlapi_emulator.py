@@ -14,7 +14,18 @@ Test hooks (not part of the SQL API):
                               "slow_ms": M, "hang": N, "hang_ms": M, "truncated": N,
                               "expired_token": N, "async": N, "async_ms": M, "sql_error": N,
                               "rename_column": [INDEX, NAME], "bare_partitions": true,
-                              "pad_bytes": N, "pause_partition": I, "fail_partition": I}
+                              "pad_bytes": N, "pause_partition": I, "fail_partition": I,
+                              "expire_tokens": true, "clock_ahead_s": S}
+                             expired_token N refuses the next N requests, whatever token they
+                             carry: with fetches in flight at once it may refuse another fetch's
+                             resend too, which Snowflake never does; tests of one fetch only.
+                             expire_tokens (as Snowflake expires a token by its exp claim):
+                             every token accepted so far is refused from now on, in every
+                             request that carries it (401, 390144 for a JWT, 390318 for OAuth;
+                             counted as tokens_expired), while any other token is judged as
+                             usual; until reset. clock_ahead_s S: the emulator judges a JWT's
+                             exp and iat by a clock S seconds ahead (the client's clock behind
+                             Snowflake's); S >= the JWT lifetime refuses even a fresh JWT.
   POST /_emulator/config     {"oauth_tokens": [...], "pats": [...], "rows_per_partition": N,
                               "shuffle_seed": S|null, "sync_window_ms": M, "exec_ms": M,
                               "spcs_token_form": "bearer"|"snowflake",
@@ -222,12 +233,14 @@ class Emulator:
                 "tls_handshakes", "tls_failures", "alpn_h2_offered", "jwt_expired",
                 "oauth_expired", "spcs_rotations", "snowflake_token_form_ok", "timeouts_408",
                 "sync_window_202", "rows_shuffled", "scans", "partitions_paused",
-                "partitions_failed")}
+                "partitions_failed", "tokens_expired")}
             self.counters.update({k: 0 for k in WAREHOUSE_COUNTERS})
             self.wh_batches = []
             self.records = []
             self.faults = {}
             self.by_rid = {}
+            self.accepted_tokens = set()
+            self.expired_tokens = set()
             self.statements = {}
             self.seen_rids = set()
 
@@ -269,7 +282,9 @@ class Emulator:
                 return "iss is not ACCOUNT.USER.fingerprint"
             if claims.get("sub") != prefix:
                 return "sub is not ACCOUNT.USER"
-            iat, exp, now = claims.get("iat"), claims.get("exp"), time.time()
+            with self.lock:
+                ahead = self.faults.get("clock_ahead_s", 0)
+            iat, exp, now = claims.get("iat"), claims.get("exp"), time.time() + ahead
             if not isinstance(iat, int) or not isinstance(exp, int):
                 return "iat/exp must be integers"
             if iat > now + 5:
@@ -287,8 +302,30 @@ class Emulator:
         auth = h.headers.get("Authorization", "")
         kind = h.headers.get("X-Snowflake-Authorization-Token-Type", "OAUTH")
         m = re.fullmatch(r'Snowflake Token="([^"]+)"', auth)
-        if m:
-            return self.authenticate_snowflake_form(h, m.group(1))
+        token = m.group(1) if m else auth[7:] if auth.startswith("Bearer ") else None
+        with self.lock:
+            expired = token in self.expired_tokens
+        if expired:  # the expire_tokens fault
+            self.count("tokens_expired")
+            if kind == "KEYPAIR_JWT":
+                return 401, "390144", "JWT token is invalid. [%s]" % uuid.uuid4()
+            return 401, "390318", "OAuth access token expired. [%s]" % uuid.uuid4()
+        bad = self.judge(h, auth, kind, m)
+        if bad is None:
+            with self.lock:
+                self.accepted_tokens.add(token)
+        return bad
+
+    def expire_tokens(self):
+        """The expire_tokens fault: every token accepted so far is expired from now on."""
+        with self.lock:
+            self.expired_tokens |= self.accepted_tokens
+            self.counters["faults_injected"] += 1
+
+    def judge(self, h, auth, kind, snowflake_form):
+        """authenticate() for a token the expire_tokens fault has not expired."""
+        if snowflake_form:
+            return self.authenticate_snowflake_form(h, snowflake_form.group(1))
         if not auth.startswith("Bearer ") or len(auth) < 8:
             return 401, "390101", "Authorization header is missing or not Bearer."
         token = auth[7:]
@@ -852,6 +889,8 @@ class Handler(BaseHTTPRequestHandler):
         if url.path.startswith("/_emulator/"):
             data = json.loads(raw or b"{}")
             if url.path == "/_emulator/faults":
+                if data.pop("expire_tokens", False):
+                    emu.expire_tokens()
                 with emu.lock:
                     emu.faults.update(data)
             elif url.path == "/_emulator/config":

@@ -2,12 +2,15 @@
  * bench: many lookups from one client, optionally from several threads, then one JSON line with
  * the outcome, the last error's detail and the client's counters.
  *
- * sf_driver [--lookups N] [--threads T] [--ids LIST|seq] [--ping] [--wait-after K] [--OPTION VALUE]...
+ * sf_driver [--lookups N] [--threads T] [--ids LIST|seq] [--ping] [--wait-after K] [--OPTION
+ * VALUE]...
  * --wait-after K: after K lookups print "WAITING" and read a line from stdin (tests change
- * credentials at that point). Options are papi's (snowflake-*, cache, timeout-ms, ...). */
+ * credentials at that point); no thread starts another lookup meanwhile. Options are papi's
+ * (snowflake-*, cache, timeout-ms, ...). */
 #include <papi/papi.h>
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,14 +46,18 @@ static void *worker(void *arg)
             break;
         }
         s->nlat++;
-        pthread_mutex_unlock(&s->lock);
+        bool stop = false;
         if (s->wait_after > 0 && taken == s->wait_after) {
+            /* under the lock: every thread waits here, so the lookups after the pause start
+             * together and find the credentials as the test left them */
             printf("WAITING\n");
             fflush(stdout);
             char line[64];
-            if (!fgets(line, sizeof line, stdin))
-                break;
+            stop = !fgets(line, sizeof line, stdin);
         }
+        pthread_mutex_unlock(&s->lock);
+        if (stop)
+            break;
         papi_result *res = NULL;
         papi_error err = {0};
         uint64_t t0 = now_us();
@@ -168,8 +175,8 @@ int main(int argc, char **argv)
         stats = (papi_stats){.struct_size = sizeof stats};
     qsort(s.lat_us, (size_t)s.nlat, sizeof *s.lat_us, cmp_u64);
     uint64_t p50 = s.nlat ? s.lat_us[s.nlat / 2] : 0;
-    uint64_t p99 = s.nlat ? s.lat_us[(s.nlat * 99) / 100 < s.nlat ? (s.nlat * 99) / 100 : s.nlat - 1]
-                          : 0;
+    uint64_t p99 =
+        s.nlat ? s.lat_us[(s.nlat * 99) / 100 < s.nlat ? (s.nlat * 99) / 100 : s.nlat - 1] : 0;
     printf("{\"status\":\"%s\",\"ok\":%ld,\"failed\":%ld,\"rows\":%ld,\"elapsed_us\":%llu,"
            "\"p50_us\":%llu,\"p99_us\":%llu,\"token_renewals\":%llu,\"source_calls\":%llu,"
            "\"source_latency_us\":%llu,\"http_status\":%d,\"retry_after_s\":%d,\"source_code\":",
