@@ -351,8 +351,24 @@ class Configuration(unittest.TestCase):
             self.assertEqual(p.returncode, 2, (value, p.stderr))
             self.assertIn(b"PAPI_API_KEYS is set but holds no key", p.stderr)
 
+    def test_options_that_make_no_client_exit_3(self):
+        # each value is well formed, but no client can be made of them: exit 3, as papi's
+        import os
+        import subprocess
+        d = harness.tmpdir()
+        bad = os.path.join(d, "datasets.json")
+        with open(bad, "w") as f:
+            f.write('{"datasets": [{"name": "x"}]}')
+        for args in (["--datasets", bad],
+                     ["--datasets", os.path.join(d, "missing.json")],
+                     ["--source", "sqlite:" + os.path.join(d, "no-such-dir", "x.db")]):
+            p = subprocess.run([harness.HTTPD, "--listen", "127.0.0.1:0"] + args,
+                               capture_output=True, timeout=30)
+            self.assertEqual(p.returncode, 3, (args, p.stderr))
+            self.assertIn(b"cannot start", p.stderr)
+
     def test_bad_listen_is_a_usage_error(self):
-        # A16: like every other configuration error, exit 2
+        # A16: a value no option takes, exit 2 like every other bad value
         import subprocess
         for spec in ("nowhere:port", "1.2.3.4:99999", "[::1", "no-such-host.invalid:80"):
             p = subprocess.run([harness.HTTPD, "--listen", spec], capture_output=True, timeout=20)
