@@ -1,5 +1,11 @@
 #include "fakes.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +37,7 @@ static void fake_close(void *state)
     atomic_fetch_add(&f->closed, 1);
 }
 
-static void sleep_ms(int ms)
+void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -419,4 +425,32 @@ void *stress_run(void *arg)
         papi_result_free(r);
     }
     return NULL;
+}
+
+papi_stats client_stats(papi_client *c)
+{
+    papi_stats s = {.struct_size = sizeof s};
+    assert_int_equal(papi_client_stats(c, &s), PAPI_OK);
+    return s;
+}
+
+void wait_gated(fake_source *src, int n)
+{
+    for (int i = 0; i < 10000 && atomic_load(&src->gated) != n; i++)
+        sleep_ms(2);
+    assert_int_equal(atomic_load(&src->gated), n);
+}
+
+void wait_depth(papi_client *c, uint64_t n)
+{
+    for (int i = 0; i < 10000 && client_stats(c).queue_depth != n; i++)
+        sleep_ms(2);
+    assert_int_equal(client_stats(c).queue_depth, n);
+}
+
+void wait_coalesced(papi_client *c, uint64_t n)
+{
+    for (int i = 0; i < 10000 && client_stats(c).coalesced_waits < n; i++)
+        sleep_ms(2);
+    assert_int_equal(client_stats(c).coalesced_waits, n);
 }

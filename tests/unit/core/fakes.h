@@ -115,6 +115,16 @@ typedef struct stress {
 } stress;
 void *stress_run(void *arg);
 
+/* Helpers the core suites share; each fails the running cmocka test when its check fails. */
+void sleep_ms(int ms);
+/* The client's counters (papi_client_stats). */
+papi_stats client_stats(papi_client *c);
+/* Bounded polls (20 s: generous on a loaded machine) for a gated fetch count, the dispatcher's
+ * queue depth and the coalesced waits. */
+void wait_gated(fake_source *src, int n);
+void wait_depth(papi_client *c, uint64_t n);
+void wait_coalesced(papi_client *c, uint64_t n);
+
 /* A config with the fake transport attached and the given cache spec ("memory", "none"). */
 papi_config *fake_config(fake_source *f, const char *cache);
 

@@ -65,41 +65,6 @@ static papi_client *make_chain(fake_source *replica, fake_source *wh, const char
     return c;
 }
 
-static papi_stats stats(papi_client *c)
-{
-    papi_stats s = {.struct_size = sizeof s};
-    assert_int_equal(papi_client_stats(c, &s), PAPI_OK);
-    return s;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Bounded polls (20 s: generous on a loaded machine); each fails the test when it runs out. */
-static void wait_gated(fake_source *src, int n)
-{
-    for (int i = 0; i < 10000 && atomic_load(&src->gated) != n; i++)
-        sleep_ms(2);
-    assert_int_equal(atomic_load(&src->gated), n);
-}
-
-static void wait_depth(papi_client *c, uint64_t n)
-{
-    for (int i = 0; i < 10000 && stats(c).queue_depth != n; i++)
-        sleep_ms(2);
-    assert_int_equal(stats(c).queue_depth, n);
-}
-
-static void wait_coalesced(papi_client *c, uint64_t n)
-{
-    for (int i = 0; i < 10000 && stats(c).coalesced_waits < n; i++)
-        sleep_ms(2);
-    assert_int_equal(stats(c).coalesced_waits, n);
-}
-
 static void assert_row(const job *j, int id)
 {
     char want[48];
@@ -130,7 +95,7 @@ static void test_only_missing_ids_go_on(void **state)
     assert_int_equal(j.count, 3);
     assert_string_equal(rep.fetch_log, "5,500,5000,7");
     assert_string_equal(wh.fetch_log, "500,5000");
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(s.chain_calls[0], 1);
     assert_int_equal(s.chain_calls[1], 1);
     assert_int_equal(s.chain_ids[0], 4);
@@ -146,7 +111,7 @@ static void test_only_missing_ids_go_on(void **state)
     assert_int_equal(j.outcome, PAPI_OUTCOME_HIT);
     assert_int_equal(atomic_load(&rep.calls), 1);
     assert_int_equal(atomic_load(&wh.calls), 1);
-    s = stats(c);
+    s = client_stats(c);
     assert_int_equal(s.cache_hits, 3);
     assert_int_equal(s.cache_negative_hits, 1); /* 5000: absent from both */
     papi_client_destroy(c);
@@ -170,7 +135,7 @@ static void test_replica_hit_asks_no_warehouse(void **state)
     }
     assert_int_equal(atomic_load(&rep.calls), 20);
     assert_int_equal(atomic_load(&wh.calls), 0);
-    assert_int_equal(stats(c).chain_calls[1], 0);
+    assert_int_equal(client_stats(c).chain_calls[1], 0);
     papi_client_destroy(c);
 }
 
@@ -194,7 +159,7 @@ static void test_failing_replica_falls_through(void **state)
     assert_int_equal(j.count, 1);
     assert_int_equal(atomic_load(&rep.failures_injected), 2);
     assert_string_equal(wh.fetch_log, "5;6,2000");
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(s.chain_errors[0], 2);
     assert_int_equal(s.chain_errors[1], 0);
     assert_int_equal(s.source_errors, 2);
@@ -223,7 +188,7 @@ static void test_failing_warehouse_fails_lookup(void **state)
     j = run(c, "5");
     assert_row(&j, 5);
     assert_int_equal(j.outcome, PAPI_OUTCOME_HIT);
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(s.chain_errors[0], 0);
     assert_int_equal(s.chain_errors[1], 1);
     assert_int_equal(s.cache_negative_hits, 0); /* 500 was not cached as absent */
@@ -300,7 +265,7 @@ static void test_given_up_id_carried_on(void **state)
     wait_coalesced(c, 1);
     finish(&b);
     assert_int_equal(b.status, PAPI_ETIMEDOUT);
-    assert_int_equal(stats(c).queue_depth, 1); /* kept for the follower */
+    assert_int_equal(client_stats(c).queue_depth, 1); /* kept for the follower */
     atomic_store(&rep.gate_closed, false);
     finish(&a);
     finish(&f);
@@ -308,7 +273,7 @@ static void test_given_up_id_carried_on(void **state)
     assert_row(&f, 500);
     assert_string_equal(rep.fetch_log, "1;500");
     assert_string_equal(wh.fetch_log, "500");
-    assert_int_equal(stats(c).queue_depth, 0);
+    assert_int_equal(client_stats(c).queue_depth, 0);
     papi_client_destroy(c);
 }
 
@@ -340,7 +305,7 @@ static void test_stress(void **state)
         pthread_join(t[i], NULL);
         assert_int_equal(w[i].bad, 0);
     }
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(s.queue_depth, 0);
     assert_int_equal(s.fetches_in_flight, 0);
     assert_int_equal(s.source_errors, 0);
@@ -446,7 +411,7 @@ static void test_no_next_source_past_the_deadline(void **state)
     assert_int_equal(j.status, PAPI_ETIMEDOUT);
     assert_int_equal(atomic_load(&rep.calls), 1);
     assert_int_equal(atomic_load(&wh.calls), 0);
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(s.chain_calls[1], 0);
     assert_int_equal(s.chain_errors[1], 0);
     assert_int_equal(s.source_errors, 0);
@@ -539,7 +504,7 @@ static void test_deadlines_at_a_slow_replica(void **state)
         assert_int_equal(w[i].other, 0);
         assert_int_equal(w[i].ok + w[i].timeouts, w[i].rounds);
     }
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(s.queue_depth, 0);
     assert_int_equal(s.fetches_in_flight, 0);
     papi_client_destroy(c);

@@ -32,13 +32,6 @@ static papi_client *make(fake_source *src, const char *cache, const char *timeou
     return c;
 }
 
-static papi_stats stats(papi_client *c)
-{
-    papi_stats s = {.struct_size = sizeof s};
-    assert_int_equal(papi_client_stats(c, &s), PAPI_OK);
-    return s;
-}
-
 static void same_id_from(const char *cache, papi_status fail)
 {
     fake_source src;
@@ -60,7 +53,7 @@ static void same_id_from(const char *cache, papi_status fail)
     /* the fetch really waited for every other thread to be waiting */
     assert_int_equal(atomic_load(&src.block_timeouts), 0);
     assert_int_equal(atomic_load(&src.calls), 1);
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(s.coalesced_waits, N - 1);
     assert_int_equal(s.source_calls, 1);
     for (int i = 0; i < N; i++) {
@@ -121,12 +114,6 @@ static void test_absent_reaches_waiters(void **state)
     papi_client_destroy(c);
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void wait_calls(fake_source *src, int n)
 {
     for (int i = 0; i < 5000 && atomic_load(&src->calls) < n; i++)
@@ -160,7 +147,7 @@ static void test_lead_then_wait(void **state)
     assert_int_equal(atomic_load(&src.calls), 2);
     assert_int_equal(atomic_load(&src.keys_asked), 3); /* 1,2 then 3 alone */
     assert_string_equal(src.last_keys, "3");
-    assert_int_equal(stats(c).coalesced_waits, 1);
+    assert_int_equal(client_stats(c).coalesced_waits, 1);
     papi_client_destroy(c);
 }
 
@@ -212,7 +199,7 @@ static void test_stress(void **state)
         pthread_join(t[i], NULL);
         assert_int_equal(w[i].bad, 0);
     }
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(s.lookups, N * 1500);
     assert_true(s.source_calls > 0);
     assert_int_equal(s.fetches_in_flight, 0);

@@ -56,41 +56,6 @@ static papi_client *make(fake_source *src, const char *cache, const char *const 
     return make_with(src, &fake_transport, cache, options);
 }
 
-static papi_stats stats(papi_client *c)
-{
-    papi_stats s = {.struct_size = sizeof s};
-    assert_int_equal(papi_client_stats(c, &s), PAPI_OK);
-    return s;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Bounded polls (20 s: generous on a loaded machine); each fails the test when it runs out. */
-static void wait_gated(fake_source *src, int n)
-{
-    for (int i = 0; i < 10000 && atomic_load(&src->gated) != n; i++)
-        sleep_ms(2);
-    assert_int_equal(atomic_load(&src->gated), n);
-}
-
-static void wait_depth(papi_client *c, uint64_t n)
-{
-    for (int i = 0; i < 10000 && stats(c).queue_depth != n; i++)
-        sleep_ms(2);
-    assert_int_equal(stats(c).queue_depth, n);
-}
-
-static void wait_coalesced(papi_client *c, uint64_t n)
-{
-    for (int i = 0; i < 10000 && stats(c).coalesced_waits < n; i++)
-        sleep_ms(2);
-    assert_int_equal(stats(c).coalesced_waits, n);
-}
-
 static uint64_t sum(const uint64_t *v, size_t n)
 {
     uint64_t s = 0;
@@ -122,7 +87,7 @@ static void test_lone_miss_sent_at_once(void **state)
     start(&j, c, "5");
     finish(&j);
     assert_row(&j, 5);
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(atomic_load(&src.calls), 1);
     assert_int_equal(s.source_calls, 1);
     assert_int_equal(s.fetch_ids_bucket[0], 1); /* one id */
@@ -139,7 +104,7 @@ static void test_lone_miss_sent_at_once(void **state)
     start(&j, c, "5");
     finish(&j);
     assert_row(&j, 5);
-    s = stats(c);
+    s = client_stats(c);
     assert_int_equal(s.queue_wait_bucket[0], 0);
     assert_true(s.queue_wait_us_sum >= 20000); /* it lingered for more ids */
     papi_client_destroy(c);
@@ -177,7 +142,7 @@ static void test_burst_shares_fetches(void **state)
     assert_int_equal(atomic_load(&src.calls), 3);
     assert_int_equal(atomic_load(&src.keys_asked), N);
     assert_int_equal(atomic_load(&src.max_keys), N - 2);
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(s.source_calls, 3);
     assert_int_equal(s.fetch_ids_bucket[0], 2); /* the two first, alone */
     assert_int_equal(s.fetch_ids_bucket[6], 1); /* 33..64 ids: the 48 */
@@ -217,7 +182,7 @@ static void test_fifo_and_max_batch(void **state)
     }
     assert_string_equal(src.fetch_log, "1;2,3,4,5;6,7,8,9;10,11");
     assert_int_equal(atomic_load(&src.max_keys), 4);
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(s.fetch_ids_bucket[0], 1);
     assert_int_equal(s.fetch_ids_bucket[1], 1); /* 2 ids */
     assert_int_equal(s.fetch_ids_bucket[2], 2); /* 3-4 ids */
@@ -253,13 +218,13 @@ static void test_deadline_while_queued(void **state)
     assert_int_equal(b.status, PAPI_ETIMEDOUT);
     assert_int_equal(b.err.status, PAPI_ETIMEDOUT);
     assert_non_null(strstr(b.err.message, "free source slot"));
-    assert_int_equal(stats(c).queue_depth, 0);
+    assert_int_equal(client_stats(c).queue_depth, 0);
     atomic_store(&src.gate_closed, false);
     finish(&a);
     assert_row(&a, 1);
     assert_int_equal(atomic_load(&src.calls), 1); /* no fetch for 2 alone */
     assert_string_equal(src.fetch_log, "1");
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(s.queue_depth, 0);
     assert_int_equal(sum(s.queue_wait_bucket, PAPI_STATS_QUEUE_WAIT_BUCKETS), 1);
 
@@ -292,14 +257,14 @@ static void test_deadline_while_queued_with_follower(void **state)
     wait_coalesced(c, 1);
     finish(&b);
     assert_int_equal(b.status, PAPI_ETIMEDOUT);
-    assert_int_equal(stats(c).queue_depth, 1); /* kept for the follower */
+    assert_int_equal(client_stats(c).queue_depth, 1); /* kept for the follower */
     atomic_store(&src.gate_closed, false);
     finish(&a);
     finish(&f);
     assert_row(&a, 1);
     assert_row(&f, 2);
     assert_string_equal(src.fetch_log, "1;2");
-    assert_int_equal(stats(c).queue_depth, 0);
+    assert_int_equal(client_stats(c).queue_depth, 0);
     papi_client_destroy(c);
 }
 
@@ -356,7 +321,7 @@ static void test_failure_fans_out(void **state)
         assert_string_equal(q[i].err.source_code, "390144");
         assert_non_null(strstr(q[i].err.message, "injected failure on call 3"));
     }
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(s.stale_served, 2);
     assert_int_equal(s.source_errors, 1);
     papi_client_destroy(c);
@@ -395,7 +360,7 @@ static void test_same_id_fetched_once(void **state)
     for (int i = 1; i < N; i++)
         start(&jobs[i], c, "9");
     wait_coalesced(c, 2 * (N - 1));
-    assert_int_equal(stats(c).queue_depth, 0);
+    assert_int_equal(client_stats(c).queue_depth, 0);
     atomic_store(&src.gate_closed, false);
     for (int i = 0; i < N; i++) {
         finish(&jobs[i]);
@@ -423,7 +388,7 @@ static void test_concurrency_zero_is_unbounded(void **state)
         start(&jobs[i], c, id);
     }
     wait_gated(&src, N); /* all in flight at once */
-    assert_int_equal(stats(c).queue_depth, 0);
+    assert_int_equal(client_stats(c).queue_depth, 0);
     atomic_store(&src.gate_closed, false);
     for (int i = 0; i < N; i++) {
         finish(&jobs[i]);
@@ -431,7 +396,7 @@ static void test_concurrency_zero_is_unbounded(void **state)
     }
     assert_int_equal(atomic_load(&src.calls), N);
     assert_int_equal(atomic_load(&src.max_keys), 1);
-    assert_int_equal(stats(c).queue_wait_us_sum, 0);
+    assert_int_equal(client_stats(c).queue_wait_us_sum, 0);
     papi_client_destroy(c);
 }
 
@@ -498,7 +463,7 @@ static void test_stress(void **state)
         pthread_join(t[i], NULL);
         assert_int_equal(w[i].bad, 0);
     }
-    papi_stats s = stats(c);
+    papi_stats s = client_stats(c);
     assert_int_equal(s.queue_depth, 0);
     assert_int_equal(s.fetches_in_flight, 0);
     assert_int_equal(s.source_errors, 0);
