@@ -86,18 +86,13 @@ static papi_status open_sources(papi_client *c, papi_error *err)
         st = default_source(c, spec, sizeof spec, err);
         return st == PAPI_OK ? open_named(c, spec, err) : st;
     }
-    for (const char *p = list;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    for (const char *p = list; p && st == PAPI_OK;) {
+        size_t len = papi__list_item(&p, spec, sizeof spec);
         if (len == 0 || len >= sizeof spec || c->nsources >= PAPI__MAX_SOURCES)
             return papi_error_set(err, PAPI_ECONFIG, "source: bad list of sources");
-        memcpy(spec, p, len);
-        spec[len] = '\0';
         st = open_named(c, spec, err);
-        if (st != PAPI_OK || !comma)
-            return st;
-        p = comma + 1;
     }
+    return st;
 }
 
 /* Source i's fetches in flight: the source-concurrency option sets the last source's (the

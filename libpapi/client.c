@@ -126,14 +126,12 @@ static papi_status open_caches(papi_client *c, papi_error *err)
         return PAPI_OK;
     }
     const char *spec = papi_config_get(c->cfg, "cache");
-    for (const char *p = spec;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    for (const char *p = spec; p;) {
+        const char *item = p;
         char name[1024];
+        size_t len = papi__list_item(&p, name, sizeof name);
         if (len == 0 || len >= sizeof name || c->ntiers >= PAPI__MAX_CACHE_TIERS)
             return papi_error_set(err, PAPI_ECONFIG, "cache: bad tier list");
-        memcpy(name, p, len);
-        name[len] = '\0';
         const char *off = NULL;
         const papi_cache_backend *b = papi__cache_find(name, &off);
         memset(name, 0, len);
@@ -143,13 +141,11 @@ static papi_status open_caches(papi_client *c, papi_error *err)
                                   c->ntiers + 1, off);
         if (!b)
             return papi_error_set(err, PAPI_ECONFIG, "cache: unknown tier %zu", c->ntiers + 1);
-        papi_status st = open_tier(c, b, p, len, NULL, err);
+        papi_status st = open_tier(c, b, item, len, NULL, err);
         if (st != PAPI_OK)
             return st;
-        if (!comma)
-            return PAPI_OK;
-        p = comma + 1;
     }
+    return PAPI_OK;
 }
 
 papi_status papi_client_create(const papi_config *cfg, papi_client **out, papi_error *err)

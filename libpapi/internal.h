@@ -204,6 +204,24 @@ static inline int papi__hex_value(char c)
     return -1;
 }
 
+/* One item of a comma-separated option value ("cache", "source"): returns its length and
+ * advances *p past its comma, or to NULL after the last item. The item is copied into buf, NUL
+ * terminated, when it fits (length < cap). */
+static inline size_t papi__list_item(const char **p, char *buf, size_t cap)
+{
+    const char *s = *p;
+    size_t len = 0;
+    while (s[len] && s[len] != ',')
+        len++;
+    if (len < cap) {
+        for (size_t i = 0; i < len; i++)
+            buf[i] = s[i];
+        buf[len] = '\0';
+    }
+    *p = s[len] ? s + len + 1 : NULL;
+    return len;
+}
+
 /* ------------------------------------------------------------- misc */
 /* The monotonic clock of papi_now_ms() in microseconds, for latency counters. */
 int64_t papi__now_us(void);

@@ -89,10 +89,10 @@ static papi_status check_source(const papi_option *o, const char *v, papi_error 
     size_t n = 0;
     const char *seen[PAPI__MAX_SOURCES];
     size_t seen_len[PAPI__MAX_SOURCES];
-    for (const char *p = v;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    for (const char *p = v; p;) {
+        const char *item = p;
         char spec[4096], what[64];
+        size_t len = papi__list_item(&p, spec, sizeof spec);
         n++;
         if (len == 0)
             return papi_error_set(err, PAPI_ECONFIG,
@@ -103,8 +103,6 @@ static papi_status check_source(const papi_option *o, const char *v, papi_error 
                                   o->key, PAPI__MAX_SOURCES);
         if (len >= sizeof spec)
             return papi_error_set(err, PAPI_ECONFIG, "%s: source %zu is too long", o->key, n);
-        memcpy(spec, p, len);
-        spec[len] = '\0';
         if (chain)
             snprintf(what, sizeof what, "%s: source %zu", o->key, n);
         else
@@ -114,30 +112,25 @@ static papi_status check_source(const papi_option *o, const char *v, papi_error 
             return st;
         /* the same source twice would only ask it twice for what it lacks */
         for (size_t i = 0; i + 1 < n; i++)
-            if (seen_len[i] == len && memcmp(seen[i], p, len) == 0)
+            if (seen_len[i] == len && memcmp(seen[i], item, len) == 0)
                 return papi_error_set(err, PAPI_ECONFIG, "%s: source %zu repeats source %zu",
                                       o->key, n, i + 1);
-        if (!comma)
-            return PAPI_OK;
-        seen[n - 1] = p;
+        seen[n - 1] = item;
         seen_len[n - 1] = len;
-        p = comma + 1;
     }
+    return PAPI_OK;
 }
 
 static papi_status check_cache(const papi_option *o, const char *v, papi_error *err)
 {
     size_t tiers = 0;
-    for (const char *p = v;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    for (const char *p = v; p;) {
         char tier[1024];
+        size_t len = papi__list_item(&p, tier, sizeof tier);
         if (len == 0)
             return papi_error_set(err, PAPI_ECONFIG, "%s: empty tier %zu", o->key, tiers + 1);
         if (len >= sizeof tier)
             return papi_error_set(err, PAPI_ECONFIG, "%s: tier %zu too long", o->key, tiers + 1);
-        memcpy(tier, p, len);
-        tier[len] = '\0';
         const char *off = NULL;
         bool known = papi__cache_find(tier, &off) != NULL;
         memset(tier, 0, len); /* it may hold a Redis password */
@@ -153,10 +146,8 @@ static papi_status check_cache(const papi_option *o, const char *v, papi_error *
         if (++tiers > PAPI__MAX_CACHE_TIERS)
             return papi_error_set(err, PAPI_ECONFIG, "%s: more than %d tiers", o->key,
                                   PAPI__MAX_CACHE_TIERS);
-        if (!comma)
-            return PAPI_OK;
-        p = comma + 1;
     }
+    return PAPI_OK;
 }
 
 /* Digits only: strtoll would accept spaces, signs and hex, which a typo should not pass. */
