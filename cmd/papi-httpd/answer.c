@@ -5,8 +5,6 @@
 
 #include "httpd.h"
 
-static const char json_type[] = "application/json; charset=utf-8";
-
 enum MHD_Result httpd_send_cached(struct MHD_Connection *conn, struct httpd_request *req,
                                   unsigned status, const char *type, struct MHD_Response *resp,
                                   const char *cache_control)
@@ -14,7 +12,7 @@ enum MHD_Result httpd_send_cached(struct MHD_Connection *conn, struct httpd_requ
     if (!resp)
         return MHD_NO;
     if (!type || type[0])
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type ? type : json_type);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type ? type : HTTPD_JSON_TYPE);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
     httpd_cors_headers(req->srv, req, resp);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -197,13 +195,18 @@ static void free_result_cb(void *cls)
 enum MHD_Result httpd_send_result(struct httpd *srv, struct MHD_Connection *conn,
                                   struct httpd_request *req, papi_result *res)
 {
-    size_t len = 0;
-    const char *body = papi_result_json(res, &len);
     papi_cache_outcome oc = papi_result_outcome(res);
     static const char *const names[] = {"HIT", "MISS", "STALE"};
     int idx = (oc == PAPI_OUTCOME_HIT) ? 0 : (oc == PAPI_OUTCOME_STALE) ? 2 : 1;
     req->cache = idx;
     httpd_count(srv, COUNT_XCACHE_HIT + idx);
+    enum MHD_Result r;
+    if (oc == PAPI_OUTCOME_HIT && httpd_hot_send(srv, conn, req, res, &r)) {
+        papi_result_free(res);
+        return r;
+    }
+    size_t len = 0;
+    const char *body = papi_result_json(res, &len);
     char etag[HTTPD_ETAG_BYTES];
     httpd_etag(body, len, etag);
     unsigned status = 200;

@@ -92,6 +92,7 @@ enum httpd_closed httpd_conn_close(struct httpd *srv, struct httpd_conn *hc)
         hc->next->prev = hc->prev;
     enum httpd_closed why = hc->shut ? (enum httpd_closed)hc->shut : CLOSED_ERROR;
     pthread_mutex_unlock(&srv->conns_lock);
+    free(hc->spare);
     free(hc);
     return why;
 }

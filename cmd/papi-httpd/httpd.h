@@ -12,6 +12,7 @@
 #include <papi/papi_backend.h> /* papi_buf, papi_json_string, papi_utf8_seq */
 
 #define HTTPD_MAX_URL_BYTES 8192
+#define HTTPD_JSON_TYPE "application/json; charset=utf-8"
 #define HTTPD_MAX_DATASETS 32
 #define HTTPD_MAX_API_KEYS 16
 #define HTTPD_MAX_API_KEY_BYTES 256
@@ -158,6 +159,8 @@ struct httpd {
     struct httpd_workers *workers;
     struct httpd_log_budget mhd_log;
     struct httpd_replica *replica; /* the first source's replica, watched; NULL: none */
+    pthread_mutex_t hot_lock;      /* the list of kept-answer tables (hot.c) */
+    struct httpd_hot *hot;
 };
 
 /* What a connection waits for, as the head deadline and the eviction of slow clients see it. */
@@ -177,6 +180,7 @@ struct httpd_conn {
     _Atomic uint64_t state;    /* enum httpd_conn_phase, and since when (conn.c packs both) */
     _Atomic int shut;          /* 0, or why we shut its socket down (enum httpd_closed) */
     struct httpd_request *req; /* the request under way */
+    struct httpd_request *spare; /* the last one's memory, for the next (the thread's alone) */
 };
 
 /* How a request ended without its answer sent, as the access log says it ("closed"). */
@@ -191,6 +195,12 @@ enum httpd_closed {
 };
 const char *httpd_closed_name(enum httpd_closed c);
 
+/* The request headers papi reads, found in the one walk of the head the checks make
+ * (headcheck.c): each the first of its name, in MHD's memory while the request lives, or NULL. */
+struct httpd_head_fields {
+    const char *request_id, *if_none_match, *expect, *content_length, *content_type,
+        *authorization, *origin;
+};
 /* Per-request state, made by the URI callback, freed when the request completes or, if MHD
  * drops it without completing it, when its connection closes. */
 struct httpd_request {
@@ -216,6 +226,7 @@ struct httpd_request {
     const char *allow;         /* the Allow header of a 405 or an OPTIONS being sent */
     const char *origin;        /* an allowed Origin: the answer carries CORS headers for it */
     const char *if_none_match; /* a lookup's If-None-Match header (MHD's memory), or NULL */
+    struct httpd_head_fields hdr; /* set once the head is in */
     char uri_inline[256];
 };
 
@@ -304,8 +315,11 @@ enum httpd_head_verdict {
     HEAD_CHUNKED, /* Transfer-Encoding: no route reads a body of unknown length */
     HEAD_BODY_TOO_LARGE,
 };
+/* Also sets *fields (all of them when the verdict is not HEAD_HIDDEN_BYTES; the request id
+ * always). */
 enum httpd_head_verdict httpd_head_check(struct MHD_Connection *conn, const char *method,
-                                         const char *url, size_t uri_len, const char *version);
+                                         const char *url, size_t uri_len, const char *version,
+                                         struct httpd_head_fields *fields);
 
 /* request.c: a request's life */
 void *httpd_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn);
@@ -315,9 +329,9 @@ void httpd_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
                         enum MHD_RequestTerminationCode toe);
 /* Logs, counts and frees a request; its connection no longer points to it. */
 void httpd_request_finish(struct httpd_request *req, enum httpd_closed closed);
-/* Once the head is in: the request's method, and the client's X-Request-Id if it is sane. */
-void httpd_set_request_id(struct MHD_Connection *conn, struct httpd_request *req,
-                          const char *method);
+/* Once the head is in: the request's method, and the client's X-Request-Id (req->hdr) if it
+ * is sane. */
+void httpd_set_request_id(struct httpd_request *req, const char *method);
 size_t httpd_no_unescape(void *cls, struct MHD_Connection *conn, char *uri);
 /* Length of the path part of a URI (before '?' or '#'). */
 size_t httpd_path_len(const char *uri);
@@ -475,6 +489,14 @@ enum MHD_Result httpd_send_unready(struct MHD_Connection *conn, struct httpd_req
  * holds that tag. Takes res. */
 enum MHD_Result httpd_send_result(struct httpd *srv, struct MHD_Connection *conn,
                                   struct httpd_request *req, papi_result *res);
+/* hot.c: a one-row cache hit's 200 (no CORS, an id of 16 bytes, no matching If-None-Match)
+ * sent from a response this event-loop thread keeps for those bytes, with only its X-Request-Id
+ * rewritten. Returns 1 with *r set when it sent it (req->status set as httpd_send_cached() does);
+ * 0: build it as usual. Event-loop threads only; the caller keeps res. */
+int httpd_hot_send(struct httpd *srv, struct MHD_Connection *conn, struct httpd_request *req,
+                   const papi_result *res, enum MHD_Result *r);
+/* Frees every thread's kept answers, once no event loop runs. */
+void httpd_hot_free(struct httpd *srv);
 /* One log line with a source failure's whole detail, joined to the access log by request_id. */
 void httpd_log_source_error(const char *request_id, const char *what, papi_status st,
                             const papi_error *err);

@@ -59,8 +59,7 @@ static enum MHD_Result start_lookup(struct httpd *srv, struct MHD_Connection *co
 static int refused(struct MHD_Connection *conn, struct httpd_request *req,
                    struct httpd_select **sel, enum MHD_Result *r)
 {
-    req->if_none_match =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    req->if_none_match = req->hdr.if_none_match;
     /* RFC 9110 would answer "*" with 304 (some answer exists). A lookup has no representation
      * the client could hold without its tag, so "*" can only be a mistake: say so. */
     if (req->if_none_match && httpd_if_none_match(req->if_none_match, "") == INM_ANY) {
@@ -174,8 +173,7 @@ enum MHD_Result httpd_route_batch(struct httpd *srv, struct MHD_Connection *conn
         return httpd_send_error(conn, req, 503, "out of memory", "ENOMEM", 1);
     if (req->body_over)
         return httpd_send_post_too_large(srv, conn, req);
-    if (!json_media_type(
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
+    if (!json_media_type(req->hdr.content_type))
         return httpd_send_error(conn, req, 415, "the body must be Content-Type: application/json",
                                 "EMEDIATYPE", 0);
     struct httpd_select *sel = NULL;

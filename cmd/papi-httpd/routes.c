@@ -86,10 +86,9 @@ static int segment_is(const struct httpd_path *p, size_t i, const char *name)
 /* ------------------------------------------------------------------ checks */
 
 /* Compares in time that depends only on the configured key sizes, never on where bytes differ. */
-static int api_key_ok(const struct httpd *srv, struct MHD_Connection *conn)
+static int api_key_ok(const struct httpd *srv, const struct httpd_request *req)
 {
-    const char *h =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h = req->hdr.authorization;
     if (!h || strncasecmp(h, "Bearer ", 7) != 0)
         return 0;
     const char *k = h + 7;
@@ -118,7 +117,9 @@ static enum MHD_Result check_head(struct MHD_Connection *conn, struct httpd_requ
                                   const char *url, const char *method, const char *version)
 {
     size_t uri_len = req->raw_uri ? strlen(req->raw_uri) : 0;
-    switch (httpd_head_check(conn, method, url, uri_len, version)) {
+    enum httpd_head_verdict v = httpd_head_check(conn, method, url, uri_len, version, &req->hdr);
+    httpd_set_request_id(req, method); /* before any answer: it carries the client's id */
+    switch (v) {
     case HEAD_OK:
         return MHD_YES;
     case HEAD_HIDDEN_BYTES:
@@ -309,22 +310,19 @@ static enum MHD_Result finish_job(struct httpd *srv, struct MHD_Connection *conn
     return r;
 }
 
-static const struct httpd_route *body_route(struct httpd *srv, struct MHD_Connection *conn,
-                                            struct httpd_request *req);
+static const struct httpd_route *body_route(struct httpd *srv, struct httpd_request *req);
 
 /* A client that waits for 100 Continue before sending a POST body over the route's cap: MHD
  * would invite the body only for it to be dropped. Refused at once instead (RFC 9110 10.1.1);
  * nothing was sent yet, so closing the connection after the answer costs the client nothing. */
-static int expects_too_much(struct httpd *srv, struct MHD_Connection *conn,
-                            struct httpd_request *req)
+static int expects_too_much(struct httpd *srv, struct httpd_request *req)
 {
-    const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-    const char *length =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *expect = req->hdr.expect;
+    const char *length = req->hdr.content_length;
     if (!expect || strcasecmp(expect, "100-continue") != 0 || !length ||
         strtoull(length, NULL, 10) <= srv->post_max_bytes)
         return 0;
-    return body_route(srv, conn, req) != NULL;
+    return body_route(srv, req) != NULL;
 }
 
 /* The head is in. Answer once the request is complete: MHD closes a connection whose answer
@@ -333,9 +331,8 @@ static enum MHD_Result head_in(struct MHD_Connection *conn, struct httpd_request
                                const char *url, const char *method, const char *version)
 {
     req->headers_done = 1;
-    httpd_set_request_id(conn, req, method);
     enum MHD_Result r = check_head(conn, req, url, method, version);
-    if (!req->status && r == MHD_YES && expects_too_much(req->srv, conn, req))
+    if (!req->status && r == MHD_YES && expects_too_much(req->srv, req))
         r = httpd_send_post_too_large(req->srv, conn, req);
     if (req->status || r == MHD_NO)
         httpd_conn_phase(req->hc, CONN_SERVING, req->start_us);
@@ -344,8 +341,7 @@ static enum MHD_Result head_in(struct MHD_Connection *conn, struct httpd_request
 
 /* The route that takes this request's body, once it may: NULL for the rest, whose bodies (of a
  * known, bounded length) are read and dropped. */
-static const struct httpd_route *body_route(struct httpd *srv, struct MHD_Connection *conn,
-                                            struct httpd_request *req)
+static const struct httpd_route *body_route(struct httpd *srv, struct httpd_request *req)
 {
     if (!req->raw_uri)
         return NULL;
@@ -357,16 +353,16 @@ static const struct httpd_route *body_route(struct httpd *srv, struct MHD_Connec
     if (!rt || !rt->body || httpd_method_bit(req->method) != HTTPD_POST ||
         !(rt->methods & HTTPD_POST))
         return NULL;
-    return srv->napi_keys == 0 || rt->open || api_key_ok(srv, conn) ? rt : NULL;
+    return srv->napi_keys == 0 || rt->open || api_key_ok(srv, req) ? rt : NULL;
 }
 
-static enum MHD_Result body_in(struct httpd *srv, struct MHD_Connection *conn,
-                               struct httpd_request *req, const char *data, size_t *size)
+static enum MHD_Result body_in(struct httpd *srv, struct httpd_request *req, const char *data,
+                               size_t *size)
 {
     size_t n = *size;
     *size = 0;
     if (req->body_bytes == 0)
-        req->body_route = body_route(srv, conn, req);
+        req->body_route = body_route(srv, req);
     req->body_bytes += n;
     /* check_head() refused a longer body; MHD never hands more than announced. */
     if (req->body_bytes > HTTPD_MAX_BODY_BYTES)
@@ -376,11 +372,11 @@ static enum MHD_Result body_in(struct httpd *srv, struct MHD_Connection *conn,
 
 /* With CORS on, the Origin of a cross-origin request decides its CORS headers: -1 when it
  * is malformed (answered 400). With CORS off it is not read: no answer depends on it. */
-static int take_origin(struct httpd *srv, struct MHD_Connection *conn, struct httpd_request *req)
+static int take_origin(struct httpd *srv, struct httpd_request *req)
 {
     if (!srv->cors.any && srv->cors.n == 0)
         return 0;
-    const char *o = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    const char *o = req->hdr.origin;
     switch (httpd_cors_check(&srv->cors, o)) {
     case ORIGIN_MALFORMED:
         return -1;
@@ -405,7 +401,7 @@ static enum MHD_Result answer(struct httpd *srv, struct MHD_Connection *conn,
     if (strlen(raw) > HTTPD_MAX_URL_BYTES)
         return httpd_send_error(conn, req, MHD_HTTP_URI_TOO_LONG, "URL longer than 8192 bytes",
                                 "EURITOOLONG", 0);
-    if (take_origin(srv, conn, req) != 0)
+    if (take_origin(srv, req) != 0)
         return httpd_send_error(
             conn, req, 400, "malformed Origin header: expected scheme://host[:port]", "EORIGIN", 0);
     struct httpd_path path;
@@ -415,7 +411,7 @@ static enum MHD_Result answer(struct httpd *srv, struct MHD_Connection *conn,
     unsigned mbit = httpd_method_bit(method);
     /* A preflight carries no credentials (Fetch), so OPTIONS never needs the key. */
     if (srv->napi_keys > 0 && !(rt && rt->open) && mbit != HTTPD_OPTIONS &&
-        !api_key_ok(srv, conn)) {
+        !api_key_ok(srv, req)) {
         httpd_count(srv, COUNT_UNAUTHORIZED);
         return httpd_send_error(conn, req, MHD_HTTP_UNAUTHORIZED, "missing or invalid API key",
                                 "EUNAUTHORIZED", 0);
@@ -447,7 +443,7 @@ enum MHD_Result httpd_handler(void *cls, struct MHD_Connection *conn, const char
     if (!req->headers_done)
         return head_in(conn, req, url, method, version);
     if (*upload_data_size > 0)
-        return body_in(srv, conn, req, upload_data, upload_data_size);
+        return body_in(srv, req, upload_data, upload_data_size);
     if (req->abandoned)
         return httpd_send_error(conn, req, 503, "shutting down", "DRAINING", 1);
     if (req->job)

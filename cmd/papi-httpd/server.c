@@ -394,6 +394,7 @@ static int drain(struct httpd *srv, sigset_t *sigs, int64_t *next_sweep_us)
     }
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    httpd_hot_free(srv); /* after the event loops, the only threads that queue kept answers */
     httpd_workers_stop(srv);
     return left ? 1 : 0;
 }
@@ -406,6 +407,7 @@ int httpd_main(int argc, char **argv, httpd_config_hook hook, void *hook_user)
     pthread_mutex_init(&srv->ready_lock, NULL);
     pthread_mutex_init(&srv->conns_lock, NULL);
     pthread_mutex_init(&srv->mhd_log.lock, NULL);
+    pthread_mutex_init(&srv->hot_lock, NULL);
     if (getrandom(&srv->request_id_seed, sizeof srv->request_id_seed, 0) != sizeof srv->request_id_seed)
         srv->request_id_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 
