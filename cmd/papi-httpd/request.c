@@ -112,13 +112,14 @@ size_t httpd_path_len(const char *uri)
     return strcspn(uri, "?#");
 }
 
-void httpd_request_finish(struct httpd_request *req, enum httpd_closed closed)
+/* now_us: the caller's clock reading, one per request end. */
+static void finish_at(struct httpd_request *req, enum httpd_closed closed, int64_t now_us)
 {
     struct httpd *srv = req->srv;
     if (req->hc && req->hc->req == req)
         req->hc->req = NULL;
     req->closed = closed;
-    int64_t elapsed = httpd_now_us() - req->start_us;
+    int64_t elapsed = now_us - req->start_us;
     if (closed != CLOSED_NOT)
         httpd_count(srv, COUNT_CLOSED_EARLY);
     if (req->status)
@@ -139,6 +140,11 @@ void httpd_request_finish(struct httpd_request *req, enum httpd_closed closed)
         req->hc->spare = req;
     else
         free(req);
+}
+
+void httpd_request_finish(struct httpd_request *req, enum httpd_closed closed)
+{
+    finish_at(req, closed, httpd_now_us());
 }
 
 static enum httpd_closed closed_of(const struct httpd_request *req,
@@ -181,8 +187,9 @@ void httpd_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (ci)
             req->status = ci->http_status;
     }
-    httpd_conn_phase(req->hc, CONN_IDLE, httpd_now_us());
-    httpd_request_finish(req, closed_of(req, toe));
+    int64_t now = httpd_now_us();
+    httpd_conn_phase(req->hc, CONN_IDLE, now);
+    finish_at(req, closed_of(req, toe), now);
 }
 
 void httpd_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
