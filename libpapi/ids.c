@@ -1,6 +1,7 @@
 /* Id lists as callers give them: strict, so that a bad id is a clear error and never reaches a
- * query (ids are only ever bind values). One allocation holds the key array and the normalized,
- * NUL-terminated bytes it points to, so papi__ids_free() frees ids->keys alone. */
+ * query (ids are only ever bind values). One block holds the key array and the normalized,
+ * NUL-terminated bytes it points to: the struct's own small room when it fits, else one
+ * allocation, so papi__ids_free() frees ids->keys alone (when it is not that room). */
 #include "internal.h"
 
 #include <stdio.h>
@@ -161,11 +162,12 @@ static papi_status check_count(size_t n, size_t max_ids, papi_error *err)
     return PAPI_OK;
 }
 
-/* Allocates the block for n keys and up to bytes of key text (plus a NUL each). */
+/* The block for n keys and up to bytes of key text (plus a NUL each). */
 static papi_status alloc_ids(papi__ids *out, size_t n, size_t bytes, papi_error *err)
 {
     size_t head = n * sizeof(papi_key);
-    void *block = malloc(head + bytes + n);
+    void *block =
+        head + bytes + n <= sizeof out->small.bytes ? out->small.bytes : malloc(head + bytes + n);
     if (!block)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory for %zu ids", n);
     out->keys = block;
@@ -257,7 +259,8 @@ void papi__ids_free(papi__ids *ids)
 {
     if (!ids)
         return;
-    free(ids->keys);
+    if (ids->keys != (papi_key *)(void *)ids->small.bytes)
+        free(ids->keys);
     ids->keys = NULL;
     ids->storage = NULL;
     ids->n = 0;

@@ -323,7 +323,6 @@ static papi_status wait_and_stale(lookup *lk, const papi_error *ferr, papi_error
 
 void papi__lookup_close(lookup *lk)
 {
-    papi__ids_free(&lk->ids);
     free(lk->heap);
     lk->heap = NULL;
 }
