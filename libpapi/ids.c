@@ -126,6 +126,8 @@ static papi_status dedupe(papi__ids *ids, papi_error *err)
 {
     papi_key *k = ids->keys;
     size_t n = ids->n, w = 0;
+    if (n < 2)
+        return PAPI_OK;
     if (n <= LINEAR_DEDUPE_MAX) {
         for (size_t i = 0; i < n; i++) {
             size_t j = 0;
@@ -210,7 +212,8 @@ papi_status papi__ids_parse_list(const char *list, size_t len, papi_key_type typ
         st = alloc_ids(out, n, len, err);
     size_t used = 0, pos = 0;
     for (size_t start = 0; st == PAPI_OK && start <= len; pos++) {
-        const char *comma = memchr(list + start, ',', len - start);
+        /* the commas were counted: the last id runs to the end */
+        const char *comma = pos + 1 < n ? memchr(list + start, ',', len - start) : NULL;
         size_t end = comma ? (size_t)(comma - list) : len;
         st = add_key(out, &used, list + start, end - start, type, pos + 1, err);
         start = end + 1;
