@@ -126,8 +126,6 @@ static papi_status dedupe(papi__ids *ids, papi_error *err)
 {
     papi_key *k = ids->keys;
     size_t n = ids->n, w = 0;
-    if (n < 2)
-        return PAPI_OK;
     if (n <= LINEAR_DEDUPE_MAX) {
         for (size_t i = 0; i < n; i++) {
             size_t j = 0;
@@ -218,7 +216,7 @@ papi_status papi__ids_parse_list(const char *list, size_t len, papi_key_type typ
         st = add_key(out, &used, list + start, end - start, type, pos + 1, err);
         start = end + 1;
     }
-    if (st == PAPI_OK)
+    if (st == PAPI_OK && out->n > 1)
         st = dedupe(out, err);
     if (st != PAPI_OK)
         papi__ids_free(out);
@@ -251,7 +249,7 @@ papi_status papi__ids_from_array(const char *const *ids, size_t n, papi_key_type
     for (size_t i = 0; st == PAPI_OK && i < n; i++)
         st = add_key(out, &used, ids[i], strnlen(ids[i], PAPI__MAX_TEXT_KEY_BYTES + 1), type,
                      i + 1, err);
-    if (st == PAPI_OK)
+    if (st == PAPI_OK && out->n > 1)
         st = dedupe(out, err);
     if (st != PAPI_OK)
         papi__ids_free(out);
