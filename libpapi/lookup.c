@@ -326,8 +326,10 @@ static papi_status wait_and_stale(lookup *lk, const papi_error *ferr, papi_error
 
 void papi__lookup_close(lookup *lk)
 {
-    free(lk->heap);
-    lk->heap = NULL;
+    if (lk->heap) { /* a small lookup has none: the call would be most of this */
+        free(lk->heap);
+        lk->heap = NULL;
+    }
 }
 
 void papi__lookup_release(lookup *lk)
