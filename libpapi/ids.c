@@ -1,6 +1,7 @@
 /* Id lists as callers give them: strict, so that a bad id is a clear error and never reaches a
- * query (ids are only ever bind values). One allocation holds the key array and the normalized,
- * NUL-terminated bytes it points to, so papi__ids_free() frees ids->keys alone. */
+ * query (ids are only ever bind values). One block holds the key array and the normalized,
+ * NUL-terminated bytes it points to: the struct's own small room when it fits, else one
+ * allocation, so papi__ids_free() frees ids->keys alone (when it is not that room). */
 #include "internal.h"
 
 #include <stdio.h>
@@ -161,11 +162,12 @@ static papi_status check_count(size_t n, size_t max_ids, papi_error *err)
     return PAPI_OK;
 }
 
-/* Allocates the block for n keys and up to bytes of key text (plus a NUL each). */
+/* The block for n keys and up to bytes of key text (plus a NUL each). */
 static papi_status alloc_ids(papi__ids *out, size_t n, size_t bytes, papi_error *err)
 {
     size_t head = n * sizeof(papi_key);
-    void *block = malloc(head + bytes + n);
+    void *block =
+        head + bytes + n <= sizeof out->small.bytes ? out->small.bytes : malloc(head + bytes + n);
     if (!block)
         return papi_error_set(err, PAPI_ENOMEM, "out of memory for %zu ids", n);
     out->keys = block;
@@ -208,12 +210,13 @@ papi_status papi__ids_parse_list(const char *list, size_t len, papi_key_type typ
         st = alloc_ids(out, n, len, err);
     size_t used = 0, pos = 0;
     for (size_t start = 0; st == PAPI_OK && start <= len; pos++) {
-        const char *comma = memchr(list + start, ',', len - start);
+        /* the commas were counted: the last id runs to the end */
+        const char *comma = pos + 1 < n ? memchr(list + start, ',', len - start) : NULL;
         size_t end = comma ? (size_t)(comma - list) : len;
         st = add_key(out, &used, list + start, end - start, type, pos + 1, err);
         start = end + 1;
     }
-    if (st == PAPI_OK)
+    if (st == PAPI_OK && out->n > 1)
         st = dedupe(out, err);
     if (st != PAPI_OK)
         papi__ids_free(out);
@@ -246,7 +249,7 @@ papi_status papi__ids_from_array(const char *const *ids, size_t n, papi_key_type
     for (size_t i = 0; st == PAPI_OK && i < n; i++)
         st = add_key(out, &used, ids[i], strnlen(ids[i], PAPI__MAX_TEXT_KEY_BYTES + 1), type,
                      i + 1, err);
-    if (st == PAPI_OK)
+    if (st == PAPI_OK && out->n > 1)
         st = dedupe(out, err);
     if (st != PAPI_OK)
         papi__ids_free(out);
@@ -257,7 +260,8 @@ void papi__ids_free(papi__ids *ids)
 {
     if (!ids)
         return;
-    free(ids->keys);
+    if (ids->keys != (papi_key *)(void *)ids->small.bytes)
+        free(ids->keys);
     ids->keys = NULL;
     ids->storage = NULL;
     ids->n = 0;

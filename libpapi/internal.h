@@ -49,11 +49,17 @@ bool papi__row_check(const papi_dataset *ds, const char *id, size_t id_len, cons
 
 /* ------------------------------------------------------------- ids.c */
 /* A validated, de-duplicated list of keys in first-asked order. Number keys are normalized
- * (leading zeros dropped, "0" kept). keys[i].ptr point into storage. */
+ * (leading zeros dropped, "0" kept). keys[i].ptr point into storage. A short list is held in
+ * small (no allocation: a one-id lookup is the hot path), so the struct must not be copied or
+ * moved while its keys are used. */
 typedef struct papi__ids {
     papi_key *keys;
     size_t n;
     char *storage;
+    union {
+        max_align_t align;
+        char bytes[256];
+    } small;
 } papi__ids;
 
 papi_status papi__ids_parse_list(const char *list, size_t len, papi_key_type type, size_t max_ids,

@@ -72,10 +72,12 @@ static void take_tier(lookup *lk, size_t t, size_t np)
     papi_client *c = lk->c;
     size_t nfill = 0, answered = 0;
     papi_cache_ttl fill_ttl = c->ttl;
+    bool trusted = c->tiers[t].backend->flags & PAPI_CACHE_IN_PROCESS;
     for (size_t j = 0; j < np; j++) {
         slot *s = &lk->slots[lk->idx[j]];
         papi_cache_entry *e = &lk->ents[j];
-        check_entry(c, t, lk->ds, s->id, e);
+        if (!trusted) /* saves a call a hit */
+            check_entry(c, t, lk->ds, s->id, e);
         if (e->state == PAPI_CACHE_FOUND && e->row) {
             s->row = e->row;
             s->state = S_FOUND;
@@ -115,8 +117,9 @@ void papi__lookup_read_tiers(lookup *lk, size_t to)
                 lk->idx[np] = i;
                 lk->keys[np++] = lk->slots[i].ckey;
             }
-        papi_error cerr;
-        papi_error_set(&cerr, PAPI_OK, NULL);
+        papi_error cerr; /* only its message is read (on failure): clearing it all costs more */
+        cerr.status = PAPI_OK;
+        cerr.message[0] = '\0';
         const papi__tier *tier = &c->tiers[t];
         if (tier->backend->get(tier->state, lk->keys, np, lk->ents, &cerr) != PAPI_OK) {
             for (size_t j = 0; j < np; j++) /* a failing backend may have filled some */
@@ -323,9 +326,10 @@ static papi_status wait_and_stale(lookup *lk, const papi_error *ferr, papi_error
 
 void papi__lookup_close(lookup *lk)
 {
-    papi__ids_free(&lk->ids);
-    free(lk->heap);
-    lk->heap = NULL;
+    if (lk->heap) { /* a small lookup has none: the call would be most of this */
+        free(lk->heap);
+        lk->heap = NULL;
+    }
 }
 
 void papi__lookup_release(lookup *lk)

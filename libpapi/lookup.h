@@ -8,8 +8,8 @@
 enum { S_PENDING = 0, S_FOUND, S_ABSENT };
 
 typedef struct slot {
-    papi_key id;   /* normalized, points into the papi__ids storage */
     papi_key ckey; /* "<dataset>:<shape-hash>:<id>" */
+    papi_key id;   /* normalized: the end of ckey (the parsed ids are gone once it is written) */
     papi_blob *row;
     papi_blob *stale; /* an expired copy a tier still had */
     papi__flight *flight;
@@ -23,7 +23,6 @@ typedef struct slot {
 typedef struct lookup {
     papi_client *c;
     const papi_dataset *ds;
-    papi__ids ids;         /* the parsed ids, owned */
     size_t m;              /* distinct ids asked */
     size_t left;           /* ids no tier has answered yet */
     size_t next_tier;      /* tiers above it were read (papi_lookup_begin read the first) */
@@ -52,7 +51,7 @@ papi_status papi__lookup_rest(lookup *lk, papi_error *err);
 /* The answer in asked order when st is PAPI_OK (cut to the selected columns), every reference
  * the lookup held released, the lookup counted and closed. Returns st or ENOMEM/EPROTO. */
 papi_status papi__lookup_end(lookup *lk, papi_status st, papi_result **out, papi_error *err);
-/* Frees the ids and the heap scratch. */
+/* Frees the heap scratch. */
 void papi__lookup_close(lookup *lk);
 /* Drops the rows and stale copies the slots hold, then closes: a lookup given up. */
 void papi__lookup_release(lookup *lk);

@@ -23,15 +23,15 @@ struct papi_pending {
 
 /* ------------------------------------------------------------- step 1: ids, keys, selection */
 
-/* Bytes of the scratch block for lk's ids and selection. */
-static size_t scratch_size(const lookup *lk)
+/* Bytes of the scratch block for the ids' keys and lk's selection. */
+static size_t scratch_size(const lookup *lk, const papi__ids *ids)
 {
-    size_t m = lk->ids.n;
-    size_t nlen = strlen(papi_dataset_name(lk->ds)),
-           hlen = strlen(papi__dataset_shape_hash(lk->ds));
-    size_t keybytes = 0;
+    size_t m = ids->n;
+    size_t plen;
+    papi__dataset_key_prefix(lk->ds, &plen);
+    size_t keybytes = m * plen;
     for (size_t i = 0; i < m; i++)
-        keybytes += nlen + hlen + 2 + lk->ids.keys[i].len;
+        keybytes += ids->keys[i].len;
     size_t per = sizeof(slot) + sizeof(slot *) + sizeof(papi__want) + sizeof(papi_key) +
                  sizeof(papi_cache_entry) + sizeof(size_t) + sizeof(papi_blob *);
     return m * per + lk->sel_bytes + keybytes;
@@ -54,20 +54,20 @@ static void layout(lookup *lk, char *mem, size_t nsel)
     lk->kbytes = (char *)(lk->rows + m) + lk->sel_bytes;
 }
 
-/* Each id's slot and cache key "<dataset>:<shape-hash>:<id>". */
-static void write_keys(lookup *lk)
+/* Each id's slot and cache key "<dataset>:<shape-hash>:<id>"; the slot's id is the key's end,
+ * so the lookup keeps no copy of the parsed list. */
+static void write_keys(lookup *lk, const papi__ids *ids)
 {
     size_t plen;
     const char *prefix = papi__dataset_key_prefix(lk->ds, &plen);
     char *kb = lk->kbytes;
     for (size_t i = 0; i < lk->m; i++) {
-        const papi_key *id = &lk->ids.keys[i];
+        const papi_key *id = &ids->keys[i];
         char *k = kb;
         memcpy(kb, prefix, plen);
-        kb += plen;
-        memcpy(kb, id->ptr, id->len);
-        kb += id->len;
-        lk->slots[i] = (slot){.id = *id, .ckey = {k, (size_t)(kb - k)}};
+        memcpy(kb + plen, id->ptr, id->len);
+        kb += plen + id->len;
+        lk->slots[i] = (slot){.ckey = {k, plen + id->len}, .id = {k + plen, id->len}};
     }
 }
 
@@ -117,7 +117,6 @@ static papi_status lookup_open(lookup *lk, papi_client *c, const char *dataset, 
     /* member by member: zeroing the whole struct is a noticeable share of a cache hit */
     lk->c = c;
     lk->ds = papi__datasets_find(c->datasets, dataset);
-    lk->ids = (papi__ids){NULL, 0, NULL};
     lk->m = lk->left = lk->next_tier = lk->hits = lk->negative = 0;
     lk->sel = (papi__select){0};
     lk->heap = NULL;
@@ -130,26 +129,27 @@ static papi_status lookup_open(lookup *lk, papi_client *c, const char *dataset, 
         return papi_error_set(err, PAPI_EINVAL, "select names %zu columns: dataset %s has %zu",
                               o.nselect, dataset, ncols);
     papi_key_type type = papi_dataset_key_type(lk->ds);
-    st = in->is_list ? papi__ids_parse_list(in->list, in->len, type, c->max_ids, &lk->ids, err)
-                     : papi__ids_from_array(in->arr, in->n, type, c->max_ids, &lk->ids, err);
+    papi__ids ids; /* until the keys are written */
+    st = in->is_list ? papi__ids_parse_list(in->list, in->len, type, c->max_ids, &ids, err)
+                     : papi__ids_from_array(in->arr, in->n, type, c->max_ids, &ids, err);
     if (st != PAPI_OK)
         return st;
-    lk->m = lk->left = lk->ids.n;
+    lk->m = lk->left = ids.n;
     lk->sel_bytes = o.nselect ? papi__select_scratch(lk->ds, o.nselect) : 0;
-    lk->scratch_size = scratch_size(lk);
+    lk->scratch_size = scratch_size(lk, &ids);
     char *mem = lk->scratch_size <= stack_size ? stack : (lk->heap = malloc(lk->scratch_size));
     if (!mem) {
-        papi__lookup_close(lk);
+        papi__ids_free(&ids);
         return papi_error_set(err, PAPI_ENOMEM, "out of memory");
     }
     layout(lk, mem, o.nselect);
     st = o.nselect ? papi__select_resolve(&lk->sel, lk->ds, o.select, err) : PAPI_OK;
-    if (st != PAPI_OK) {
+    if (st == PAPI_OK)
+        write_keys(lk, &ids);
+    else
         papi__lookup_close(lk);
-        return st;
-    }
-    write_keys(lk);
-    return PAPI_OK;
+    papi__ids_free(&ids);
+    return st;
 }
 
 /* A lookup run to its end in this call. */
@@ -211,8 +211,11 @@ static papi_status pending_new(lookup *lk, papi_pending **out, papi_error *err)
     p->lk = *lk;
     memcpy(p->scratch, lk->scratch, lk->scratch_size);
     layout(&p->lk, (char *)p->scratch, lk->sel.n);
-    for (size_t i = 0; i < lk->m; i++) /* the keys' bytes moved with the block */
-        p->lk.slots[i].ckey.ptr = p->lk.kbytes + (lk->slots[i].ckey.ptr - lk->kbytes);
+    for (size_t i = 0; i < lk->m; i++) { /* the keys' bytes moved with the block */
+        slot *s = &p->lk.slots[i];
+        s->ckey.ptr = p->lk.kbytes + (lk->slots[i].ckey.ptr - lk->kbytes);
+        s->id.ptr = s->ckey.ptr + (s->ckey.len - s->id.len);
+    }
     free(lk->heap);
     p->lk.heap = NULL;
     *out = p;

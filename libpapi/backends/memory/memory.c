@@ -67,14 +67,57 @@ typedef struct mcache {
     shard shards[];
 } mcache;
 
-/* FNV-1a, then mixed so both the shard bits (top) and the bucket bits (bottom) are good. */
+/* The 128-bit product of a and b, folded to 64 bits (wyhash's "mum"). */
+static uint64_t mum(uint64_t a, uint64_t b)
+{
+#if defined(__SIZEOF_INT128__)
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+    uint64_t h = (a ^ (b >> 29)) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 32) ^ b;
+#endif
+}
+
+static uint64_t load8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static uint64_t load4(const char *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* 16 bytes a step, one multiplication each, as wyhash does; both the shard bits (top) and the
+ * bucket bits (bottom) come out mixed. Not papi_hash64 (FNV-1a, a byte a step: most of a hit's
+ * lookup on a 30-byte key): this hash names nothing outside the process, so it may differ by
+ * byte order or release. */
 static uint64_t hash_key(const char *p, size_t n)
 {
-    uint64_t h = papi_hash64(PAPI_HASH64_SEED, p, n);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return h;
+    static const uint64_t s0 = 0xa0761d6478bd642full, s1 = 0xe7037ed1a0b428dbull,
+                          s2 = 0x8ebc6af09c88c6e3ull;
+    uint64_t h = s0 ^ (uint64_t)n, a = 0, b = 0;
+    size_t len = n;
+    for (; n > 16; p += 16, n -= 16)
+        h = mum(load8(p) ^ s1, load8(p + 8) ^ h);
+    /* the last 1..16 bytes in two (overlapping) loads */
+    if (n >= 8) {
+        a = load8(p);
+        b = load8(p + n - 8);
+    } else if (n >= 4) {
+        a = load4(p);
+        b = load4(p + n - 4);
+    } else if (n) {
+        a = (uint64_t)(unsigned char)p[0] << 16 | (uint64_t)(unsigned char)p[n >> 1] << 8 |
+            (unsigned char)p[n - 1];
+    }
+    h = mum(a ^ s1, b ^ h);
+    return mum(h ^ s2, (uint64_t)len ^ s1);
 }
 
 static int64_t now_ms(const mcache *c)

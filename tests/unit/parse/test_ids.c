@@ -38,7 +38,7 @@ static void expect_keys(const char *list, papi_key_type type, const char *const 
 static void expect_bad(const char *list, size_t len, papi_key_type type, size_t max,
                        const char *frag1, const char *frag2)
 {
-    papi__ids ids = {(papi_key *)1, 7, (char *)1};
+    papi__ids ids = {.keys = (papi_key *)1, .n = 7, .storage = (char *)1};
     papi_error err;
     memset(&err, 0, sizeof err);
     assert_int_equal(papi__ids_parse_list(list, len, type, max, &ids, &err), PAPI_EINVAL);
