@@ -48,6 +48,24 @@ long httpd_percent_decode(const char *in, size_t n, char *out)
     return (long)o;
 }
 
+/* The common segment, ASCII without escapes, copied in one pass: its length, or -1 for the
+ * others, which take the decoding and the UTF-8 check. */
+static long ascii_segment(const char *seg, size_t n, char *out)
+{
+    unsigned char any = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)seg[i];
+        if (c == '%')
+            return -1;
+        any |= c;
+        out[i] = (char)c;
+    }
+    if (any >= 0x80)
+        return -1;
+    out[n] = '\0';
+    return (long)n;
+}
+
 static void split_path(const char *raw, size_t raw_len, struct httpd_path *p)
 {
     p->n = 0;
@@ -59,14 +77,17 @@ static void split_path(const char *raw, size_t raw_len, struct httpd_path *p)
         const char *seg = raw + i;
         const char *slash = memchr(seg, '/', raw_len - i);
         size_t n = slash ? (size_t)(slash - seg) : raw_len - i;
-        long d = httpd_percent_decode(seg, n, p->buf + o);
+        long d = ascii_segment(seg, n, p->buf + o);
         if (d < 0) {
-            p->error = "invalid percent-encoding in the path";
-            return;
-        }
-        if (!httpd_utf8_valid((const unsigned char *)p->buf + o, (size_t)d)) {
-            p->error = "the path is not valid UTF-8";
-            return;
+            d = httpd_percent_decode(seg, n, p->buf + o);
+            if (d < 0) {
+                p->error = "invalid percent-encoding in the path";
+                return;
+            }
+            if (!httpd_utf8_valid((const unsigned char *)p->buf + o, (size_t)d)) {
+                p->error = "the path is not valid UTF-8";
+                return;
+            }
         }
         if (p->n < 2) {
             p->s[p->n] = p->buf + o;
