@@ -11,6 +11,7 @@ enum MHD_Result httpd_send_cached(struct MHD_Connection *conn, struct httpd_requ
 {
     if (!resp)
         return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_DATE, httpd_http_date(NULL));
     if (!type || type[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type ? type : HTTPD_JSON_TYPE);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);

@@ -7,7 +7,8 @@
  * response's headers into the connection's own buffer when the handler that queued it returns,
  * before its thread runs any other handler, and MHD_get_response_header() hands back the stored
  * value. So a kept response whose request-id value is rewritten in place before each queueing
- * sends every answer its own id. Only the thread that keeps a response ever queues it, and the
+ * sends every answer its own id (and the Date header, which papi-httpd writes itself, its own
+ * second). Only the thread that keeps a response ever queues it, and the
  * test suite checks that every answer of a kept response carries its request's id
  * (tests/integration/httpd/test_hot.py).
  *
@@ -34,6 +35,8 @@ struct hot_slot {
     struct MHD_Response *resp; /* the kept response (our reference), or NULL */
     const char *body;          /* resp's bytes, freed by MHD with resp */
     char *id;                  /* resp's X-Request-Id value, rewritten before each queueing */
+    char *date;                /* resp's Date value, rewritten when the second has changed */
+    time_t date_sec;           /* the second it names */
 };
 
 struct httpd_hot {
@@ -68,6 +71,7 @@ static void slot_clear(struct hot_slot *s)
     s->resp = NULL;
     s->body = NULL;
     s->id = NULL;
+    s->date = NULL;
 }
 
 /* A response with the headers httpd_send_result() and httpd_send_cached() give a 200 cache hit
@@ -90,8 +94,10 @@ static int slot_fill(struct httpd *srv, const struct httpd_request *req, struct 
         free(copy);
         return 0;
     }
-    char *id = NULL;
-    if (MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag) == MHD_YES &&
+    char *id = NULL, *date = NULL;
+    time_t now;
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_DATE, httpd_http_date(&now)) == MHD_YES &&
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag) == MHD_YES &&
         MHD_add_response_header(r, "X-Cache", "HIT") == MHD_YES &&
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, HTTPD_JSON_TYPE) == MHD_YES &&
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, srv->lookup_cache_control) ==
@@ -100,8 +106,9 @@ static int slot_fill(struct httpd *srv, const struct httpd_request *req, struct 
         if (MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") == MHD_YES &&
             MHD_add_response_header(r, "X-Request-Id", HOT_ID_PLACEHOLDER) == MHD_YES)
             id = (char *)MHD_get_response_header(r, "X-Request-Id");
+        date = (char *)MHD_get_response_header(r, MHD_HTTP_HEADER_DATE);
     }
-    if (!id || strlen(id) != HOT_ID_BYTES) {
+    if (!id || strlen(id) != HOT_ID_BYTES || !date || strlen(date) != HTTPD_HTTP_DATE_LEN) {
         MHD_destroy_response(r);
         return 0;
     }
@@ -109,6 +116,8 @@ static int slot_fill(struct httpd *srv, const struct httpd_request *req, struct 
     s->resp = r;
     s->body = copy;
     s->id = id;
+    s->date = date;
+    s->date_sec = now;
     s->len = len;
     memcpy(s->etag, etag, sizeof etag);
     return 1;
@@ -149,6 +158,12 @@ int httpd_hot_send(struct httpd *srv, struct MHD_Connection *conn, struct httpd_
     if (req->if_none_match && httpd_if_none_match(req->if_none_match, s->etag) != INM_NONE)
         return 0;
     memcpy(s->id, req->request_id, HOT_ID_BYTES);
+    time_t now;
+    const char *date = httpd_http_date(&now);
+    if (now != s->date_sec) {
+        memcpy(s->date, date, HTTPD_HTTP_DATE_LEN);
+        s->date_sec = now;
+    }
     *r = MHD_queue_response(conn, MHD_HTTP_OK, s->resp);
     if (*r == MHD_YES)
         req->status = MHD_HTTP_OK;

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <microhttpd.h>
 #include <papi/papi.h>
@@ -553,6 +554,12 @@ int64_t httpd_now_us(void);
 /* Writes the wall-clock time as "2026-11-29T22:53:16.123Z" and returns its length. */
 #define HTTPD_ISO_NOW_BYTES 32
 size_t httpd_iso_now(char out[HTTPD_ISO_NOW_BYTES]);
+/* The Date header's value for now ("Sun, 06 Nov 1994 08:49:37 GMT": always 29 bytes), the
+ * calling thread's, valid until its next call; *sec (if not NULL) gets the second it names.
+ * papi-httpd writes Date itself: MHD is told not to (server.c). */
+#define HTTPD_HTTP_DATE_LEN 29
+#define HTTPD_HTTP_DATE_BYTES (HTTPD_HTTP_DATE_LEN + 1)
+const char *httpd_http_date(time_t *sec);
 /* Writes all n bytes to fd (a short write is continued, a failed one dropped). */
 void httpd_write_all(int fd, const char *p, size_t n);
 

@@ -313,8 +313,10 @@ static struct MHD_Daemon *start_daemon(struct httpd *srv)
     /* A few epoll threads answer what the first cache tier holds without a context switch per
      * request; a request that may wait on the source is suspended and finished by a worker
      * (workers.c), so a slow source never stalls the hits of other clients. */
+    /* papi writes the Date header itself, formatted once a second (logline.c), where MHD would
+     * format it for every answer; MHD's own error pages (docs/HTTP.md) go without one. */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_USE_SUPPRESS_DATE_NO_CLOCK;
     if (ss->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem opts[] = {

@@ -4,6 +4,7 @@ tests prove, over real HTTP, what that must never change: every answer carries i
 id (pipelined, over many connections and two event-loop threads), the bytes and headers are the
 ones a freshly built answer has, a row that changed is never served from an old response, and
 conditional, CORS and other-id requests still get their own answers."""
+import email.utils
 import json
 import os
 import shutil
@@ -122,6 +123,28 @@ class KeptAnswers(unittest.TestCase):
         for _ in range(8):  # kept again, now for the new bytes
             st, h2, body2 = self.srv.request("GET", path)
             self.assertEqual((st, body2, h2["etag"]), (200, body, h["etag"]))
+
+    def assertDateIsNow(self, h):
+        # IMF-fixdate (RFC 9110 5.6.7), papi-httpd's own: libmicrohttpd's is switched off
+        self.assertRegex(h["date"], r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|"
+                                    r"Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$")
+        when = email.utils.parsedate_to_datetime(h["date"]).timestamp()
+        self.assertLess(abs(when - time.time()), 3, h["date"])
+        return when
+
+    def test_date_is_the_answers_own_second(self):
+        # a kept answer's Date is rewritten when the second changes, as its id is per answer
+        dates = []
+        for _ in range(3):
+            for _ in range(5):
+                st, h, _ = self.srv.request("GET", "/customer/4242")
+                self.assertEqual(st, 200)
+                dates.append(self.assertDateIsNow(h))
+            time.sleep(1.1)
+        self.assertGreaterEqual(len(set(dates)), 3, dates)
+        for path in ("/customer/x", "/nope", "/healthz", "/metrics"):
+            st, h, _ = self.srv.request("GET", path)
+            self.assertDateIsNow(h)
 
     def test_conditional_and_other_ids_are_answered_as_before(self):
         path = "/customer/1885"
