@@ -30,7 +30,7 @@
 #define HTTPD_MAX_SELECT 256
 #define HTTPD_MAX_COLUMN_BYTES 255
 /* libmicrohttpd's memory for each connection: the request head must fit in it (server.c). */
-#define HTTPD_CONNECTION_MEMORY_BYTES (32 * 1024)
+#define HTTPD_CONNECTION_MEMORY_BYTES (24 * 1024)
 
 /* Metrics index of a request: refused before routing, no route, then the route table's rows
  * (routes.c), then one per dataset. */

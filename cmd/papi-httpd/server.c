@@ -328,9 +328,10 @@ static struct MHD_Daemon *start_daemon(struct httpd *srv)
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)srv->opt.max_connections_per_ip, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)srv->opt.connection_timeout_s, NULL},
         /* MHD zeroes this whole pool before each request of a keep-alive connection: at 128 KiB
-         * that was a fifth of a cache hit's CPU (docs/PERFORMANCE.md). 32 KiB still holds a
-         * request line of about 30 KiB, so URLs past our 8 KiB limit get our JSON 414 up to
-         * there; a longer request line gets MHD's own 414 page (docs/HTTP.md). */
+         * that was a fifth of a cache hit's CPU, at 32 KiB still the largest item of papi's own
+         * (docs/PERFORMANCE.md). 24 KiB holds a request line of about 23 KiB, so URLs past our
+         * 8 KiB limit get our JSON 414 up to there (issue 13's 2,000 query arguments included); a
+         * longer request line gets MHD's own 414 page (docs/HTTP.md). */
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTPD_CONNECTION_MEMORY_BYTES, NULL},
         {MHD_OPTION_THREAD_STACK_SIZE, (intptr_t)(512 * 1024), NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
