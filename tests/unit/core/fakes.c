@@ -388,43 +388,84 @@ void *lookup_job_run(void *arg)
     return NULL;
 }
 
+void lookup_job_start(lookup_job *j, papi_client *c, const char *list)
+{
+    memset(j, 0, sizeof *j);
+    j->client = c;
+    snprintf(j->list, sizeof j->list, "%s", list);
+    assert_int_equal(pthread_create(&j->thread, NULL, lookup_job_run, j), 0);
+}
+
+void lookup_job_finish(lookup_job *j)
+{
+    pthread_join(j->thread, NULL);
+}
+
+int random_ids(unsigned *seed, int max_per, int id_range, int exist, char list[256], int want[16])
+{
+    int n = 1 + (int)(rand_r(seed) % (unsigned)max_per), m = 0;
+    list[0] = '\0';
+    for (int k = 0; k < n && k < 16; k++) {
+        int id = 1 + (int)(rand_r(seed) % (unsigned)id_range);
+        char item[16];
+        snprintf(item, sizeof item, k ? ",%d" : "%d", id);
+        strcat(list, item);
+        bool seen = false;
+        for (int q = 0; q < m; q++)
+            seen = seen || want[q] == id;
+        if (!seen && id <= exist)
+            want[m++] = id;
+    }
+    return m;
+}
+
+bool answer_holds(const papi_result *r, const int *want, int m)
+{
+    bool good = papi_result_count(r) == (size_t)m;
+    for (int q = 0; good && q < m; q++) {
+        char head[32];
+        snprintf(head, sizeof head, "{\"C_CUSTOMER_SK\":%d,", want[q]);
+        size_t len;
+        const char *row = papi_result_row_json(r, (size_t)q, &len);
+        good = len >= strlen(head) && memcmp(row, head, strlen(head)) == 0;
+    }
+    return good;
+}
 
 void *stress_run(void *arg)
 {
     stress *w = arg;
     for (int i = 0; i < w->rounds; i++) {
-        int want[16], n = 1 + (int)(rand_r(&w->seed) % (unsigned)w->max_per), m = 0;
-        char list[256] = "";
-        for (int k = 0; k < n && k < 16; k++) {
-            int id = 1 + (int)(rand_r(&w->seed) % (unsigned)w->id_range);
-            char item[16];
-            snprintf(item, sizeof item, k ? ",%d" : "%d", id);
-            strcat(list, item);
-            bool seen = false;
-            for (int q = 0; q < m; q++)
-                seen = seen || want[q] == id;
-            if (!seen && id <= w->exist)
-                want[m++] = id;
-        }
+        int want[16];
+        char list[256];
+        int m = random_ids(&w->seed, w->max_per, w->id_range, w->exist, list, want);
         papi_result *r = NULL;
         papi_error err;
         if (papi_lookup_list(w->client, "customer", list, strlen(list), &r, &err) != PAPI_OK) {
             w->bad++;
             continue;
         }
-        if (papi_result_count(r) != (size_t)m)
-            w->bad++;
-        for (int q = 0; q < m && q < (int)papi_result_count(r); q++) {
-            char head[32];
-            snprintf(head, sizeof head, "{\"C_CUSTOMER_SK\":%d,", want[q]);
-            size_t len;
-            const char *row = papi_result_row_json(r, (size_t)q, &len);
-            if (len < strlen(head) || memcmp(row, head, strlen(head)) != 0)
-                w->bad++;
-        }
+        w->bad += !answer_holds(r, want, m);
         papi_result_free(r);
     }
     return NULL;
+}
+
+void stress_threads(const stress *tmpl, int n, unsigned seed_mul, unsigned seed_add)
+{
+    pthread_t t[STRESS_MAX_THREADS];
+    stress w[STRESS_MAX_THREADS];
+    assert_true(n > 0 && n <= STRESS_MAX_THREADS);
+    for (int i = 0; i < n; i++) {
+        w[i] = *tmpl;
+        w[i].seed = (unsigned)i * seed_mul + seed_add;
+        w[i].bad = 0;
+        assert_int_equal(pthread_create(&t[i], NULL, stress_run, &w[i]), 0);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].bad, 0);
+    }
 }
 
 papi_stats client_stats(papi_client *c)

@@ -103,6 +103,15 @@ typedef struct lookup_job {
     pthread_t thread;
 } lookup_job;
 void *lookup_job_run(void *arg);
+/* Runs lookup_job_run() for list on c in a thread of its own; lookup_job_finish() joins it. */
+void lookup_job_start(lookup_job *j, papi_client *c, const char *list);
+void lookup_job_finish(lookup_job *j);
+
+/* A random list of 1..max_per ids among 1..id_range (at most 16) into list; want gets the
+ * distinct ones up to exist, in asked order, and their count is returned. */
+int random_ids(unsigned *seed, int max_per, int id_range, int exist, char list[256], int want[16]);
+/* Whether r holds exactly the rows of want[0..m), in that order. */
+bool answer_holds(const papi_result *r, const int *want, int m);
 
 /* A thread's share of a stress run: `rounds` lookups of 1..max_per random ids among 1..id_range
  * (ids above `exist` do not exist); every answer must hold exactly the existing asked ids, in
@@ -114,6 +123,10 @@ typedef struct stress {
     int bad;
 } stress;
 void *stress_run(void *arg);
+/* n threads of stress_run(), each on a copy of tmpl seeded i * seed_mul + seed_add; fails the
+ * test when any answer was wrong. */
+#define STRESS_MAX_THREADS 16
+void stress_threads(const stress *tmpl, int n, unsigned seed_mul, unsigned seed_add);
 
 /* Helpers the core suites share; each fails the running cmocka test when its check fails. */
 void sleep_ms(int ms);

@@ -19,24 +19,11 @@
 
 typedef lookup_job job;
 
-static void start(job *j, papi_client *c, const char *list)
-{
-    memset(j, 0, sizeof *j);
-    j->client = c;
-    snprintf(j->list, sizeof j->list, "%s", list);
-    assert_int_equal(pthread_create(&j->thread, NULL, lookup_job_run, j), 0);
-}
-
-static void finish(job *j)
-{
-    pthread_join(j->thread, NULL);
-}
-
 static job run(papi_client *c, const char *list)
 {
     job j;
-    start(&j, c, list);
-    finish(&j);
+    lookup_job_start(&j, c, list);
+    lookup_job_finish(&j);
     return j;
 }
 
@@ -228,14 +215,14 @@ static void test_coalescing_across_the_chain(void **state)
     atomic_store(&rep.gate_closed, true);
     papi_client *c = make_chain(&rep, &wh, "none", NULL, NULL);
     static job jobs[N];
-    start(&jobs[0], c, "500");
+    lookup_job_start(&jobs[0], c, "500");
     wait_gated(&rep, 1);
     for (int i = 1; i < N; i++)
-        start(&jobs[i], c, "500");
+        lookup_job_start(&jobs[i], c, "500");
     wait_coalesced(c, N - 1);
     atomic_store(&rep.gate_closed, false);
     for (int i = 0; i < N; i++) {
-        finish(&jobs[i]);
+        lookup_job_finish(&jobs[i]);
         assert_row(&jobs[i], 500);
     }
     assert_string_equal(rep.fetch_log, "500");
@@ -256,19 +243,19 @@ static void test_given_up_id_carried_on(void **state)
     const char *const opts[] = {"timeout-ms", "4000", NULL};
     papi_client *c = make_chain(&rep, &wh, "none", NULL, opts);
     job a, b, f;
-    start(&a, c, "1"); /* holds the replica's one slot */
+    lookup_job_start(&a, c, "1"); /* holds the replica's one slot */
     wait_gated(&rep, 1);
-    start(&b, c, "500");
+    lookup_job_start(&b, c, "500");
     wait_depth(c, 1);
     sleep_ms(2000); /* the follower's deadline comes 2 s after b's: room for a loaded machine */
-    start(&f, c, "500");
+    lookup_job_start(&f, c, "500");
     wait_coalesced(c, 1);
-    finish(&b);
+    lookup_job_finish(&b);
     assert_int_equal(b.status, PAPI_ETIMEDOUT);
     assert_int_equal(client_stats(c).queue_depth, 1); /* kept for the follower */
     atomic_store(&rep.gate_closed, false);
-    finish(&a);
-    finish(&f);
+    lookup_job_finish(&a);
+    lookup_job_finish(&f);
     assert_row(&a, 1);
     assert_row(&f, 500);
     assert_string_equal(rep.fetch_log, "1;500");
@@ -290,21 +277,9 @@ static void test_stress(void **state)
     const char *const opts[] = {"source-concurrency", "2",  "max-batch", "5",
                                 "cache-max-entries",  "32", NULL};
     papi_client *c = make_chain(&rep, &wh, "memory", NULL, opts);
-    pthread_t t[T];
-    stress w[T];
-    for (int i = 0; i < T; i++) {
-        w[i] = (stress){.client = c,
-                        .seed = (unsigned)(i * 7919 + 11),
-                        .rounds = 300,
-                        .max_per = 6,
-                        .id_range = 300,
-                        .exist = 200};
-        assert_int_equal(pthread_create(&t[i], NULL, stress_run, &w[i]), 0);
-    }
-    for (int i = 0; i < T; i++) {
-        pthread_join(t[i], NULL);
-        assert_int_equal(w[i].bad, 0);
-    }
+    stress_threads(
+        &(stress){.client = c, .rounds = 300, .max_per = 6, .id_range = 300, .exist = 200}, T, 7919,
+        11);
     papi_stats s = client_stats(c);
     assert_int_equal(s.queue_depth, 0);
     assert_int_equal(s.fetches_in_flight, 0);
@@ -440,19 +415,10 @@ static void *dl_run(void *arg)
 {
     dl_worker *w = arg;
     for (int i = 0; i < w->rounds; i++) {
-        int want[8], n = 1 + (int)(rand_r(&w->seed) % 5u), m = 0;
-        char list[128] = "";
-        for (int k = 0; k < n; k++) {
-            int id = 1 + (int)(rand_r(&w->seed) % 40u); /* 1-10 replica, 11-30 warehouse */
-            char item[16];
-            snprintf(item, sizeof item, k ? ",%d" : "%d", id);
-            strcat(list, item);
-            bool seen = false;
-            for (int q = 0; q < m; q++)
-                seen = seen || want[q] == id;
-            if (!seen && id <= 30)
-                want[m++] = id;
-        }
+        int want[16];
+        char list[256];
+        /* ids 1-10 in the replica, 11-30 in the warehouse, 31-40 nowhere */
+        int m = random_ids(&w->seed, 5, 40, 30, list, want);
         papi_result *r = NULL;
         papi_error err;
         papi_status st = papi_lookup_list(w->client, "customer", list, strlen(list), &r, &err);
@@ -461,14 +427,7 @@ static void *dl_run(void *arg)
             w->other += st != PAPI_ETIMEDOUT;
             continue;
         }
-        bool good = papi_result_count(r) == (size_t)m;
-        for (int q = 0; good && q < m; q++) {
-            char head[32];
-            snprintf(head, sizeof head, "{\"C_CUSTOMER_SK\":%d,", want[q]);
-            size_t len;
-            const char *row = papi_result_row_json(r, (size_t)q, &len);
-            good = len >= strlen(head) && memcmp(row, head, strlen(head)) == 0;
-        }
+        bool good = answer_holds(r, want, m);
         w->ok += good;
         w->wrong += !good;
         papi_result_free(r);

@@ -42,14 +42,11 @@ static void same_id_from(const char *cache, papi_status fail)
         src.fail_status = fail;
     }
     papi_client *c = make(&src, cache, NULL);
-    pthread_t t[N];
     job jobs[N];
-    for (int i = 0; i < N; i++) {
-        jobs[i] = (job){.client = c, .list = "42"};
-        assert_int_equal(pthread_create(&t[i], NULL, lookup_job_run, &jobs[i]), 0);
-    }
     for (int i = 0; i < N; i++)
-        pthread_join(t[i], NULL);
+        lookup_job_start(&jobs[i], c, "42");
+    for (int i = 0; i < N; i++)
+        lookup_job_finish(&jobs[i]);
     /* the fetch really waited for every other thread to be waiting */
     assert_int_equal(atomic_load(&src.block_timeouts), 0);
     assert_int_equal(atomic_load(&src.calls), 1);
@@ -98,14 +95,11 @@ static void test_absent_reaches_waiters(void **state)
     fake_source_init(&src, 10);
     src.block_until_waits = N - 1;
     papi_client *c = make(&src, "none", NULL);
-    pthread_t t[N];
     job jobs[N];
+    for (int i = 0; i < N; i++)
+        lookup_job_start(&jobs[i], c, "77"); /* does not exist */
     for (int i = 0; i < N; i++) {
-        jobs[i] = (job){.client = c, .list = "77"}; /* does not exist */
-        assert_int_equal(pthread_create(&t[i], NULL, lookup_job_run, &jobs[i]), 0);
-    }
-    for (int i = 0; i < N; i++) {
-        pthread_join(t[i], NULL);
+        lookup_job_finish(&jobs[i]);
         assert_int_equal(jobs[i].status, PAPI_OK);
         assert_int_equal(jobs[i].count, 0);
     }
@@ -131,13 +125,12 @@ static void test_lead_then_wait(void **state)
     src.block_until_waits = 1;
     src.block_only_call = 1;
     papi_client *c = make(&src, "memory", NULL);
-    pthread_t ta, tb;
-    job a = {.client = c, .list = "1,2"}, b = {.client = c, .list = "2,3"};
-    assert_int_equal(pthread_create(&ta, NULL, lookup_job_run, &a), 0);
+    job a, b;
+    lookup_job_start(&a, c, "1,2");
     wait_calls(&src, 1);
-    assert_int_equal(pthread_create(&tb, NULL, lookup_job_run, &b), 0);
-    pthread_join(ta, NULL);
-    pthread_join(tb, NULL);
+    lookup_job_start(&b, c, "2,3");
+    lookup_job_finish(&a);
+    lookup_job_finish(&b);
     assert_int_equal(atomic_load(&src.block_timeouts), 0);
     assert_int_equal(a.status, PAPI_OK);
     assert_int_equal(b.status, PAPI_OK);
@@ -159,18 +152,17 @@ static void test_wait_bounded_by_deadline(void **state)
     fake_source_init(&src, 10);
     src.hold_ms = 3000;
     papi_client *c = make(&src, "memory", "300");
-    pthread_t ta, tb;
-    job a = {.client = c, .list = "5"}, b = {.client = c, .list = "5"};
-    assert_int_equal(pthread_create(&ta, NULL, lookup_job_run, &a), 0);
+    job a, b;
+    lookup_job_start(&a, c, "5");
     wait_calls(&src, 1);
     int64_t t0 = papi_now_ms();
-    assert_int_equal(pthread_create(&tb, NULL, lookup_job_run, &b), 0);
-    pthread_join(tb, NULL);
+    lookup_job_start(&b, c, "5");
+    lookup_job_finish(&b);
     int64_t waited = papi_now_ms() - t0;
     assert_int_equal(b.status, PAPI_ETIMEDOUT);
     assert_int_equal(b.err.status, PAPI_ETIMEDOUT);
     assert_true(waited < 2900); /* it did not wait for the leader */
-    pthread_join(ta, NULL);
+    lookup_job_finish(&a);
     assert_int_equal(a.status, PAPI_OK); /* the fake ignores deadlines */
     assert_int_equal(atomic_load(&src.calls), 1);
     papi_client_destroy(c);
@@ -188,17 +180,9 @@ static void test_stress(void **state)
     papi_client *c = NULL;
     assert_int_equal(papi_client_create(cfg, &c, NULL), PAPI_OK);
     papi_config_destroy(cfg);
-    pthread_t t[N];
-    stress w[N];
-    for (int i = 0; i < N; i++) {
-        w[i] = (stress){.client = c, .seed = (unsigned)(i * 31337 + 3), .rounds = 1500,
-                        .max_per = 5, .id_range = 300, .exist = 200};
-        assert_int_equal(pthread_create(&t[i], NULL, stress_run, &w[i]), 0);
-    }
-    for (int i = 0; i < N; i++) {
-        pthread_join(t[i], NULL);
-        assert_int_equal(w[i].bad, 0);
-    }
+    stress_threads(
+        &(stress){.client = c, .rounds = 1500, .max_per = 5, .id_range = 300, .exist = 200}, N,
+        31337, 3);
     papi_stats s = client_stats(c);
     assert_int_equal(s.lookups, N * 1500);
     assert_true(s.source_calls > 0);

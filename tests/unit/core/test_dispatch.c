@@ -19,19 +19,6 @@
 
 typedef lookup_job job;
 
-static void start(job *j, papi_client *c, const char *list)
-{
-    memset(j, 0, sizeof *j);
-    j->client = c;
-    snprintf(j->list, sizeof j->list, "%s", list);
-    assert_int_equal(pthread_create(&j->thread, NULL, lookup_job_run, j), 0);
-}
-
-static void finish(job *j)
-{
-    pthread_join(j->thread, NULL);
-}
-
 /* options: NULL-terminated key, value pairs */
 static papi_client *make_with(fake_source *src, const papi_transport_backend *t, const char *cache,
                               const char *const *options)
@@ -84,8 +71,8 @@ static void test_lone_miss_sent_at_once(void **state)
     const char *const opts[] = {"source-concurrency", "8", NULL};
     papi_client *c = make(&src, "memory", opts);
     job j;
-    start(&j, c, "5");
-    finish(&j);
+    lookup_job_start(&j, c, "5");
+    lookup_job_finish(&j);
     assert_row(&j, 5);
     papi_stats s = client_stats(c);
     assert_int_equal(atomic_load(&src.calls), 1);
@@ -101,8 +88,8 @@ static void test_lone_miss_sent_at_once(void **state)
     fake_source_init(&src, 100);
     const char *const linger[] = {"source-concurrency", "8", "batch-linger-us", "20000", NULL};
     c = make(&src, "memory", linger);
-    start(&j, c, "5");
-    finish(&j);
+    lookup_job_start(&j, c, "5");
+    lookup_job_finish(&j);
     assert_row(&j, 5);
     s = client_stats(c);
     assert_int_equal(s.queue_wait_bucket[0], 0);
@@ -125,17 +112,17 @@ static void test_burst_shares_fetches(void **state)
     char id[16];
     for (int i = 0; i < 2; i++) {
         snprintf(id, sizeof id, "%d", i + 1);
-        start(&jobs[i], c, id);
+        lookup_job_start(&jobs[i], c, id);
     }
     wait_gated(&src, 2);
     for (int i = 2; i < N; i++) {
         snprintf(id, sizeof id, "%d", i + 1);
-        start(&jobs[i], c, id);
+        lookup_job_start(&jobs[i], c, id);
     }
     wait_depth(c, N - 2);
     atomic_store(&src.gate_closed, false);
     for (int i = 0; i < N; i++) {
-        finish(&jobs[i]);
+        lookup_job_finish(&jobs[i]);
         assert_row(&jobs[i], i + 1);
     }
     assert_int_equal(atomic_load(&src.block_timeouts), 0);
@@ -167,17 +154,17 @@ static void test_fifo_and_max_batch(void **state)
     const char *const opts[] = {"source-concurrency", "1", "max-batch", "4", NULL};
     papi_client *c = make(&src, "memory", opts);
     static job jobs[N];
-    start(&jobs[0], c, "1");
+    lookup_job_start(&jobs[0], c, "1");
     wait_gated(&src, 1);
     char id[16];
     for (int i = 1; i < N; i++) { /* one at a time: the queue's order is the start order */
         snprintf(id, sizeof id, "%d", i + 1);
-        start(&jobs[i], c, id);
+        lookup_job_start(&jobs[i], c, id);
         wait_depth(c, (uint64_t)i);
     }
     atomic_store(&src.gate_closed, false);
     for (int i = 0; i < N; i++) {
-        finish(&jobs[i]);
+        lookup_job_finish(&jobs[i]);
         assert_row(&jobs[i], i + 1);
     }
     assert_string_equal(src.fetch_log, "1;2,3,4,5;6,7,8,9;10,11");
@@ -190,8 +177,8 @@ static void test_fifo_and_max_batch(void **state)
 
     /* a request with more ids than max-batch: its own ids go in successive fetches */
     job big;
-    start(&big, c, "20,21,22,23,24,25,26,27,28");
-    finish(&big);
+    lookup_job_start(&big, c, "20,21,22,23,24,25,26,27,28");
+    lookup_job_finish(&big);
     assert_int_equal(big.status, PAPI_OK);
     assert_int_equal(big.count, 9);
     assert_string_equal(src.last_keys, "28");
@@ -211,16 +198,16 @@ static void test_deadline_while_queued(void **state)
     const char *const opts[] = {"source-concurrency", "1", "timeout-ms", "300", NULL};
     papi_client *c = make(&src, "memory", opts);
     job a, b;
-    start(&a, c, "1");
+    lookup_job_start(&a, c, "1");
     wait_gated(&src, 1);
-    start(&b, c, "2");
-    finish(&b); /* the gate is still closed: it can only time out */
+    lookup_job_start(&b, c, "2");
+    lookup_job_finish(&b); /* the gate is still closed: it can only time out */
     assert_int_equal(b.status, PAPI_ETIMEDOUT);
     assert_int_equal(b.err.status, PAPI_ETIMEDOUT);
     assert_non_null(strstr(b.err.message, "free source slot"));
     assert_int_equal(client_stats(c).queue_depth, 0);
     atomic_store(&src.gate_closed, false);
-    finish(&a);
+    lookup_job_finish(&a);
     assert_row(&a, 1);
     assert_int_equal(atomic_load(&src.calls), 1); /* no fetch for 2 alone */
     assert_string_equal(src.fetch_log, "1");
@@ -230,8 +217,8 @@ static void test_deadline_while_queued(void **state)
 
     /* the next request for 2 leads a fetch of its own */
     job again;
-    start(&again, c, "2");
-    finish(&again);
+    lookup_job_start(&again, c, "2");
+    lookup_job_finish(&again);
     assert_row(&again, 2);
     assert_string_equal(src.fetch_log, "1;2");
     papi_client_destroy(c);
@@ -248,19 +235,19 @@ static void test_deadline_while_queued_with_follower(void **state)
     const char *const opts[] = {"source-concurrency", "1", "timeout-ms", "4000", NULL};
     papi_client *c = make(&src, "memory", opts);
     job a, b, f;
-    start(&a, c, "1");
+    lookup_job_start(&a, c, "1");
     wait_gated(&src, 1);
-    start(&b, c, "2");
+    lookup_job_start(&b, c, "2");
     wait_depth(c, 1);
     sleep_ms(2000); /* the follower's deadline comes 2 s after b's: room for a loaded machine */
-    start(&f, c, "2");
+    lookup_job_start(&f, c, "2");
     wait_coalesced(c, 1);
-    finish(&b);
+    lookup_job_finish(&b);
     assert_int_equal(b.status, PAPI_ETIMEDOUT);
     assert_int_equal(client_stats(c).queue_depth, 1); /* kept for the follower */
     atomic_store(&src.gate_closed, false);
-    finish(&a);
-    finish(&f);
+    lookup_job_finish(&a);
+    lookup_job_finish(&f);
     assert_row(&a, 1);
     assert_row(&f, 2);
     assert_string_equal(src.fetch_log, "1;2");
@@ -288,27 +275,27 @@ static void test_failure_fans_out(void **state)
     src.client = c;
 
     job warm;
-    start(&warm, c, "2,3"); /* call 1: copies of 2 and 3 in the cache */
-    finish(&warm);
+    lookup_job_start(&warm, c, "2,3"); /* call 1: copies of 2 and 3 in the cache */
+    lookup_job_finish(&warm);
     assert_int_equal(warm.status, PAPI_OK);
     spy_cache_expire_all(&spy);
 
     atomic_store(&src.gate_closed, true);
     job a, q[4];
-    start(&a, c, "1"); /* call 2, held */
+    lookup_job_start(&a, c, "1"); /* call 2, held */
     wait_gated(&src, 1);
     const char *ids[4] = {"2", "3", "4", "5"};
     for (int i = 0; i < 4; i++) {
-        start(&q[i], c, ids[i]);
+        lookup_job_start(&q[i], c, ids[i]);
         wait_depth(c, (uint64_t)i + 1);
     }
     src.fail_status = PAPI_EUNAVAIL;
     src.fail_from = 3; /* the batch of the four */
     atomic_store(&src.gate_closed, false);
-    finish(&a);
+    lookup_job_finish(&a);
     assert_row(&a, 1);
     for (int i = 0; i < 4; i++)
-        finish(&q[i]);
+        lookup_job_finish(&q[i]);
     assert_int_equal(atomic_load(&src.failures_injected), 1);
     assert_int_equal(atomic_load(&src.calls), 3);
     assert_string_equal(src.last_keys, "2,3,4,5");
@@ -340,30 +327,30 @@ static void test_same_id_fetched_once(void **state)
     papi_client *c = make(&src, "none", opts);
     static job jobs[N];
     job a;
-    start(&a, c, "1");
+    lookup_job_start(&a, c, "1");
     wait_gated(&src, 1);
     for (int i = 0; i < N; i++) /* 7 queued once, N - 1 followers */
-        start(&jobs[i], c, "7");
+        lookup_job_start(&jobs[i], c, "7");
     wait_depth(c, 1);
     wait_coalesced(c, N - 1);
     atomic_store(&src.gate_closed, false);
-    finish(&a);
+    lookup_job_finish(&a);
     for (int i = 0; i < N; i++) {
-        finish(&jobs[i]);
+        lookup_job_finish(&jobs[i]);
         assert_row(&jobs[i], 7);
     }
     assert_string_equal(src.fetch_log, "1;7");
 
     atomic_store(&src.gate_closed, true); /* now 9 is in flight when the others ask */
-    start(&jobs[0], c, "9");
+    lookup_job_start(&jobs[0], c, "9");
     wait_gated(&src, 1);
     for (int i = 1; i < N; i++)
-        start(&jobs[i], c, "9");
+        lookup_job_start(&jobs[i], c, "9");
     wait_coalesced(c, 2 * (N - 1));
     assert_int_equal(client_stats(c).queue_depth, 0);
     atomic_store(&src.gate_closed, false);
     for (int i = 0; i < N; i++) {
-        finish(&jobs[i]);
+        lookup_job_finish(&jobs[i]);
         assert_row(&jobs[i], 9);
     }
     assert_string_equal(src.fetch_log, "1;7;9");
@@ -385,13 +372,13 @@ static void test_concurrency_zero_is_unbounded(void **state)
     char id[16];
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof id, "%d", i + 1);
-        start(&jobs[i], c, id);
+        lookup_job_start(&jobs[i], c, id);
     }
     wait_gated(&src, N); /* all in flight at once */
     assert_int_equal(client_stats(c).queue_depth, 0);
     atomic_store(&src.gate_closed, false);
     for (int i = 0; i < N; i++) {
-        finish(&jobs[i]);
+        lookup_job_finish(&jobs[i]);
         assert_row(&jobs[i], i + 1);
     }
     assert_int_equal(atomic_load(&src.calls), N);
@@ -414,13 +401,13 @@ static void check_default_concurrency(const papi_transport_backend *t, long slot
     char id[16];
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof id, "%d", i + 1);
-        start(&jobs[i], c, id);
+        lookup_job_start(&jobs[i], c, id);
     }
     wait_gated(&src, want_slots);
     wait_depth(c, (uint64_t)(N - want_slots));
     atomic_store(&src.gate_closed, false);
     for (int i = 0; i < N; i++) {
-        finish(&jobs[i]);
+        lookup_job_finish(&jobs[i]);
         assert_row(&jobs[i], i + 1);
     }
     papi_client_destroy(c);
@@ -448,21 +435,9 @@ static void test_stress(void **state)
     const char *const opts[] = {"source-concurrency", "2",  "max-batch", "5",
                                 "cache-max-entries",  "32", NULL};
     papi_client *c = make(&src, "memory", opts);
-    pthread_t t[T];
-    stress w[T];
-    for (int i = 0; i < T; i++) {
-        w[i] = (stress){.client = c,
-                        .seed = (unsigned)(i * 7919 + 5),
-                        .rounds = 400,
-                        .max_per = 6,
-                        .id_range = 300,
-                        .exist = 200};
-        assert_int_equal(pthread_create(&t[i], NULL, stress_run, &w[i]), 0);
-    }
-    for (int i = 0; i < T; i++) {
-        pthread_join(t[i], NULL);
-        assert_int_equal(w[i].bad, 0);
-    }
+    stress_threads(
+        &(stress){.client = c, .rounds = 400, .max_per = 6, .id_range = 300, .exist = 200}, T, 7919,
+        5);
     papi_stats s = client_stats(c);
     assert_int_equal(s.queue_depth, 0);
     assert_int_equal(s.fetches_in_flight, 0);
