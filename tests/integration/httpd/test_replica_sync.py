@@ -26,8 +26,9 @@ import urllib.request
 
 from harness import CLI, HTTPD, Server, tmpdir
 
-EMULATOR = os.path.join(os.environ.get("PAPI_SOURCE_ROOT", "../../.."),
-                        "tests/emulator/sqlapi_emulator.py")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "emulator"))
+from launch import Emulator  # noqa: E402  (the SQL API emulator on a free port)
+
 PAT = "pat-bgsync-0123456789abcdef"
 ROWS = 3000
 PER_PARTITION = 500  # 6 partitions a sync
@@ -42,20 +43,13 @@ class Env:
         self.db = os.path.join(self.dir, "warehouse.db")
         subprocess.run([CLI, "demo-db", self.db, "--rows", str(ROWS)], check=True,
                        stdout=subprocess.DEVNULL, timeout=60)
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", EMULATOR, "--db", self.db, "--pat", PAT,
-             "--rows-per-partition", str(PER_PARTITION), "--max-seconds", "900"],
-            stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("PORT "):
-            self.close()
-            raise RuntimeError("emulator did not start: %r" % line)
-        self.port = int(line.split()[1])
+        self.emulator = Emulator(["--db", self.db, "--pat", PAT,
+                                  "--rows-per-partition", str(PER_PARTITION)], max_seconds=900,
+                                 quiet=False)
+        self.port = self.emulator.port
 
     def env(self):
-        return {"SNOWFLAKE_ACCOUNT": "myorg-myaccount", "SNOWFLAKE_HOST": "127.0.0.1",
-                "SNOWFLAKE_PORT": str(self.port), "SNOWFLAKE_PROTOCOL": "http",
-                "SNOWFLAKE_TOKEN": PAT}
+        return self.emulator.snowflake_env(PAT)
 
     def emu(self, path, body=None):
         url = "http://127.0.0.1:%d%s" % (self.port, path)
@@ -71,9 +65,7 @@ class Env:
         con.close()
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        self.emulator.close()
 
 
 ENV = None

@@ -18,6 +18,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "httpd"))
 import harness  # noqa: E402  (papi-httpd on a free port, HTTP helpers)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "emulator"))
+from launch import Emulator  # noqa: E402  (the SQL API emulator on a free port)
 
 CLI = os.environ.get("PAPI_CLI", "")
 EMULATOR = os.environ.get("SF_EMULATOR", "")
@@ -36,42 +38,6 @@ def snowflake_env(port):
     return {"SNOWFLAKE_ACCOUNT": "myorg-myaccount", "SNOWFLAKE_HOST": "127.0.0.1",
             "SNOWFLAKE_PORT": str(port), "SNOWFLAKE_PROTOCOL": "http", "SNOWFLAKE_TOKEN": PAT,
             "SNOWFLAKE_AUTHENTICATOR": "PROGRAMMATIC_ACCESS_TOKEN"}
-
-
-class Emulator:
-    def __init__(self, db):
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", EMULATOR, "--db", db, "--pat", PAT, "--rows-per-partition",
-             "400", "--max-seconds", "280"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("PORT "):
-            self.close()
-            raise RuntimeError("emulator did not start: %r" % line)
-        self.port = int(line.split()[1])
-
-    def call(self, method, path, body=None):
-        import http.client
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            data = None if body is None else json.dumps(body).encode()
-            c.request(method, path, body=data, headers={"Content-Type": "application/json"})
-            r = c.getresponse()
-            return json.loads(r.read() or b"null")
-        finally:
-            c.close()
-
-    def counters(self):
-        return self.call("GET", "/_emulator/counters")
-
-    def reset(self):
-        self.call("POST", "/_emulator/reset", {})
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc.stdout.close()
 
 
 def write_datasets(d):
@@ -95,7 +61,7 @@ def setUpModule():
     con.commit()
     con.close()
     ENV["datasets"] = write_datasets(d)
-    ENV["emu"] = Emulator(wh)
+    ENV["emu"] = Emulator(["--db", wh, "--pat", PAT, "--rows-per-partition", "400"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPI_", "SNOWFLAKE_"))}
     env.update(snowflake_env(ENV["emu"].port))
     env["PAPI_DATASETS"] = ENV["datasets"]

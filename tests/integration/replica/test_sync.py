@@ -7,7 +7,7 @@ message, no statement sent and nothing overwritten; the sqlite source refuses a 
 another dataset or shape at open. Progress goes to stderr on a terminal only (a pty here), and
 stdout carries one JSON line whose fields are checked.
 
-Needs PAPI (the papi binary) and SF_EMULATOR (sqlapi_emulator.py)."""
+Needs PAPI (the papi binary); the emulator is tests/emulator/sqlapi_emulator.py."""
 import glob
 import hashlib
 import json
@@ -24,8 +24,10 @@ import time
 import unittest
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "emulator"))
+from launch import Emulator  # noqa: E402  (the SQL API emulator on a free port)
+
 PAPI = os.environ["PAPI"]
-EMULATOR = os.environ["SF_EMULATOR"]
 PAT = "pat-replica-0123456789"
 ROWS = 5000
 PER_PARTITION = 700  # 8 partitions
@@ -74,15 +76,9 @@ class Env:
         bad = json.loads(json.dumps(DATASETS))
         bad["datasets"][0]["watermark"] = "UPDATED_AT"  # not a column of the dataset
         self.bad_watermark = self.write("datasets-bad-watermark.json", bad)
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", EMULATOR, "--db", self.db, "--pat", PAT,
-             "--rows-per-partition", str(PER_PARTITION), "--max-seconds", "280"],
-            stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("PORT "):
-            self.close()
-            raise RuntimeError("emulator did not start: %r" % line)
-        self.port = int(line.split()[1])
+        self.emulator = Emulator(["--db", self.db, "--pat", PAT,
+                                  "--rows-per-partition", str(PER_PARTITION)], quiet=False)
+        self.port = self.emulator.port
 
     def write(self, name, obj):
         path = os.path.join(self.dir, name)
@@ -91,9 +87,7 @@ class Env:
         return path
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        self.emulator.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -10,7 +10,6 @@ The deadline of a request queued behind a busy slot is proven by the unit tests
 earlier deadline) before a queued request's deadline passes.
 
 Needs PAPI_HTTPD, PAPI_CLI, SF_EMULATOR, PAPI_TEST_TMP (set by meson)."""
-import http.client
 import json
 import os
 import shutil
@@ -23,49 +22,13 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "httpd"))
 import harness  # noqa: E402  (papi-httpd on a free port, HTTP helpers)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "emulator"))
+from launch import Emulator  # noqa: E402  (the SQL API emulator on a free port)
 
 CLI = os.environ.get("PAPI_CLI", "")
 EMULATOR = os.environ.get("SF_EMULATOR", "")
 PAT = "batching-pat-0123456789"
 POLL_S = 30  # bound of every wait for a state: generous on a loaded machine
-
-
-class Emulator:
-    """One emulator process for the module, on a free port; counters and config over HTTP."""
-
-    def __init__(self, db):
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", EMULATOR, "--db", db, "--pat", PAT, "--max-seconds", "600"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("PORT "):
-            self.close()
-            raise RuntimeError("emulator did not start: %r" % line)
-        self.port = int(line.split()[1])
-
-    def call(self, method, path, body=None, headers=None, timeout=30):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            data = None if body is None else json.dumps(body).encode()
-            h = {"Content-Type": "application/json"}
-            h.update(headers or {})
-            c.request(method, path, body=data, headers=h)
-            r = c.getresponse()
-            return r.status, json.loads(r.read() or b"null")
-        finally:
-            c.close()
-
-    def counters(self):
-        return self.call("GET", "/_emulator/counters")[1]
-
-    def config(self, **kw):
-        self.call("POST", "/_emulator/config", kw)
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc.stdout.close()
 
 
 ENV = {}
@@ -77,7 +40,7 @@ def setUpModule():
     subprocess.run([CLI, "demo-db", db, "--rows", "2000"], check=True, timeout=60,
                    stdout=subprocess.DEVNULL)
     ENV["dir"] = d
-    ENV["emu"] = Emulator(db)
+    ENV["emu"] = Emulator(["--db", db, "--pat", PAT], max_seconds=600)
 
 
 def tearDownModule():
@@ -121,7 +84,7 @@ class Batching(unittest.TestCase):
     def setUp(self):
         self.emu = ENV["emu"]
         self.emu.config(warehouse_slots=0, statement_ms=0, warehouse_paused=False, pats=[PAT])
-        self.emu.call("POST", "/_emulator/reset", {})
+        self.emu.reset()
         self.emu.config(pats=[PAT])
         self.addCleanup(self.emu.config, warehouse_paused=False)
 
