@@ -211,7 +211,7 @@ enum MHD_Result httpd_send_result(struct httpd *srv, struct MHD_Connection *conn
     char etag[HTTPD_ETAG_BYTES];
     httpd_etag(body, len, etag);
     unsigned status = 200;
-    if (req->if_none_match && httpd_if_none_match(req->if_none_match, etag) == INM_MATCH) {
+    if (req->hdr.if_none_match && httpd_if_none_match(req->hdr.if_none_match, etag) == INM_MATCH) {
         if (httpd_method_bit(req->method) == HTTPD_POST) {
             papi_result_free(res);
             return httpd_send_error(conn, req, 412,

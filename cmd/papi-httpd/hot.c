@@ -7,10 +7,9 @@
  * response's headers into the connection's own buffer when the handler that queued it returns,
  * before its thread runs any other handler, and MHD_get_response_header() hands back the stored
  * value. So a kept response whose request-id value is rewritten in place before each queueing
- * sends every answer its own id (and the Date header, which papi-httpd writes itself, its own
- * second). Only the thread that keeps a response ever queues it, and the
- * test suite checks that every answer of a kept response carries its request's id
- * (tests/integration/httpd/test_hot.py).
+ * sends every answer its own id (and its own second in the Date header, which papi-httpd writes
+ * itself). Only the thread that keeps a response ever queues it, and the test suite checks that
+ * every answer of a kept response carries its request's id (tests/integration/httpd/test_hot.py).
  *
  * Only answers of one row are kept. A slot is found by where that row lives in the library's
  * cache (one address while the entry lives), which costs less than hashing the bytes, but it is
@@ -155,7 +154,7 @@ int httpd_hot_send(struct httpd *srv, struct MHD_Connection *conn, struct httpd_
             return 0;
     }
     /* A conditional request whose tag matches is a 304, which the caller builds. */
-    if (req->if_none_match && httpd_if_none_match(req->if_none_match, s->etag) != INM_NONE)
+    if (req->hdr.if_none_match && httpd_if_none_match(req->hdr.if_none_match, s->etag) != INM_NONE)
         return 0;
     memcpy(s->id, req->request_id, HOT_ID_BYTES);
     time_t now;

@@ -226,7 +226,6 @@ struct httpd_request {
     int body_over;             /* the body was longer than its route takes: dropped, answered 413 */
     const char *allow;         /* the Allow header of a 405 or an OPTIONS being sent */
     const char *origin;        /* an allowed Origin: the answer carries CORS headers for it */
-    const char *if_none_match; /* a lookup's If-None-Match header (MHD's memory), or NULL */
     struct httpd_head_fields hdr; /* set once the head is in */
     char uri_inline[256];
 };

@@ -59,10 +59,9 @@ static enum MHD_Result start_lookup(struct httpd *srv, struct MHD_Connection *co
 static int refused(struct MHD_Connection *conn, struct httpd_request *req,
                    struct httpd_select **sel, enum MHD_Result *r)
 {
-    req->if_none_match = req->hdr.if_none_match;
     /* RFC 9110 would answer "*" with 304 (some answer exists). A lookup has no representation
      * the client could hold without its tag, so "*" can only be a mistake: say so. */
-    if (req->if_none_match && httpd_if_none_match(req->if_none_match, "") == INM_ANY) {
+    if (req->hdr.if_none_match && httpd_if_none_match(req->hdr.if_none_match, "") == INM_ANY) {
         *r = httpd_send_error(conn, req, 400,
                               "If-None-Match: * does not apply to a lookup: send the ETag of the "
                               "answer you hold",
