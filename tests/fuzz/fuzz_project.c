@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "fuzz_pieces.h"
 
 static const char datasets[] =
     "{\"datasets\":["
@@ -58,15 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     papi_blob_unref(b);
 
-    const char *piece[3] = {"", "null", "7"};
-    size_t plen[3] = {0, 4, 1};
-    size_t c = 0, start = 0;
-    for (size_t i = 0; i <= size && c < 3; i++)
-        if (i == size || data[i] == 0xFF) {
-            piece[c] = s + start;
-            plen[c++] = i - start;
-            start = i + 1;
-        }
+    const char *piece[3];
+    size_t plen[3];
+    fuzz_pieces(data, size, piece, plen);
     papi_buf row;
     papi_buf_init(&row);
     if (papi__render_row(ds, piece, plen, 3, &row, NULL) == PAPI_OK && !row.oom) {

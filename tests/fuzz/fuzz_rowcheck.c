@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_pieces.h"
 #include "internal.h"
 
 static const char datasets[] =
@@ -87,15 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (papi__row_check(t, "k", 1, s, size) && !papi__json_valid(s, size))
         abort();
 
-    const char *piece[3] = {"", "null", "7"};
-    size_t plen[3] = {0, 4, 1};
-    size_t c = 0, start = 0;
-    for (size_t i = 0; i <= size && c < 3; i++)
-        if (i == size || data[i] == 0xFF) {
-            piece[c] = s + start;
-            plen[c++] = i - start;
-            start = i + 1;
-        }
+    const char *piece[3];
+    size_t plen[3];
+    fuzz_pieces(data, size, piece, plen);
     char id[PAPI__MAX_TEXT_KEY_BYTES + 1];
     size_t id_len;
     if (papi__id_check(piece[0], plen[0], PAPI_KEY_TEXT, id, &id_len, NULL) == PAPI_OK)
